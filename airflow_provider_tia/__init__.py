@@ -1,0 +1,84 @@
+"""Apache Airflow provider for Tencent Cloud TI-A training jobs."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+_HOOK = "airflow_provider_tia.hooks.tia.TIAHook"
+
+
+def get_provider_info() -> dict:
+    """Provider metadata read by Airflow's providers manager (entry point ``apache_airflow_provider``)."""
+    return {
+        "package-name": "airflow-provider-tia",
+        "name": "Tencent Cloud TI-A",
+        "description": "Run Tencent Cloud TI-A training jobs as Airflow tasks, with a local TI-A emulator.",
+        "versions": [__version__],
+        "integrations": [
+            {
+                "integration-name": "Tencent Cloud TI-A",
+                "external-doc-url": "https://cloud.tencent.com/document/api/851",
+                "tags": ["service"],
+            }
+        ],
+        "hooks": [
+            {"integration-name": "Tencent Cloud TI-A", "python-modules": ["airflow_provider_tia.hooks.tia"]}
+        ],
+        "operators": [
+            {
+                "integration-name": "Tencent Cloud TI-A",
+                "python-modules": ["airflow_provider_tia.operators.tia"],
+            }
+        ],
+        "sensors": [
+            {"integration-name": "Tencent Cloud TI-A", "python-modules": ["airflow_provider_tia.sensors.tia"]}
+        ],
+        "triggers": [
+            {
+                "integration-name": "Tencent Cloud TI-A",
+                "python-modules": ["airflow_provider_tia.triggers.tia"],
+            }
+        ],
+        "extra-links": ["airflow_provider_tia.links.tia.TIAJobLink"],
+        "connection-types": [
+            {
+                "hook-class-name": _HOOK,
+                "connection-type": "tencentcloud",
+                "hook-name": "Tencent Cloud TI-A",
+                "conn-fields": {
+                    "region": {
+                        "label": "Region",
+                        "description": "Region of the TI-A API, e.g. ap-beijing (required unless set on the task)",
+                        "schema": {"type": ["string", "null"]},
+                    },
+                    "token": {
+                        "label": "Session token",
+                        "description": "Token of temporary (STS) credentials; leave empty for permanent keys",
+                        "schema": {"type": ["string", "null"], "format": "password"},
+                    },
+                    "endpoint": {
+                        "label": "Endpoint",
+                        "description": "API host[:port]; default tia.tencentcloudapi.com. "
+                        "Use 127.0.0.1:9000 with scheme http for the local emulator",
+                        "schema": {"type": ["string", "null"]},
+                    },
+                    "scheme": {
+                        "label": "Scheme",
+                        "description": "https (default); http only for a local emulator",
+                        "schema": {"type": ["string", "null"], "enum": ["https", "http"], "default": "https"},
+                    },
+                },
+                "ui-field-behaviour": {
+                    "hidden-fields": ["host", "schema", "port"],
+                    "relabeling": {"login": "SecretId", "password": "SecretKey"},
+                    "placeholders": {
+                        "login": "AKIDxxxxxxxx (empty: use the Tencent Cloud default credential chain)",
+                        "password": "SecretKey of the SecretId",
+                        "region": "ap-beijing",
+                        "endpoint": "tia.tencentcloudapi.com",
+                        "scheme": "https",
+                    },
+                },
+            }
+        ],
+    }

@@ -1,0 +1,434 @@
+"""Pure data of TI-A jobs: the CreateJob request (``JobSpec``), the reply (``Job``), states and times.
+
+No Airflow, no network: everything here is unit-tested without I/O.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping, Sequence
+from enum import Enum
+from typing import Any
+
+import pendulum
+from pendulum import DateTime
+
+from airflow_provider_tia.exceptions import JobSpecError, MalformedResponse
+
+CUSTOM_TIERS = ("Custom", "CUSTOM")
+# TI-A runs jobs as Kubernetes pods named `<job>-<replica>-<n>`, so job names are DNS-1123 labels.
+_NAME_PATTERN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+MAX_NAME_LENGTH = 63
+# Tencent Cloud reports times in China Standard Time when a value carries no offset.
+TENCENT_TZ = pendulum.timezone("Asia/Shanghai")
+
+
+class JobState(str, Enum):
+    """Documented TI-A job states (``Created -> Running -> Succeeded | Failed``)."""
+
+    CREATED = "Created"
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+
+
+# The official ListJobs example spells success "Succeed": read both.
+_STATE_ALIASES = {"succeed": JobState.SUCCEEDED, "success": JobState.SUCCEEDED}
+
+
+def parse_state(value: Any) -> JobState | str | None:
+    """Map a reply's State to ``JobState``; unknown states are kept as their string, never an error."""
+    if value is None or value == "":
+        return None
+    text = str(value)
+    for state in JobState:
+        if state.value.lower() == text.lower():
+            return state
+    return _STATE_ALIASES.get(text.lower(), text)
+
+
+# --------------------------------------------------------------------------------------------- times
+_GO_TIME = re.compile(
+    r"^(?P<date>\d{4}-\d{2}-\d{2})[ T](?P<time>\d{2}:\d{2}:\d{2})(?:\.(?P<frac>\d{1,9}))?"
+    r"(?:\s*(?P<offset>Z|[+-]\d{2}:?\d{2}))?(?:\s+(?P<zone>[A-Za-z]{1,6}))?(?:\s+m=[+-][\d.]+)?$"
+)
+_RFC850 = re.compile(
+    r"^[A-Za-z]+,\s+(?P<day>\d{1,2})-(?P<mon>[A-Za-z]{3})-(?P<year>\d{2})\s+"
+    r"(?P<time>\d{2}:\d{2}:\d{2})(?:\s+(?P<zone>[A-Za-z]{1,6}|[+-]\d{4}))?$"
+)
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1
+    )
+}
+
+
+def parse_time(value: Any) -> DateTime | None:
+    """Parse a TI-A time into an aware UTC ``pendulum.DateTime``; ``None`` when absent or unreadable.
+
+    Reads Go's ``time.String()`` layout with 0-9 fraction digits and the monotonic suffix
+    (``2018-05-23 10:00:00.000000000 +0800 CST m=+66666.666666666`` -> 2018-05-23T02:00:00Z),
+    RFC 3339 (log lines), times without a zone (taken as China Standard Time, +08:00, as Tencent
+    Cloud reports them) and RFC 850 (``Wednesday, 19-Sep-18 11:01:29 CST``). The numeric offset is
+    used, never the ambiguous zone abbreviation.
+    """
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip()
+    match = _GO_TIME.match(text)
+    if match:
+        frac = (match["frac"] or "").ljust(6, "0")[:6]
+        offset = match["offset"]
+        try:
+            moment = pendulum.from_format(
+                f"{match['date']} {match['time']}", "YYYY-MM-DD HH:mm:ss", tz=_zone_of(offset)
+            )
+        except ValueError:
+            return None
+        return moment.add(microseconds=int(frac)).in_timezone("UTC")
+    match = _RFC850.match(text)
+    if match and match["mon"].lower() in _MONTHS:
+        zone = match["zone"]
+        offset = zone if zone and zone[0] in "+-" else None
+        try:
+            moment = pendulum.datetime(
+                2000 + int(match["year"]),
+                _MONTHS[match["mon"].lower()],
+                int(match["day"]),
+                *(int(p) for p in match["time"].split(":")),
+                tz=_zone_of(offset),
+            )
+        except ValueError:
+            return None
+        return moment.in_timezone("UTC")
+    return None
+
+
+def _zone_of(offset: str | None) -> Any:
+    if not offset:
+        return TENCENT_TZ
+    if offset == "Z":
+        return "UTC"
+    digits = offset.replace(":", "")
+    minutes = int(digits[1:3]) * 60 + int(digits[3:5])
+    return pendulum.FixedTimezone((minutes if digits[0] == "+" else -minutes) * 60)
+
+
+def format_query_time(moment: DateTime) -> str:
+    """Format a moment for QueryLogs' StartTime/EndTime (``2019-01-01 00:00:00``, China Standard Time)."""
+    return moment.in_timezone(TENCENT_TZ).strftime("%Y-%m-%d %H:%M:%S")
+
+
+# ---------------------------------------------------------------------------------------------- spec
+@dataclasses.dataclass(frozen=True)
+class _Field:
+    attr: str
+    api: str
+    kind: str  # "str", "list", "count", "bool"
+    required: bool = False
+    custom_only: bool = False
+
+
+_FIELDS: tuple[_Field, ...] = (
+    _Field("name", "Name", "str", required=True),
+    _Field("cluster", "Cluster", "str", required=True),
+    _Field("runtime_version", "RuntimeVersion", "str", required=True),
+    _Field("package_dir", "PackageDir", "list"),
+    _Field("command", "Command", "list"),
+    _Field("args", "Args", "list"),
+    _Field("scale_tier", "ScaleTier", "str"),
+    _Field("master_type", "MasterType", "str", custom_only=True),
+    _Field("worker_type", "WorkerType", "str", custom_only=True),
+    _Field("parameter_server_type", "ParameterServerType", "str", custom_only=True),
+    _Field("worker_count", "WorkerCount", "count", custom_only=True),
+    _Field("parameter_server_count", "ParameterServerCount", "count", custom_only=True),
+    _Field("debug", "Debug", "bool"),
+    _Field("runtime_conf", "RuntimeConf", "list"),
+)
+API_NAMES: dict[str, str] = {f.attr: f.api for f in _FIELDS}
+
+
+@dataclasses.dataclass(frozen=True)
+class JobSpec:
+    """Every CreateJob parameter, validated on construction.
+
+    Example::
+
+        spec = JobSpec(name="test-job", cluster="ap-beijing", runtime_version="tia-1.7.0",
+                       command=["python"], args=["train.py"], scale_tier="Custom",
+                       master_type="1U1G0P", worker_type="1U1G0P", worker_count=2)
+        spec.to_api()  # {"Name": "test-job", ..., "WorkerCount": 2}
+
+    A bad value raises ``JobSpecError`` naming the parameter (``worker_count (WorkerCount) ...``).
+    """
+
+    name: str
+    cluster: str
+    runtime_version: str
+    package_dir: list[str] | None = None
+    command: list[str] | None = None
+    args: list[str] | None = None
+    scale_tier: str | None = None
+    master_type: str | None = None
+    worker_type: str | None = None
+    parameter_server_type: str | None = None
+    worker_count: int | None = None
+    parameter_server_count: int | None = None
+    debug: bool | None = None
+    runtime_conf: list[str] | None = None
+
+    def __post_init__(self) -> None:
+        for field in _FIELDS:
+            value = getattr(self, field.attr)
+            checked = _check_value(field, value)
+            if checked is not value:
+                object.__setattr__(self, field.attr, checked)
+        _check_name(self.name)
+        _check_scale(self)
+
+    @classmethod
+    def from_kwargs(cls, **kwargs: Any) -> JobSpec:
+        """Build from keyword arguments, refusing unknown ones by name."""
+        unknown = sorted(set(kwargs) - set(API_NAMES))
+        if unknown:
+            raise JobSpecError(unknown[0], f"is not a CreateJob parameter (known: {', '.join(API_NAMES)})")
+        for required in ("name", "cluster", "runtime_version"):
+            kwargs.setdefault(required, None)
+        return cls(**kwargs)
+
+    @property
+    def is_custom(self) -> bool:
+        return self.scale_tier in CUSTOM_TIERS
+
+    def with_name(self, name: str) -> JobSpec:
+        """The same spec under another job name (validated)."""
+        return dataclasses.replace(self, name=name)
+
+    def to_api(self) -> dict[str, Any]:
+        """The CreateJob request body: the API's field names, unset optionals omitted."""
+        body: dict[str, Any] = {}
+        for field in _FIELDS:
+            value = getattr(self, field.attr)
+            if value is not None:
+                body[field.api] = list(value) if field.kind == "list" else value
+        return body
+
+    def matches(self, job: Job) -> bool:
+        """Whether an existing job was created from this spec (used to reconcile a lost CreateJob reply)."""
+        raw = job.raw
+        for api_name, value in self.to_api().items():
+            if api_name in raw and raw[api_name] is not None:
+                theirs = raw[api_name]
+                if api_name == "ScaleTier":
+                    theirs, value = str(theirs).lower(), str(value).lower()
+                if theirs != value:
+                    return False
+        return True
+
+
+def _label(field: _Field) -> str:
+    return f"{field.attr} ({field.api})"
+
+
+def _check_value(field: _Field, value: Any) -> Any:
+    if value is None:
+        if field.required:
+            raise JobSpecError(field.attr, "is required", api_name=field.api)
+        return None
+    if field.kind == "str":
+        if not isinstance(value, str):
+            raise JobSpecError(
+                field.attr, f"must be a string, got {type(value).__name__}", api_name=field.api
+            )
+        if not value.strip():
+            raise JobSpecError(field.attr, "must not be empty", api_name=field.api)
+        return value
+    if field.kind == "list":
+        if isinstance(value, str | bytes) or not isinstance(value, Sequence):
+            raise JobSpecError(
+                field.attr,
+                f"must be a list of strings, got {type(value).__name__} {value!r:.60}"
+                + (f"; write [{value!r:.60}]" if isinstance(value, str) else ""),
+                api_name=field.api,
+            )
+        for index, item in enumerate(value):
+            if not isinstance(item, str):
+                raise JobSpecError(
+                    field.attr,
+                    f"item {index} must be a string, got {type(item).__name__} {item!r:.60}",
+                    api_name=field.api,
+                )
+        if field.attr in ("package_dir", "command") and any(not item.strip() for item in value):
+            raise JobSpecError(field.attr, "must not contain empty strings", api_name=field.api)
+        return list(value)
+    if field.kind == "count":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise JobSpecError(
+                field.attr,
+                f"must be a non-negative integer, got {type(value).__name__} {value!r:.60}",
+                api_name=field.api,
+            )
+        if value < 0:
+            raise JobSpecError(field.attr, f"must be a non-negative integer, got {value}", api_name=field.api)
+        return value
+    if not isinstance(value, bool):
+        raise JobSpecError(
+            field.attr, f"must be true or false, got {type(value).__name__}", api_name=field.api
+        )
+    return value
+
+
+def _check_name(name: str) -> None:
+    if len(name) > MAX_NAME_LENGTH or not _NAME_PATTERN.match(name):
+        raise JobSpecError(
+            "name",
+            f"{name!r:.80} is not a valid job name: use at most {MAX_NAME_LENGTH} lowercase letters, digits "
+            "and '-', starting and ending with a letter or digit",
+            api_name="Name",
+        )
+
+
+def _check_scale(spec: JobSpec) -> None:
+    tier = spec.scale_tier
+    if tier is not None and tier not in CUSTOM_TIERS and tier.lower() == "custom":
+        raise JobSpecError(
+            "scale_tier", f"must be spelled 'Custom' or 'CUSTOM', got {tier!r}", api_name="ScaleTier"
+        )
+    custom_fields = [f for f in _FIELDS if f.custom_only]
+    if not spec.is_custom:
+        for field in custom_fields:
+            if getattr(spec, field.attr) is not None:
+                raise JobSpecError(
+                    field.attr,
+                    f"is only valid when scale_tier is 'Custom' (scale_tier is {tier!r})",
+                    api_name=field.api,
+                )
+        return
+    if spec.master_type is None:
+        raise JobSpecError("master_type", "is required when scale_tier is 'Custom'", api_name="MasterType")
+    if (spec.worker_count or 0) > 0 and spec.worker_type is None:
+        raise JobSpecError("worker_type", "is required when worker_count > 0", api_name="WorkerType")
+    if (spec.parameter_server_count or 0) > 0 and spec.parameter_server_type is None:
+        raise JobSpecError(
+            "parameter_server_type",
+            "is required when parameter_server_count > 0",
+            api_name="ParameterServerType",
+        )
+
+
+# ----------------------------------------------------------------------------------------------- job
+_JOB_TIMES = ("CreateTime", "StartTime", "EndTime", "DelTime")
+
+
+@dataclasses.dataclass(frozen=True)
+class Job:
+    """A TI-A job as read from CreateJob, DescribeJob or ListJobs.
+
+    Example::
+
+        job = Job.from_api(reply["Response"]["Job"])
+        job.state, job.is_terminal, job.create_time  # JobState.CREATED, False, DateTime(...)
+    """
+
+    name: str
+    cluster: str | None
+    state: JobState | str | None
+    message: str | None
+    create_time: DateTime | None
+    start_time: DateTime | None
+    end_time: DateTime | None
+    raw: Mapping[str, Any]
+
+    @classmethod
+    def from_api(cls, data: Any) -> Job:
+        """Parse a reply's Job object; a reply that is not one raises ``MalformedResponse``."""
+        if not isinstance(data, Mapping):
+            raise MalformedResponse(f"expected a Job object in the reply, got {type(data).__name__}")
+        name = data.get("Name")
+        if not isinstance(name, str) or not name:
+            raise MalformedResponse("the reply's Job has no Name")
+        cluster = data.get("Cluster")
+        message = data.get("Message")
+        return cls(
+            name=name,
+            cluster=cluster if isinstance(cluster, str) else None,
+            state=parse_state(data.get("State")),
+            message=message if isinstance(message, str) else None,
+            create_time=parse_time(data.get("CreateTime")),
+            start_time=parse_time(data.get("StartTime")),
+            end_time=parse_time(data.get("EndTime")),
+            raw=dict(data),
+        )
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.state in (JobState.SUCCEEDED, JobState.FAILED)
+
+    @property
+    def succeeded(self) -> bool:
+        return self.state is JobState.SUCCEEDED
+
+    @property
+    def failed(self) -> bool:
+        return self.state is JobState.FAILED
+
+    @property
+    def state_name(self) -> str:
+        """The state as text (``Created`` when a fresh CreateJob reply carries none)."""
+        if self.state is None:
+            return JobState.CREATED.value
+        return self.state.value if isinstance(self.state, JobState) else str(self.state)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe dict for XCom: the API's field names, times as ISO-8601 UTC, State normalised."""
+        out: dict[str, Any] = {k: v for k, v in self.raw.items() if _json_safe(v)}
+        out["State"] = self.state_name
+        for key in _JOB_TIMES:
+            moment = parse_time(self.raw.get(key))
+            out[key] = moment.isoformat().replace("+00:00", "Z") if moment else None
+        return out
+
+
+def _json_safe(value: Any) -> bool:
+    if value is None or isinstance(value, str | int | float | bool):
+        return True
+    if isinstance(value, list | tuple):
+        return all(_json_safe(v) for v in value)
+    if isinstance(value, Mapping):
+        return all(isinstance(k, str) and _json_safe(v) for k, v in value.items())
+    return False
+
+
+# ---------------------------------------------------------------------------------------------- logs
+@dataclasses.dataclass(frozen=True)
+class LogLine:
+    """One QueryLogs line."""
+
+    time: DateTime | None
+    pod_name: str
+    container_name: str
+    text: str
+    raw_time: str
+
+    @classmethod
+    def from_api(cls, data: Any) -> LogLine:
+        if not isinstance(data, Mapping):
+            raise MalformedResponse(f"expected a Log object in QueryLogs' reply, got {type(data).__name__}")
+        raw_time = str(data.get("Time") or "")
+        return cls(
+            time=parse_time(raw_time),
+            pod_name=str(data.get("PodName") or ""),
+            container_name=str(data.get("ContainerName") or ""),
+            text=str(data.get("Log") if data.get("Log") is not None else "").rstrip("\n"),
+            raw_time=raw_time,
+        )
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        """Identity of a line, used to print each line once across overlapping query windows."""
+        return (self.raw_time, self.pod_name, self.container_name, self.text)
+
+    def format(self) -> str:
+        return f"[{self.pod_name}] {self.text}"

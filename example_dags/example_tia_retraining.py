@@ -1,0 +1,72 @@
+"""Scheduled retraining: prepare data -> train on TI-A (deferrable) -> use the job's result.
+
+Each daily run trains a job named after its date (`retrain-20240101`), so runs never collide and a
+retried task re-attaches to its own job. The training task waits in the triggerer, not in a worker slot.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pendulum
+from airflow.sdk import DAG, task
+
+from airflow_provider_tia.operators.tia import CreateJobOperator
+
+CODE_DIR = str(Path(__file__).resolve().parent / "mnist")
+
+with DAG(
+    dag_id="example_tia_retraining",
+    schedule="@daily",
+    start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
+    catchup=False,
+    params={"package_dir": CODE_DIR, "data_dir": "/tmp/tia-data", "cluster": "ap-beijing", "epochs": 5},
+    tags=["example", "tia"],
+) as dag:
+
+    @task
+    def prepare_data(ds_nodash: str | None = None, params: dict | None = None) -> str:
+        """Export today's training snapshot as CSV (here: scikit-learn's bundled digits)."""
+        import numpy as np
+        from sklearn.datasets import load_digits
+
+        digits = load_digits()
+        path = Path(params["data_dir"]) / f"digits-{ds_nodash}.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savetxt(path, np.column_stack([digits.data, digits.target]), delimiter=",", fmt="%d")
+        print(f"wrote {len(digits.target)} samples to {path}")
+        return str(path)
+
+    data = prepare_data()
+
+    train = CreateJobOperator(
+        task_id="train",
+        name="retrain-{{ ds_nodash }}",
+        cluster="{{ params.cluster }}",
+        runtime_version="tia-1.7.0",
+        package_dir=["{{ params.package_dir }}"],
+        command=["python"],
+        args=[
+            "mnist_saved_model.py",
+            "--data",
+            "{{ ti.xcom_pull(task_ids='prepare_data') }}",
+            "--epochs",
+            "{{ params.epochs }}",
+            "--model-dir",
+            "{{ params.data_dir }}/model-{{ ds_nodash }}",
+        ],
+        deferrable=True,
+        poll_interval=2,
+        max_wait=2 * 3600,
+    )
+
+    @task
+    def publish(job: dict) -> dict:
+        """A downstream step reading the job's XCom (state and timings)."""
+        print(f"job {job['Name']} {job['State']}: started {job.get('StartTime')}, ended {job.get('EndTime')}")
+        if job["State"] != "Succeeded":
+            raise RuntimeError(f"not publishing: job {job['Name']} is {job['State']}")
+        return {"job": job["Name"], "state": job["State"]}
+
+    data >> train
+    publish(train.output)

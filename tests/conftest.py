@@ -1,0 +1,66 @@
+"""Test setup: a private AIRFLOW_HOME with a migrated SQLite DB, and a DAGs folder holding the
+example DAGs and the test DAGs. Environment is set before anything imports Airflow."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+_HOME = Path(tempfile.mkdtemp(prefix="tia-airflow-home-"))
+_DAGS = _HOME / "dags"
+_DAGS.mkdir()
+for folder in (ROOT / "example_dags", ROOT / "tests" / "dags"):
+    for path in sorted(folder.iterdir()):
+        if path.name != "__init__.py" and not path.name.startswith((".", "__")) and path.suffix in (".py", ""):
+            (_DAGS / path.name).symlink_to(path)
+
+os.environ.update(
+    {
+        "AIRFLOW_HOME": str(_HOME),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(_DAGS),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_HOME}/airflow.db",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+    }
+)
+os.environ.pop("AIRFLOW__CORE__UNIT_TEST_MODE", None)
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> Path:
+    """A migrated metadata DB (needed by dag.test())."""
+    subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True, env=os.environ.copy()
+    )
+    return _HOME
+
+
+def load_dag(dag_id: str):
+    """Import a DAG file of the DAGs folder (file name = dag_id + .py) and return its DAG."""
+    path = _DAGS / f"{dag_id}.py"
+    spec = importlib.util.spec_from_file_location(f"tia_test_dag_{dag_id}", path)
+    module = importlib.util.module_from_spec(spec)
+    assert spec.loader is not None
+    spec.loader.exec_module(module)
+    for value in vars(module).values():
+        if getattr(value, "dag_id", None) == dag_id:
+            return value
+    raise LookupError(f"no DAG {dag_id!r} in {path}")
+
+
+@pytest.fixture
+def run_dag(airflow_db, tia_connection):
+    """Run a DAG of the DAGs folder with dag.test() against the emulator; returns the DagRun."""
+
+    def run(dag_id: str, conf: dict | None = None, **kwargs):
+        dag = load_dag(dag_id)
+        return dag.test(run_conf=conf, **kwargs)
+
+    return run
