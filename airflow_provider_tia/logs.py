@@ -8,10 +8,13 @@ The follower's position is a small JSON-safe dict, so a deferred task hands it t
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
 import pendulum
+
+from airflow_provider_tia.job import parse_time
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -21,6 +24,7 @@ if TYPE_CHECKING:
     from airflow_provider_tia.hooks.tia import TIAHook
     from airflow_provider_tia.job import LogLine
 
+log = logging.getLogger(__name__)
 WINDOW_CAP = 10_000  # QueryLogs' limit of lines per query window
 DEFAULT_OVERLAP = 5.0  # seconds re-read before the newest line, for lines indexed late
 
@@ -57,7 +61,7 @@ class LogFollower:
         # Start a little before the job's creation: clocks differ and windows have 1 s resolution.
         self.since: DateTime = (since or pendulum.now("UTC")).subtract(seconds=2)
         self.newest: DateTime | None = None
-        self.seen: set[tuple[str, str, str, str]] = set()
+        self.seen: dict[tuple[str, str, str, str], DateTime | None] = {}
         self.tail: deque[str] = deque(maxlen=tail_size)
         self.lines_emitted = 0
         self.calls = 0
@@ -65,21 +69,28 @@ class LogFollower:
     def poll(self) -> int:
         """Emit the lines that appeared since the last poll; returns how many were emitted."""
         emitted = 0
+        start = self._window_start()
         while True:
-            start = self._window_start()
             count, last_time = 0, None
             for line in self._query(start):
                 count += 1
-                if line.time is not None:
-                    last_time = line.time if last_time is None else max(last_time, line.time)
-                if line.key in self.seen:
-                    continue
-                self._emit(line)
-                emitted += 1
+                if line.time is not None and (last_time is None or line.time > last_time):
+                    last_time = line.time
+                if line.key not in self.seen:
+                    self._emit(line)
+                    emitted += 1
             self._forget_old()
-            # A full window may hide more lines: continue from its newest line.
-            if count < WINDOW_CAP or last_time is None or last_time <= start:
+            if count < WINDOW_CAP or last_time is None:
                 return emitted
+            # A full window may hide more lines: go on from the second of its newest line.
+            if int(last_time.timestamp()) <= int(start.timestamp()):
+                log.warning(
+                    "More than %d log lines of %s within one second: QueryLogs cannot page past them",
+                    WINDOW_CAP,
+                    self.job_name,
+                )
+                return emitted
+            start = last_time
 
     def _query(self, start: DateTime) -> Iterator[LogLine]:
         end = pendulum.now("UTC").add(seconds=60)
@@ -93,7 +104,7 @@ class LogFollower:
         return max(self.since, self.newest.subtract(microseconds=int(self.overlap * 1_000_000)))
 
     def _emit(self, line: LogLine) -> None:
-        self.seen.add(line.key)
+        self.seen[line.key] = line.time
         if line.time is not None and (self.newest is None or line.time > self.newest):
             self.newest = line.time
         text = line.format()
@@ -101,27 +112,33 @@ class LogFollower:
         self.lines_emitted += 1
         self.emit(text)
 
+    def _horizon(self) -> DateTime | None:
+        """Lines older than this can't come back in a window: their keys may be forgotten."""
+        if self.newest is None:
+            return None
+        return self.newest.subtract(microseconds=int((self.overlap + 2) * 1_000_000))
+
     def _forget_old(self) -> None:
         """Keep only the keys inside the overlap window: memory stays bounded on long jobs."""
-        if self.newest is None or len(self.seen) < 4 * self.page_size:
+        horizon = self._horizon()
+        if horizon is None or len(self.seen) < 4 * self.page_size:
             return
-        horizon = self.newest.subtract(microseconds=int((self.overlap + 2) * 1_000_000))
-        self.seen = {key for key in self.seen if _time_of(key) is None or _time_of(key) >= horizon}
+        self.seen = {key: when for key, when in self.seen.items() if when is None or when >= horizon}
 
     def last_lines(self, count: int = 20) -> list[str]:
         return list(self.tail)[-count:]
 
     def state(self) -> dict[str, Any]:
         """JSON-safe position, to resume in another process."""
-        horizon = None
-        if self.newest is not None:
-            horizon = self.newest.subtract(microseconds=int((self.overlap + 2) * 1_000_000))
+        horizon = self._horizon()
         return {
             "job_name": self.job_name,
             "cluster": self.cluster,
             "since": self.since.isoformat(),
             "newest": self.newest.isoformat() if self.newest else None,
-            "seen": [list(k) for k in self.seen if horizon is None or (_time_of(k) or horizon) >= horizon],
+            "seen": [
+                list(k) for k, when in self.seen.items() if horizon is None or when is None or when >= horizon
+            ],
             "lines_emitted": self.lines_emitted,
         }
 
@@ -132,12 +149,6 @@ class LogFollower:
         follower = cls(hook, state["job_name"], state["cluster"], emit=emit, **kwargs)
         follower.since = pendulum.parse(state["since"])  # type: ignore[assignment]
         follower.newest = pendulum.parse(state["newest"]) if state.get("newest") else None  # type: ignore[assignment]
-        follower.seen = {tuple(k) for k in state.get("seen", [])}  # type: ignore[misc]
+        follower.seen = {tuple(k): parse_time(k[0]) for k in state.get("seen", [])}  # type: ignore[misc]
         follower.lines_emitted = int(state.get("lines_emitted", 0))
         return follower
-
-
-def _time_of(key: tuple[str, str, str, str]) -> DateTime | None:
-    from airflow_provider_tia.job import parse_time
-
-    return parse_time(key[0])

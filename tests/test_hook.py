@@ -96,8 +96,15 @@ def test_list_jobs_iterates_every_page(hook, tmp_path) -> None:
     cluster = "cls-paging1"
     names = [f"page-{i}" for i in range(7)]
     for name in names:
-        hook.create_job(JobSpec(name=name, cluster=cluster, runtime_version="r", package_dir=[str(tmp_path)],
-                                command=["python", "-c", "pass"]))
+        hook.create_job(
+            JobSpec(
+                name=name,
+                cluster=cluster,
+                runtime_version="r",
+                package_dir=[str(tmp_path)],
+                command=["python", "-c", "pass"],
+            )
+        )
     calls_before = hook.api_calls["ListJobs"]
     listed = [job.name for job in hook.list_jobs(cluster, page_size=3)]
     assert listed == names
@@ -121,7 +128,13 @@ def test_query_logs_follows_context_pages(hook, tmp_path) -> None:
     hook.wait_for_job("hook-logs", CLUSTER, poll_interval=0.2, timeout=60)
     calls_before = hook.api_calls["QueryLogs"]
     lines = list(
-        hook.query_logs("hook-logs", CLUSTER, job.create_time.subtract(seconds=5), pendulum.now("UTC").add(seconds=5), limit=10)
+        hook.query_logs(
+            "hook-logs",
+            CLUSTER,
+            job.create_time.subtract(seconds=5),
+            pendulum.now("UTC").add(seconds=5),
+            limit=10,
+        )
     )
     texts = [line.text for line in lines]
     assert texts == [f"line {i}" for i in range(25)]
@@ -170,15 +183,22 @@ def test_wrong_secret_key_is_auth_failure_without_secret_in_logs(monkeypatch, ti
 def test_temporary_credentials_token_is_sent_and_never_logged(monkeypatch, tia_emulator, caplog) -> None:
     token = "sts-token-7f3a0b9e"
     tia_emulator.add_credential("AKIDtemporary", "temporary-key-91ab", token=token)
-    set_connection(monkeypatch, "tia_sts", tia_emulator, login="AKIDtemporary", password="temporary-key-91ab",
-                   extra={"token": token})
+    set_connection(
+        monkeypatch,
+        "tia_sts",
+        tia_emulator,
+        login="AKIDtemporary",
+        password="temporary-key-91ab",
+        extra={"token": token},
+    )
     caplog.set_level(logging.DEBUG)
     sdk_logger = logging.getLogger("tencentcloud_sdk_common")
     sdk_logger.setLevel(logging.DEBUG)
     try:
         ok, message = TIAHook("tia_sts").test_connection()
-        set_connection(monkeypatch, "tia_sts_missing", tia_emulator, login="AKIDtemporary",
-                       password="temporary-key-91ab")
+        set_connection(
+            monkeypatch, "tia_sts_missing", tia_emulator, login="AKIDtemporary", password="temporary-key-91ab"
+        )
         with pytest.raises(AuthFailure):
             TIAHook("tia_sts_missing").describe_job("x", CLUSTER)
     finally:
@@ -198,7 +218,9 @@ def test_missing_region_names_the_connection(monkeypatch, tia_emulator) -> None:
 
 def test_default_credential_chain_when_no_secret_id(monkeypatch, tia_emulator) -> None:
     body = json.loads(tia_emulator.connection_uri_json())
-    monkeypatch.setenv("AIRFLOW_CONN_TIA_CHAIN", json.dumps({"conn_type": "tencentcloud", "extra": body["extra"]}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_TIA_CHAIN", json.dumps({"conn_type": "tencentcloud", "extra": body["extra"]})
+    )
     monkeypatch.setenv("TENCENTCLOUD_SECRET_ID", body["login"])
     monkeypatch.setenv("TENCENTCLOUD_SECRET_KEY", body["password"])
     with pytest.raises(JobNotFound):
@@ -207,7 +229,9 @@ def test_default_credential_chain_when_no_secret_id(monkeypatch, tia_emulator) -
 
 def test_no_credentials_anywhere_is_a_clear_error(monkeypatch, tia_emulator, tmp_path) -> None:
     body = json.loads(tia_emulator.connection_uri_json())
-    monkeypatch.setenv("AIRFLOW_CONN_TIA_NONE", json.dumps({"conn_type": "tencentcloud", "extra": body["extra"]}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_TIA_NONE", json.dumps({"conn_type": "tencentcloud", "extra": body["extra"]})
+    )
     for name in ("TENCENTCLOUD_SECRET_ID", "TENCENTCLOUD_SECRET_KEY", "TKE_REGION", "TKE_PROVIDER_ID"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
@@ -218,14 +242,22 @@ def test_no_credentials_anywhere_is_a_clear_error(monkeypatch, tia_emulator, tmp
 def test_https_is_the_default_scheme(monkeypatch) -> None:
     monkeypatch.setenv(
         "AIRFLOW_CONN_TIA_CLOUD",
-        json.dumps({"conn_type": "tencentcloud", "login": "AKID", "password": "k", "extra": {"region": "ap-beijing"}}),
+        json.dumps(
+            {"conn_type": "tencentcloud", "login": "AKID", "password": "k", "extra": {"region": "ap-beijing"}}
+        ),
     )
     settings = TIAHook("tia_cloud").settings
     assert settings.scheme == "https" and settings.endpoint is None
     monkeypatch.setenv(
         "AIRFLOW_CONN_TIA_URL",
-        json.dumps({"conn_type": "tencentcloud", "login": "AKID", "password": "k",
-                    "extra": {"region": "ap-beijing", "endpoint": "http://127.0.0.1:9000"}}),
+        json.dumps(
+            {
+                "conn_type": "tencentcloud",
+                "login": "AKID",
+                "password": "k",
+                "extra": {"region": "ap-beijing", "endpoint": "http://127.0.0.1:9000"},
+            }
+        ),
     )
     settings = TIAHook("tia_url").settings
     assert (settings.scheme, settings.endpoint) == ("http", "127.0.0.1:9000")

@@ -44,7 +44,9 @@ def test_reads_survive_transient_faults(hook, faulty_emulator, fault) -> None:
     faulty_emulator.set_faults(f"DescribeJob:{fault}=0.5", seed=7)
     for _ in range(20):
         assert hook.describe_job(f"reads-{fault.lower().replace('.', '-')}", CLUSTER).name
-    injected = sum(n for (action, _kind), n in faulty_emulator.fault_counts.items() if action == "DescribeJob")
+    injected = sum(
+        n for (action, _kind), n in faulty_emulator.fault_counts.items() if action == "DescribeJob"
+    )
     assert injected >= 5  # the faults really happened, and every call still succeeded
 
 

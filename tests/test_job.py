@@ -9,7 +9,15 @@ import pendulum
 import pytest
 
 from airflow_provider_tia.exceptions import JobSpecError, MalformedResponse
-from airflow_provider_tia.job import Job, JobSpec, JobState, LogLine, format_query_time, parse_state, parse_time
+from airflow_provider_tia.job import (
+    Job,
+    JobSpec,
+    JobState,
+    LogLine,
+    format_query_time,
+    parse_state,
+    parse_time,
+)
 
 SEED = {
     "name": "test-job",
@@ -63,7 +71,13 @@ def test_seed_spec_to_api_uses_exact_api_names() -> None:
 
 def test_to_api_omits_unset_optionals_and_keeps_debug_and_runtime_conf() -> None:
     spec = JobSpec(name="a", cluster="c", runtime_version="r", debug=False, runtime_conf=["k=v"])
-    assert spec.to_api() == {"Name": "a", "Cluster": "c", "RuntimeVersion": "r", "Debug": False, "RuntimeConf": ["k=v"]}
+    assert spec.to_api() == {
+        "Name": "a",
+        "Cluster": "c",
+        "RuntimeVersion": "r",
+        "Debug": False,
+        "RuntimeConf": ["k=v"],
+    }
 
 
 def test_uppercase_custom_tier_is_accepted() -> None:
@@ -96,7 +110,11 @@ def test_tuples_become_lists() -> None:
         ({"scale_tier": "BASIC"}, "master_type", "only valid when scale_tier is 'Custom'"),
         ({"master_type": None}, "master_type", "required when scale_tier is 'Custom'"),
         ({"worker_type": None}, "worker_type", "required when worker_count > 0"),
-        ({"parameter_server_type": None}, "parameter_server_type", "required when parameter_server_count > 0"),
+        (
+            {"parameter_server_type": None},
+            "parameter_server_type",
+            "required when parameter_server_count > 0",
+        ),
         ({"name": "Test_Job"}, "name", "not a valid job name"),
         ({"name": "x" * 64}, "name", "not a valid job name"),
     ],

@@ -53,7 +53,9 @@ def main() -> int:
     else:
         digits = load_digits()
         features, labels = digits.data, digits.target
-    x_train, x_test, y_train, y_test = train_test_split(features / 16.0, labels, test_size=0.25, random_state=0)
+    x_train, x_test, y_train, y_test = train_test_split(
+        features / 16.0, labels, test_size=0.25, random_state=0
+    )
     if kind == "worker":  # each worker trains on its own shard
         shards = max(1, sizes.get("worker", 1))
         x_train, y_train = x_train[index::shards], y_train[index::shards]
@@ -65,7 +67,10 @@ def main() -> int:
         model.partial_fit(x_train[order], y_train[order], classes=classes)
         loss = -np.mean(np.log(model.predict_proba(x_train)[np.arange(len(y_train)), y_train] + 1e-12))
         accuracy = model.score(x_test, y_test)
-        print(f"{kind}-{index} epoch {epoch}/{options.epochs} loss={loss:.4f} accuracy={accuracy:.4f}", flush=True)
+        print(
+            f"{kind}-{index} epoch {epoch}/{options.epochs} loss={loss:.4f} accuracy={accuracy:.4f}",
+            flush=True,
+        )
 
     if kind == "master":
         out = Path(options.model_dir)
@@ -73,7 +78,9 @@ def main() -> int:
         path = out / "digits_sgd.pkl"
         with path.open("wb") as handle:
             pickle.dump(model, handle)
-        print(f"saved model to {path.resolve()} (test accuracy {model.score(x_test, y_test):.4f})", flush=True)
+        print(
+            f"saved model to {path.resolve()} (test accuracy {model.score(x_test, y_test):.4f})", flush=True
+        )
     return 0
 
 
