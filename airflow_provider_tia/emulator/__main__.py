@@ -1,0 +1,56 @@
+"""``python -m airflow_provider_tia.emulator``: run the TI-A emulator until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Command-line options."""
+    p = argparse.ArgumentParser(prog="python -m airflow_provider_tia.emulator", description=__doc__)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=9000, help="0 picks a free port")
+    p.add_argument("--secret-id", default="AKIDemulator")
+    p.add_argument("--secret-key", default="emulator-secret")
+    p.add_argument("--token", default=None, help="make the credential temporary: requests must send this token")
+    p.add_argument("--runner", choices=("local", "simulated"), default="local")
+    p.add_argument("--faults", default=None, help='e.g. "DescribeJob:RequestLimitExceeded=0.1;*:drop=0.01"')
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--state-dir", default=None, help="persist jobs, logs and outputs here")
+    p.add_argument("--sim-duration", type=float, default=1.0, help="simulated runner: seconds per job")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Start the emulator, print where it listens, stop cleanly on SIGINT/SIGTERM."""
+    args = build_parser().parse_args(argv)
+    from .server import TIAEmulator
+
+    try:
+        emu = TIAEmulator(
+            secret_id=args.secret_id, secret_key=args.secret_key, token=args.token, runner=args.runner,
+            faults=args.faults, seed=args.seed, state_dir=args.state_dir, host=args.host, port=args.port,
+            sim_duration=args.sim_duration,
+        )
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    emu.start()
+    print(f"TI-A emulator listening on {emu.url.rstrip('/')} (runner={emu.runner.name})", flush=True)
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        emu.stop()
+        print("TI-A emulator stopped", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,191 @@
+"""TIAEmulator: the whole local TI-A service in-process (uvicorn in a background thread)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import tempfile
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from .actions import Service
+from .app import TRANSPORT_KEY, create_app
+from .auth import Verifier
+from .faults import FaultInjector
+from .runner import LocalRunner, Runner, SimulatedRunner
+from .store import JobStore
+
+if TYPE_CHECKING:
+    import asyncio
+    from collections.abc import Iterable
+
+
+class _Protocol(H11Protocol):
+    """h11 protocol that exposes the connection's transport to the app (so faults can drop it)."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:  # type: ignore[override]
+        super().connection_made(transport)  # type: ignore[arg-type]
+        self.app_state = {**self.app_state, TRANSPORT_KEY: transport}
+
+
+class TIAEmulator:
+    """A local TI-A service, wire-compatible with the official SDK.
+
+    Example::
+
+        with TIAEmulator(runner="simulated") as emu:
+            profile = ClientProfile(httpProfile=HttpProfile(endpoint=emu.endpoint, scheme="http"))
+            client = TiaClient(Credential(emu.secret_id, emu.secret_key), "ap-beijing", profile)
+    """
+
+    def __init__(
+        self,
+        secret_id: str = "AKIDemulator",
+        secret_key: str = "emulator-secret",
+        token: str | None = None,
+        runner: str | Runner = "local",
+        faults: str | None = None,
+        seed: int | None = 0,
+        state_dir: str | Path | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        sim_duration: float = 1.0,
+    ) -> None:
+        self.secret_id, self.secret_key, self.token = secret_id, secret_key, token
+        self.verifier = Verifier()
+        self.verifier.add(secret_id, secret_key, token)
+        if isinstance(runner, str):
+            if runner not in ("local", "simulated"):
+                raise ValueError(f"runner must be 'local', 'simulated' or a Runner, not {runner!r}")
+            runner = LocalRunner() if runner == "local" else SimulatedRunner(duration=sim_duration)
+        self.runner = runner
+        self.faults = FaultInjector(faults, seed)
+        self.state_dir = Path(state_dir) if state_dir else None
+        self._host, self._port = host, port
+        self.calls: Counter[str] = Counter()
+        self.requests: list[tuple[str, dict]] = []
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._tmp: str | None = None
+        self.store: JobStore | None = None
+        self.service: Service | None = None
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> TIAEmulator:
+        """Load state, bind the port, serve in a background thread; returns once connections are accepted."""
+        if self._server is not None:
+            return self
+        if self.state_dir is not None:
+            output_root = self.state_dir / "outputs"
+        else:
+            self._tmp = tempfile.mkdtemp(prefix="tia-emulator-")
+            output_root = Path(self._tmp) / "outputs"
+        output_root.mkdir(parents=True, exist_ok=True)
+        self.store = JobStore(self.state_dir)
+        self.runner.bind(self.store, output_root)
+        for job in self.store.unfinished():
+            self.runner.recover(job)
+        self.service = Service(self.store, self.runner)
+        sock = socket.socket(socket.AF_INET6 if ":" in self._host else socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self._host, self._port))
+        self._port = sock.getsockname()[1]
+        config = uvicorn.Config(
+            create_app(self), log_level="warning", access_log=False, lifespan="off", http=_Protocol,
+            timeout_keep_alive=75, timeout_graceful_shutdown=2,
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]},
+                                        name="tia-emulator-http", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the TI-A emulator's HTTP server did not start")
+            time.sleep(0.005)
+        return self
+
+    def stop(self) -> None:
+        """Kill every replica, stop the HTTP server, remove the temporary output dir (if any)."""
+        if self._server is None:
+            return
+        self.runner.shutdown()
+        self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self._server = None
+        self._thread = None
+        if self._tmp:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
+
+    def __enter__(self) -> TIAEmulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ---- addresses ---------------------------------------------------------------------------
+    @property
+    def host(self) -> str:
+        return self._host
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    @property
+    def endpoint(self) -> str:
+        """``host:port``, what ``HttpProfile(endpoint=...)`` takes."""
+        return f"[{self._host}]:{self._port}" if ":" in self._host else f"{self._host}:{self._port}"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.endpoint}/"
+
+    # ---- control -----------------------------------------------------------------------------
+    def add_credential(self, secret_id: str, secret_key: str, token: str | None = None) -> None:
+        """Accept another key pair (with ``token``: a temporary credential that must send it)."""
+        self.verifier.add(secret_id, secret_key, token)
+
+    def set_faults(self, spec: str | None, seed: int | None = 0) -> None:
+        """Replace the fault spec (see faults.py for the grammar) and reseed."""
+        self.faults.configure(spec, seed)
+
+    @property
+    def fault_counts(self) -> Counter[tuple[str, str]]:
+        """Injected faults per (action, kind label), e.g. ``{("CreateJob", "drop_after"): 2}``."""
+        return self.faults.counts
+
+    def reset_counters(self) -> None:
+        """Clear ``calls``, ``requests`` and ``fault_counts``."""
+        self.calls.clear()
+        self.requests.clear()
+        self.faults.reset_counts()
+
+    def wait_for_state(self, name: str, cluster: str, states: str | Iterable[str] = ("Succeeded", "Failed"),
+                       timeout: float = 30.0) -> dict:
+        """Block until the job is in one of ``states``; returns the job, TimeoutError otherwise."""
+        wanted = {states} if isinstance(states, str) else set(states)
+        store = self.store
+        assert store is not None, "start() the emulator first"
+        if not store.wait_for(lambda: store.state(cluster, name) in wanted, timeout):
+            raise TimeoutError(f"job {name!r} in {cluster!r} is {store.state(cluster, name)!r}, not in {wanted}")
+        job = store.get(cluster, name)
+        assert job is not None
+        return job
+
+    def connection_uri_json(self, conn_id_region: str = "ap-beijing") -> str:
+        """JSON for ``AIRFLOW_CONN_<ID>`` pointing the provider at this emulator."""
+        extra: dict[str, Any] = {"region": conn_id_region, "endpoint": self.endpoint, "scheme": "http"}
+        if self.token:
+            extra["token"] = self.token
+        return json.dumps({"conn_type": "tencentcloud", "login": self.secret_id, "password": self.secret_key,
+                           "extra": extra})

@@ -1,0 +1,317 @@
+"""Jobs and their logs: thread-safe state machine Created -> Running -> Succeeded | Failed; no HTTP.
+
+With a ``state_dir`` every job is saved as ``jobs/<cluster>@<name>.json`` (atomic replace) and its logs
+as ``jobs/<cluster>@<name>.logs.jsonl`` (appended), and both are reloaded on restart.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import threading
+import time
+import uuid
+from bisect import bisect_left
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+from .errors import ApiError
+from .timefmt import go_time, rfc3339_nano
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+JOB_FIELDS = (
+    "Name", "Id", "Cluster", "RuntimeVersion", "PackageDir", "Command", "Args", "ScaleTier", "MasterType",
+    "WorkerType", "ParameterServerType", "WorkerCount", "ParameterServerCount", "Debug", "RuntimeConf",
+    "State", "Message", "CreateTime", "StartTime", "EndTime", "DelTime", "AppId", "Uin",
+)  # fmt: skip
+TERMINAL_STATES = frozenset({"Succeeded", "Failed"})
+MAX_LINES_PER_WINDOW = 10_000
+CONTAINER_NAME = "tensorflow"
+NAMESPACE = "default"
+
+
+@dataclass
+class _Record:
+    job: dict
+    meta: dict
+    log_ns: list[int] = field(default_factory=list)
+    logs: list[tuple[int, str, str]] = field(default_factory=list)
+
+
+def _copy_job(job: dict) -> dict:
+    return {k: (list(v) if isinstance(v, list) else v) for k, v in job.items()}
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+class JobStore:
+    """All jobs of the emulator, keyed by (cluster, name); runners address jobs by their ``Id``."""
+
+    def __init__(self, state_dir: str | os.PathLike | None = None, app_id: int = 1250000000,
+                 uin: str = "100000000001") -> None:
+        self._lock = threading.RLock()
+        self._changed = threading.Condition(self._lock)
+        self._jobs: dict[tuple[str, str], _Record] = {}
+        self._by_id: dict[str, _Record] = {}
+        self._seq = 0
+        self._last_log_ns = 0
+        self._mono0 = time.monotonic_ns()
+        self.app_id = app_id
+        self.uin = uin
+        self.dir = Path(state_dir) / "jobs" if state_dir else None
+        if self.dir is not None:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            self._load()
+
+    # ---- persistence -------------------------------------------------------------------------
+    def _stem(self, rec: _Record) -> Path:
+        assert self.dir is not None
+        return self.dir / f"{quote(rec.job['Cluster'], safe='')}@{quote(rec.job['Name'], safe='')}"
+
+    def _save(self, rec: _Record) -> None:
+        if self.dir is not None:
+            text = json.dumps({"job": rec.job, "meta": rec.meta}, ensure_ascii=False)
+            _atomic_write(self._stem(rec).with_suffix(".json"), text)
+
+    def _save_logs(self, rec: _Record, entries: list[tuple[int, str, str]]) -> None:
+        if self.dir is not None and entries:
+            lines = "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in entries)
+            with open(self._stem(rec).with_suffix(".logs.jsonl"), "a", encoding="utf-8") as fh:
+                fh.write(lines)
+
+    def _load(self) -> None:
+        assert self.dir is not None
+        records = []
+        for path in self.dir.glob("*.json"):
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            rec = _Record(job=data["job"], meta=data["meta"])
+            log_path = path.with_suffix(".logs.jsonl")
+            if log_path.exists():
+                for line in log_path.read_text(encoding="utf-8").splitlines():
+                    try:
+                        ns, pod, text = json.loads(line)
+                    except ValueError:
+                        continue  # a torn last line
+                    rec.logs.append((ns, pod, text))
+                rec.logs.sort(key=lambda e: (e[0], e[1]))
+                rec.log_ns = [e[0] for e in rec.logs]
+            records.append(rec)
+        for rec in sorted(records, key=lambda r: r.meta["seq"]):
+            self._jobs[(rec.job["Cluster"], rec.job["Name"])] = rec
+            self._by_id[rec.job["Id"]] = rec
+            self._seq = max(self._seq, rec.meta["seq"])
+            if rec.log_ns:
+                self._last_log_ns = max(self._last_log_ns, rec.log_ns[-1])
+
+    # ---- jobs --------------------------------------------------------------------------------
+    def create(self, spec: dict) -> dict:
+        """Add a job from validated CreateJob parameters; FailedOperation.AlreadyExists on a duplicate."""
+        with self._lock:
+            key = (spec["Cluster"], spec["Name"])
+            if key in self._jobs:
+                raise ApiError(
+                    "FailedOperation.AlreadyExists",
+                    f"job {spec['Name']!r} already exists in cluster {spec['Cluster']!r}",
+                )
+            now = time.time_ns()
+            self._seq += 1
+            job = dict.fromkeys(JOB_FIELDS)
+            job.update({k: v for k, v in spec.items() if k in JOB_FIELDS})
+            if str(job.get("ScaleTier") or "").upper() == "CUSTOM":
+                job["ScaleTier"] = "Custom"
+            job.update(
+                Id=f"train-{uuid.uuid4().hex[:16]}", State="Created", Message="creating", Debug=bool(job["Debug"]),
+                CreateTime=go_time(now, time.monotonic_ns() - self._mono0), AppId=self.app_id, Uin=self.uin,
+            )
+            rec = _Record(job=job, meta={"seq": self._seq, "create_ns": now, "start_ns": None})
+            self._jobs[key] = rec
+            self._by_id[job["Id"]] = rec
+            self._save(rec)
+            self._changed.notify_all()
+            return _copy_job(job)
+
+    def get(self, cluster: str, name: str) -> dict | None:
+        """A copy of the job, or None."""
+        with self._lock:
+            rec = self._jobs.get((cluster, name))
+            return _copy_job(rec.job) if rec else None
+
+    def get_by_id(self, job_id: str) -> dict | None:
+        """A copy of the job with this Id, or None."""
+        with self._lock:
+            rec = self._by_id.get(job_id)
+            return _copy_job(rec.job) if rec else None
+
+    def meta(self, job_id: str) -> dict | None:
+        """Internal timing data of a job (``create_ns``, ``start_ns``, wall-clock nanoseconds)."""
+        with self._lock:
+            rec = self._by_id.get(job_id)
+            return dict(rec.meta) if rec else None
+
+    def list(self, cluster: str | None = None, offset: int = 0, limit: int | None = None) -> list[dict]:
+        """Jobs in creation order, optionally of one cluster, paged by offset/limit."""
+        with self._lock:
+            recs = [r for r in self._jobs.values() if cluster is None or r.job["Cluster"] == cluster]
+            end = None if limit is None else offset + limit
+            return [_copy_job(r.job) for r in recs[offset:end]]
+
+    def unfinished(self) -> list[dict]:
+        """Jobs in Created or Running state (used to recover after a restart)."""
+        with self._lock:
+            return [_copy_job(r.job) for r in self._jobs.values() if r.job["State"] not in TERMINAL_STATES]
+
+    def delete(self, cluster: str, name: str) -> dict:
+        """Remove a job and its logs; ResourceNotFound when absent. Returns the removed job."""
+        with self._lock:
+            rec = self._jobs.pop((cluster, name), None)
+            if rec is None:
+                raise not_found(cluster, name)
+            self._by_id.pop(rec.job["Id"], None)
+            if self.dir is not None:
+                for suffix in (".json", ".logs.jsonl"):
+                    self._stem(rec).with_suffix(suffix).unlink(missing_ok=True)
+            self._changed.notify_all()
+            rec.job["DelTime"] = go_time(time.time_ns())
+            return _copy_job(rec.job)
+
+    def _update(self, job_id: str, fn: Callable[[_Record], bool]) -> bool:
+        with self._lock:
+            rec = self._by_id.get(job_id)
+            if rec is None or rec.job["State"] in TERMINAL_STATES or not fn(rec):
+                return False
+            self._save(rec)
+            self._changed.notify_all()
+            return True
+
+    def mark_running(self, job_id: str, message: str) -> bool:
+        """Created -> Running (sets StartTime). False if the job is gone or not Created."""
+        def fn(rec: _Record) -> bool:
+            if rec.job["State"] != "Created":
+                return False
+            now = time.time_ns()
+            rec.meta["start_ns"] = now
+            rec.job.update(State="Running", Message=message, StartTime=go_time(now))
+            return True
+
+        return self._update(job_id, fn)
+
+    def set_message(self, job_id: str, message: str) -> bool:
+        """Change the Message of an unfinished job."""
+        def fn(rec: _Record) -> bool:
+            changed = rec.job["Message"] != message
+            rec.job["Message"] = message
+            return changed
+
+        return self._update(job_id, fn)
+
+    def finish(self, job_id: str, state: str, message: str) -> bool:
+        """Move an unfinished job to Succeeded or Failed (sets EndTime)."""
+        if state not in TERMINAL_STATES:
+            raise ValueError(f"not a terminal state: {state!r}")
+
+        def fn(rec: _Record) -> bool:
+            rec.job.update(State=state, Message=message, EndTime=go_time(time.time_ns()))
+            return True
+
+        return self._update(job_id, fn)
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float) -> bool:
+        """Block until ``predicate()`` (evaluated under the store lock) is true or ``timeout`` passes."""
+        with self._changed:
+            return self._changed.wait_for(predicate, timeout)
+
+    def state(self, cluster: str, name: str) -> str | None:
+        """Current State of a job (None if absent); cheap, for ``wait_for`` predicates."""
+        rec = self._jobs.get((cluster, name))
+        return rec.job["State"] if rec else None
+
+    def __len__(self) -> int:
+        return len(self._jobs)
+
+    # ---- logs --------------------------------------------------------------------------------
+    def append_logs(self, job_id: str, lines: Iterable[tuple[str, str]]) -> int:
+        """Append ``(pod_name, text)`` lines stamped with strictly increasing times; returns how many."""
+        with self._lock:
+            rec = self._by_id.get(job_id)
+            if rec is None:
+                return 0
+            entries = []
+            for pod, text in lines:
+                ns = max(time.time_ns(), self._last_log_ns + 1)
+                self._last_log_ns = ns
+                entries.append((ns, pod, text))
+            rec.logs.extend(entries)
+            rec.log_ns.extend(e[0] for e in entries)
+            self._save_logs(rec, entries)
+            return len(entries)
+
+    def query_logs(self, cluster: str, name: str, start_ns: int, end_ns: int, limit: int,
+                   context: str | None = None) -> tuple[list[dict], str, bool]:
+        """Lines with ``start_ns <= Time < end_ns`` in time order, paged by ``limit`` and ``context``.
+
+        At most MAX_LINES_PER_WINDOW lines are served per window; Listover is true when the window has
+        no more lines or that cap is reached.
+        """
+        with self._lock:
+            rec = self._jobs.get((cluster, name))
+            if rec is None:
+                raise not_found(cluster, name)
+            job_id = rec.job["Id"]
+            if context:
+                idx, served = _decode_context(context, job_id)
+                idx = max(idx, bisect_left(rec.log_ns, start_ns))
+            else:
+                idx, served = bisect_left(rec.log_ns, start_ns), 0
+            hi = bisect_left(rec.log_ns, end_ns)
+            n = max(0, min(limit, MAX_LINES_PER_WINDOW - served, hi - idx))
+            page = rec.logs[idx: idx + n]
+            served += n
+            listover = idx + n >= hi or served >= MAX_LINES_PER_WINDOW
+            ctx = "" if listover else _encode_context(job_id, idx + n, served)
+            pod_ids: dict[str, str] = {}
+            logs = []
+            for ns, pod, text in page:
+                pod_id = pod_ids.get(pod) or pod_ids.setdefault(pod, str(uuid.uuid5(uuid.NAMESPACE_URL, job_id + pod)))
+                logs.append({"ContainerName": CONTAINER_NAME, "Log": text, "Namespace": NAMESPACE,
+                             "PodId": pod_id, "PodName": pod, "Time": rfc3339_nano(ns)})
+            return logs, ctx, listover
+
+    def log_count(self, cluster: str, name: str) -> int:
+        """Number of log lines of a job (0 if absent)."""
+        with self._lock:
+            rec = self._jobs.get((cluster, name))
+            return len(rec.logs) if rec else 0
+
+
+def not_found(cluster: str, name: str) -> ApiError:
+    """The error for an unknown job."""
+    return ApiError("ResourceNotFound", f"job {name!r} not found in cluster {cluster!r}")
+
+
+def _encode_context(job_id: str, idx: int, served: int) -> str:
+    return base64.urlsafe_b64encode(f"{job_id}:{idx}:{served}".encode()).decode()
+
+
+def _decode_context(context: str, job_id: str) -> tuple[int, int]:
+    try:
+        owner, idx, served = base64.urlsafe_b64decode(context.encode()).decode().rsplit(":", 2)
+        result = int(idx), int(served)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise ApiError("InvalidParameterValue", "Context is not a value returned by QueryLogs") from None
+    if owner != job_id:
+        raise ApiError("InvalidParameterValue", "Context belongs to another job")
+    return result

@@ -1,0 +1,46 @@
+"""Time formats of the TI-A service: Go's ``time.String()`` layout in +0800 CST and RFC 3339 log times."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+CST = timezone(timedelta(hours=8), "CST")
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_NS = 1_000_000_000
+
+
+def _frac(ns: int) -> str:
+    digits = f"{ns % _NS:09d}".rstrip("0")
+    return f".{digits}" if digits else ""
+
+
+def go_time(ns: int, monotonic_ns: int | None = None) -> str:
+    """Format like Go's ``time.Time.String()`` in +0800 CST (``2006-01-02 15:04:05.999999999 -0700 MST``).
+
+    Trailing zeros of the fraction are dropped as Go does; ``monotonic_ns`` adds ``m=+<s.9f>``.
+    """
+    dt = datetime.fromtimestamp(ns // _NS, tz=CST)
+    text = f"{dt:%Y-%m-%d %H:%M:%S}{_frac(ns)} +0800 CST"
+    if monotonic_ns is not None:
+        text += f" m=+{monotonic_ns // _NS}.{monotonic_ns % _NS:09d}"
+    return text
+
+
+def rfc3339_nano(ns: int) -> str:
+    """Format like Go's RFC3339Nano in UTC, e.g. ``2019-01-01T09:10:04.916553368Z``."""
+    dt = datetime.fromtimestamp(ns // _NS, tz=timezone.utc)
+    return f"{dt:%Y-%m-%dT%H:%M:%S}{_frac(ns)}Z"
+
+
+def parse_query_time(text: str) -> int:
+    """Parse a QueryLogs time (``2019-01-01 00:00:00``, read in +0800; ISO 8601 with offset also works).
+
+    Returns nanoseconds since the epoch; raises ValueError on bad input.
+    """
+    value = text.strip()
+    if value.endswith("Z"):
+        value = value[:-1] + "+00:00"
+    dt = datetime.fromisoformat(value)
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=CST)
+    return ((dt - _EPOCH) // timedelta(microseconds=1)) * 1000
