@@ -20,6 +20,8 @@ CUSTOM_TIERS = ("Custom", "CUSTOM")
 # TI-A runs jobs as Kubernetes pods named `<job>-<replica>-<n>`, so job names are DNS-1123 labels.
 _NAME_PATTERN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 MAX_NAME_LENGTH = 63
+# Machine types read <cpu>U<memory GB>G<gpus>P, e.g. 1U1G0P, 16U48G1P.
+_MACHINE_TYPE = re.compile(r"^\d+U\d+G\d+P$")
 # Tencent Cloud reports times in China Standard Time when a value carries no offset.
 TENCENT_TZ = pendulum.timezone("Asia/Shanghai")
 
@@ -308,6 +310,14 @@ def _check_scale(spec: JobSpec) -> None:
         return
     if spec.master_type is None:
         raise JobSpecError("master_type", "is required when scale_tier is 'Custom'", api_name="MasterType")
+    for field in custom_fields:
+        value = getattr(spec, field.attr)
+        if field.kind == "str" and value is not None and not _MACHINE_TYPE.match(value):
+            raise JobSpecError(
+                field.attr,
+                f"{value!r:.40} is not a machine type like 1U1G0P (<cpu>U<memory GB>G<gpus>P)",
+                api_name=field.api,
+            )
     if (spec.worker_count or 0) > 0 and spec.worker_type is None:
         raise JobSpecError("worker_type", "is required when worker_count > 0", api_name="WorkerType")
     if (spec.parameter_server_count or 0) > 0 and spec.parameter_server_type is None:

@@ -116,6 +116,8 @@ def test_tuples_become_lists() -> None:
             "required when parameter_server_count > 0",
         ),
         ({"name": "Test_Job"}, "name", "not a valid job name"),
+        ({"worker_type": "large"}, "worker_type", "not a machine type like 1U1G0P"),
+        ({"master_type": "1u1g0p"}, "master_type", "not a machine type"),
         ({"name": "x" * 64}, "name", "not a valid job name"),
     ],
 )
