@@ -6,6 +6,8 @@ No Airflow, no network: everything here is unit-tested without I/O.
 from __future__ import annotations
 
 import dataclasses
+import datetime
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from enum import Enum
@@ -22,8 +24,8 @@ _NAME_PATTERN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 MAX_NAME_LENGTH = 63
 # Machine types read <cpu>U<memory GB>G<gpus>P, e.g. 1U1G0P, 16U48G1P.
 _MACHINE_TYPE = re.compile(r"^\d+U\d+G\d+P$")
-# Tencent Cloud reports times in China Standard Time when a value carries no offset.
-TENCENT_TZ = pendulum.timezone("Asia/Shanghai")
+# Tencent Cloud reports times in China Standard Time (UTC+8, no daylight saving) when a value has no offset.
+CHINA_STANDARD_TIME = datetime.timezone(datetime.timedelta(hours=8))
 
 
 class JobState(str, Enum):
@@ -81,46 +83,54 @@ def parse_time(value: Any) -> DateTime | None:
     text = value.strip()
     match = _GO_TIME.match(text)
     if match:
-        frac = (match["frac"] or "").ljust(6, "0")[:6]
-        offset = match["offset"]
-        try:
-            moment = pendulum.from_format(
-                f"{match['date']} {match['time']}", "YYYY-MM-DD HH:mm:ss", tz=_zone_of(offset)
-            )
-        except ValueError:
-            return None
-        return moment.add(microseconds=int(frac)).in_timezone("UTC")
+        year, month, day = (int(p) for p in match["date"].split("-"))
+        hour, minute, second = (int(p) for p in match["time"].split(":"))
+        micro = int((match["frac"] or "").ljust(6, "0")[:6])
+        return _utc(year, month, day, hour, minute, second, micro, match["offset"])
     match = _RFC850.match(text)
     if match and match["mon"].lower() in _MONTHS:
         zone = match["zone"]
+        hour, minute, second = (int(p) for p in match["time"].split(":"))
+        month = _MONTHS[match["mon"].lower()]
         offset = zone if zone and zone[0] in "+-" else None
-        try:
-            moment = pendulum.datetime(
-                2000 + int(match["year"]),
-                _MONTHS[match["mon"].lower()],
-                int(match["day"]),
-                *(int(p) for p in match["time"].split(":")),
-                tz=_zone_of(offset),
-            )
-        except ValueError:
-            return None
-        return moment.in_timezone("UTC")
+        return _utc(2000 + int(match["year"]), month, int(match["day"]), hour, minute, second, 0, offset)
     return None
 
 
-def _zone_of(offset: str | None) -> Any:
+def _utc(
+    year: int, month: int, day: int, hour: int, minute: int, second: int, micro: int, offset: str | None
+) -> DateTime | None:
+    """The UTC moment: stdlib arithmetic, then one cheap pendulum constructor (this runs on every poll)."""
+    try:
+        moment = datetime.datetime(year, month, day, hour, minute, second, micro, tzinfo=_offset_of(offset))
+    except ValueError:
+        return None
+    moment = moment.astimezone(datetime.timezone.utc)
+    return DateTime(
+        moment.year,
+        moment.month,
+        moment.day,
+        moment.hour,
+        moment.minute,
+        moment.second,
+        moment.microsecond,
+        tzinfo=pendulum.UTC,
+    )
+
+
+def _offset_of(offset: str | None) -> datetime.tzinfo:
     if not offset:
-        return TENCENT_TZ
+        return CHINA_STANDARD_TIME
     if offset == "Z":
-        return "UTC"
+        return datetime.timezone.utc
     digits = offset.replace(":", "")
     minutes = int(digits[1:3]) * 60 + int(digits[3:5])
-    return pendulum.FixedTimezone((minutes if digits[0] == "+" else -minutes) * 60)
+    return datetime.timezone(datetime.timedelta(minutes=minutes if digits[0] == "+" else -minutes))
 
 
 def format_query_time(moment: DateTime) -> str:
     """Format a moment for QueryLogs' StartTime/EndTime (``2019-01-01 00:00:00``, China Standard Time)."""
-    return moment.in_timezone(TENCENT_TZ).strftime("%Y-%m-%d %H:%M:%S")
+    return moment.astimezone(CHINA_STANDARD_TIME).strftime("%Y-%m-%d %H:%M:%S")
 
 
 # ---------------------------------------------------------------------------------------------- spec
@@ -346,10 +356,19 @@ class Job:
     cluster: str | None
     state: JobState | str | None
     message: str | None
-    create_time: DateTime | None
-    start_time: DateTime | None
-    end_time: DateTime | None
     raw: Mapping[str, Any]
+
+    @functools.cached_property
+    def create_time(self) -> DateTime | None:
+        return parse_time(self.raw.get("CreateTime"))
+
+    @functools.cached_property
+    def start_time(self) -> DateTime | None:
+        return parse_time(self.raw.get("StartTime"))
+
+    @functools.cached_property
+    def end_time(self) -> DateTime | None:
+        return parse_time(self.raw.get("EndTime"))
 
     @classmethod
     def from_api(cls, data: Any) -> Job:
@@ -366,9 +385,6 @@ class Job:
             cluster=cluster if isinstance(cluster, str) else None,
             state=parse_state(data.get("State")),
             message=message if isinstance(message, str) else None,
-            create_time=parse_time(data.get("CreateTime")),
-            start_time=parse_time(data.get("StartTime")),
-            end_time=parse_time(data.get("EndTime")),
             raw=dict(data),
         )
 

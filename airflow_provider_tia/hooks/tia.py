@@ -91,13 +91,15 @@ class TIAHook(BaseHook):
         from tencentcloud.common.common_client import CommonClient
 
         settings = self.settings
-        return CommonClient(
+        client = CommonClient(
             sdk.SERVICE,
             sdk.API_VERSION,
             sdk.credential_for(settings),
             settings.region,
             sdk.client_profile(settings),
         )
+        sdk.skip_per_call_environment_scan(client)
+        return client
 
     def call(self, action: str, params: dict[str, Any]) -> dict[str, Any]:
         """One signed call; returns ``Response`` (with ``RequestId``) or raises a typed ``TIAError``."""
