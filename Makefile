@@ -23,8 +23,17 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check airflow_provider_tia tests example_dags benchmarks
 
-bench: $(STAMP)
-	$(BIN)/python benchmarks/run_all.py
+# The benchmarks compare with the Amazon provider, installed in a separate venv only.
+BENCH_VENV := .venv-bench
+BENCH_STAMP := $(BENCH_VENV)/.installed
+$(BENCH_STAMP): pyproject.toml
+	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install -q --upgrade uv
+	$(BENCH_VENV)/bin/uv pip install -q --python $(BENCH_VENV)/bin/python -e '.[test]' apache-airflow-providers-amazon
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	$(BENCH_VENV)/bin/python benchmarks/run_all.py
 
 clean:
-	rm -rf $(VENV) .airflow-test .airflow-demo
+	rm -rf $(VENV) $(BENCH_VENV) .airflow-demo
