@@ -253,9 +253,13 @@ class TIAHook(BaseHook):
 
     @staticmethod
     def _job_of(action: str, response: dict[str, Any]) -> Job:
-        if "Job" not in response or response["Job"] is None:
-            raise MalformedResponse(f"{action}: the reply has no Job", request_id=response.get("RequestId"))
-        return Job.from_api(response["Job"])
+        request_id = response.get("RequestId")
+        if response.get("Job") is None:
+            raise MalformedResponse(f"{action}: the reply has no Job", request_id=request_id)
+        try:
+            return Job.from_api(response["Job"])
+        except MalformedResponse as error:
+            raise MalformedResponse(f"{action}: {error.message}", request_id=request_id) from None
 
     # ---------------------------------------------------------------------------------- async twins
     async def aget_settings(self) -> sdk.Settings:
