@@ -57,6 +57,14 @@ class JobSpecError(TIAError, AirflowFailException, ValueError):
         return (_rebuild, (type(self), self.message, self.code, self.request_id, self.__dict__))
 
 
+class CodeDirError(JobSpecError):
+    """The code directory to stage (``code_dir``) is unusable. Raised before any upload or API call."""
+
+
+class COSError(TIAError):
+    """A COS (S3-compatible) call failed while staging or fetching code."""
+
+
 class MalformedResponse(TIAError):
     """The API answered with something that is not the documented reply."""
 

@@ -21,6 +21,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--state-dir", default=None, help="persist jobs, logs and outputs here")
     p.add_argument("--sim-duration", type=float, default=1.0, help="simulated runner: seconds per job")
+    p.add_argument("--cos-endpoint", default=None, metavar="URL",
+                   help="local runner: fetch cos:// PackageDir entries from this S3-compatible endpoint")
+    p.add_argument("--cos-access-key", default=None, help="access key for --cos-endpoint (default: --secret-id)")
+    p.add_argument("--cos-secret-key", default=None, help="secret key for --cos-endpoint (default: --secret-key)")
     return p
 
 
@@ -33,7 +37,8 @@ def main(argv: list[str] | None = None) -> int:
         emu = TIAEmulator(
             secret_id=args.secret_id, secret_key=args.secret_key, token=args.token, runner=args.runner,
             faults=args.faults, seed=args.seed, state_dir=args.state_dir, host=args.host, port=args.port,
-            sim_duration=args.sim_duration,
+            sim_duration=args.sim_duration, cos_endpoint=args.cos_endpoint, cos_access_key=args.cos_access_key,
+            cos_secret_key=args.cos_secret_key,
         )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)

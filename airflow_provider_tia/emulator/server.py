@@ -38,6 +38,10 @@ class _Protocol(H11Protocol):
 class TIAEmulator:
     """A local TI-A service, wire-compatible with the official SDK.
 
+    With ``cos_endpoint`` (an S3-compatible URL, e.g. a moto server), the local runner fetches
+    ``cos://`` PackageDir entries from it (credentials: ``cos_access_key``/``cos_secret_key``, else the
+    emulator's own SecretId/SecretKey).
+
     Example::
 
         with TIAEmulator(runner="simulated") as emu:
@@ -57,6 +61,9 @@ class TIAEmulator:
         host: str = "127.0.0.1",
         port: int = 0,
         sim_duration: float = 1.0,
+        cos_endpoint: str | None = None,
+        cos_access_key: str | None = None,
+        cos_secret_key: str | None = None,
     ) -> None:
         self.secret_id, self.secret_key, self.token = secret_id, secret_key, token
         self.verifier = Verifier()
@@ -65,6 +72,14 @@ class TIAEmulator:
             if runner not in ("local", "simulated"):
                 raise ValueError(f"runner must be 'local', 'simulated' or a Runner, not {runner!r}")
             runner = LocalRunner() if runner == "local" else SimulatedRunner(duration=sim_duration)
+        if cos_endpoint:  # cos:// PackageDir entries are fetched from this S3-compatible endpoint
+            if not isinstance(runner, LocalRunner):
+                raise ValueError("cos_endpoint needs the local runner")
+            from .cos import COSResolver
+
+            runner.package_resolvers.setdefault("cos", COSResolver(
+                cos_endpoint, cos_access_key or secret_id, cos_secret_key or secret_key))
+        self.cos_endpoint = cos_endpoint
         self.runner = runner
         self.faults = FaultInjector(faults, seed)
         self.state_dir = Path(state_dir) if state_dir else None

@@ -1,0 +1,149 @@
+"""COS PackageDir entries for the local runner, fetched from an S3-compatible endpoint (boto3).
+
+``cos://<bucket>-<appid>.cos.<region>.myqcloud.com/<key>[:<mount path>]``: a key ending in ``.tar.gz``
+or ``.tgz`` is downloaded and extracted (safely: no absolute paths, no ``..``, no links leaving the
+directory, no devices); any other key is taken as a folder and every object under ``<key>/`` is
+downloaded. The resulting directory becomes the replicas' working directory; the mount path is ignored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import os
+import re
+import tarfile
+import threading
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+_HOST = re.compile(r"^(?P<bucket>[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)\.cos\.(?P<region>[a-z0-9-]+)\.myqcloud\.com$")
+ARCHIVE_SUFFIXES = (".tar.gz", ".tgz")
+
+
+@dataclasses.dataclass(frozen=True)
+class COSEntry:
+    """A parsed COS PackageDir entry."""
+
+    bucket: str
+    region: str
+    key: str
+    mount_path: str | None
+
+
+def parse_cos_entry(entry: str) -> COSEntry:
+    """Split ``cos://<bucket>.cos.<region>.myqcloud.com/<key>[:<mount path>]``; ValueError if malformed."""
+    scheme, sep, rest = entry.partition("://")
+    if not sep or scheme.lower() != "cos":
+        raise ValueError(f"{entry!r} is not a cos:// address")
+    host, _, path = rest.partition("/")
+    match = _HOST.match(host.lower())
+    if not match:
+        raise ValueError(f"{entry!r}: expected host <bucket>-<appid>.cos.<region>.myqcloud.com, got {host!r}")
+    key, colon, mount = path.rpartition(":")
+    if not colon or not mount.startswith("/"):
+        key, mount = path, ""
+    if not key.strip("/"):
+        raise ValueError(f"{entry!r} names no object key")
+    return COSEntry(match["bucket"], match["region"], key.lstrip("/"), mount or None)
+
+
+def _inside(root: str, path: str) -> bool:
+    return os.path.commonpath([root, path]) == root
+
+
+def safe_extract(archive: str | Path, dest: str | Path) -> None:
+    """Extract a ``.tar.gz`` into ``dest``; ValueError on absolute paths, ``..``, escaping links, devices."""
+    root = os.path.realpath(dest)
+    with tarfile.open(archive, "r:*") as tar:
+        members = tar.getmembers()
+        for m in members:
+            parts = PurePosixPath(m.name).parts
+            if m.name.startswith(("/", "\\")) or PurePosixPath(m.name).is_absolute() or ".." in parts:
+                raise ValueError(f"refusing archive member {m.name!r}: absolute path or '..'")
+            if not (m.isfile() or m.isdir() or m.issym() or m.islnk()):
+                raise ValueError(f"refusing archive member {m.name!r}: not a file, directory or link")
+            if m.issym() or m.islnk():
+                base = os.path.dirname(os.path.join(root, m.name)) if m.issym() else root
+                target = os.path.normpath(os.path.join(base, m.linkname))
+                if os.path.isabs(m.linkname) or not _inside(root, target):
+                    raise ValueError(f"refusing archive member {m.name!r}: link to {m.linkname!r} leaves the directory")
+        if hasattr(tarfile, "data_filter"):
+            tar.extractall(root, members=members, filter="data")
+        else:  # pragma: no cover - Python without PEP 706; members were checked above
+            tar.extractall(root, members=members)
+
+
+class COSResolver:
+    """``package_resolvers["cos"]`` for LocalRunner: ``resolver(entry, dest_dir) -> local directory``.
+
+    Example::
+
+        LocalRunner(package_resolvers={"cos": COSResolver("http://127.0.0.1:5000", "AKID", "key")})
+    """
+
+    def __init__(self, endpoint: str, access_key: str, secret_key: str, token: str | None = None) -> None:
+        if importlib.util.find_spec("boto3") is None:
+            raise ValueError("COS PackageDir entries need boto3: pip install 'airflow-provider-tia[cos]'")
+        self.endpoint = endpoint
+        self._credentials = (access_key, secret_key, token)
+        self._clients: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"COSResolver(endpoint={self.endpoint!r})"
+
+    def client(self, region: str) -> Any:
+        """A boto3 S3 client (path-style addressing) for the endpoint, one per region."""
+        with self._lock:
+            if region not in self._clients:
+                import boto3
+                from botocore.config import Config
+
+                access_key, secret_key, token = self._credentials
+                self._clients[region] = boto3.session.Session().client(
+                    "s3", endpoint_url=self.endpoint, region_name=region, aws_access_key_id=access_key,
+                    aws_secret_access_key=secret_key, aws_session_token=token,
+                    config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 3}),
+                )
+            return self._clients[region]
+
+    def __call__(self, entry: str, dest: Path) -> str:
+        from botocore.exceptions import ClientError
+
+        ref = parse_cos_entry(entry)
+        client = self.client(ref.region)
+        code = Path(dest) / "code"
+        code.mkdir(parents=True, exist_ok=True)
+        try:
+            if ref.key.endswith(ARCHIVE_SUFFIXES):
+                archive = Path(dest) / "archive.tar.gz"
+                client.download_file(ref.bucket, ref.key, str(archive))
+                safe_extract(archive, code)
+                archive.unlink()
+            else:
+                self._download_folder(client, ref, code)
+        except ClientError as error:
+            info = error.response.get("Error", {})
+            raise RuntimeError(
+                f"COS object {ref.bucket}/{ref.key} at {self.endpoint}: {info.get('Code')} {info.get('Message') or ''}"
+            ) from None
+        return str(code)
+
+    def _download_folder(self, client: Any, ref: COSEntry, code: Path) -> None:
+        prefix = ref.key.rstrip("/") + "/"
+        root = os.path.realpath(code)
+        count = 0
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=ref.bucket, Prefix=prefix):
+            for obj in page.get("Contents", []):
+                rel = obj["Key"][len(prefix):]
+                if not rel or rel.endswith("/"):
+                    continue
+                target = os.path.normpath(os.path.join(root, rel))
+                if ".." in PurePosixPath(rel).parts or not _inside(root, target):
+                    raise ValueError(f"refusing object key {obj['Key']!r}: leaves the folder")
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                client.download_file(ref.bucket, obj["Key"], target)
+                count += 1
+        if not count:
+            raise FileNotFoundError(f"no object {ref.key!r} nor objects under {prefix!r} in bucket {ref.bucket!r}")
