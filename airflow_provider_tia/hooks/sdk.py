@@ -50,6 +50,8 @@ log = logging.getLogger(__name__)
 # a job the service did create).
 retries_in_call: contextvars.ContextVar[int] = contextvars.ContextVar("tia_retries_in_call", default=0)
 _known_secrets: set[str] = set()
+# As Airflow's masker: a "secret" of a few characters would turn ordinary words into "***".
+MIN_SECRET_LENGTH = 5
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,7 +123,8 @@ class Settings:
         """Give the SecretKey and token to Airflow's secret masker and to our own redaction."""
         for secret in (self.secret_key, self.token):
             if secret:
-                _known_secrets.add(secret)
+                if len(secret) >= MIN_SECRET_LENGTH:
+                    _known_secrets.add(secret)
                 try:
                     from airflow.sdk.log import mask_secret
 

@@ -1,0 +1,31 @@
+"""Test DAG: jobs that already exist (created by the test): attach to one, refuse the other."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pendulum
+from airflow.sdk import DAG
+
+from airflow_provider_tia.operators.tia import CreateJobOperator
+
+SCRIPTS = str(Path(__file__).resolve().parent / "scripts")
+JOB = dict(cluster="ap-beijing", runtime_version="tia-1.7.0", package_dir=[SCRIPTS], command=["python"])
+
+with DAG(
+    dag_id="tia_test_if_exists",
+    schedule=None,
+    start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
+    params={"prefix": "e"},
+) as dag:
+    CreateJobOperator(
+        task_id="attach", name="{{ params.prefix }}-attach", args=["train.py"], poll_interval=0.5, **JOB
+    )
+    CreateJobOperator(
+        task_id="refuse",
+        name="{{ params.prefix }}-refuse",
+        args=["train.py"],
+        if_exists="fail",
+        poll_interval=0.5,
+        **JOB,
+    )

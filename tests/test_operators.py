@@ -1,0 +1,143 @@
+"""CreateJobOperator pieces without a DAG run: on_kill, argument checks, name suffixes, coercion."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from airflow_provider_tia.exceptions import JobSpecError, JobVanished
+from airflow_provider_tia.operators._spec import build_spec, run_suffix, suffixed
+from airflow_provider_tia.operators.tia import CreateJobOperator, DeleteJobOperator
+
+SCRIPTS = str(Path(__file__).resolve().parent / "dags" / "scripts")
+
+
+class _TI(SimpleNamespace):
+    """The few task-instance attributes the operator reads outside a DAG run."""
+
+    def xcom_push(self, key, value):
+        self.pushed[key] = value
+
+
+def test_on_kill_deletes_the_job(tia_emulator, tia_connection):
+    op = CreateJobOperator(
+        task_id="kill",
+        name="k-kill",
+        cluster="ap-beijing",
+        runtime_version="tia-1.7.0",
+        package_dir=[SCRIPTS],
+        command=["python"],
+        args=["train.py", "--lines", "200", "--sleep", "0.1"],
+        poll_interval=0.2,
+    )
+    ti = _TI(pushed={}, try_number=1, dag_id="d", task_id="kill", run_id="r", map_index=-1)
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            op.execute({"ti": ti})
+        except BaseException as error:
+            errors.append(error)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    tia_emulator.wait_for_state("k-kill", "ap-beijing", "Running")
+    op.on_kill()
+    thread.join(30)
+    assert tia_emulator.store.get("ap-beijing", "k-kill") is None
+    assert len(errors) == 1 and isinstance(errors[0], JobVanished)
+    assert ti.pushed["tia_job"] == {"name": "k-kill", "cluster": "ap-beijing", "region": "ap-beijing"}
+
+
+def test_delete_job_operator(tia_emulator, tia_connection):
+    op = DeleteJobOperator(task_id="rm", job_name="k-none", cluster="ap-beijing")
+    assert op.execute({}) is False
+    with pytest.raises(Exception, match="k-none"):
+        DeleteJobOperator(task_id="rm", job_name="k-none", cluster="ap-beijing", missing_ok=False).execute({})
+
+
+def test_constructor_checks_and_template_fields():
+    with pytest.raises(ValueError, match="if_exists"):
+        CreateJobOperator(task_id="t", name="a", cluster="c", runtime_version="r", if_exists="nope")
+    with pytest.raises(ValueError, match="on_timeout"):
+        CreateJobOperator(task_id="t", name="a", cluster="c", runtime_version="r", on_timeout="nope")
+    op = CreateJobOperator(
+        task_id="t",
+        name="a",
+        cluster="c",
+        runtime_version="r",
+        max_wait=__import__("datetime").timedelta(minutes=2),
+    )
+    assert op.max_wait == 120 and op.deferrable is False and op.if_exists == "attach"
+    for field in (
+        "name",
+        "cluster",
+        "runtime_version",
+        "package_dir",
+        "command",
+        "args",
+        "scale_tier",
+        "master_type",
+        "worker_type",
+        "parameter_server_type",
+        "worker_count",
+        "parameter_server_count",
+        "debug",
+        "runtime_conf",
+        "region",
+    ):
+        assert field in CreateJobOperator.template_fields
+
+
+def test_rendered_values_are_coerced_or_rejected_by_name():
+    base = {
+        "name": "a",
+        "cluster": "c",
+        "runtime_version": "r",
+        "scale_tier": "Custom",
+        "master_type": "1U1G0P",
+        "worker_type": "1U1G0P",
+    }
+    spec = build_spec({**base, "worker_count": " 3 ", "parameter_server_count": 0, "debug": "True"})
+    assert spec.worker_count == 3 and spec.debug is True
+    with pytest.raises(JobSpecError, match=r"worker_count \(WorkerCount\).*'3.5'"):
+        build_spec({**base, "worker_count": "3.5"})
+    with pytest.raises(JobSpecError, match=r"debug \(Debug\)"):
+        build_spec({**base, "debug": "maybe"})
+    with pytest.raises(JobSpecError, match=r"args \(Args\)"):
+        build_spec({**base, "args": "train.py"})
+
+
+def test_suffix_is_per_run_and_keeps_names_valid():
+    one = run_suffix("dag", "task", "run-1", -1)
+    assert one == run_suffix("dag", "task", "run-1", -1)
+    assert (
+        len(
+            {
+                one,
+                run_suffix("dag", "task", "run-2", -1),
+                run_suffix("dag", "task", "run-1", 0),
+                run_suffix("dag", "other", "run-1", -1),
+            }
+        )
+        == 4
+    )
+    long = suffixed("x" * 60 + "-yz", one)
+    assert len(long) == 63 and long.endswith("-" + one) and "--" not in long
+
+
+def test_operator_module_is_light():
+    """DAG parsing imports no SDK and nothing beyond what airflow.sdk's BaseOperator already pulls in."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from airflow.sdk import BaseOperator, BaseSensorOperator; before = set(sys.modules); "
+        "import airflow_provider_tia.operators.tia, airflow_provider_tia.sensors.tia; "
+        "print(sorted(m for m in set(sys.modules) - before if m.startswith(('tencentcloud', 'httpx'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"

@@ -1,0 +1,214 @@
+"""CreateJobOperator end to end: dag.test() against the emulator over real HTTP (local runner)."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from pathlib import Path
+
+import pendulum
+import pytest
+
+from airflow_provider_tia.exceptions import JobNotFound
+from airflow_provider_tia.hooks.tia import TIAHook
+from airflow_provider_tia.job import JobSpec
+from airflow_provider_tia.links.tia import TIAJobLink, job_url
+from airflow_provider_tia.operators._spec import run_suffix, suffixed
+
+CLUSTER = "ap-beijing"
+SCRIPTS = str(Path(__file__).resolve().parent / "dags" / "scripts")
+
+
+def xcom(dag_run, task_id: str, key: str = "return_value"):
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        row = session.scalars(
+            XComModel.get_many(run_id=dag_run.run_id, key=key, task_ids=task_id, dag_ids=dag_run.dag_id)
+        ).first()
+        return None if row is None else XComModel.deserialize_value(row)
+
+
+def states(dag_run) -> dict[str, str]:
+    return {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
+
+
+def served_lines(name: str) -> list[str]:
+    """Every log line the service holds for a job, as the operator formats them."""
+    hook = TIAHook()
+    now = pendulum.now("UTC")
+    return [line.format() for line in hook.query_logs(name, CLUSTER, now.subtract(hours=1), now.add(hours=1))]
+
+
+def job_lines(name: str, token: str, roles: list[str], lines: int) -> list[str]:
+    out = []
+    for role in roles:
+        pod = f"{name}-{role[:-1]}-{role[-1]}"
+        out += [f"[{pod}] {token} {role} step {i}" for i in range(lines)]
+    return out
+
+
+def assert_once(output: str, lines: list[str]) -> None:
+    """Each job line was emitted to the task log exactly once (error messages may quote it again)."""
+    for line in lines:
+        assert output.count(f"] {line} [airflow.task.operators") == 1, (line, output.count(line))
+
+
+def spec(name: str, *args: str) -> JobSpec:
+    return JobSpec(
+        name=name,
+        cluster=CLUSTER,
+        runtime_version="tia-1.7.0",
+        package_dir=[SCRIPTS],
+        command=["python"],
+        args=["train.py", *args],
+    )
+
+
+@pytest.fixture
+def hook(tia_connection) -> TIAHook:
+    return TIAHook(tia_connection)
+
+
+def test_success_templated_fields_logs_and_link(run_dag, tia_emulator, capfd):
+    tia_emulator.reset_counters()
+    dag_run = run_dag("tia_test_train", conf={"prefix": "ok", "workers": 2, "debug": "true"})
+    output = capfd.readouterr().out
+    assert states(dag_run) == {"train": "success"}
+    name = f"ok-{dag_run.logical_date:%Y%m%d}"  # name="{{ params.prefix }}-{{ ds_nodash }}"
+    result = xcom(dag_run, "train")
+    assert result["State"] == "Succeeded" and result["Name"] == name
+    # "{{ params.workers }}" and "{{ params.debug }}" render as text and are converted before CreateJob.
+    assert result["WorkerCount"] == 2 and result["Debug"] is True and result["RuntimeConf"] == ["env=ok"]
+    assert result["Args"] == ["train.py", "--lines", "3", "--fail", "False", "--token", "ok"]
+    assert tia_emulator.calls["CreateJob"] == 1
+    assert_once(output, job_lines(name, "ok", ["master0"], 3) + [f"[{name}-master-0] ok master0 done"])
+    # Workers still running when the master ends are stopped: check whatever lines they wrote.
+    served = served_lines(name)
+    assert any("worker1" in line for line in served)
+    assert_once(output, served)
+    link = xcom(dag_run, "train", key="tia_job")
+    assert link == {"name": name, "cluster": CLUSTER, "region": "ap-beijing"}
+    stored_link = xcom(dag_run, "train", key=TIAJobLink().xcom_key)
+    assert stored_link == job_url(name, CLUSTER, "ap-beijing")
+    assert f"name={name}" in stored_link and stored_link.startswith("https://console.cloud.tencent.com/")
+
+
+def test_failed_job_fails_task_with_message_and_last_lines(run_dag, tia_emulator, capfd):
+    dag_run = run_dag("tia_test_train", conf={"prefix": "bad", "fail": True})
+    output = capfd.readouterr().out
+    assert states(dag_run) == {"train": "failed"}
+    name = f"bad-{dag_run.logical_date:%Y%m%d}"
+    job = tia_emulator.store.get(CLUSTER, name)
+    assert job["State"] == "Failed" and job["Message"]
+    error = output[output.index(f"TI-A job {name} in {CLUSTER} failed: ") :]
+    assert job["Message"] in error
+    assert "Last log lines:" in error and "bad master0 error: loss is nan" in error
+    assert_once(output, job_lines(name, "bad", ["master0"], 3))
+
+
+def test_bad_templated_value_is_rejected_before_any_call(run_dag, tia_emulator, capfd):
+    tia_emulator.reset_counters()
+    dag_run = run_dag("tia_test_train", conf={"prefix": "badvalue", "workers": "two"})
+    output = capfd.readouterr().out
+    assert states(dag_run) == {"train": "failed"}
+    assert tia_emulator.calls["CreateJob"] == 0 and sum(tia_emulator.calls.values()) == 0
+    assert "Invalid parameter worker_count (WorkerCount)" in output and "'two'" in output
+
+
+def test_deferrable_logs_once_and_outcomes(run_dag, tia_emulator, capfd):
+    dag_run = run_dag("tia_test_deferrable")
+    output = capfd.readouterr().out
+    assert states(dag_run) == {"train_ok": "success", "train_bad": "failed"}
+    # The trigger really ran (and only the operator printed job lines, never the trigger).
+    assert re.search(
+        r"TI-A job d-ok is Succeeded\s+\[airflow_provider_tia\.triggers\.tia\.JobTrigger", output
+    )
+    assert re.search(r"TI-A job d-bad is Failed\s+\[airflow_provider_tia\.triggers\.tia\.JobTrigger", output)
+    assert xcom(dag_run, "train_ok")["State"] == "Succeeded"
+    assert_once(output, job_lines("d-ok", "dok", ["master0"], 4) + ["[d-ok-master-0] dok master0 done"])
+    assert_once(output, job_lines("d-bad", "dbad", ["master0"], 4))
+    error = output[output.index("TI-A job d-bad in ap-beijing failed: ") :]
+    assert "Last log lines:" in error and "dbad master0 error: loss is nan" in error
+    # The tail printed before deferral reaches the error message too.
+    assert "dbad master0 step 0" in error or "dbad master0 step 3" in error
+
+
+def test_attach_to_running_job_and_refuse_with_fail(run_dag, tia_emulator, hook, capfd):
+    hook.create_job(spec("e-attach", "--lines", "3", "--sleep", "0.5", "--token", "pre"))
+    hook.create_job(spec("e-refuse"))
+    tia_emulator.wait_for_state("e-attach", CLUSTER, "Running")
+    before = tia_emulator.store.get(CLUSTER, "e-attach")["Id"]
+    tia_emulator.reset_counters()
+    dag_run = run_dag("tia_test_if_exists")
+    output = capfd.readouterr().out
+    assert tia_emulator.calls["CreateJob"] == 0  # a retry finding its job running never creates another
+    assert states(dag_run) == {"attach": "success", "refuse": "failed"}
+    result = xcom(dag_run, "attach")
+    assert result["State"] == "Succeeded" and result["Id"] == before
+    assert_once(output, job_lines("e-attach", "pre", ["master0"], 3))
+    assert "A TI-A job named 'e-refuse' already exists" in output
+
+
+def test_replace_and_retry_recreates_failed_job(run_dag, tia_emulator, hook, tmp_path, capfd):
+    hook.create_job(spec("r-replace", "--token", "old"))
+    old = tia_emulator.wait_for_state("r-replace", CLUSTER)["Id"]
+    tia_emulator.reset_counters()
+    dag_run = run_dag("tia_test_replace", conf={"marker": str(tmp_path / "failed-once")})
+    output = capfd.readouterr().out
+    assert states(dag_run) == {"replace": "success", "retry": "success"}
+    replaced = xcom(dag_run, "replace")
+    assert replaced["Id"] != old and replaced["Args"] == ["train.py", "--token", "new"]
+    # replace: 1 CreateJob; retry: try 1 creates (fails), try 2 deletes the Failed job and creates again.
+    assert tia_emulator.calls["CreateJob"] == 3
+    assert [ti.try_number for ti in dag_run.get_task_instances() if ti.task_id == "retry"] == [2]
+    assert "failing once: loss is nan" in output
+
+
+def test_suffix_one_job_per_run(run_dag, tia_emulator, capfd):
+    first_date = pendulum.datetime(2024, 3, 1, tz="UTC")
+    tia_emulator.reset_counters()
+    first = run_dag("tia_test_suffix", logical_date=first_date, run_after=first_date)
+    first_name, first_ti = xcom(first, "train")["Name"], first.get_task_instances()[0].id
+    second_date = pendulum.datetime(2024, 3, 2, tz="UTC")
+    second = run_dag("tia_test_suffix", logical_date=second_date, run_after=second_date)
+    assert tia_emulator.calls["CreateJob"] == 2
+    # The same run again (dag.test clears it: a new try, as after a worker crash): reattach, no CreateJob.
+    again = run_dag("tia_test_suffix", logical_date=first_date, run_after=first_date)
+    assert again.run_id == first.run_id
+    (ti,) = again.get_task_instances()
+    assert ti.state == "success" and ti.id != first_ti  # the task really ran again
+    capfd.readouterr()
+    assert tia_emulator.calls["CreateJob"] == 2
+    names = [first_name, xcom(second, "train")["Name"], xcom(again, "train")["Name"]]
+    assert names[0] != names[1] and names[0] == names[2]
+    assert all(re.fullmatch(r"s-[0-9a-f]{8}", n) for n in names)
+    assert names[0] == suffixed("s", run_suffix("tia_test_suffix", "train", first.run_id, -1))
+
+
+def test_max_wait_deletes_job_and_vanished_job_fails(run_dag, tia_emulator, tia_connection, capfd):
+    deleted: list[str] = []
+
+    def delete_when_running() -> None:
+        hook = TIAHook(tia_connection)
+        tia_emulator.wait_for_state("w-vanish", CLUSTER, "Running", timeout=60)
+        time.sleep(1)
+        hook.delete_job("w-vanish", CLUSTER)
+        deleted.append("w-vanish")
+
+    thread = threading.Thread(target=delete_when_running, daemon=True)
+    thread.start()
+    dag_run = run_dag("tia_test_timeout")
+    thread.join(5)
+    output = capfd.readouterr().out
+    assert deleted == ["w-vanish"]
+    assert states(dag_run) == {"timeout": "failed", "timeout_deferred": "failed", "vanish": "failed"}
+    for name in ("w-timeout", "w-timeout-d"):
+        assert tia_emulator.store.get(CLUSTER, name) is None  # on_timeout="delete"
+        assert "the job was deleted (on_timeout='delete')" in output
+    assert "TI-A job w-timeout in ap-beijing did not finish within 2s" in output
+    assert "w-vanish in ap-beijing no longer exists" in output
+    with pytest.raises(JobNotFound):
+        TIAHook(tia_connection).describe_job("w-timeout", CLUSTER)

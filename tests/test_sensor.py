@@ -1,0 +1,51 @@
+"""JobSensor end to end (dag.test against the emulator): success, failure, soft_fail, missing job, deferrable."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from airflow_provider_tia.hooks.tia import TIAHook
+from airflow_provider_tia.job import JobSpec
+
+SCRIPTS = str(Path(__file__).resolve().parent / "dags" / "scripts")
+
+
+def _spec(name: str, *args: str) -> JobSpec:
+    return JobSpec(
+        name=name,
+        cluster="ap-beijing",
+        runtime_version="tia-1.7.0",
+        package_dir=[SCRIPTS],
+        command=["python"],
+        args=["train.py", *args],
+    )
+
+
+def test_sensor_outcomes(run_dag, tia_emulator, tia_connection, capfd):
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    hook = TIAHook(tia_connection)
+    hook.create_job(_spec("n-ok", "--lines", "2", "--sleep", "0.5"))  # still running when the sensors start
+    hook.create_job(_spec("n-later", "--lines", "30", "--sleep", "0.3"))  # outlives the other sensors
+    hook.create_job(_spec("n-bad", "--fail", "true"))
+    tia_emulator.wait_for_state("n-bad", "ap-beijing", "Failed")
+    message = tia_emulator.store.get("ap-beijing", "n-bad")["Message"]
+    dag_run = run_dag("tia_test_sensor")
+    output = capfd.readouterr().out
+    assert {ti.task_id: ti.state for ti in dag_run.get_task_instances()} == {
+        "ok": "success",
+        "ok_deferred": "success",
+        "bad": "failed",
+        "bad_soft": "skipped",
+        "missing": "failed",
+    }
+    with create_session() as session:
+        rows = session.scalars(XComModel.get_many(run_id=dag_run.run_id, key="return_value")).all()
+        results = {row.task_id: XComModel.deserialize_value(row) for row in rows}
+    assert results["ok"]["State"] == "Succeeded" and results["ok"]["Name"] == "n-ok"
+    assert results["ok_deferred"]["State"] == "Succeeded" and results["ok_deferred"]["Name"] == "n-later"
+    assert re.search(r"TI-A job n-later is Succeeded\s+\[airflow_provider_tia\.triggers", output)  # deferred
+    assert f"TI-A job n-bad in ap-beijing failed: {message}" in output
+    assert "TI-A job n-missing does not exist in ap-beijing" in output
