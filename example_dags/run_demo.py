@@ -38,9 +38,7 @@ def main() -> int:
 
         from airflow.dag_processing.dagbag import DagBag
 
-        dag = DagBag(dag_folder=str(ROOT / "example_dags" / f"{DAG_ID}.py"), include_examples=False).get_dag(
-            DAG_ID
-        )
+        dag = DagBag(dag_folder=str(ROOT / "example_dags" / f"{DAG_ID}.py")).get_dag(DAG_ID)
         if dag is None:
             print(f"could not load {DAG_ID}", file=sys.stderr)
             return 1
