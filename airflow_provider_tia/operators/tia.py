@@ -90,9 +90,17 @@ class CreateJobOperator(BaseOperator):
         it, or ``"suffix"`` the name with a hash of (dag_id, task_id, run_id, map_index), then attach.
         On attach, a Failed job fails the task on the first try and is recreated on a retry.
     :param delete_on_kill: Delete (TI-A's only way to stop) the job when the task is killed.
+    :param code_dir: Local directory of training code (templated), packed and uploaded to COS
+        (``airflow-provider-tia[cos]``) and mounted as the first PackageDir entry; unchanged code is not
+        uploaded again. Refused before any call when missing, empty, over ``code_max_bytes`` or with a
+        symlink leaving it.
+    :param code_bucket: COS bucket (``<name>-<appid>``) for ``code_dir`` (templated).
+    :param code_prefix: Key prefix in the bucket (templated); keys are ``<prefix>/<digest>/code.tar.gz``.
+    :param code_mount_path: Where the job sees the code.
+    :param code_max_bytes: Largest ``code_dir`` accepted (bytes).
     """
 
-    template_fields = (*SPEC_FIELDS, "region")
+    template_fields = (*SPEC_FIELDS, "region", "code_dir", "code_bucket", "code_prefix")
     template_fields_renderers = {"runtime_conf": "json", "args": "json", "command": "json"}
     operator_extra_links = (TIAJobLink(),)
     ui_color = "#e8f4ff"
@@ -124,6 +132,11 @@ class CreateJobOperator(BaseOperator):
         print_logs: bool = True,
         if_exists: str = "attach",
         delete_on_kill: bool = True,
+        code_dir: str | None = None,
+        code_bucket: str | None = None,
+        code_prefix: str = "tia-code",
+        code_mount_path: str = "/opt/tia/code",
+        code_max_bytes: int = 200 * 1024 * 1024,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -157,6 +170,11 @@ class CreateJobOperator(BaseOperator):
         self.print_logs = print_logs
         self.if_exists = if_exists
         self.delete_on_kill = delete_on_kill
+        self.code_dir = code_dir
+        self.code_bucket = code_bucket
+        self.code_prefix = code_prefix
+        self.code_mount_path = code_mount_path
+        self.code_max_bytes = code_max_bytes
         self._watched: tuple[str, str] | None = None  # (name, cluster) of this execution's job
 
     @cached_property
@@ -177,6 +195,8 @@ class CreateJobOperator(BaseOperator):
 
     def execute(self, context: Context) -> Any:
         spec = self.build_spec(context)  # raises JobSpecError before any API call
+        if self.code_dir:
+            spec = self._stage_code(spec)
         job = self._create_or_attach(spec, context)
         self._watched = (job.name, spec.cluster)
         context["ti"].xcom_push(
@@ -202,6 +222,34 @@ class CreateJobOperator(BaseOperator):
             self._poll_logs(follower)
             self._timed_out(job.name, spec.cluster, str(error))
         return self._finish(job, follower)
+
+    def _stage_code(self, spec: JobSpec) -> JobSpec:
+        """Upload ``code_dir`` to COS (content-addressed: unchanged code is not uploaded again) and mount
+        it as the first PackageDir entry, so Command/Args run in it. Local checks come before any call."""
+        import dataclasses
+
+        from airflow_provider_tia.exceptions import JobSpecError
+        from airflow_provider_tia.hooks.cos import COSHook
+        from airflow_provider_tia.staging import stage_code_dir
+
+        if not self.code_bucket:
+            raise JobSpecError("code_bucket", "is required with code_dir (a COS bucket such as code-1250000000)")
+        staged = stage_code_dir(
+            COSHook(self.tia_conn_id, region=self.region),
+            self.code_dir,
+            self.code_bucket,
+            prefix=self.code_prefix,
+            max_bytes=self.code_max_bytes,
+            mount_path=self.code_mount_path,
+        )
+        self.log.info(
+            "code_dir %s is %s (digest %s, %s)",
+            self.code_dir,
+            staged.uri,
+            staged.digest[:16],
+            "uploaded" if staged.uploaded else "already in COS, not uploaded again",
+        )
+        return dataclasses.replace(spec, package_dir=[staged.package_dir_entry, *(spec.package_dir or [])])
 
     def _region(self) -> str:
         return self.region or self.hook.settings.region
