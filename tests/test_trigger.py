@@ -43,7 +43,7 @@ def hook(tia_connection) -> TIAHook:
 
 
 def test_serialize_round_trip():
-    trigger = JobTrigger("job-a", CLUSTER, "my_conn", "ap-guangzhou", 2.5, 1700000000.0, False)
+    trigger = JobTrigger("job-a", CLUSTER, "my_conn", "ap-guangzhou", 2.5, 1700000000.0, False, batched=False)
     classpath, kwargs = trigger.serialize()
     assert classpath == "airflow_provider_tia.triggers.tia.JobTrigger"
     assert kwargs == {
@@ -54,6 +54,7 @@ def test_serialize_round_trip():
         "poll_interval": 2.5,
         "deadline": 1700000000.0,
         "delete_on_kill": False,
+        "batched": False,
     }
     import importlib
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_tia.exceptions import JobNotFound, TIAError, TransientError
+from airflow_provider_tia.triggers.poller import ClusterPoller
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -23,7 +25,7 @@ _USER_ACTION = "__airflow_user_action__"
 
 
 async def read_job(client: AsyncTIAClient, name: str, cluster: str) -> Job:
-    """The one read a trigger makes per poll (a batched ListJobs poller can replace it later).
+    """The one read an unbatched trigger makes per poll.
 
     Example::
 
@@ -50,6 +52,8 @@ class JobTrigger(BaseTrigger):
     :param poll_interval: Seconds between two reads of the job.
     :param deadline: Epoch seconds after which waiting stops, or None for no limit.
     :param delete_on_kill: Delete the job when a user kills the deferred task (``on_kill``).
+    :param batched: Share one paged-ListJobs poller with the other triggers of this cluster in the
+        triggerer (default); False reads this job alone with DescribeJob.
     """
 
     def __init__(
@@ -61,6 +65,7 @@ class JobTrigger(BaseTrigger):
         poll_interval: float = 30.0,
         deadline: float | None = None,
         delete_on_kill: bool = True,
+        batched: bool = True,
     ) -> None:
         super().__init__()
         self.job_name = job_name
@@ -70,6 +75,7 @@ class JobTrigger(BaseTrigger):
         self.poll_interval = float(poll_interval)
         self.deadline = None if deadline is None else float(deadline)
         self.delete_on_kill = delete_on_kill
+        self.batched = batched
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -82,6 +88,7 @@ class JobTrigger(BaseTrigger):
                 "poll_interval": self.poll_interval,
                 "deadline": self.deadline,
                 "delete_on_kill": self.delete_on_kill,
+                "batched": self.batched,
             },
         )
 
@@ -107,41 +114,62 @@ class JobTrigger(BaseTrigger):
             raise
 
     async def _watch(self) -> TriggerEvent:
-        try:
-            client = await self._hook().async_client()
-        except TIAError as error:
-            return self._event("error", None, str(error), "api_error")
-        async with client:
+        job: Job | None = None
+        async with contextlib.aclosing(self._updates()) as updates:
             while True:
+                wait = None if self.deadline is None else max(0.0, self.deadline - time.time())
                 try:
-                    job = await read_job(client, self.job_name, self.cluster)
-                except JobNotFound:
+                    update = await asyncio.wait_for(anext(updates), wait)
+                except asyncio.TimeoutError:
+                    message = f"TI-A job {self.job_name} in {self.cluster} did not finish before the deadline"
+                    return self._event("error", job, message, "timeout")
+                if isinstance(update, JobNotFound):
                     message = (
                         f"TI-A job {self.job_name} in {self.cluster} no longer exists: "
                         "it vanished (was deleted) while being watched"
                     )
                     return self._event("error", None, message, "vanished")
-                except TransientError as error:
-                    self.log.warning("Could not read job %s (%s); will try again", self.job_name, error)
-                    job = None
+                if isinstance(update, TransientError):
+                    self.log.warning("Could not read job %s (%s); will try again", self.job_name, update)
+                    continue
+                if isinstance(update, TIAError):
+                    return self._event("error", job, str(update), "api_error")
+                if job is None or job.state_name != update.state_name:  # log changes, not every poll
+                    self.log.info("TI-A job %s is %s", self.job_name, update.state_name)
+                job = update
+                if job.succeeded:
+                    return self._event("success", job, f"TI-A job {job.name} succeeded", "finished")
+                if job.failed:
+                    return self._event(
+                        "failed", job, f"TI-A job {job.name} failed: {job.message or ''}", "finished"
+                    )
+
+    async def _updates(self) -> AsyncIterator[Job | TIAError]:
+        """The job's state (or the error reading it), once per poll interval.
+
+        Batched: from the cluster's shared ``ClusterPoller`` (one paged ListJobs for all the triggers
+        watching that cluster in this triggerer). Otherwise: this trigger's own DescribeJob calls.
+        """
+        if self.batched:
+            poller = ClusterPoller.shared(
+                self.tia_conn_id, self.region, self.cluster, self.poll_interval, self._hook().async_client
+            )
+            async with contextlib.aclosing(poller.watch(self.job_name)) as shared:
+                async for update in shared:
+                    yield update
+            return
+        try:
+            client = await self._hook().async_client()
+        except TIAError as error:
+            yield error
+            return
+        async with client:
+            while True:
+                try:
+                    yield await read_job(client, self.job_name, self.cluster)
                 except TIAError as error:
-                    return self._event("error", None, str(error), "api_error")
-                if job is not None:
-                    self.log.info("TI-A job %s is %s", self.job_name, job.state_name)
-                    if job.succeeded:
-                        return self._event("success", job, f"TI-A job {job.name} succeeded", "finished")
-                    if job.failed:
-                        return self._event(
-                            "failed", job, f"TI-A job {job.name} failed: {job.message or ''}", "finished"
-                        )
-                now = time.time()
-                if self.deadline is not None and now >= self.deadline:
-                    message = f"TI-A job {self.job_name} in {self.cluster} did not finish before the deadline"
-                    return self._event("error", job, message, "timeout")
-                pause = self.poll_interval
-                if self.deadline is not None:
-                    pause = max(0.0, min(pause, self.deadline - now))
-                await asyncio.sleep(pause)
+                    yield error
+                await asyncio.sleep(self.poll_interval)
 
     async def _delete(self) -> bool:
         client = await self._hook().async_client()

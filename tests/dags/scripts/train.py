@@ -22,6 +22,8 @@ for i in range(opts.lines):
     print(f"{opts.token} {role} step {i}", flush=True)
     time.sleep(opts.sleep)
 master = task.get("type", "master") == "master"
+if master and json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster", {}).get("worker"):
+    time.sleep(1.5)  # let the workers write their lines: the service stops them when the master ends
 if master and opts.fail_once and not os.path.exists(opts.fail_once):
     open(opts.fail_once, "w").close()
     print(f"{opts.token} {role} failing once: loss is nan", flush=True)
