@@ -18,7 +18,11 @@ _DAGS = _HOME / "dags"
 _DAGS.mkdir()
 for folder in (ROOT / "example_dags", ROOT / "tests" / "dags"):
     for path in sorted(folder.iterdir()):
-        if path.name != "__init__.py" and not path.name.startswith((".", "__")) and path.suffix in (".py", ""):
+        if (
+            path.name != "__init__.py"
+            and not path.name.startswith((".", "__"))
+            and path.suffix in (".py", "")
+        ):
             (_DAGS / path.name).symlink_to(path)
 
 os.environ.update(
@@ -37,7 +41,10 @@ os.environ.pop("AIRFLOW__CORE__UNIT_TEST_MODE", None)
 def airflow_db() -> Path:
     """A migrated metadata DB (needed by dag.test())."""
     subprocess.run(
-        [sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True, env=os.environ.copy()
+        [sys.executable, "-m", "airflow", "db", "migrate"],
+        check=True,
+        capture_output=True,
+        env=os.environ.copy(),
     )
     return _HOME
 
@@ -56,6 +63,12 @@ def load_dag(dag_id: str):
 
 
 @pytest.fixture
+def dag_loader(airflow_db):
+    """``load_dag`` as a fixture (importing conftest by name is ambiguous with tests/emulator/conftest.py)."""
+    return load_dag
+
+
+@pytest.fixture
 def run_dag(airflow_db, tia_connection):
     """Run a DAG of the DAGs folder with dag.test() against the emulator; returns the DagRun."""
 
@@ -64,3 +77,19 @@ def run_dag(airflow_db, tia_connection):
         return dag.test(run_conf=conf, **kwargs)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def moto_url():
+    """moto's S3 server on a free local port, standing in for COS (its S3-compatible API)."""
+    from moto.server import ThreadedMotoServer
+
+    from airflow_provider_tia.emulator.runner import free_ports
+
+    port = free_ports(1)[0]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()

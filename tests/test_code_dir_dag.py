@@ -5,22 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import load_dag
-
-from airflow_provider_tia.emulator.runner import free_ports
 
 BUCKET = "tia-code-1250000000"
-
-
-@pytest.fixture(scope="module")
-def moto_url():
-    from moto.server import ThreadedMotoServer
-
-    port = free_ports(1)[0]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -41,13 +27,13 @@ def cos_connection(cos_emulator, moto_url, monkeypatch) -> None:
 
 
 def test_code_dir_runs_from_cos_and_is_uploaded_once(
-    airflow_db, cos_connection, cos_emulator, tmp_path, capfd
+    dag_loader, cos_connection, cos_emulator, tmp_path, capfd
 ):
     from airflow_provider_tia.hooks.cos import COSHook
 
     cos = COSHook("tencentcloud_default")
     cos.client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "ap-beijing"})
-    dag = load_dag("example_tia_code_dir")
+    dag = dag_loader("example_tia_code_dir")
     conf = {"model_dir": str(tmp_path / "model")}
 
     first = dag.test(run_conf=conf)

@@ -15,30 +15,17 @@ from typing import TYPE_CHECKING
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
-from airflow_provider_tia.emulator.runner import free_ports
 from airflow_provider_tia.exceptions import CodeDirError, COSError, JobSpecError, TIAConfigError
 from airflow_provider_tia.hooks.cos import COSHook
 from airflow_provider_tia.staging import build_archive, scan_code_dir, stage_code_dir
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
     from pathlib import Path
 
 SECRET_KEY = "cos-secret-" + uuid.uuid4().hex
 CONN_ID = "tia_cos_test"
 
 
-@pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    port = free_ports(1)[0]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ from tia_emu_helpers import CLUSTER, client, req, unique
 from airflow_provider_tia.emulator import TIAEmulator
 from airflow_provider_tia.emulator.__main__ import build_parser
 from airflow_provider_tia.emulator.cos import parse_cos_entry, safe_extract
-from airflow_provider_tia.emulator.runner import free_ports
 from airflow_provider_tia.hooks.cos import COSHook
 from airflow_provider_tia.staging import stage_code_dir
 
@@ -23,17 +22,6 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 
-@pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    port = free_ports(1)[0]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")
