@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test demo lint bench clean
+.PHONY: venv test test-reliability demo lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,6 +16,10 @@ venv: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# Faults, crashes, bad input, secrets, transport (also part of `make test`); prints a summary table.
+test-reliability: $(STAMP)
+	$(BIN)/python -m pytest -q tests/reliability -p no:randomly
 
 demo: $(STAMP)
 	$(BIN)/python example_dags/run_demo.py

@@ -20,10 +20,12 @@ from airflow_provider_tia.exceptions import JobSpecError, MalformedResponse
 
 CUSTOM_TIERS = ("Custom", "CUSTOM")
 # TI-A runs jobs as Kubernetes pods named `<job>-<replica>-<n>`, so job names are DNS-1123 labels.
-_NAME_PATTERN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+# Matched with fullmatch: `$` would also accept a trailing newline ("job\n").
+_NAME_PATTERN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 MAX_NAME_LENGTH = 63
 # Machine types read <cpu>U<memory GB>G<gpus>P, e.g. 1U1G0P, 16U48G1P.
-_MACHINE_TYPE = re.compile(r"^\d+U\d+G\d+P$")
+# ASCII digits only (`\d` would accept "١U1G0P"), matched with fullmatch (no trailing newline).
+_MACHINE_TYPE = re.compile(r"[0-9]+U[0-9]+G[0-9]+P")
 # Tencent Cloud reports times in China Standard Time (UTC+8, no daylight saving) when a value has no offset.
 CHINA_STANDARD_TIME = datetime.timezone(datetime.timedelta(hours=8))
 
@@ -293,7 +295,7 @@ def _check_value(field: _Field, value: Any) -> Any:
 
 
 def _check_name(name: str) -> None:
-    if len(name) > MAX_NAME_LENGTH or not _NAME_PATTERN.match(name):
+    if len(name) > MAX_NAME_LENGTH or not _NAME_PATTERN.fullmatch(name):
         raise JobSpecError(
             "name",
             f"{name!r:.80} is not a valid job name: use at most {MAX_NAME_LENGTH} lowercase letters, digits "
@@ -322,7 +324,7 @@ def _check_scale(spec: JobSpec) -> None:
         raise JobSpecError("master_type", "is required when scale_tier is 'Custom'", api_name="MasterType")
     for field in custom_fields:
         value = getattr(spec, field.attr)
-        if field.kind == "str" and value is not None and not _MACHINE_TYPE.match(value):
+        if field.kind == "str" and value is not None and not _MACHINE_TYPE.fullmatch(value):
             raise JobSpecError(
                 field.attr,
                 f"{value!r:.40} is not a machine type like 1U1G0P (<cpu>U<memory GB>G<gpus>P)",

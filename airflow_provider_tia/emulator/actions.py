@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 VERSION = "2018-02-26"
 CUSTOM_FIELDS = ("MasterType", "WorkerType", "ParameterServerType", "WorkerCount", "ParameterServerCount")
-MACHINE_TYPE_RE = re.compile(r"^\d+U\d+G\d+P$")
+MACHINE_TYPE_RE = re.compile(r"[0-9]+U[0-9]+G[0-9]+P")  # fullmatch: no trailing newline, ASCII digits
 LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT = 20, 100
 
 # name -> (type, required); types: str, int, bool, list (of strings)
@@ -108,7 +108,7 @@ class Service:
         if custom and not p.get("MasterType"):
             raise ApiError("InvalidParameter", "ScaleTier Custom requires `MasterType`.")
         for name in ("MasterType", "WorkerType", "ParameterServerType"):
-            if name in p and not MACHINE_TYPE_RE.match(p[name]):
+            if name in p and not MACHINE_TYPE_RE.fullmatch(p[name]):
                 raise ApiError("InvalidParameterValue",
                                f"`{name}` {p[name]!r} is not a machine type like 1U1G0P (<cpu>U<mem GB>G<gpus>P).")
         for name in ("WorkerCount", "ParameterServerCount"):

@@ -176,6 +176,8 @@ def create_app(backend: Backend) -> Starlette:
         try:
             result = backend.service.dispatch(action, parsed.params, parsed.typed)
         except ApiError as exc:
+            if fault is not None:  # an `_after` fault loses the reply whatever it is (and is counted)
+                return await _fault_reply(request, fault, action, request_id)
             return error_response(exc.code, exc.message, request_id)
         if fault is not None:
             return await _fault_reply(request, fault, action, request_id)

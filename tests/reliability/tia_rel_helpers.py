@@ -1,0 +1,263 @@
+"""Helpers of the reliability suite: drive CreateJobOperator directly (sync and deferred), as a worker
+and a triggerer would, against an emulator, and check the outcome, the jobs and the log lines."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import importlib
+import itertools
+import json
+import logging
+import threading
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk.exceptions import TaskDeferred
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from airflow_provider_tia.emulator import TIAEmulator
+    from airflow_provider_tia.operators.tia import CreateJobOperator
+
+CLUSTER = "ap-beijing"
+USER_ACTION = "__airflow_user_action__"  # the triggerer's cancel message for a user action
+_ids = itertools.count()
+
+
+# ------------------------------------------------------------------------------------- connections
+def conn_json(emu: TIAEmulator, **extra: Any) -> str:
+    """``AIRFLOW_CONN_<ID>`` JSON for ``emu`` with extra fields (e.g. ``retry_backoff=0.01``)."""
+    body = json.loads(emu.connection_uri_json())
+    login = extra.pop("login", None)
+    password = extra.pop("password", None)
+    body["extra"].update(extra)
+    if login is not None:
+        body["login"] = login
+    if password is not None:
+        body["password"] = password
+    return json.dumps(body)
+
+
+def sim_conf(
+    duration: float, outcome: str = "Succeeded", lines: int = 5, start_delay: float = 0.0
+) -> list[str]:
+    """RuntimeConf entries of the simulated runner."""
+    return [
+        f"sim.duration={duration}",
+        f"sim.outcome={outcome}",
+        f"sim.log_lines={lines}",
+        f"sim.start_delay={start_delay}",
+    ]
+
+
+# ------------------------------------------------------------------------------ task-instance stand-in
+class FakeTI:
+    """The task-instance attributes CreateJobOperator reads; XCom values go through JSON like Airflow's."""
+
+    def __init__(
+        self, dag_id: str, task_id: str, run_id: str = "manual__rel", try_number: int = 1, map_index: int = -1
+    ) -> None:
+        self.dag_id, self.task_id, self.run_id = dag_id, task_id, run_id
+        self.try_number, self.map_index = try_number, map_index
+        self.xcoms: dict[str, Any] = {}
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.xcoms[key] = json.loads(json.dumps(value))
+
+    def xcom_pull(
+        self, key: str | None = None, task_ids: Any = None, map_indexes: Any = None, **_: Any
+    ) -> Any:
+        return self.xcoms.get(key or "return_value")
+
+
+class DictStore:
+    """A dict-backed ``task_state_store``: what Airflow keeps for a task instance across its tries."""
+
+    def __init__(self, data: dict | None = None) -> None:
+        self.data: dict[str, Any] = dict(data or {})
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.data.get(key, default)
+
+    def set(self, key: str, value: Any, **_: Any) -> None:
+        self.data[key] = json.loads(json.dumps(value))
+
+
+def context_for(ti: FakeTI, store: DictStore | None = None) -> dict[str, Any]:
+    ctx: dict[str, Any] = {"ti": ti, "task_instance": ti, "run_id": ti.run_id, "params": {}}
+    if store is not None:
+        ctx["task_state_store"] = store
+    return ctx
+
+
+# -------------------------------------------------------------------------------------- log capture
+class _Sink(logging.Handler):
+    def __init__(self, messages: list[str]) -> None:
+        super().__init__(logging.DEBUG)
+        self.messages = messages
+        self._lock2 = threading.Lock()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with self._lock2:
+            self.messages.append(record.getMessage())
+
+
+def capture(op: CreateJobOperator, messages: list[str]) -> CreateJobOperator:
+    """Send ``op.log`` (its task log: job lines and operator messages) into ``messages``."""
+    logger = logging.getLogger(f"tia.reliability.task.{op.task_id}.{next(_ids)}")
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
+    logger.handlers[:] = [_Sink(messages)]
+    object.__setattr__(op, "_cached_logger", logger)
+    return op
+
+
+def served_lines(emu: TIAEmulator, name: str, cluster: str = CLUSTER) -> list[str]:
+    """Every line the emulator holds for a job, formatted as the operator prints them."""
+    assert emu.store is not None
+    logs, _, _ = emu.store.query_logs(cluster, name, 0, 2**63 - 1, 10_000)
+    return [f"[{entry['PodName']}] {entry['Log']}" for entry in logs]
+
+
+def line_figures(name: str, expected: list[str], printed: list[str]) -> tuple[int, int]:
+    """(lost, duplicated) job lines: expected lines never printed; extra copies and lines never served."""
+    job_lines = Counter(m for m in printed if m.startswith(f"[{name}-"))
+    want = Counter(expected)
+    lost = sum(1 for line in want if job_lines[line] == 0)
+    duplicated = sum(max(0, job_lines[line] - want[line]) for line in job_lines)
+    return lost, duplicated
+
+
+def count_creations(emu: TIAEmulator) -> Counter:
+    """Count jobs the emulator really created, per (cluster, name) (a duplicate would count twice)."""
+    store = emu.store
+    assert store is not None
+    counter: Counter = Counter()
+    original = store.create
+
+    def create(spec: dict) -> dict:
+        job = original(spec)
+        counter[(spec["Cluster"], spec["Name"])] += 1
+        return job
+
+    store.create = create  # type: ignore[method-assign]
+    return counter
+
+
+# ---------------------------------------------------------------------------------------- triggerer
+def rebuild(trigger: Any) -> Any:
+    """A trigger recreated from ``serialize()`` as the triggerer does (through Airflow's serde)."""
+    from airflow.sdk.serde import deserialize, serialize
+
+    classpath, kwargs = trigger.serialize()
+    module, _, name = classpath.rpartition(".")
+    return getattr(importlib.import_module(module), name)(**deserialize(serialize(kwargs)))
+
+
+async def run_like_triggerer(trigger: Any) -> list[dict]:
+    """Run a trigger as Airflow 3.3's triggerer does: on_kill() only on a user action, cleanup() always."""
+    events: list[dict] = []
+    try:
+        async for event in trigger.run():
+            events.append(event.payload)
+    except asyncio.CancelledError as error:
+        if error.args and error.args[0] == USER_ACTION:
+            await trigger.on_kill()
+        raise
+    finally:
+        with contextlib.suppress(Exception):
+            await trigger.cleanup()
+    return events
+
+
+class Triggerer:
+    """One event loop in a background thread running many triggers, like a triggerer process."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="rel-triggerer", daemon=True)
+        self.thread.start()
+
+    def run(self, trigger: Any, timeout: float = 120) -> list[dict]:
+        return asyncio.run_coroutine_threadsafe(run_like_triggerer(trigger), self.loop).result(timeout)
+
+    def submit(self, coro: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+
+    def close(self) -> None:
+        async def drain() -> None:
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        with contextlib.suppress(Exception):
+            asyncio.run_coroutine_threadsafe(drain(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+
+# ------------------------------------------------------------------------------------------- driver
+@dataclasses.dataclass
+class Outcome:
+    """How one task try ended: its XCom return value or its error, and what it printed."""
+
+    name: str
+    result: Any = None
+    error: BaseException | None = None
+    deferred: bool = False
+    events: list[dict] = dataclasses.field(default_factory=list)
+    defer_kwargs: dict | None = None
+    trigger_payload: Any = None
+    printed: list[str] = dataclasses.field(default_factory=list)
+    ti: FakeTI | None = None
+
+    @property
+    def state(self) -> str:
+        """``Succeeded``/``Failed`` as seen by the task, or the error's class name."""
+        from airflow_provider_tia.exceptions import JobFailed
+
+        if self.error is None:
+            return str((self.result or {}).get("State"))
+        if isinstance(self.error, JobFailed):
+            return "Failed"
+        return type(self.error).__name__
+
+
+def drive(
+    make_op: Callable[[], CreateJobOperator],
+    ti: FakeTI,
+    triggerer: Triggerer | None = None,
+    store: DictStore | None = None,
+    name: str | None = None,
+) -> Outcome:
+    """Run one try of the task: ``execute``; if it defers, the trigger (rebuilt from ``serialize()``) in
+    ``triggerer``, then ``execute_complete`` on a fresh operator, as on a fresh worker."""
+    ctx = context_for(ti, store)
+    first = make_op()
+    outcome = Outcome(name=name or first.name, ti=ti)
+    capture(first, outcome.printed)
+    try:
+        outcome.result = first.execute(ctx)
+    except TaskDeferred as deferred:
+        assert triggerer is not None, "a deferrable task needs a triggerer"
+        assert deferred.method_name == "execute_complete"
+        outcome.deferred = True
+        outcome.defer_kwargs = deferred.kwargs
+        outcome.trigger_payload = deferred.trigger.serialize()
+        outcome.events = triggerer.run(rebuild(deferred.trigger))
+        resumed = capture(make_op(), outcome.printed)
+        try:
+            assert len(outcome.events) == 1, outcome.events
+            outcome.result = resumed.execute_complete(ctx, outcome.events[0], **(deferred.kwargs or {}))
+        except Exception as error:
+            outcome.error = error
+    except Exception as error:
+        outcome.error = error
+    if outcome.result is not None:
+        ti.xcom_push("return_value", outcome.result)
+    return outcome

@@ -1,0 +1,55 @@
+"""One try of a CreateJobOperator task in its own process, as a worker runs it (killed by the tests).
+
+Usage: python tia_rel_worker.py <job name> <state-store file or "-"> <sim duration> <log lines>
+The connection ``tia_rel_crash`` comes from the environment. Job lines and operator messages are printed
+to stdout as ``TASK: <message>``; the task state store (if any) is a JSON file rewritten on every set.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+from tia_rel_helpers import CLUSTER, DictStore, FakeTI, context_for, sim_conf
+
+from airflow_provider_tia.operators.tia import CreateJobOperator
+
+
+class FileStore(DictStore):
+    def __init__(self, path: Path) -> None:
+        super().__init__(json.loads(path.read_text()) if path.exists() else {})
+        self.path = path
+
+    def set(self, key, value, **kwargs) -> None:
+        super().set(key, value)
+        self.path.write_text(json.dumps(self.data))
+
+
+def main() -> None:
+    name, store_arg, duration, lines = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
+    op = CreateJobOperator(
+        task_id="train",
+        name=name,
+        cluster=CLUSTER,
+        runtime_version="tia-1.7.0",
+        command=["python"],
+        runtime_conf=sim_conf(duration, lines=lines),
+        tia_conn_id="tia_rel_crash",
+        poll_interval=0.2,
+    )
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("TASK: %(message)s"))
+    logger = logging.getLogger("tia.reliability.worker")
+    logger.handlers[:] = [handler]
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    object.__setattr__(op, "_cached_logger", logger)
+    store = None if store_arg == "-" else FileStore(Path(store_arg))
+    op.execute(context_for(FakeTI("tia_rel_crash", "train", run_id="manual__crash", try_number=1), store))
+    print("TASK-ENDED", flush=True)
+
+
+if __name__ == "__main__":
+    main()
