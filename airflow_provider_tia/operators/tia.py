@@ -52,6 +52,7 @@ ON_TIMEOUT = ("delete", "leave")
 STATE_KEY = "tia_created_job"  # task_state_store key: the job this task instance created
 RESUME_KEY = "tia_resume"  # XCom copy of defer(kwargs=), for runners that drop them
 TAIL_LINES = 20
+FINAL_LOG_ATTEMPTS = 3  # reads of the last log lines once the job has ended (each with the SDK's retries)
 
 
 def _seconds(value: float | timedelta | None, parameter: str) -> float | None:
@@ -333,16 +334,23 @@ class CreateJobOperator(BaseOperator):
             self.hook, job.name, job.cluster or self.cluster, since=job.create_time, emit=self.log.info
         )
 
-    def _poll_logs(self, follower: LogFollower | None) -> None:
+    def _poll_logs(self, follower: LogFollower | None, attempts: int = 1) -> None:
+        """Print new log lines. Logs are best effort: the job's state, not its logs, decides the task."""
         if follower is None:
             return
-        try:
-            follower.poll()
-        except TIAError as error:  # logs are best effort: the job's state decides the task
-            self.log.warning("Could not read the job's logs (%s); will try again", error)
+        for attempt in range(1, attempts + 1):
+            try:
+                follower.poll()
+                return
+            except TIAError as error:
+                if attempt == attempts:
+                    self.log.warning("Could not read the job's logs (%s)", error)
+                else:
+                    self.log.warning("Could not read the job's logs (%s); trying again", error)
+                    time.sleep(min(2.0 * attempt, self.poll_interval))
 
     def _finish(self, job: Job, follower: LogFollower | None, tail: list[str] | None = None) -> Any:
-        self._poll_logs(follower)
+        self._poll_logs(follower, attempts=FINAL_LOG_ATTEMPTS)  # the last lines: try harder
         if job.failed:
             lines = list(tail or []) + (follower.last_lines(TAIL_LINES) if follower else [])
             raise JobFailed(job, lines[-TAIL_LINES:])
