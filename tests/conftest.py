@@ -84,7 +84,7 @@ def moto_url():
     """moto's S3 server on a free local port, standing in for COS (its S3-compatible API)."""
     from moto.server import ThreadedMotoServer
 
-    from airflow_provider_tia.emulator.runner import free_ports
+    from airflow_provider_tia.emulator.local import free_ports
 
     port = free_ports(1)[0]
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)

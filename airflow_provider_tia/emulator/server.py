@@ -19,12 +19,15 @@ from .actions import Service
 from .app import TRANSPORT_KEY, create_app
 from .auth import Verifier
 from .faults import FaultInjector
-from .runner import LocalRunner, Runner, SimulatedRunner
+from .local import LocalRunner
+from .simulated import SimulatedRunner
 from .store import JobStore
 
 if TYPE_CHECKING:
     import asyncio
     from collections.abc import Iterable
+
+    from .runner import Runner
 
 
 class _Protocol(H11Protocol):

@@ -10,7 +10,7 @@ from pathlib import Path
 from tia_emu_helpers import CLUSTER, alive, client, req, unique, wait_until, write_script
 
 from airflow_provider_tia.emulator import TIAEmulator
-from airflow_provider_tia.emulator.runner import LocalRunner
+from airflow_provider_tia.emulator.local import LocalRunner
 
 DUMP_TF_CONFIG = textwrap.dedent("""
     import json, os, sys, time

@@ -11,7 +11,7 @@ from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentClo
 from tia_emu_helpers import CLUSTER, client, req, unique
 
 from airflow_provider_tia.emulator import TIAEmulator
-from airflow_provider_tia.emulator.runner import parse_sim_conf
+from airflow_provider_tia.emulator.simulated import parse_sim_conf
 
 
 def _create(emu, name: str, conf: list[str], cluster: str = CLUSTER) -> None:
