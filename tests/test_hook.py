@@ -295,3 +295,117 @@ def test_async_client_reads_jobs(hook, tmp_path) -> None:
 def test_every_error_is_a_tia_error(hook) -> None:
     with pytest.raises(TIAError):
         hook.call("NoSuchAction", {})
+
+
+def test_calls_go_through_the_environments_proxy(monkeypatch, tia_emulator) -> None:
+    """The urllib3 transport keeps the SDK's proxy resolution (HTTP_PROXY for an http endpoint)."""
+    import http.client
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from urllib.parse import urlsplit
+
+    from airflow_provider_tia.hooks.transport import Urllib3Connection
+
+    seen: list[str] = []
+
+    class Proxy(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            seen.append(self.path)
+            target = urlsplit(self.path)
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            upstream = http.client.HTTPConnection(target.hostname, target.port, timeout=10)
+            upstream.request("POST", target.path or "/", body, dict(self.headers))
+            reply = upstream.getresponse()
+            data = reply.read()
+            self.send_response(reply.status)
+            for key, value in reply.getheaders():
+                if key.lower() not in ("transfer-encoding", "connection", "content-length"):
+                    self.send_header(key, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    proxy = ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.server_port}")
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        set_connection(monkeypatch, "tia_proxied", tia_emulator)
+        hook = TIAHook("tia_proxied")
+        with pytest.raises(JobNotFound):
+            hook.describe_job("no-such-job", CLUSTER)
+        assert isinstance(hook.client.request.conn, Urllib3Connection)
+        assert [path.rstrip("/") for path in seen] == [f"http://{tia_emulator.endpoint}"]
+    finally:
+        proxy.shutdown()
+
+
+def test_https_certificates_are_verified(monkeypatch, tmp_path) -> None:
+    """A TLS endpoint whose certificate no trusted CA signed is refused (the transport verifies)."""
+    import ssl
+    import subprocess
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from airflow_provider_tia.exceptions import NetworkError
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    answered: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            answered.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_TIA_SELF_SIGNED",
+            json.dumps(
+                {
+                    "conn_type": "tencentcloud",
+                    "login": "AKID",
+                    "password": "key-self-signed",
+                    "extra": {
+                        "region": "ap-beijing",
+                        "endpoint": f"127.0.0.1:{server.server_port}",
+                        "max_attempts": 1,
+                    },
+                }
+            ),
+        )
+        with pytest.raises(NetworkError, match="CERTIFICATE_VERIFY_FAILED|certificate verify failed"):
+            TIAHook("tia_self_signed").describe_job("x", CLUSTER)
+        assert answered == []
+    finally:
+        server.shutdown()

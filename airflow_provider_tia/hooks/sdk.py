@@ -185,18 +185,6 @@ def credential_for(settings: Settings) -> Any:
         ) from None
 
 
-def skip_per_call_environment_scan(client: Any) -> None:
-    """Stop ``requests`` from re-reading proxy settings from the environment on every call.
-
-    The SDK already resolves HTTP(S)_PROXY/NO_PROXY once, when the client is built, and passes them and
-    its CA bundle explicitly; ``requests`` would still scan all of ``os.environ`` per call (about half
-    a millisecond with Airflow's environment), for nothing.
-    """
-    session = getattr(getattr(getattr(client, "request", None), "conn", None), "_session", None)
-    if session is not None and hasattr(session, "trust_env"):
-        session.trust_env = False
-
-
 def _backoff(base: float) -> Any:
     def backoff(attempt: int) -> float:
         return min(30.0, base * 2**attempt) * random.uniform(0.5, 1.0)

@@ -19,6 +19,7 @@ from airflow_provider_tia.exceptions import (
     TransientError,
 )
 from airflow_provider_tia.hooks import sdk
+from airflow_provider_tia.hooks.transport import use_urllib3_transport
 from airflow_provider_tia.job import Job, JobSpec, LogLine, format_query_time
 
 if TYPE_CHECKING:
@@ -87,7 +88,10 @@ class TIAHook(BaseHook):
 
     @cached_property
     def client(self) -> Any:
-        """The SDK's CommonClient, built once per hook (credentials resolved once, keep-alive on)."""
+        """The SDK's CommonClient, built once per hook (credentials resolved once, keep-alive on).
+
+        The SDK signs and retries; the signed request is sent over urllib3 (see ``hooks/transport.py``).
+        """
         from tencentcloud.common.common_client import CommonClient
 
         settings = self.settings
@@ -98,7 +102,7 @@ class TIAHook(BaseHook):
             settings.region,
             sdk.client_profile(settings),
         )
-        sdk.skip_per_call_environment_scan(client)
+        use_urllib3_transport(client)
         return client
 
     def call(self, action: str, params: dict[str, Any]) -> dict[str, Any]:
