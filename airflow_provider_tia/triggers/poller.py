@@ -16,7 +16,7 @@ import logging
 import weakref
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_tia.exceptions import JobNotFound, TIAError, TransientError
+from airflow_provider_tia.exceptions import TIAError
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
@@ -158,7 +158,7 @@ class ClusterPoller:
             async with gate:
                 try:
                     found[name] = await client.describe_job(name, self.cluster)
-                except (JobNotFound, TransientError, TIAError) as error:
+                except TIAError as error:  # JobNotFound, TransientError... go to the watcher
                     found[name] = error
 
         await asyncio.gather(*(one(name) for name in names))
