@@ -221,10 +221,15 @@ def test_default_credential_chain_when_no_secret_id(monkeypatch, tia_emulator) -
     monkeypatch.setenv(
         "AIRFLOW_CONN_TIA_CHAIN", json.dumps({"conn_type": "tencentcloud", "extra": body["extra"]})
     )
-    monkeypatch.setenv("TENCENTCLOUD_SECRET_ID", body["login"])
-    monkeypatch.setenv("TENCENTCLOUD_SECRET_KEY", body["password"])
+    tia_emulator.add_credential("AKIDfromchain", "chain-secret-key-5d1c")
+    monkeypatch.setenv("TENCENTCLOUD_SECRET_ID", "AKIDfromchain")
+    monkeypatch.setenv("TENCENTCLOUD_SECRET_KEY", "chain-secret-key-5d1c")
+    from airflow_provider_tia.hooks.sdk import redact
+
+    assert redact("key=chain-secret-key-5d1c.") == "key=chain-secret-key-5d1c."
     with pytest.raises(JobNotFound):
         TIAHook("tia_chain").describe_job("x", CLUSTER)
+    assert redact("key=chain-secret-key-5d1c.") == "key=***."  # a key found by the chain is masked too
 
 
 def test_no_credentials_anywhere_is_a_clear_error(monkeypatch, tia_emulator, tmp_path) -> None:

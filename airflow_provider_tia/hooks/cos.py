@@ -92,7 +92,7 @@ class COSHook(BaseHook):
     @cached_property
     def endpoint_url(self) -> str:
         """``endpoint_url=``, else extra ``cos_endpoint``, else ``https://cos.<region>.myqcloud.com``."""
-        extra = sdk._extra_of(self._conn_and_settings[0])
+        extra = sdk.extra_of(self._conn_and_settings[0])
         return str(self._endpoint_url or extra.get("cos_endpoint") or f"https://cos.{self.region}.myqcloud.com")
 
     @property
@@ -109,11 +109,8 @@ class COSHook(BaseHook):
         if settings.secret_id:
             secret_id, secret_key, token = settings.secret_id, settings.secret_key, settings.token
         else:
-            cred = sdk.credential_for(settings)
+            cred = sdk.credential_for(settings)  # the default chain; its secrets are registered there
             secret_id, secret_key, token = cred.secret_id, cred.secret_key, cred.token
-            for secret in (secret_key, token):
-                if secret:
-                    sdk._known_secrets.add(secret)
         options: dict[str, Any] = {
             "s3": {"addressing_style": "virtual" if self.is_tencent_endpoint else "path"},
             "retries": {"max_attempts": 5, "mode": "standard"},

@@ -80,7 +80,7 @@ class Settings:
         retry_backoff: float | None = None,
     ) -> Settings:
         """Read login (SecretId), password (SecretKey) and extra (region, token, endpoint, scheme)."""
-        extra = _extra_of(conn)
+        extra = extra_of(conn)
         region = region or extra.get("region")
         if not region:
             raise TIAConfigError(
@@ -121,20 +121,26 @@ class Settings:
 
     def register_secrets(self) -> None:
         """Give the SecretKey and token to Airflow's secret masker and to our own redaction."""
-        for secret in (self.secret_key, self.token):
-            if secret:
-                if len(secret) >= MIN_SECRET_LENGTH:
-                    _known_secrets.add(secret)
-                try:
-                    from airflow.sdk.log import mask_secret
-
-                    mask_secret(secret)
-                except Exception:  # pragma: no cover - masking is best effort outside a task
-                    log.debug("Airflow's secret masker is unavailable here")
-        _install_sdk_log_redaction()
+        register_secrets(self.secret_key, self.token)
 
 
-def _extra_of(conn: Connection) -> dict[str, Any]:
+def register_secrets(*secrets: str | None) -> None:
+    """Mask these secrets everywhere: Airflow's secret masker, our error texts, the SDK's DEBUG log."""
+    for secret in secrets:
+        if not secret:
+            continue
+        if len(secret) >= MIN_SECRET_LENGTH:
+            _known_secrets.add(secret)
+        try:
+            from airflow.sdk.log import mask_secret
+
+            mask_secret(secret)
+        except Exception:  # pragma: no cover - masking is best effort outside a task
+            log.debug("Airflow's secret masker is unavailable here")
+    _install_sdk_log_redaction()
+
+
+def extra_of(conn: Connection) -> dict[str, Any]:
     try:
         extra = conn.extra_dejson
     except Exception as error:
@@ -176,13 +182,15 @@ def credential_for(settings: Settings) -> Any:
     if settings.secret_id:
         return credential.Credential(settings.secret_id, settings.secret_key, settings.token)
     try:
-        return credential.DefaultCredentialProvider().get_credentials()
+        found = credential.DefaultCredentialProvider().get_credentials()
     except Exception:
         raise TIAConfigError(
             f"Connection {settings.conn_id!r} has no SecretId (login) and the Tencent Cloud default "
             "credential chain found none (env TENCENTCLOUD_SECRET_ID/TENCENTCLOUD_SECRET_KEY, "
             "~/.tencentcloud/credentials, instance role)"
         ) from None
+    register_secrets(getattr(found, "secret_key", None), getattr(found, "token", None))
+    return found
 
 
 def _backoff(base: float) -> Any:
