@@ -4,6 +4,7 @@ example DAGs and the test DAGs. Environment is set before anything imports Airfl
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -93,3 +94,26 @@ def moto_url():
         yield f"http://127.0.0.1:{port}"
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def simulated_emulator():
+    """An emulator of its own for this test module: simulated runner (timed jobs, no processes)."""
+    from airflow_provider_tia.emulator import TIAEmulator
+
+    with TIAEmulator(runner="simulated", sim_duration=0.5) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def connect(monkeypatch):
+    """``connect(conn_id, emulator, extra={...}, **fields)``: an Airflow connection to that emulator."""
+
+    def make(conn_id: str, emulator, *, extra: dict | None = None, **fields) -> str:
+        body = json.loads(emulator.connection_uri_json())
+        body.update(fields)
+        body["extra"] = {**body["extra"], **(extra or {})}
+        monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(body))
+        return conn_id
+
+    return make

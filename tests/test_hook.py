@@ -37,14 +37,6 @@ def spec_for(name: str, workdir, code: str = "print('hello from the job')", **ex
     )
 
 
-def set_connection(monkeypatch, conn_id: str, emulator, **changes) -> None:
-    body = json.loads(emulator.connection_uri_json())
-    extra = {**body["extra"], **changes.pop("extra", {})}
-    body.update(changes)
-    body["extra"] = extra
-    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(body))
-
-
 @pytest.fixture
 def hook(tia_connection) -> TIAHook:
     return TIAHook(tia_connection)
@@ -164,9 +156,11 @@ def test_job_deleted_while_watched_vanishes(hook, tmp_path) -> None:
         hook.wait_for_job("hook-vanish", CLUSTER, poll_interval=0.2, timeout=30)
 
 
-def test_wrong_secret_key_is_auth_failure_without_secret_in_logs(monkeypatch, tia_emulator, caplog) -> None:
+def test_wrong_secret_key_is_auth_failure_without_secret_in_logs(
+    monkeypatch, connect, tia_emulator, caplog
+) -> None:
     secret = "wrong-secret-key-d2f1c9"
-    set_connection(monkeypatch, "tia_badkey", tia_emulator, password=secret)
+    connect("tia_badkey", tia_emulator, password=secret)
     caplog.set_level(logging.DEBUG)
     logging.getLogger("tencentcloud_sdk_common").setLevel(logging.DEBUG)
     try:
@@ -180,11 +174,12 @@ def test_wrong_secret_key_is_auth_failure_without_secret_in_logs(monkeypatch, ti
     assert secret not in repr(TIAHook("tia_badkey")) and secret not in repr(TIAHook("tia_badkey").settings)
 
 
-def test_temporary_credentials_token_is_sent_and_never_logged(monkeypatch, tia_emulator, caplog) -> None:
+def test_temporary_credentials_token_is_sent_and_never_logged(
+    monkeypatch, connect, tia_emulator, caplog
+) -> None:
     token = "sts-token-7f3a0b9e"
     tia_emulator.add_credential("AKIDtemporary", "temporary-key-91ab", token=token)
-    set_connection(
-        monkeypatch,
+    connect(
         "tia_sts",
         tia_emulator,
         login="AKIDtemporary",
@@ -196,9 +191,7 @@ def test_temporary_credentials_token_is_sent_and_never_logged(monkeypatch, tia_e
     sdk_logger.setLevel(logging.DEBUG)
     try:
         ok, message = TIAHook("tia_sts").test_connection()
-        set_connection(
-            monkeypatch, "tia_sts_missing", tia_emulator, login="AKIDtemporary", password="temporary-key-91ab"
-        )
+        connect("tia_sts_missing", tia_emulator, login="AKIDtemporary", password="temporary-key-91ab")
         with pytest.raises(AuthFailure):
             TIAHook("tia_sts_missing").describe_job("x", CLUSTER)
     finally:
@@ -207,8 +200,8 @@ def test_temporary_credentials_token_is_sent_and_never_logged(monkeypatch, tia_e
     assert token not in caplog.text and "temporary-key-91ab" not in caplog.text
 
 
-def test_missing_region_names_the_connection(monkeypatch, tia_emulator) -> None:
-    set_connection(monkeypatch, "tia_noregion", tia_emulator, extra={"region": None})
+def test_missing_region_names_the_connection(connect, tia_emulator) -> None:
+    connect("tia_noregion", tia_emulator, extra={"region": None})
     with pytest.raises(TIAConfigError, match="tia_noregion.*region"):
         TIAHook("tia_noregion").describe_job("x", CLUSTER)
     # region= on the hook is enough
@@ -268,10 +261,10 @@ def test_https_is_the_default_scheme(monkeypatch) -> None:
     assert (settings.scheme, settings.endpoint) == ("http", "127.0.0.1:9000")
 
 
-def test_test_connection_reports_both_outcomes(monkeypatch, tia_emulator, hook) -> None:
+def test_test_connection_reports_both_outcomes(connect, tia_emulator, hook) -> None:
     ok, message = hook.test_connection()
     assert ok and "RequestId" in message
-    set_connection(monkeypatch, "tia_bad", tia_emulator, login="AKIDunknown")
+    connect("tia_bad", tia_emulator, login="AKIDunknown")
     ok, message = TIAHook("tia_bad").test_connection()
     assert not ok and "AuthFailure.SecretIdNotFound" in message
 
@@ -302,7 +295,7 @@ def test_every_error_is_a_tia_error(hook) -> None:
         hook.call("NoSuchAction", {})
 
 
-def test_calls_go_through_the_environments_proxy(monkeypatch, tia_emulator) -> None:
+def test_calls_go_through_the_environments_proxy(monkeypatch, connect, tia_emulator) -> None:
     """The urllib3 transport keeps the SDK's proxy resolution (HTTP_PROXY for an http endpoint)."""
     import http.client
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -338,7 +331,7 @@ def test_calls_go_through_the_environments_proxy(monkeypatch, tia_emulator) -> N
         monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.server_port}")
         monkeypatch.delenv("NO_PROXY", raising=False)
         monkeypatch.delenv("no_proxy", raising=False)
-        set_connection(monkeypatch, "tia_proxied", tia_emulator)
+        connect("tia_proxied", tia_emulator)
         hook = TIAHook("tia_proxied")
         with pytest.raises(JobNotFound):
             hook.describe_job("no-such-job", CLUSTER)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from airflow_provider_tia.exceptions import InvalidParameter, JobAlreadyExists, NetworkError, TransientError
@@ -13,19 +11,14 @@ from airflow_provider_tia.job import JobSpec, JobState
 CLUSTER = "ap-shanghai"
 
 
-@pytest.fixture(scope="module")
-def faulty_emulator():
-    from airflow_provider_tia.emulator import TIAEmulator
-
-    with TIAEmulator(runner="simulated", sim_duration=0.3) as emulator:
-        yield emulator
+@pytest.fixture
+def faulty_emulator(simulated_emulator):
+    return simulated_emulator
 
 
 @pytest.fixture
-def hook(faulty_emulator, monkeypatch) -> TIAHook:
-    body = json.loads(faulty_emulator.connection_uri_json())
-    body["extra"].update({"retry_backoff": 0.01, "max_attempts": 6})
-    monkeypatch.setenv("AIRFLOW_CONN_TIA_FAULTY", json.dumps(body))
+def hook(faulty_emulator, connect) -> TIAHook:
+    connect("tia_faulty", faulty_emulator, extra={"retry_backoff": 0.01, "max_attempts": 6})
     faulty_emulator.set_faults(None)
     faulty_emulator.reset_counters()
     yield TIAHook("tia_faulty")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 
 import pytest
 
@@ -15,19 +14,14 @@ from airflow_provider_tia.triggers.tia import JobTrigger
 CONN = "tia_poller"
 
 
-@pytest.fixture(scope="module")
-def sim_emulator():
-    from airflow_provider_tia.emulator import TIAEmulator
-
-    with TIAEmulator(runner="simulated", sim_duration=0.5) as emulator:
-        yield emulator
+@pytest.fixture
+def sim_emulator(simulated_emulator):
+    return simulated_emulator
 
 
 @pytest.fixture
-def hook(sim_emulator, monkeypatch) -> TIAHook:
-    body = json.loads(sim_emulator.connection_uri_json())
-    body["extra"]["retry_backoff"] = 0.01
-    monkeypatch.setenv(f"AIRFLOW_CONN_{CONN.upper()}", json.dumps(body))
+def hook(sim_emulator, connect) -> TIAHook:
+    connect(CONN, sim_emulator, extra={"retry_backoff": 0.01})
     sim_emulator.set_faults(None)
     return TIAHook(CONN)
 
