@@ -21,6 +21,7 @@ from airflow_provider_tia.exceptions import (
     TIAError,
     TransientError,
 )
+from airflow_provider_tia.job import API_NAMES
 from airflow_provider_tia.links.tia import XCOM_KEY, TIAJobLink
 from airflow_provider_tia.operators._spec import build_spec, run_suffix, suffixed
 
@@ -31,22 +32,7 @@ if TYPE_CHECKING:
     from airflow_provider_tia.job import Job, JobSpec
     from airflow_provider_tia.logs import LogFollower
 
-SPEC_FIELDS = (
-    "name",
-    "cluster",
-    "runtime_version",
-    "package_dir",
-    "command",
-    "args",
-    "scale_tier",
-    "master_type",
-    "worker_type",
-    "parameter_server_type",
-    "worker_count",
-    "parameter_server_count",
-    "debug",
-    "runtime_conf",
-)
+SPEC_FIELDS = tuple(API_NAMES)  # one keyword (and template field) per CreateJob parameter
 IF_EXISTS = ("attach", "fail", "replace", "suffix")
 ON_TIMEOUT = ("delete", "leave")
 STATE_KEY = "tia_created_job"  # task_state_store key: the job this task instance created
