@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import dataclasses
+import functools
 import json
 import logging
 import random
@@ -20,7 +21,6 @@ from urllib.parse import urlsplit
 from airflow_provider_tia.exceptions import (
     MalformedResponse,
     NetworkError,
-    TIAApiError,
     TIAConfigError,
     TIAError,
     error_for_code,
@@ -251,6 +251,7 @@ def _note_retry(attempt: int, sleep: float, err: Any) -> None:
     log.warning("TI-A call failed (%s); retry %d in %.1fs", redact(describe_error(err)), attempt + 1, sleep)
 
 
+@functools.cache
 def _sync_retryer_class() -> type:
     from tencentcloud.common.retry import StandardRetryer
 
@@ -278,6 +279,7 @@ def _sync_retryer_class() -> type:
     return Retryer
 
 
+@functools.cache
 def _async_retryer_class() -> type:
     from tencentcloud.common.retry_async import StandardRetryer
 
@@ -353,16 +355,3 @@ def unwrap_response(action: str, payload: Any) -> Mapping[str, Any]:
         )
     return response
 
-
-__all__ = [
-    "API_VERSION",
-    "SERVICE",
-    "Settings",
-    "TIAApiError",
-    "client_profile",
-    "credential_for",
-    "redact",
-    "retries_in_call",
-    "to_provider_error",
-    "unwrap_response",
-]
