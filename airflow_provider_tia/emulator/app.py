@@ -19,6 +19,7 @@ from .errors import ApiError
 
 if TYPE_CHECKING:
     from collections import Counter
+    from collections.abc import MutableSequence
 
     from starlette.requests import Request
 
@@ -38,7 +39,7 @@ class Backend(Protocol):
     verifier: Verifier
     faults: FaultInjector
     calls: Counter[str]
-    requests: list[tuple[str, dict]]
+    requests: MutableSequence[tuple[str, dict]]
 
 
 @dataclass

@@ -8,7 +8,7 @@ import socket
 import tempfile
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from .runner import Runner
+
+REQUEST_HISTORY = 10_000  # requests kept in TIAEmulator.requests
 
 
 class _Protocol(H11Protocol):
@@ -88,7 +90,8 @@ class TIAEmulator:
         self.state_dir = Path(state_dir) if state_dir else None
         self._host, self._port = host, port
         self.calls: Counter[str] = Counter()
-        self.requests: list[tuple[str, dict]] = []
+        # The latest requests (action, params), for tests; bounded so a long-running emulator stays small.
+        self.requests: deque[tuple[str, dict]] = deque(maxlen=REQUEST_HISTORY)
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._tmp: str | None = None
