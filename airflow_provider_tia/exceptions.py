@@ -6,12 +6,9 @@ and RequestId, so ``except JobAlreadyExists`` works and the RequestId reaches th
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
-
-if TYPE_CHECKING:
-    from airflow_provider_tia.job import Job
 
 
 class TIAError(AirflowException):
@@ -21,6 +18,7 @@ class TIAError(AirflowException):
         self.code = code
         self.message = message
         self.request_id = request_id
+        self.attempts = 1  # attempts of the API call that failed (set by the hook)
         text = f"{code}: {message}" if code else message
         if request_id:
             text += f" (RequestId: {request_id})"
@@ -52,9 +50,6 @@ class JobSpecError(TIAError, AirflowFailException, ValueError):
         self.api_name = api_name
         label = f"{parameter} ({api_name})" if api_name and api_name != parameter else parameter
         super().__init__(f"Invalid parameter {label}: {problem}")
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild, (type(self), self.message, self.code, self.request_id, self.__dict__))
 
 
 class CodeDirError(JobSpecError):
@@ -114,21 +109,20 @@ class UnsupportedVersion(TIAApiError):
 
 
 class JobFailed(TIAError):
-    """The training job ended Failed. Carries the job and its last log lines.
+    """The training job ended Failed. Carries the job (its dict) and its last log lines.
 
     Not a fail-fast error: a task retry deletes the failed job and runs it again.
     """
 
-    def __init__(self, job: Job, last_lines: list[str] | None = None) -> None:
-        self.job = job
+    def __init__(
+        self, message: str, job: dict[str, Any] | None = None, last_lines: list[str] | None = None
+    ) -> None:
+        self.job = dict(job or {})
         self.last_lines = list(last_lines or [])
-        text = f"TI-A job {job.name} in {job.cluster} failed: {job.message or 'no message'}"
+        text = message
         if self.last_lines:
             text += "\nLast log lines:\n" + "\n".join(self.last_lines)
         super().__init__(text)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild, (type(self), self.message, self.code, self.request_id, self.__dict__))
 
 
 class JobWaitTimeout(TIAError):

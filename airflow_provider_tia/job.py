@@ -130,38 +130,111 @@ def _offset_of(offset: str | None) -> datetime.tzinfo:
     return datetime.timezone(datetime.timedelta(minutes=minutes if digits[0] == "+" else -minutes))
 
 
-def format_query_time(moment: DateTime) -> str:
-    """Format a moment for QueryLogs' StartTime/EndTime (``2019-01-01 00:00:00``, China Standard Time)."""
-    return moment.astimezone(CHINA_STANDARD_TIME).strftime("%Y-%m-%d %H:%M:%S")
+def format_query_time(moment: DateTime, zone: datetime.tzinfo = CHINA_STANDARD_TIME) -> str:
+    """Format a moment for QueryLogs' StartTime/EndTime (``2019-01-01 00:00:00``, read in ``zone``)."""
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
+
+
+@dataclasses.dataclass
+class QueryLogsZone:
+    """How the service reads QueryLogs' zone-less StartTime/EndTime: UTC, +08:00, or not known yet.
+
+    The contract leaves it open. Until it is known, windows are sent so that both readings cover
+    the wanted interval: the start written in UTC (the earlier text) and the end in +08:00 (the
+    later text). Under the +08:00 reading such a start reaches 8 hours back, so lines older than the
+    asked start come back: that proves the reading, and later windows are exact. Under the UTC
+    reading no such line can come back and the wider end costs nothing.
+
+    Example::
+
+        zone = QueryLogsZone()
+        start_text, end_text = zone.window(start, end)
+        zone.learn(start, [line.time for line in lines])
+    """
+
+    reading: str | None = None  # "utc", "+08:00" or None (unknown)
+
+    def window(self, start: DateTime, end: DateTime) -> tuple[str, str]:
+        if self.reading == "utc":
+            return format_query_time(start, datetime.timezone.utc), format_query_time(
+                end, datetime.timezone.utc
+            )
+        if self.reading == "+08:00":
+            return format_query_time(start), format_query_time(end)
+        return format_query_time(start, datetime.timezone.utc), format_query_time(end)
+
+    def learn(self, start: DateTime, times: Sequence[DateTime | None]) -> None:
+        """Settle the reading from the lines a window returned (windows have 1 s resolution)."""
+        if self.reading is None and any(t is not None and t < start.subtract(seconds=2) for t in times):
+            self.reading = "+08:00"
 
 
 # ---------------------------------------------------------------------------------------------- spec
 @dataclasses.dataclass(frozen=True)
-class _Field:
+class SpecField:
+    """One CreateJob parameter: the operator keyword, the API name, its kind and its documentation.
+
+    This table drives ``JobSpec`` validation, ``to_api()``, the operator's keywords and template
+    fields, and the parameter list of the operator's docstring.
+    """
+
     attr: str
     api: str
     kind: str  # "str", "list", "count", "bool"
+    doc: str
     required: bool = False
     custom_only: bool = False
 
 
-_FIELDS: tuple[_Field, ...] = (
-    _Field("name", "Name", "str", required=True),
-    _Field("cluster", "Cluster", "str", required=True),
-    _Field("runtime_version", "RuntimeVersion", "str", required=True),
-    _Field("package_dir", "PackageDir", "list"),
-    _Field("command", "Command", "list"),
-    _Field("args", "Args", "list"),
-    _Field("scale_tier", "ScaleTier", "str"),
-    _Field("master_type", "MasterType", "str", custom_only=True),
-    _Field("worker_type", "WorkerType", "str", custom_only=True),
-    _Field("parameter_server_type", "ParameterServerType", "str", custom_only=True),
-    _Field("worker_count", "WorkerCount", "count", custom_only=True),
-    _Field("parameter_server_count", "ParameterServerCount", "count", custom_only=True),
-    _Field("debug", "Debug", "bool"),
-    _Field("runtime_conf", "RuntimeConf", "list"),
+SPEC_FIELDS: tuple[SpecField, ...] = (
+    SpecField(
+        "name", "Name", "str", "Job name: a DNS-1123 label (lowercase letters, digits, '-'; <= 63).", True
+    ),
+    SpecField(
+        "cluster",
+        "Cluster",
+        "str",
+        "Cluster that runs the job, e.g. ``ap-beijing`` or ``cls-xxxxxxxx``.",
+        True,
+    ),
+    SpecField("runtime_version", "RuntimeVersion", "str", "Runtime, e.g. ``tia-1.7.0``.", True),
+    SpecField("package_dir", "PackageDir", "list", "Mounted paths (NFS, CFS or COS addresses)."),
+    SpecField("command", "Command", "list", "Start command, e.g. ``['python']``."),
+    SpecField("args", "Args", "list", "Start arguments, e.g. ``['train.py', '--epochs', '3']``."),
+    SpecField("scale_tier", "ScaleTier", "str", "``Custom`` (or ``CUSTOM``) enables the five fields below."),
+    SpecField("master_type", "MasterType", "str", "Master machine type, e.g. ``1U1G0P``.", custom_only=True),
+    SpecField(
+        "worker_type",
+        "WorkerType",
+        "str",
+        "Worker machine type (needed when worker_count > 0).",
+        custom_only=True,
+    ),
+    SpecField(
+        "parameter_server_type",
+        "ParameterServerType",
+        "str",
+        "Parameter-server machine type (needed when parameter_server_count > 0).",
+        custom_only=True,
+    ),
+    SpecField(
+        "worker_count",
+        "WorkerCount",
+        "count",
+        "Number of workers (text such as ``'3'`` is converted).",
+        custom_only=True,
+    ),
+    SpecField(
+        "parameter_server_count",
+        "ParameterServerCount",
+        "count",
+        "Number of parameter servers.",
+        custom_only=True,
+    ),
+    SpecField("debug", "Debug", "bool", "Debug mode (text such as ``'true'`` is converted)."),
+    SpecField("runtime_conf", "RuntimeConf", "list", "Extra runtime configuration entries."),
 )
-API_NAMES: dict[str, str] = {f.attr: f.api for f in _FIELDS}
+API_NAMES: dict[str, str] = {f.attr: f.api for f in SPEC_FIELDS}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -194,7 +267,7 @@ class JobSpec:
     runtime_conf: list[str] | None = None
 
     def __post_init__(self) -> None:
-        for field in _FIELDS:
+        for field in SPEC_FIELDS:
             value = getattr(self, field.attr)
             checked = _check_value(field, value)
             if checked is not value:
@@ -223,7 +296,7 @@ class JobSpec:
     def to_api(self) -> dict[str, Any]:
         """The CreateJob request body: the API's field names, unset optionals omitted."""
         body: dict[str, Any] = {}
-        for field in _FIELDS:
+        for field in SPEC_FIELDS:
             value = getattr(self, field.attr)
             if value is not None:
                 body[field.api] = list(value) if field.kind == "list" else value
@@ -242,11 +315,7 @@ class JobSpec:
         return True
 
 
-def _label(field: _Field) -> str:
-    return f"{field.attr} ({field.api})"
-
-
-def _check_value(field: _Field, value: Any) -> Any:
+def _check_value(field: SpecField, value: Any) -> Any:
     if value is None:
         if field.required:
             raise JobSpecError(field.attr, "is required", api_name=field.api)
@@ -310,7 +379,7 @@ def _check_scale(spec: JobSpec) -> None:
         raise JobSpecError(
             "scale_tier", f"must be spelled 'Custom' or 'CUSTOM', got {tier!r}", api_name="ScaleTier"
         )
-    custom_fields = [f for f in _FIELDS if f.custom_only]
+    custom_fields = [f for f in SPEC_FIELDS if f.custom_only]
     if not spec.is_custom:
         for field in custom_fields:
             if getattr(spec, field.attr) is not None:
@@ -341,6 +410,10 @@ def _check_scale(spec: JobSpec) -> None:
 
 
 # ----------------------------------------------------------------------------------------------- job
+def job_label(name: str, cluster: str | None) -> str:
+    return f"TI-A job {name}" + (f" in {cluster}" if cluster else "")
+
+
 _JOB_TIMES = ("CreateTime", "StartTime", "EndTime", "DelTime")
 
 
@@ -401,6 +474,11 @@ class Job:
     @property
     def failed(self) -> bool:
         return self.state is JobState.FAILED
+
+    @property
+    def label(self) -> str:
+        """How messages name the job: ``TI-A job test-job in ap-beijing``."""
+        return job_label(self.name, self.cluster)
 
     @property
     def state_name(self) -> str:

@@ -1,116 +1,103 @@
-"""Follow a job's logs with QueryLogs: every line once, none lost, across polls and task resumes.
+"""Follow a job's logs: every line once, none lost, across polls, deferral, trigger restarts and retries.
 
-QueryLogs takes windows with one-second resolution and returns at most 10,000 lines per window, and
-a cloud log store may index a line a little after its time. So each poll re-reads a short overlap
-before the newest line seen and drops the lines already printed (same time, pod, container, text).
-The follower's position is a small JSON-safe dict, so a deferred task hands it to ``execute_complete``.
+Log services take time windows, return at most ``window_cap`` lines per window, and may index a
+line a little after its time. So each poll re-reads a short overlap before the newest line seen and
+drops the lines already printed (by the line's key). ``LogCursor`` is that bookkeeping, pure and
+JSON-serialisable; ``LogFollower`` (blocking) and ``AsyncLogFollower`` (triggers) drive it with a
+platform's reader (``read(start, end) -> lines``; lines have ``key``, ``time`` and ``format()``).
 """
 
 from __future__ import annotations
 
 import logging
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pendulum
 
-from airflow_provider_tia.job import parse_time
-
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Awaitable, Callable, Hashable, Sequence
 
     from pendulum import DateTime
 
-    from airflow_provider_tia.hooks.tia import TIAHook
-    from airflow_provider_tia.job import LogLine
-
 log = logging.getLogger(__name__)
-WINDOW_CAP = 10_000  # QueryLogs' limit of lines per query window
+WINDOW_CAP = 10_000  # lines one query window can return (TI-A QueryLogs, TI-ONE DescribeLogs)
 DEFAULT_OVERLAP = 5.0  # seconds re-read before the newest line, for lines indexed late
+TAIL_SIZE = 50
+FORGET_AFTER = 4000  # keys kept before the ones older than the overlap are dropped
 
 
-class LogFollower:
-    """Prints new log lines of one job through ``emit``; call ``poll()`` as often as you like.
+class Line(Protocol):
+    @property
+    def key(self) -> Hashable: ...
+    @property
+    def time(self) -> DateTime | None: ...
+    def format(self) -> str: ...
 
-    Example::
 
-        follower = LogFollower(hook, "test-job", "ap-beijing", since=job.create_time, emit=log.info)
-        follower.poll()          # prints lines not printed before
-        follower.last_lines(20)  # the tail, for an error message
-        state = follower.state() # JSON-safe; LogFollower.from_state(hook, state, emit) resumes
-    """
+class LogReader(Protocol):
+    def read(self, start: DateTime, end: DateTime) -> Sequence[Line]: ...
+    def state(self) -> dict[str, Any]: ...
+
+
+class AsyncLogReader(Protocol):
+    def read(self, start: DateTime, end: DateTime) -> Awaitable[Sequence[Line]]: ...
+    def state(self) -> dict[str, Any]: ...
+
+
+class LogCursor:
+    """Where a follower stands: window start, the keys printed inside the overlap, the last lines."""
 
     def __init__(
-        self,
-        hook: TIAHook,
-        job_name: str,
-        cluster: str,
-        *,
-        since: DateTime | None = None,
-        emit: Callable[[str], None] = print,
-        overlap: float = DEFAULT_OVERLAP,
-        page_size: int = 1000,
-        tail_size: int = 50,
-    ) -> None:
-        self.hook = hook
-        self.job_name = job_name
-        self.cluster = cluster
-        self.emit = emit
-        self.overlap = overlap
-        self.page_size = page_size
+        self, since: DateTime | None = None, *, overlap: float = DEFAULT_OVERLAP, window_cap: int = WINDOW_CAP
+    ):
         # Start a little before the job's creation: clocks differ and windows have 1 s resolution.
         self.since: DateTime = (since or pendulum.now("UTC")).subtract(seconds=2)
+        self.overlap = overlap
+        self.window_cap = window_cap
         self.newest: DateTime | None = None
-        self.seen: dict[tuple[str, str, str, str], DateTime | None] = {}
-        self.tail: deque[str] = deque(maxlen=tail_size)
-        self.lines_emitted = 0
-        self.calls = 0
+        self.seen: dict[Any, DateTime | None] = {}
+        self.tail: deque[str] = deque(maxlen=TAIL_SIZE)
 
-    def poll(self) -> int:
-        """Emit the lines that appeared since the last poll; returns how many were emitted."""
-        emitted = 0
-        start = self._window_start()
-        while True:
-            count, last_time = 0, None
-            for line in self._query(start):
-                count += 1
-                if line.time is not None and (last_time is None or line.time > last_time):
-                    last_time = line.time
-                if line.key not in self.seen:
-                    self._emit(line)
-                    emitted += 1
-            self._forget_old()
-            if count < WINDOW_CAP or last_time is None:
-                return emitted
-            # A full window may hide more lines: go on from the second of its newest line.
-            if int(last_time.timestamp()) <= int(start.timestamp()):
-                log.warning(
-                    "More than %d log lines of %s within one second: QueryLogs cannot page past them",
-                    WINDOW_CAP,
-                    self.job_name,
-                )
-                return emitted
-            start = last_time
-
-    def _query(self, start: DateTime) -> Iterator[LogLine]:
-        end = pendulum.now("UTC").add(seconds=60)
-        calls_before = self.hook.api_calls["QueryLogs"]
-        yield from self.hook.query_logs(self.job_name, self.cluster, start, end, limit=self.page_size)
-        self.calls += self.hook.api_calls["QueryLogs"] - calls_before
-
-    def _window_start(self) -> DateTime:
+    def window_start(self) -> DateTime:
         if self.newest is None:
             return self.since
         return max(self.since, self.newest.subtract(microseconds=int(self.overlap * 1_000_000)))
 
-    def _emit(self, line: LogLine) -> None:
-        self.seen[line.key] = line.time
-        if line.time is not None and (self.newest is None or line.time > self.newest):
-            self.newest = line.time
-        text = line.format()
-        self.tail.append(text)
-        self.lines_emitted += 1
-        self.emit(text)
+    @staticmethod
+    def window_end() -> DateTime:
+        return pendulum.now("UTC").add(seconds=60)
+
+    def accept(self, lines: Sequence[Line], start: DateTime, emit: Callable[[str], None]) -> int:
+        """Emit the lines not printed before; returns how many. Lines older than the window are old news."""
+        oldest = start.subtract(seconds=1)
+        emitted = 0
+        for line in lines:
+            key = _hashable(line.key)
+            if key in self.seen or (line.time is not None and line.time < oldest):
+                continue
+            self.seen[key] = line.time
+            if line.time is not None and (self.newest is None or line.time > self.newest):
+                self.newest = line.time
+            text = line.format()
+            self.tail.append(text)
+            emit(text)
+            emitted += 1
+        self._forget_old()
+        return emitted
+
+    def next_start(self, lines: Sequence[Line], start: DateTime) -> DateTime | None:
+        """Where to read on when a window came back full (it may hide more lines), else None."""
+        if len(lines) < self.window_cap:
+            return None
+        last = max((line.time for line in lines if line.time is not None), default=None)
+        if last is None or int(last.timestamp()) <= int(start.timestamp()):
+            log.warning(
+                "More than %d log lines within one second: the log service cannot page past them",
+                self.window_cap,
+            )
+            return None
+        return last
 
     def _horizon(self) -> DateTime | None:
         """Lines older than this can't come back in a window: their keys may be forgotten."""
@@ -121,7 +108,7 @@ class LogFollower:
     def _forget_old(self) -> None:
         """Keep only the keys inside the overlap window: memory stays bounded on long jobs."""
         horizon = self._horizon()
-        if horizon is None or len(self.seen) < 4 * self.page_size:
+        if horizon is None or len(self.seen) < FORGET_AFTER:
             return
         self.seen = {key: when for key, when in self.seen.items() if when is None or when >= horizon}
 
@@ -129,26 +116,89 @@ class LogFollower:
         return list(self.tail)[-count:]
 
     def state(self) -> dict[str, Any]:
-        """JSON-safe position, to resume in another process."""
+        """JSON-safe position, to resume in another process (a trigger, a resumed task)."""
         horizon = self._horizon()
         return {
-            "job_name": self.job_name,
-            "cluster": self.cluster,
             "since": self.since.isoformat(),
             "newest": self.newest.isoformat() if self.newest else None,
+            "overlap": self.overlap,
             "seen": [
-                list(k) for k, when in self.seen.items() if horizon is None or when is None or when >= horizon
+                [_jsonable(k), when.isoformat() if when else None]
+                for k, when in self.seen.items()
+                if horizon is None or when is None or when >= horizon
             ],
-            "lines_emitted": self.lines_emitted,
+            "tail": list(self.tail),
         }
 
     @classmethod
-    def from_state(
-        cls, hook: TIAHook, state: dict[str, Any], emit: Callable[[str], None] = print, **kwargs: Any
-    ) -> LogFollower:
-        follower = cls(hook, state["job_name"], state["cluster"], emit=emit, **kwargs)
-        follower.since = pendulum.parse(state["since"])  # type: ignore[assignment]
-        follower.newest = pendulum.parse(state["newest"]) if state.get("newest") else None  # type: ignore[assignment]
-        follower.seen = {tuple(k): parse_time(k[0]) for k in state.get("seen", [])}  # type: ignore[misc]
-        follower.lines_emitted = int(state.get("lines_emitted", 0))
-        return follower
+    def from_state(cls, state: dict[str, Any], *, window_cap: int = WINDOW_CAP) -> LogCursor:
+        cursor = cls(overlap=float(state.get("overlap", DEFAULT_OVERLAP)), window_cap=window_cap)
+        cursor.since = _parse(state["since"])
+        cursor.newest = _parse(state["newest"]) if state.get("newest") else None
+        cursor.seen = {
+            _hashable(key): (_parse(when) if when else None) for key, when in state.get("seen", [])
+        }
+        cursor.tail.extend(state.get("tail", []))
+        return cursor
+
+    def is_behind(self, other: LogCursor) -> bool:
+        """True when ``other`` has printed lines this cursor has not (a newer checkpoint)."""
+        if other.newest is None:
+            return False
+        return self.newest is None or other.newest > self.newest
+
+
+def _parse(text: str) -> DateTime:
+    return pendulum.parse(text)  # type: ignore[return-value]
+
+
+def _hashable(key: Any) -> Any:
+    return tuple(_hashable(k) for k in key) if isinstance(key, list | tuple) else key
+
+
+def _jsonable(key: Any) -> Any:
+    return [_jsonable(k) for k in key] if isinstance(key, tuple) else key
+
+
+class LogFollower:
+    """Prints a job's new log lines through ``emit``; call ``poll()`` as often as you like.
+
+    Example::
+
+        follower = LogFollower(hook.log_reader("test-job", "ap-beijing"), LogCursor(job.create_time), log.info)
+        follower.poll()            # prints lines not printed before
+        state = follower.state()   # JSON-safe; resume with the reader's and the cursor's from_state
+    """
+
+    def __init__(self, reader: LogReader, cursor: LogCursor, emit: Callable[[str], None] = print) -> None:
+        self.reader, self.cursor, self.emit = reader, cursor, emit
+
+    def poll(self) -> int:
+        """Emit the lines that appeared since the last poll; returns how many were emitted."""
+        emitted, start = 0, self.cursor.window_start()
+        while start is not None:
+            lines = self.reader.read(start, self.cursor.window_end())
+            emitted += self.cursor.accept(lines, start, self.emit)
+            start = self.cursor.next_start(lines, start)
+        return emitted
+
+    def state(self) -> dict[str, Any]:
+        return {**self.cursor.state(), "reader": self.reader.state()}
+
+
+class AsyncLogFollower:
+    """``LogFollower`` for a trigger's event loop (same cursor, an async reader)."""
+
+    def __init__(self, reader: AsyncLogReader, cursor: LogCursor, emit: Callable[[str], None]) -> None:
+        self.reader, self.cursor, self.emit = reader, cursor, emit
+
+    async def poll(self) -> int:
+        emitted, start = 0, self.cursor.window_start()
+        while start is not None:
+            lines = await self.reader.read(start, self.cursor.window_end())
+            emitted += self.cursor.accept(lines, start, self.emit)
+            start = self.cursor.next_start(lines, start)
+        return emitted
+
+    def state(self) -> dict[str, Any]:
+        return {**self.cursor.state(), "reader": self.reader.state()}

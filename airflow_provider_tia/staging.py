@@ -104,7 +104,9 @@ def stage_code_dir(
     if head is not None:
         stored = (head.get("Metadata") or {}).get(DIGEST_METADATA)
         if stored and stored != digest:
-            raise COSError(f"COS object {bucket}/{key} exists with another content digest ({stored}); not reusing it")
+            raise COSError(
+                f"COS object {bucket}/{key} exists with another content digest ({stored}); not reusing it"
+            )
         size, uploaded = int(head.get("ContentLength") or 0), False
         log.info("code_dir %s unchanged (digest %s): reusing %s", root, digest[:16], uri)
     else:
@@ -112,20 +114,30 @@ def stage_code_dir(
             archive = Path(tmp) / ARCHIVE_NAME
             build_archive(entries, archive, expected_digest=digest)
             size = archive.stat().st_size
-            hook.upload_file(archive, bucket, key, metadata={DIGEST_METADATA: digest},
-                             content_type="application/gzip")
+            hook.upload_file(
+                archive, bucket, key, metadata={DIGEST_METADATA: digest}, content_type="application/gzip"
+            )
         uploaded = True
-        log.info("Staged code_dir %s (%d files, %d bytes packed) to %s", root,
-                 sum(e.kind == "file" for e in entries), size, uri)
-    return StagedCode(uri=uri, package_dir_entry=f"{uri}:{mount_path}", key=key, digest=digest,
-                      uploaded=uploaded, size=size)
+        log.info(
+            "Staged code_dir %s (%d files, %d bytes packed) to %s",
+            root,
+            sum(e.kind == "file" for e in entries),
+            size,
+            uri,
+        )
+    return StagedCode(
+        uri=uri, package_dir_entry=f"{uri}:{mount_path}", key=key, digest=digest, uploaded=uploaded, size=size
+    )
 
 
 def _check_arguments(bucket: str, prefix: str, max_bytes: int, mount_path: str) -> str:
     """Validate the non-directory arguments; returns the key prefix (``""`` or ending with ``/``)."""
     if not isinstance(bucket, str) or not _BUCKET.match(bucket):
-        raise JobSpecError("code_bucket", f"{bucket!r} is not a COS bucket name: expected <name>-<appid>, "
-                                          "lowercase letters, digits and hyphens (e.g. code-1250000000)")
+        raise JobSpecError(
+            "code_bucket",
+            f"{bucket!r} is not a COS bucket name: expected <name>-<appid>, "
+            "lowercase letters, digits and hyphens (e.g. code-1250000000)",
+        )
     if not isinstance(prefix, str):
         raise JobSpecError("code_prefix", f"expected a string, got {type(prefix).__name__}")
     stripped = prefix.strip("/")
@@ -166,8 +178,12 @@ def scan_code_dir(root: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> list[_Entry
                     dirnames.remove(name)  # never descend through a link
                 target = os.path.realpath(path)
                 if os.path.commonpath([real_root, target]) != real_root:
-                    raise CodeDirError("code_dir", f"symlink {rel!r} points outside {str(root)!r} (to {target!r})")
-                entries.append(_Entry(rel, "link", path, target=Path(os.path.relpath(target, dirpath)).as_posix()))
+                    raise CodeDirError(
+                        "code_dir", f"symlink {rel!r} points outside {str(root)!r} (to {target!r})"
+                    )
+                entries.append(
+                    _Entry(rel, "link", path, target=Path(os.path.relpath(target, dirpath)).as_posix())
+                )
             elif stat.S_ISDIR(st.st_mode):
                 entries.append(_Entry(rel, "dir", path))
             elif stat.S_ISREG(st.st_mode):
@@ -175,13 +191,18 @@ def scan_code_dir(root: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> list[_Entry
                     continue
                 total += st.st_size
                 if total > max_bytes:
-                    raise CodeDirError("code_dir", f"{str(root)!r} holds more than the limit of {max_bytes} bytes "
-                                                   f"(max_bytes={max_bytes}); leave data out of the code directory")
+                    raise CodeDirError(
+                        "code_dir",
+                        f"{str(root)!r} holds more than the limit of {max_bytes} bytes "
+                        f"(max_bytes={max_bytes}); leave data out of the code directory",
+                    )
                 entries.append(_Entry(rel, "file", path, st.st_size, bool(st.st_mode & 0o111)))
             else:
                 raise CodeDirError("code_dir", f"{rel!r} is not a regular file, directory or symlink")
     if not any(e.kind == "file" for e in entries):
-        raise CodeDirError("code_dir", f"{str(root)!r} is empty (no files to stage besides __pycache__/*.pyc)")
+        raise CodeDirError(
+            "code_dir", f"{str(root)!r} is empty (no files to stage besides __pycache__/*.pyc)"
+        )
     entries.sort(key=lambda e: e.rel)
     return entries
 
@@ -201,7 +222,9 @@ def content_digest(entries: list[_Entry]) -> str:
                     for chunk in iter(lambda fh=fh: fh.read(_CHUNK), b""):
                         digest.update(chunk)
             except OSError as error:
-                raise CodeDirError("code_dir", f"cannot read {entry.rel!r}: {error.strerror or error}") from None
+                raise CodeDirError(
+                    "code_dir", f"cannot read {entry.rel!r}: {error.strerror or error}"
+                ) from None
     return digest.hexdigest()
 
 
@@ -219,8 +242,11 @@ def build_archive(entries: list[_Entry], dest: Path, *, expected_digest: str | N
     """Write the deterministic ``.tar.gz``; ``CodeDirError`` if files changed since the digest was taken."""
     digest = hashlib.sha256(b"tia-code-v1\0")
     try:
-        with open(dest, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz, \
-                tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        with (
+            open(dest, "wb") as raw,
+            gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz,
+            tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
+        ):
             for entry in entries:
                 digest.update(_header(entry))
                 info = tarfile.TarInfo(entry.rel)

@@ -48,8 +48,11 @@ def _coerce(name: str, kind: str, value: Any, typed: bool) -> Any:
             raise bad
         return value
     if typed:
-        ok = {"str": isinstance(value, str), "bool": isinstance(value, bool),
-              "int": isinstance(value, int) and not isinstance(value, bool)}[kind]
+        ok = {
+            "str": isinstance(value, str),
+            "bool": isinstance(value, bool),
+            "int": isinstance(value, int) and not isinstance(value, bool),
+        }[kind]
         if not ok:
             raise bad
         return value
@@ -92,8 +95,11 @@ class Service:
         self.store = store
         self.runner = runner
         self.handlers: dict[str, Callable[[dict], dict]] = {
-            "CreateJob": self.create_job, "DescribeJob": self.describe_job, "ListJobs": self.list_jobs,
-            "DeleteJob": self.delete_job, "QueryLogs": self.query_logs,
+            "CreateJob": self.create_job,
+            "DescribeJob": self.describe_job,
+            "ListJobs": self.list_jobs,
+            "DeleteJob": self.delete_job,
+            "QueryLogs": self.query_logs,
         }
 
     def dispatch(self, action: str, params: dict, typed: bool = True) -> dict:
@@ -109,8 +115,10 @@ class Service:
             raise ApiError("InvalidParameter", "ScaleTier Custom requires `MasterType`.")
         for name in ("MasterType", "WorkerType", "ParameterServerType"):
             if name in p and not MACHINE_TYPE_RE.fullmatch(p[name]):
-                raise ApiError("InvalidParameterValue",
-                               f"`{name}` {p[name]!r} is not a machine type like 1U1G0P (<cpu>U<mem GB>G<gpus>P).")
+                raise ApiError(
+                    "InvalidParameterValue",
+                    f"`{name}` {p[name]!r} is not a machine type like 1U1G0P (<cpu>U<mem GB>G<gpus>P).",
+                )
         for name in ("WorkerCount", "ParameterServerCount"):
             if p.get(name, 0) < 0:
                 raise ApiError("InvalidParameterValue", f"`{name}` must not be negative.")
@@ -148,13 +156,16 @@ class Service:
         try:
             start, end = parse_query_time(p["StartTime"]), parse_query_time(p["EndTime"])
         except ValueError:
-            raise ApiError("InvalidParameterValue",
-                           "`StartTime`/`EndTime` must look like 2019-01-01 00:00:00 (read in +0800).") from None
+            raise ApiError(
+                "InvalidParameterValue",
+                "`StartTime`/`EndTime` must look like 2019-01-01 00:00:00 (read in +0800).",
+            ) from None
         if start > end:
             raise ApiError("InvalidParameterValue", "`StartTime` is after `EndTime`.")
         if p["Limit"] < 1:
             raise ApiError("InvalidParameterValue", "`Limit` must be positive.")
         limit = min(p["Limit"], MAX_LINES_PER_WINDOW)
-        logs, context, listover = self.store.query_logs(p["Cluster"], p["JobName"], start, end, limit,
-                                                        p.get("Context"))
+        logs, context, listover = self.store.query_logs(
+            p["Cluster"], p["JobName"], start, end, limit, p.get("Context")
+        )
         return {"Context": context, "Logs": logs, "Listover": listover}

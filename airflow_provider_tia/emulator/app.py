@@ -28,8 +28,19 @@ if TYPE_CHECKING:
     from .faults import Fault, FaultInjector
 
 TRANSPORT_KEY = "tia_emulator_transport"
-LEGACY_COMMON = ("Action", "Version", "Region", "Timestamp", "Nonce", "SecretId", "SignatureMethod", "Token",
-                 "Language", "Signature", "RequestClient")
+LEGACY_COMMON = (
+    "Action",
+    "Version",
+    "Region",
+    "Timestamp",
+    "Nonce",
+    "SecretId",
+    "SignatureMethod",
+    "Token",
+    "Language",
+    "Signature",
+    "RequestClient",
+)
 
 
 class Backend(Protocol):
@@ -92,7 +103,9 @@ def parse(method: str, query: str, headers: dict[str, str], body: bytes) -> Pars
     raw = query if method == "GET" else body.decode("utf-8", "replace")
     flat = dict(parse_qsl(raw, keep_blank_values=True))
     if "authorization" in headers or "x-tc-action" in headers:
-        return Parsed(headers.get("x-tc-action", ""), headers.get("x-tc-version", ""), unflatten(flat), False, None)
+        return Parsed(
+            headers.get("x-tc-action", ""), headers.get("x-tc-version", ""), unflatten(flat), False, None
+        )
     params = {k: v for k, v in flat.items() if k not in LEGACY_COMMON}
     return Parsed(flat.get("Action", ""), flat.get("Version", ""), unflatten(params), False, flat)
 
@@ -111,8 +124,13 @@ class _BrokenResponse(Response):
     """Fallback drop when the server gives no transport: start a response, then fail mid-body."""
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", b"1000")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", b"1000")],
+            }
+        )
         raise ConnectionAbortedError("tia emulator: injected drop")
 
 
@@ -131,9 +149,14 @@ async def _fault_reply(request: Request, fault: Fault, action: str, request_id: 
         return await _drop(request)
     if fault.kind == "http5xx":
         text = {502: "Bad Gateway", 503: "Service Unavailable"}[fault.status]
-        return Response(f"<html><body>{fault.status} {text}</body></html>".encode(), status_code=fault.status,
-                        media_type="text/html")
-    return error_response(fault.code or "InternalError", f"injected fault {fault.label} on {action}", request_id)
+        return Response(
+            f"<html><body>{fault.status} {text}</body></html>".encode(),
+            status_code=fault.status,
+            media_type="text/html",
+        )
+    return error_response(
+        fault.code or "InternalError", f"injected fault {fault.label} on {action}", request_id
+    )
 
 
 def create_app(backend: Backend) -> Starlette:
@@ -150,8 +173,9 @@ def create_app(backend: Backend) -> Starlette:
             return error_response(exc.code, exc.message, request_id)
         action = parsed.action
         if not action:
-            return error_response("MissingParameter", "The request is missing a required parameter `Action`.",
-                                  request_id)
+            return error_response(
+                "MissingParameter", "The request is missing a required parameter `Action`.", request_id
+            )
         backend.calls[action] += 1
         backend.requests.append((action, parsed.params))
         try:
@@ -165,10 +189,13 @@ def create_app(backend: Backend) -> Starlette:
         if action not in SCHEMAS:
             return error_response("InvalidAction", f"The action `{action}` is not found.", request_id)
         if not parsed.version:
-            return error_response("MissingParameter", "The request is missing a required parameter `Version`.",
-                                  request_id)
+            return error_response(
+                "MissingParameter", "The request is missing a required parameter `Version`.", request_id
+            )
         if parsed.version != VERSION:
-            return error_response("NoSuchVersion", f"The API version `{parsed.version}` does not exist.", request_id)
+            return error_response(
+                "NoSuchVersion", f"The API version `{parsed.version}` does not exist.", request_id
+            )
         latency, fault = backend.faults.decide(action)
         if latency:
             await asyncio.sleep(latency)

@@ -62,9 +62,7 @@ def tc3_canonical_request(
 ) -> str:
     """Build the TC3 canonical request (header names/values lower-cased and trimmed)."""
     canonical_headers = "".join(f"{h}:{headers.get(h, '').strip().lower()}\n" for h in signed_headers)
-    return "\n".join(
-        [method, uri, query, canonical_headers, ";".join(signed_headers), sha256_hex(payload)]
-    )
+    return "\n".join([method, uri, query, canonical_headers, ";".join(signed_headers), sha256_hex(payload)])
 
 
 def tc3_signature(secret_key: str, date: str, service: str, timestamp: str, canonical_request: str) -> str:
@@ -110,7 +108,9 @@ class Verifier:
     def _lookup(self, secret_id: str) -> Credential:
         cred = self._creds.get(secret_id)
         if cred is None:
-            raise AuthError("AuthFailure.SecretIdNotFound", "The SecretId is not found, please ensure it is correct.")
+            raise AuthError(
+                "AuthFailure.SecretIdNotFound", "The SecretId is not found, please ensure it is correct."
+            )
         return cred
 
     @staticmethod
@@ -148,7 +148,9 @@ class Verifier:
             raise AuthError("AuthFailure.InvalidAuthorization", "The Authorization header is malformed.")
         parts = m.group("cred").split("/")
         if len(parts) != 4 or parts[3] != "tc3_request":
-            raise AuthError("AuthFailure.InvalidAuthorization", "The Credential of Authorization is malformed.")
+            raise AuthError(
+                "AuthFailure.InvalidAuthorization", "The Credential of Authorization is malformed."
+            )
         secret_id, date, service, _ = parts
         if service != self.service:
             raise AuthError(
@@ -157,11 +159,15 @@ class Verifier:
             )
         signed = m.group("signed").lower().split(";")
         if "host" not in signed or "content-type" not in signed:
-            raise AuthError("AuthFailure.InvalidAuthorization", "SignedHeaders must include content-type and host.")
+            raise AuthError(
+                "AuthFailure.InvalidAuthorization", "SignedHeaders must include content-type and host."
+            )
         ts = self._check_time(headers.get("x-tc-timestamp"), now)
         cred = self._lookup(secret_id)
         if datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%d") != date:
-            raise AuthError("AuthFailure.SignatureFailure", "The credential date does not match X-TC-Timestamp.")
+            raise AuthError(
+                "AuthFailure.SignatureFailure", "The credential date does not match X-TC-Timestamp."
+            )
         payload = b"UNSIGNED-PAYLOAD" if headers.get("x-tc-content-sha256") == "UNSIGNED-PAYLOAD" else body
         canonical = tc3_canonical_request(method, path, query, headers, signed, payload)
         expected = tc3_signature(cred.secret_key, date, service, str(ts), canonical)
@@ -184,7 +190,9 @@ class Verifier:
         self._check_time(params.get("Timestamp"), now)
         cred = self._lookup(secret_id)
         sign_method = params.get("SignatureMethod") or "HmacSHA1"
-        expected = legacy_signature(cred.secret_key, legacy_sign_string(method, host, path, params), sign_method)
+        expected = legacy_signature(
+            cred.secret_key, legacy_sign_string(method, host, path, params), sign_method
+        )
         if not hmac.compare_digest(expected, signature):
             raise AuthError(
                 "AuthFailure.SignatureFailure",

@@ -82,8 +82,9 @@ class TIAEmulator:
                 raise ValueError("cos_endpoint needs the local runner")
             from .cos import COSResolver
 
-            runner.package_resolvers.setdefault("cos", COSResolver(
-                cos_endpoint, cos_access_key or secret_id, cos_secret_key or secret_key))
+            runner.package_resolvers.setdefault(
+                "cos", COSResolver(cos_endpoint, cos_access_key or secret_id, cos_secret_key or secret_key)
+            )
         self.cos_endpoint = cos_endpoint
         self.runner = runner
         self.faults = FaultInjector(faults, seed)
@@ -119,12 +120,18 @@ class TIAEmulator:
         sock.bind((self._host, self._port))
         self._port = sock.getsockname()[1]
         config = uvicorn.Config(
-            create_app(self), log_level="warning", access_log=False, lifespan="off", http=_Protocol,
-            timeout_keep_alive=75, timeout_graceful_shutdown=2,
+            create_app(self),
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            http=_Protocol,
+            timeout_keep_alive=75,
+            timeout_graceful_shutdown=2,
         )
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]},
-                                        name="tia-emulator-http", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, name="tia-emulator-http", daemon=True
+        )
         self._thread.start()
         deadline = time.monotonic() + 10
         while not self._server.started:
@@ -191,14 +198,21 @@ class TIAEmulator:
         self.requests.clear()
         self.faults.reset_counts()
 
-    def wait_for_state(self, name: str, cluster: str, states: str | Iterable[str] = ("Succeeded", "Failed"),
-                       timeout: float = 30.0) -> dict:
+    def wait_for_state(
+        self,
+        name: str,
+        cluster: str,
+        states: str | Iterable[str] = ("Succeeded", "Failed"),
+        timeout: float = 30.0,
+    ) -> dict:
         """Block until the job is in one of ``states``; returns the job, TimeoutError otherwise."""
         wanted = {states} if isinstance(states, str) else set(states)
         store = self.store
         assert store is not None, "start() the emulator first"
         if not store.wait_for(lambda: store.state(cluster, name) in wanted, timeout):
-            raise TimeoutError(f"job {name!r} in {cluster!r} is {store.state(cluster, name)!r}, not in {wanted}")
+            raise TimeoutError(
+                f"job {name!r} in {cluster!r} is {store.state(cluster, name)!r}, not in {wanted}"
+            )
         job = store.get(cluster, name)
         assert job is not None
         return job
@@ -208,5 +222,11 @@ class TIAEmulator:
         extra: dict[str, Any] = {"region": conn_id_region, "endpoint": self.endpoint, "scheme": "http"}
         if self.token:
             extra["token"] = self.token
-        return json.dumps({"conn_type": "tencentcloud", "login": self.secret_id, "password": self.secret_key,
-                           "extra": extra})
+        return json.dumps(
+            {
+                "conn_type": "tencentcloud",
+                "login": self.secret_id,
+                "password": self.secret_key,
+                "extra": extra,
+            }
+        )

@@ -12,10 +12,9 @@ import logging
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseHook
-
 from airflow_provider_tia.exceptions import COSError, TIAConfigError
 from airflow_provider_tia.hooks import sdk
+from airflow_provider_tia.hooks.base import TencentCloudConnectionHook
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -40,7 +39,7 @@ def cos_host(bucket: str, region: str) -> str:
     return f"{bucket}.cos.{region}.myqcloud.com"
 
 
-class COSHook(BaseHook):
+class COSHook(TencentCloudConnectionHook):
     """Reads and writes COS objects with boto3 against COS's S3-compatible endpoint.
 
     Example::
@@ -54,46 +53,27 @@ class COSHook(BaseHook):
     :param endpoint_url: S3 endpoint URL, overriding the connection's extra ``cos_endpoint``.
     """
 
-    conn_name_attr = "tia_conn_id"
-    default_conn_name = "tencentcloud_default"
-    conn_type = "tencentcloud"
     hook_name = "Tencent Cloud COS"
 
     def __init__(
         self,
-        tia_conn_id: str = default_conn_name,
+        tia_conn_id: str = TencentCloudConnectionHook.default_conn_name,
         region: str | None = None,
         *,
         endpoint_url: str | None = None,
     ) -> None:
-        super().__init__()
-        self.tia_conn_id = tia_conn_id
-        self._region = region
+        super().__init__(tia_conn_id, region)
         self._endpoint_url = endpoint_url
-
-    def __repr__(self) -> str:
-        return f"COSHook(tia_conn_id={self.tia_conn_id!r}, region={self._region!r})"
-
-    # ------------------------------------------------------------------------------------- plumbing
-    @cached_property
-    def _conn_and_settings(self) -> tuple[Any, sdk.Settings]:
-        conn = self.get_connection(self.tia_conn_id)
-        return conn, sdk.Settings.from_connection(conn, region=self._region)
-
-    @property
-    def settings(self) -> sdk.Settings:
-        """Connection settings (region, credentials); secrets registered with the masker."""
-        return self._conn_and_settings[1]
-
-    @property
-    def region(self) -> str:
-        return self.settings.region
 
     @cached_property
     def endpoint_url(self) -> str:
         """``endpoint_url=``, else extra ``cos_endpoint``, else ``https://cos.<region>.myqcloud.com``."""
-        extra = sdk.extra_of(self._conn_and_settings[0])
-        return str(self._endpoint_url or extra.get("cos_endpoint") or f"https://cos.{self.region}.myqcloud.com")
+        settings = self.settings
+        return str(
+            self._endpoint_url
+            or settings.extra.get("cos_endpoint")
+            or f"https://cos.{settings.region}.myqcloud.com"
+        )
 
     @property
     def is_tencent_endpoint(self) -> bool:
@@ -116,8 +96,11 @@ class COSHook(BaseHook):
             "retries": {"max_attempts": 5, "mode": "standard"},
         }
         try:  # botocore >= 1.36 sends CRC checksums by default; COS expects them only when required.
-            config = Config(**options, request_checksum_calculation="when_required",
-                            response_checksum_validation="when_required")
+            config = Config(
+                **options,
+                request_checksum_calculation="when_required",
+                response_checksum_validation="when_required",
+            )
         except TypeError:  # pragma: no cover - older botocore
             config = Config(**options)
         log.info("COS client for region %s at %s", settings.region, self.endpoint_url)
@@ -143,7 +126,7 @@ class COSHook(BaseHook):
     # ------------------------------------------------------------------------------------- objects
     def cos_uri(self, bucket: str, key: str) -> str:
         """``cos://<bucket>.cos.<region>.myqcloud.com/<key>``, the form TI-A's PackageDir takes."""
-        return f"cos://{cos_host(bucket, self.region)}/{key.lstrip('/')}"
+        return f"cos://{cos_host(bucket, self.settings.region)}/{key.lstrip('/')}"
 
     def head_object(self, bucket: str, key: str) -> dict[str, Any] | None:
         """The object's metadata (HEAD), or None when it does not exist."""
@@ -160,8 +143,15 @@ class COSHook(BaseHook):
         except (BotoCoreError, OSError) as error:
             raise to_cos_error(f"HEAD {bucket}/{key}", error) from None
 
-    def upload_file(self, path: str | Path, bucket: str, key: str, *, metadata: dict[str, str] | None = None,
-                    content_type: str | None = None) -> None:
+    def upload_file(
+        self,
+        path: str | Path,
+        bucket: str,
+        key: str,
+        *,
+        metadata: dict[str, str] | None = None,
+        content_type: str | None = None,
+    ) -> None:
         """Upload a local file (multipart above 8 MiB)."""
         extra: dict[str, Any] = {}
         if metadata:
@@ -169,13 +159,14 @@ class COSHook(BaseHook):
         if content_type:
             extra["ContentType"] = content_type
         log.info("Uploading %s to COS bucket %s key %s", path, bucket, key)
-        self._call(f"upload {bucket}/{key}", self.client.upload_file, Filename=str(path), Bucket=bucket, Key=key,
-                   ExtraArgs=extra or None)
-
-    def download_file(self, bucket: str, key: str, path: str | Path) -> None:
-        """Download an object to a local file."""
-        self._call(f"download {bucket}/{key}", self.client.download_file, Bucket=bucket, Key=key,
-                   Filename=str(path))
+        self._call(
+            f"upload {bucket}/{key}",
+            self.client.upload_file,
+            Filename=str(path),
+            Bucket=bucket,
+            Key=key,
+            ExtraArgs=extra or None,
+        )
 
 
 def to_cos_error(what: str, error: BaseException) -> COSError:

@@ -1,21 +1,24 @@
-"""Glue to the official Tencent Cloud SDK: connection settings, profiles, retries, error mapping.
+"""Glue to the official Tencent Cloud SDK, shared by every platform: settings, profiles, retries, errors, secrets.
 
-The SDK does the signing (TC3-HMAC-SHA256), credentials and retries. Its modules are imported inside
-the functions here, never at DAG-parse time.
+The SDK signs (TC3-HMAC-SHA256), resolves credentials and sends requests. Retries are ours
+(``RetryPolicy``): the SDK's ``StandardRetryer`` never clears a failed attempt's error, so a call that
+succeeds on a retry is still reported as failed, and it sleeps after the last attempt. Our loop judges
+each attempt on its own and returns how many attempts a call took, so a caller can tell whether an
+earlier attempt of the same call may have acted (a lost CreateJob reply). SDK modules are imported
+inside the functions here, never at DAG-parse time.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import dataclasses
-import functools
+import itertools
 import json
 import logging
 import random
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from airflow_provider_tia.exceptions import (
@@ -27,31 +30,30 @@ from airflow_provider_tia.exceptions import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from airflow.sdk import Connection
 
-SERVICE = "tia"
-API_VERSION = "2018-02-26"
 SDK_LOGGER = "tencentcloud_sdk_common"
-# Codes worth another attempt. The SDK's own retryer covers only network errors and throttling.
+# Codes worth another attempt: throttling, network, and the service's own transient faults.
 RETRY_CODES = frozenset(
     {
         "ClientNetworkError",
         "ServerNetworkError",
         "RequestLimitExceeded",
-        "RequestLimitExceeded.UinLimitExceeded",
-        "RequestLimitExceeded.GlobalRegionUinLimitExceeded",
         "InternalError",
         "FailedOperation.TimeOut",
     }
 )
-
-log = logging.getLogger(__name__)
-# Retries made during the current call (read after a CreateJob to know whether a lost reply may hide
-# a job the service did create).
-retries_in_call: contextvars.ContextVar[int] = contextvars.ContextVar("tia_retries_in_call", default=0)
-_known_secrets: set[str] = set()
 # As Airflow's masker: a "secret" of a few characters would turn ordinary words into "***".
 MIN_SECRET_LENGTH = 5
+SSL_HINT = (
+    " (the endpoint seems to speak plain http, e.g. the local emulator: set the connection's extra "
+    '"scheme": "http")'
+)
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,6 +70,7 @@ class Settings:
     request_timeout: int = 60
     max_attempts: int = 5
     retry_backoff: float = 1.0
+    extra: Mapping[str, Any] = dataclasses.field(repr=False, default_factory=dict)
 
     @classmethod
     def from_connection(
@@ -87,17 +90,7 @@ class Settings:
                 f"Connection {conn.conn_id!r} has no region: set the connection's extra 'region' "
                 "(e.g. ap-beijing) or pass region= to the hook/operator"
             )
-        endpoint = extra.get("endpoint") or conn.host or None
-        scheme = (extra.get("scheme") or "").lower() or None
-        if endpoint and "://" in endpoint:
-            parts = urlsplit(endpoint)
-            scheme = scheme or parts.scheme.lower()
-            endpoint = parts.netloc + (parts.path.rstrip("/") or "")
-        scheme = scheme or "https"
-        if scheme not in ("https", "http"):
-            raise TIAConfigError(
-                f"Connection {conn.conn_id!r}: scheme must be 'https' or 'http', got {scheme!r}"
-            )
+        endpoint, scheme = _endpoint_and_scheme(conn, extra)
         settings = cls(
             conn_id=conn.conn_id,
             region=str(region),
@@ -111,26 +104,83 @@ class Settings:
             retry_backoff=float(
                 retry_backoff if retry_backoff is not None else extra.get("retry_backoff", 1.0)
             ),
+            extra=extra,
         )
         if settings.secret_id and not settings.secret_key:
             raise TIAConfigError(
                 f"Connection {conn.conn_id!r} has a SecretId (login) but no SecretKey (password)"
             )
-        settings.register_secrets()
         return settings
 
-    def register_secrets(self) -> None:
-        """Give the SecretKey and token to Airflow's secret masker and to our own redaction."""
-        register_secrets(self.secret_key, self.token)
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(self.max_attempts, self.retry_backoff)
+
+    @property
+    def is_tencent_cloud(self) -> bool:
+        """True unless the endpoint points elsewhere (a local emulator, a test server)."""
+        host = (self.endpoint or "").split(":")[0]
+        return not host or host.endswith((".tencentcloudapi.com", ".myqcloud.com"))
+
+
+def _endpoint_and_scheme(conn: Connection, extra: Mapping[str, Any]) -> tuple[str | None, str]:
+    endpoint = extra.get("endpoint") or conn.host or None
+    scheme = (extra.get("scheme") or "").lower() or None
+    if endpoint and "://" in endpoint:
+        parts = urlsplit(endpoint)
+        scheme = scheme or parts.scheme.lower()
+        endpoint = parts.netloc + (parts.path.rstrip("/") or "")
+    scheme = scheme or "https"
+    if scheme not in ("https", "http"):
+        raise TIAConfigError(f"Connection {conn.conn_id!r}: scheme must be 'https' or 'http', got {scheme!r}")
+    return endpoint, scheme
+
+
+def extra_of(conn: Connection) -> dict[str, Any]:
+    """The connection's extra, with the UI's ``extra__tencentcloud__<field>`` keys read as ``<field>``."""
+    try:
+        extra = conn.extra_dejson
+    except Exception as error:
+        raise TIAConfigError(f"Connection {conn.conn_id!r} has an extra that is not valid JSON") from error
+    return {key.removeprefix("extra__tencentcloud__"): value for key, value in (extra or {}).items()}
+
+
+# ------------------------------------------------------------------------------------------ secrets
+class SecretRegistry:
+    """Secrets to strip from our own error texts and from the SDK's DEBUG log.
+
+    Filled only by explicit ``register_secrets`` calls (a hook registers its connection's secrets when
+    it reads them); nothing else reads or writes it.
+    """
+
+    def __init__(self) -> None:
+        self._secrets: set[str] = set()
+
+    def add(self, secret: str) -> None:
+        self._secrets.add(secret)
+
+    def redact(self, text: str) -> str:
+        for secret in self._secrets:
+            if secret in text:
+                text = text.replace(secret, "***")
+        return text
+
+    def __bool__(self) -> bool:
+        return bool(self._secrets)
+
+
+SECRETS = SecretRegistry()
 
 
 def register_secrets(*secrets: str | None) -> None:
-    """Mask these secrets everywhere: Airflow's secret masker, our error texts, the SDK's DEBUG log."""
+    """Mask these secrets everywhere: Airflow's secret masker, our error texts, the SDK's DEBUG log.
+
+    Values shorter than ``MIN_SECRET_LENGTH`` are skipped, as Airflow's masker would (with a warning).
+    """
     for secret in secrets:
-        if not secret:
+        if not secret or len(secret) < MIN_SECRET_LENGTH:
             continue
-        if len(secret) >= MIN_SECRET_LENGTH:
-            _known_secrets.add(secret)
+        SECRETS.add(secret)
         try:
             from airflow.sdk.log import mask_secret
 
@@ -140,31 +190,15 @@ def register_secrets(*secrets: str | None) -> None:
     _install_sdk_log_redaction()
 
 
-def extra_of(conn: Connection) -> dict[str, Any]:
-    try:
-        extra = conn.extra_dejson
-    except Exception as error:
-        raise TIAConfigError(f"Connection {conn.conn_id!r} has an extra that is not valid JSON") from error
-    out: dict[str, Any] = {}
-    for key, value in (extra or {}).items():
-        # The UI may store custom fields as extra__tencentcloud__<field>.
-        out[key.removeprefix("extra__tencentcloud__")] = value
-    return out
-
-
 def redact(text: str) -> str:
-    """Replace every known secret in ``text`` by ``***``."""
-    for secret in _known_secrets:
-        if secret and secret in text:
-            text = text.replace(secret, "***")
-    return text
+    """Replace every registered secret in ``text`` by ``***``."""
+    return SECRETS.redact(text)
 
 
 class _RedactFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        if _known_secrets:
-            message = redact(record.getMessage())
-            record.msg, record.args = message, None
+        if SECRETS:
+            record.msg, record.args = redact(record.getMessage()), None
         return True
 
 
@@ -176,7 +210,11 @@ def _install_sdk_log_redaction() -> None:
 
 
 def credential_for(settings: Settings) -> Any:
-    """An SDK credential: the connection's keys, else the SDK's default chain (env, profile, role)."""
+    """An SDK credential: the connection's keys, else the SDK's default chain (env, profile, role).
+
+    Blocking (the chain may read files or ask the instance metadata service): in a trigger, call it
+    in a thread.
+    """
     from tencentcloud.common import credential
 
     if settings.secret_id:
@@ -193,15 +231,8 @@ def credential_for(settings: Settings) -> Any:
     return found
 
 
-def _backoff(base: float) -> Any:
-    def backoff(attempt: int) -> float:
-        return min(30.0, base * 2**attempt) * random.uniform(0.5, 1.0)
-
-    return backoff
-
-
 def client_profile(settings: Settings, *, asynchronous: bool = False) -> Any:
-    """SDK ClientProfile: keep-alive, request timeout, retries of transient codes with jittered backoff."""
+    """SDK ClientProfile: keep-alive and request timeout; no SDK retryer (``RetryPolicy`` retries)."""
     from tencentcloud.common.profile.client_profile import ClientProfile
     from tencentcloud.common.profile.http_profile import HttpProfile
 
@@ -215,30 +246,57 @@ def client_profile(settings: Settings, *, asynchronous: bool = False) -> Any:
         # Plain http has no TLS: don't let httpx build (and load CA files into) an SSL context per
         # client, ~20 ms each. https keeps full verification.
         http.certification = False
-    if asynchronous:
-        retryer: Any = _async_retryer_class()(settings.max_attempts, _async(_backoff(settings.retry_backoff)))
-    else:
-        retryer = _sync_retryer_class()(settings.max_attempts, _backoff(settings.retry_backoff))
-    return ClientProfile(httpProfile=http, retryer=retryer, language="en-US")
+    return ClientProfile(httpProfile=http, language="en-US")
 
 
-def _async(fn: Any) -> Any:
-    async def wrapper(attempt: int) -> float:
-        return fn(attempt)
+# ------------------------------------------------------------------------------------------ retries
+@dataclasses.dataclass(frozen=True)
+class RetryPolicy:
+    """Which failures get another attempt, and how long to wait before it (jittered, doubling, <= 30 s)."""
 
-    return wrapper
+    max_attempts: int = 5
+    backoff: float = 1.0
+
+    def should_retry(self, error: BaseException) -> bool:
+        from tencentcloud.common.exception import TencentCloudSDKException
+
+        if isinstance(error, TencentCloudSDKException):
+            code = error.get_code() or ""
+            return any(code == c or code.startswith(c + ".") for c in RETRY_CODES)
+        return _is_transport_error(error)
+
+    def delay_after(self, attempt: int, error: BaseException, action: str) -> float:
+        """Seconds to wait after failed attempt ``attempt`` (1-based); re-raises when there is no next one."""
+        if attempt >= self.max_attempts or not self.should_retry(error):
+            raise error
+        delay = min(30.0, self.backoff * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+        log.warning(
+            "%s failed (%s); attempt %d in %.1fs", action, redact(describe_error(error)), attempt + 1, delay
+        )
+        return delay
 
 
-def _should_retry(err: Any) -> bool:
-    from tencentcloud.common.exception import TencentCloudSDKException
+def call_with_retries(fn: Callable[[int], T], policy: RetryPolicy, action: str) -> T:
+    """``fn(attempt)`` under ``policy`` (attempts count from 1); the last failure propagates."""
+    for attempt in itertools.count(1):
+        try:
+            return fn(attempt)
+        except Exception as error:
+            time.sleep(policy.delay_after(attempt, error, action))
+    raise AssertionError("unreachable")  # pragma: no cover
 
-    if isinstance(err, TencentCloudSDKException):
-        code = err.get_code() or ""
-        return code in RETRY_CODES or code.startswith("InternalError.")
-    return _is_transport_error(err)
+
+async def acall_with_retries(fn: Callable[[int], Awaitable[T]], policy: RetryPolicy, action: str) -> T:
+    """The async twin of ``call_with_retries``."""
+    for attempt in itertools.count(1):
+        try:
+            return await fn(attempt)
+        except Exception as error:
+            await asyncio.sleep(policy.delay_after(attempt, error, action))
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _is_transport_error(err: Any) -> bool:
+def _is_transport_error(err: BaseException) -> bool:
     try:
         import httpx
     except ImportError:  # pragma: no cover
@@ -246,65 +304,7 @@ def _is_transport_error(err: Any) -> bool:
     return isinstance(err, httpx.TransportError)
 
 
-def _note_retry(attempt: int, sleep: float, err: Any) -> None:
-    retries_in_call.set(retries_in_call.get() + 1)
-    log.warning("TI-A call failed (%s); retry %d in %.1fs", redact(describe_error(err)), attempt + 1, sleep)
-
-
-@functools.cache
-def _sync_retryer_class() -> type:
-    from tencentcloud.common.retry import StandardRetryer
-
-    class Retryer(StandardRetryer):
-        # The SDK's send_request never clears the previous attempt's error, so a success after a retry
-        # is still treated as a failure (and the stale error raised): each attempt is judged on its own.
-        def send_request(self, fn: Any) -> Any:
-            for attempt in range(self._max_attempts):
-                try:
-                    return fn()
-                except Exception as error:
-                    if attempt == self._max_attempts - 1 or not self.should_retry(None, error):
-                        raise
-                    sleep = self._backoff_fn(attempt)
-                    self.on_retry(attempt, sleep, None, error)
-                    time.sleep(sleep)
-            raise AssertionError("unreachable")  # pragma: no cover
-
-        def should_retry(self, resp: Any, err: Any) -> bool:  # type: ignore[override]
-            return err is not None and _should_retry(err)
-
-        def on_retry(self, n: int, sleep: float, resp: Any, err: Any) -> None:
-            _note_retry(n, sleep, err)
-
-    return Retryer
-
-
-@functools.cache
-def _async_retryer_class() -> type:
-    from tencentcloud.common.retry_async import StandardRetryer
-
-    class AsyncRetryer(StandardRetryer):
-        async def send_request(self, fn: Any) -> Any:  # same fix as the sync retryer
-            for attempt in range(self._max_attempts):
-                try:
-                    return await fn()
-                except Exception as error:
-                    if attempt == self._max_attempts - 1 or not await self.should_retry(None, error):
-                        raise
-                    sleep = await self._backoff_fn(attempt)
-                    await self.on_retry(attempt, sleep, None, error)
-                    await asyncio.sleep(sleep)
-            raise AssertionError("unreachable")  # pragma: no cover
-
-        async def should_retry(self, resp: Any, err: Any) -> bool:  # type: ignore[override]
-            return err is not None and _should_retry(err)
-
-        async def on_retry(self, n: int, sleep: float, resp: Any, err: Any) -> None:
-            _note_retry(n, sleep, err)
-
-    return AsyncRetryer
-
-
+# ------------------------------------------------------------------------------------------- errors
 def describe_error(err: Any) -> str:
     code = getattr(err, "code", None) or type(err).__name__
     message = getattr(err, "message", None) or str(err)
@@ -312,8 +312,17 @@ def describe_error(err: Any) -> str:
     return f"{code}: {message}" + (f" (RequestId: {request_id})" if request_id else "")
 
 
-def to_provider_error(err: BaseException, action: str) -> TIAError:
-    """Turn an SDK/transport/parse failure into the provider's typed error, secrets redacted."""
+def to_provider_error(err: BaseException, action: str, attempts: int = 1) -> TIAError:
+    """Turn an SDK/transport/parse failure into the provider's typed error, secrets redacted.
+
+    ``attempts``: how many attempts the call made, kept on the error (``error.attempts``).
+    """
+    error = _typed(err, action)
+    error.attempts = max(attempts, 1)
+    return error
+
+
+def _typed(err: BaseException, action: str) -> TIAError:
     from tencentcloud.common.exception import TencentCloudSDKException
 
     if isinstance(err, TIAError):
@@ -322,13 +331,15 @@ def to_provider_error(err: BaseException, action: str) -> TIAError:
         message = err.get_message()
         if isinstance(message, bytes):
             message = message.decode("utf-8", "replace")
-        return error_for_code(
-            err.get_code(), redact(f"{action}: {str(message)[:2000]}"), err.get_request_id()
-        )
+        text = str(message)[:2000]
+        if _looks_like_tls_to_http(text):
+            text += SSL_HINT
+        return error_for_code(err.get_code(), redact(f"{action}: {text}"), err.get_request_id())
     if _is_transport_error(err) or isinstance(err, OSError | TimeoutError):
-        return NetworkError(
-            redact(f"{action}: {type(err).__name__}: {str(err)[:500]}"), code="ClientNetworkError"
-        )
+        text = f"{action}: {type(err).__name__}: {str(err)[:500]}"
+        if _looks_like_tls_to_http(text):
+            text += SSL_HINT
+        return NetworkError(redact(text), code="ClientNetworkError")
     if isinstance(err, ValueError | KeyError | TypeError):
         return MalformedResponse(
             redact(f"{action}: unreadable reply ({type(err).__name__}: {str(err)[:300]})")
@@ -336,7 +347,14 @@ def to_provider_error(err: BaseException, action: str) -> TIAError:
     return TIAError(redact(f"{action}: {type(err).__name__}: {str(err)[:500]}"))
 
 
-def unwrap_response(action: str, payload: Any) -> Mapping[str, Any]:
+def _looks_like_tls_to_http(text: str) -> bool:
+    """The OpenSSL errors of a TLS handshake answered by a plain-http server."""
+    return any(
+        marker in text for marker in ("WRONG_VERSION_NUMBER", "wrong version number", "record layer failure")
+    )
+
+
+def unwrap_response(action: str, payload: Any) -> dict[str, Any]:
     """``payload["Response"]``, checked; an error envelope the SDK let through becomes a typed error."""
     if isinstance(payload, bytes | str):
         try:
@@ -353,5 +371,4 @@ def unwrap_response(action: str, payload: Any) -> Mapping[str, Any]:
             redact(f"{action}: {error.get('Message') or ''}"),
             response.get("RequestId"),
         )
-    return response
-
+    return dict(response)

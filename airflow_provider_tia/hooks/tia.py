@@ -2,36 +2,33 @@
 
 from __future__ import annotations
 
-import time
 from collections import Counter
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseHook
-
+from airflow_provider_tia import lifecycle
 from airflow_provider_tia.exceptions import (
     JobAlreadyExists,
     JobNotFound,
-    JobVanished,
-    JobWaitTimeout,
     MalformedResponse,
     TIAError,
     TransientError,
 )
 from airflow_provider_tia.hooks import sdk
-from airflow_provider_tia.hooks.transport import use_urllib3_transport
-from airflow_provider_tia.job import Job, JobSpec, LogLine, format_query_time
+from airflow_provider_tia.hooks.base import AsyncTencentCloudClient, TencentCloudBaseHook
+from airflow_provider_tia.job import Job, JobSpec, LogLine, QueryLogsZone, job_label
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
     from pendulum import DateTime
 
+SERVICE = "tia"
+API_VERSION = "2018-02-26"
 LIST_PAGE_SIZE = 100
 LOG_PAGE_SIZE = 1000
 
 
-class TIAHook(BaseHook):
+class TIAHook(TencentCloudBaseHook):
     """Calls the TI-A API (service ``tia``, version ``2018-02-26``) through the official SDK.
 
     The connection (type ``tencentcloud``): login = SecretId, password = SecretKey, extra ``region``
@@ -44,94 +41,35 @@ class TIAHook(BaseHook):
         job = hook.create_job(JobSpec(name="test-job", cluster="ap-beijing", runtime_version="tia-1.7.0"))
         job = hook.wait_for_job(job.name, "ap-beijing", poll_interval=30, timeout=3600)
 
-    :param tia_conn_id: Airflow connection id.
-    :param region: Region, overriding the connection's extra ``region``.
-    :param request_timeout: Seconds before one HTTP request is abandoned (and retried).
-    :param max_attempts: Attempts per call for throttling, network and internal errors.
-    :param retry_backoff: First backoff in seconds; doubles each retry (capped at 30 s, with jitter).
+    Parameters: see ``TencentCloudBaseHook``.
     """
 
-    conn_name_attr = "tia_conn_id"
-    default_conn_name = "tencentcloud_default"
-    conn_type = "tencentcloud"
     hook_name = "Tencent Cloud TI-A"
+    service = SERVICE
+    api_version = API_VERSION
 
-    def __init__(
-        self,
-        tia_conn_id: str = default_conn_name,
-        region: str | None = None,
-        *,
-        request_timeout: int | None = None,
-        max_attempts: int | None = None,
-        retry_backoff: float | None = None,
-    ) -> None:
-        super().__init__()
-        self.tia_conn_id = tia_conn_id
-        self.region = region
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self.api_calls: Counter[str] = Counter()
-        self._overrides = {
-            "request_timeout": request_timeout,
-            "max_attempts": max_attempts,
-            "retry_backoff": retry_backoff,
-        }
-
-    def __repr__(self) -> str:
-        return f"TIAHook(tia_conn_id={self.tia_conn_id!r}, region={self.region!r})"
-
-    # ------------------------------------------------------------------------------------- plumbing
-    @cached_property
-    def settings(self) -> sdk.Settings:
-        """Connection settings, read once per hook."""
-        return sdk.Settings.from_connection(
-            self.get_connection(self.tia_conn_id), region=self.region, **self._overrides
-        )
-
-    @cached_property
-    def client(self) -> Any:
-        """The SDK's CommonClient, built once per hook (credentials resolved once, keep-alive on).
-
-        The SDK signs and retries; the signed request is sent over urllib3 (see ``hooks/transport.py``).
-        """
-        from tencentcloud.common.common_client import CommonClient
-
-        settings = self.settings
-        client = CommonClient(
-            sdk.SERVICE,
-            sdk.API_VERSION,
-            sdk.credential_for(settings),
-            settings.region,
-            sdk.client_profile(settings),
-        )
-        use_urllib3_transport(client)
-        return client
 
     def call(self, action: str, params: dict[str, Any]) -> dict[str, Any]:
-        """One signed call; returns ``Response`` (with ``RequestId``) or raises a typed ``TIAError``."""
-        client = self.client
         self.api_calls[action] += 1
-        sdk.retries_in_call.set(0)
-        try:
-            payload = client.call_json(action, params)
-        except Exception as error:
-            raise sdk.to_provider_error(error, action) from None
-        return dict(sdk.unwrap_response(action, payload))
+        return super().call(action, params)
 
     # ----------------------------------------------------------------------------------------- jobs
     def create_job(self, spec: JobSpec) -> Job:
         """CreateJob. A reply lost after the service acted is reconciled by name, never duplicated."""
         try:
             response = self.call("CreateJob", spec.to_api())
-        except JobAlreadyExists:
-            if not sdk.retries_in_call.get():
+        except JobAlreadyExists as error:
+            if error.attempts <= 1:
                 raise
             # An earlier attempt of this very call created the job; its reply was lost.
             return self._reconcile(spec, reason="AlreadyExists after a retried CreateJob")
         except TransientError as error:
             return self._reconcile(spec, reason=str(error), original=error)
-        job = self._job_of("CreateJob", response)
-        self.log.info(
-            "Created TI-A job %s in %s (RequestId: %s)", job.name, spec.cluster, response.get("RequestId")
-        )
+        job = _job_of("CreateJob", response)
+        self.log.info("Created %s (RequestId: %s)", job.label, response.get("RequestId"))
         return job
 
     def _reconcile(self, spec: JobSpec, *, reason: str, original: TIAError | None = None) -> Job:
@@ -152,20 +90,14 @@ class TIAHook(BaseHook):
     def describe_job(self, name: str, cluster: str) -> Job:
         """DescribeJob; ``JobNotFound`` when there is no such job."""
         response = self.call("DescribeJob", {"Name": name, "Cluster": cluster})
-        job = self._job_of("DescribeJob", response)
-        self.log.debug("Job %s is %s (RequestId: %s)", name, job.state_name, response.get("RequestId"))
-        return job
+        return _job_of("DescribeJob", response)
 
     def list_jobs(self, cluster: str, page_size: int = LIST_PAGE_SIZE) -> Iterator[Job]:
         """All jobs of a cluster, page by page (ListJobs has no total: stop at a short page)."""
         offset = 0
         while True:
-            response = self.call("ListJobs", {"Cluster": cluster, "Limit": page_size, "Offset": offset})
-            jobs = response.get("Jobs") or []
-            if not isinstance(jobs, list):
-                raise MalformedResponse("ListJobs: Jobs is not a list", request_id=response.get("RequestId"))
-            for item in jobs:
-                yield Job.from_api(item)
+            jobs = _jobs_of(self.call("ListJobs", {"Cluster": cluster, "Limit": page_size, "Offset": offset}))
+            yield from jobs
             if len(jobs) < page_size:
                 return
             offset += len(jobs)
@@ -174,35 +106,22 @@ class TIAHook(BaseHook):
         """DeleteJob (this also stops a running job). Returns False when it was already gone."""
         try:
             response = self.call("DeleteJob", {"Name": name, "Cluster": cluster})
-        except JobNotFound:
-            if missing_ok or sdk.retries_in_call.get():
+        except JobNotFound as error:
+            if missing_ok or error.attempts > 1:  # a retried delete: an earlier attempt deleted it
                 return False
             raise
-        self.log.info("Deleted TI-A job %s in %s (RequestId: %s)", name, cluster, response.get("RequestId"))
+        self.log.info("Deleted %s (RequestId: %s)", job_label(name, cluster), response.get("RequestId"))
         return True
 
     def query_logs(
         self, job_name: str, cluster: str, start: DateTime, end: DateTime, limit: int = LOG_PAGE_SIZE
     ) -> Iterator[LogLine]:
-        """Log lines of a job in [start, end], following QueryLogs' Context pages until Listover."""
-        params: dict[str, Any] = {
-            "JobName": job_name,
-            "Cluster": cluster,
-            "StartTime": format_query_time(start),
-            "EndTime": format_query_time(end),
-            "Limit": limit,
-        }
-        while True:
-            response = self.call("QueryLogs", params)
-            logs = response.get("Logs") or []
-            if not isinstance(logs, list):
-                raise MalformedResponse("QueryLogs: Logs is not a list", request_id=response.get("RequestId"))
-            for item in logs:
-                yield LogLine.from_api(item)
-            context = response.get("Context")
-            if response.get("Listover", True) or not context or not logs:
-                return
-            params["Context"] = context
+        """Log lines of a job in [start, end] (read as +08:00), following Context pages until Listover."""
+        return iter(TIALogReader(self, job_name, cluster, QueryLogsZone("+08:00"), limit).read(start, end))
+
+    def log_reader(self, job_name: str, cluster: str, state: dict[str, Any] | None = None) -> TIALogReader:
+        """The job's log reader for a ``LogFollower`` (``state``: from ``reader.state()``)."""
+        return TIALogReader(self, job_name, cluster, QueryLogsZone(**(state or {}).get("zone", {})))
 
     def wait_for_job(
         self,
@@ -214,35 +133,20 @@ class TIAHook(BaseHook):
     ) -> Job:
         """Poll DescribeJob until the job is Succeeded or Failed and return it (it does not raise on Failed).
 
-        Transient API errors are logged and polling goes on; waiting is bounded by ``timeout`` seconds
-        (``JobWaitTimeout``). A job that disappears raises ``JobVanished``. ``on_poll`` sees each state read.
+        Transient errors keep it polling until ``timeout`` seconds (``JobWaitTimeout``); a job that
+        disappears raises ``JobVanished``. ``on_poll`` sees each state read.
         """
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            try:
-                job = self.describe_job(name, cluster)
-            except JobNotFound as error:
-                raise JobVanished(
-                    f"TI-A job {name} in {cluster} no longer exists: it was deleted while being watched",
-                    code=error.code,
-                    request_id=error.request_id,
-                ) from None
-            except TransientError as error:
-                self.log.warning("Could not read the state of %s (%s); will try again", name, error)
-                job = None
-            if job is not None:
-                if on_poll:
-                    on_poll(job)
-                if job.is_terminal:
-                    return job
-            if deadline is not None and time.monotonic() >= deadline:
-                raise JobWaitTimeout(f"TI-A job {name} in {cluster} did not finish within {timeout:.0f}s")
-            sleep = (
-                poll_interval
-                if deadline is None
-                else max(0.0, min(poll_interval, deadline - time.monotonic()))
-            )
-            time.sleep(sleep)
+        event = lifecycle.wait(
+            lambda: self.describe_job(name, cluster),
+            job_label(name, cluster),
+            deadline=lifecycle.Deadline.after(timeout),
+            interval=poll_interval,
+            budget=timeout,
+            on_poll=on_poll,  # type: ignore[arg-type]
+        )
+        if event.reason is lifecycle.Reason.FINISHED and event.job is not None:
+            return Job.from_api(event.job)
+        raise lifecycle.error_of(event)
 
     def test_connection(self) -> tuple[bool, str]:
         """One cheap signed call (ListJobs, Limit 1, in the connection's region)."""
@@ -255,82 +159,19 @@ class TIAHook(BaseHook):
             f"Connection works (region {self.settings.region}, RequestId: {response.get('RequestId')})",
         )
 
-    @staticmethod
-    def _job_of(action: str, response: dict[str, Any]) -> Job:
-        request_id = response.get("RequestId")
-        if response.get("Job") is None:
-            raise MalformedResponse(f"{action}: the reply has no Job", request_id=request_id)
-        try:
-            return Job.from_api(response["Job"])
-        except MalformedResponse as error:
-            raise MalformedResponse(f"{action}: {error.message}", request_id=request_id) from None
-
-    # ---------------------------------------------------------------------------------- async twins
-    async def aget_settings(self) -> sdk.Settings:
-        """Settings read in the triggerer, without blocking its event loop."""
-        if "settings" not in self.__dict__:
-            conn = await _aget_connection(self.tia_conn_id)
-            self.__dict__["settings"] = sdk.Settings.from_connection(
-                conn, region=self.region, **self._overrides
-            )
-        return self.__dict__["settings"]
-
     async def async_client(self) -> AsyncTIAClient:
         """An async client (httpx) for triggers; use it as ``async with await hook.async_client() as c``."""
-        return AsyncTIAClient(await self.aget_settings())
+        return await AsyncTIAClient.create(SERVICE, API_VERSION, await self.aget_settings())
 
 
-async def _aget_connection(conn_id: str) -> Any:
-    aget = getattr(BaseHook, "aget_connection", None)
-    if aget is not None:
-        return await aget(conn_id)
-    from asgiref.sync import sync_to_async  # pragma: no cover - Airflow 3.0
-
-    return await sync_to_async(BaseHook.get_connection)(conn_id)  # pragma: no cover
-
-
-class AsyncTIAClient:
+class AsyncTIAClient(AsyncTencentCloudClient):
     """The job calls a trigger needs, on the SDK's async client. Close it (``async with``) when done."""
 
-    def __init__(self, settings: sdk.Settings) -> None:
-        from tencentcloud.common.common_client_async import CommonClient
-
-        self.settings = settings
-        self._client = CommonClient(
-            sdk.SERVICE,
-            sdk.API_VERSION,
-            sdk.credential_for(settings),
-            settings.region,
-            sdk.client_profile(settings, asynchronous=True),
-        )
-
-    async def __aenter__(self) -> AsyncTIAClient:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
-
-    async def close(self) -> None:
-        await self._client.close()
-
-    async def call(self, action: str, params: dict[str, Any]) -> dict[str, Any]:
-        sdk.retries_in_call.set(0)
-        try:
-            payload = await self._client.call_and_deserialize(action, params)
-        except Exception as error:
-            raise sdk.to_provider_error(error, action) from None
-        return dict(sdk.unwrap_response(action, payload))
-
     async def describe_job(self, name: str, cluster: str) -> Job:
-        response = await self.call("DescribeJob", {"Name": name, "Cluster": cluster})
-        return TIAHook._job_of("DescribeJob", response)
+        return _job_of("DescribeJob", await self.call("DescribeJob", {"Name": name, "Cluster": cluster}))
 
     async def list_jobs_page(self, cluster: str, offset: int, limit: int = LIST_PAGE_SIZE) -> list[Job]:
-        response = await self.call("ListJobs", {"Cluster": cluster, "Limit": limit, "Offset": offset})
-        jobs = response.get("Jobs") or []
-        if not isinstance(jobs, list):
-            raise MalformedResponse("ListJobs: Jobs is not a list", request_id=response.get("RequestId"))
-        return [Job.from_api(item) for item in jobs]
+        return _jobs_of(await self.call("ListJobs", {"Cluster": cluster, "Limit": limit, "Offset": offset}))
 
     async def delete_job(self, name: str, cluster: str) -> bool:
         try:
@@ -338,3 +179,82 @@ class AsyncTIAClient:
         except JobNotFound:
             return False
         return True
+
+    def log_reader(
+        self, job_name: str, cluster: str, state: dict[str, Any] | None = None
+    ) -> AsyncTIALogReader:
+        return AsyncTIALogReader(self, job_name, cluster, QueryLogsZone(**(state or {}).get("zone", {})))
+
+
+# -------------------------------------------------------------------------------------------- logs
+class TIALogReader:
+    """QueryLogs windows of one job, every Context page, for a ``LogFollower``.
+
+    QueryLogs' StartTime/EndTime carry no zone and the contract leaves their reading open:
+    ``QueryLogsZone`` writes windows that hold under both readings until the service shows which.
+    """
+
+    def __init__(
+        self, hook: Any, job_name: str, cluster: str, zone: QueryLogsZone, limit: int = LOG_PAGE_SIZE
+    ):
+        self.hook, self.job_name, self.cluster, self.zone, self.limit = hook, job_name, cluster, zone, limit
+
+    def _params(self, start: DateTime, end: DateTime) -> dict[str, Any]:
+        start_text, end_text = self.zone.window(start, end)
+        return {
+            "JobName": self.job_name,
+            "Cluster": self.cluster,
+            "StartTime": start_text,
+            "EndTime": end_text,
+            "Limit": self.limit,
+        }
+
+    def _page(self, params: dict[str, Any], response: dict[str, Any], lines: list[LogLine]) -> bool:
+        """Take one reply's lines; True when another Context page follows."""
+        logs = response.get("Logs") or []
+        if not isinstance(logs, list):
+            raise MalformedResponse("QueryLogs: Logs is not a list", request_id=response.get("RequestId"))
+        lines.extend(LogLine.from_api(item) for item in logs)
+        context = response.get("Context")
+        if response.get("Listover", True) or not context or not logs:
+            return False
+        params["Context"] = context
+        return True
+
+    def read(self, start: DateTime, end: DateTime) -> list[LogLine]:
+        params, lines = self._params(start, end), []
+        while self._page(params, self.hook.call("QueryLogs", params), lines):
+            pass
+        self.zone.learn(start, [line.time for line in lines])
+        return lines
+
+    def state(self) -> dict[str, Any]:
+        return {"zone": {"reading": self.zone.reading}}
+
+
+class AsyncTIALogReader(TIALogReader):
+    """``TIALogReader`` on the async client (for triggers)."""
+
+    async def read(self, start: DateTime, end: DateTime) -> list[LogLine]:  # type: ignore[override]
+        params, lines = self._params(start, end), []
+        while self._page(params, await self.hook.call("QueryLogs", params), lines):
+            pass
+        self.zone.learn(start, [line.time for line in lines])
+        return lines
+
+
+def _job_of(action: str, response: dict[str, Any]) -> Job:
+    request_id = response.get("RequestId")
+    if response.get("Job") is None:
+        raise MalformedResponse(f"{action}: the reply has no Job", request_id=request_id)
+    try:
+        return Job.from_api(response["Job"])
+    except MalformedResponse as error:
+        raise MalformedResponse(f"{action}: {error.message}", request_id=request_id) from None
+
+
+def _jobs_of(response: dict[str, Any]) -> list[Job]:
+    jobs = response.get("Jobs") or []
+    if not isinstance(jobs, list):
+        raise MalformedResponse("ListJobs: Jobs is not a list", request_id=response.get("RequestId"))
+    return [Job.from_api(item) for item in jobs]

@@ -1,4 +1,8 @@
-"""Console link of a TI-A job, read from the ``tia_job`` XCom the operator pushes right after CreateJob."""
+"""Link "TI-A Job": the job in the Tencent Cloud console, or in the emulator's own page for an emulator job.
+
+The task pushes the link's target under XCom key ``tia_job`` right after CreateJob (``TIABaseOperator.push_link``),
+so the link works while the job runs.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +15,11 @@ if TYPE_CHECKING:
     from airflow.sdk import BaseOperator
     from airflow.sdk.types import TaskInstanceKey
 
+    from airflow_provider_tia.hooks.sdk import Settings
+
 XCOM_KEY = "tia_job"
 CONSOLE_URL = "https://console.cloud.tencent.com/tia/job"
+EMULATOR_PAGE = "/console/tia/job"
 
 
 def job_url(name: str, cluster: str, region: str | None) -> str:
@@ -26,14 +33,23 @@ def job_url(name: str, cluster: str, region: str | None) -> str:
     return f"{CONSOLE_URL}?{urlencode({'region': region or cluster, 'cluster': cluster, 'name': name})}"
 
 
+def link_value(settings: Settings, name: str, cluster: str) -> dict[str, Any]:
+    """What the task stores for the link: the console URL, or the emulator's page when the
+    connection's endpoint is not Tencent Cloud's (the emulator serves ``/console/tia/job``)."""
+    if settings.is_tencent_cloud:
+        url = job_url(name, cluster, settings.region)
+    else:
+        url = f"{settings.scheme}://{settings.endpoint}{EMULATOR_PAGE}?{urlencode({'cluster': cluster, 'name': name})}"
+    return {"name": name, "cluster": cluster, "region": settings.region, "url": url}
+
+
 class TIAJobLink(BaseOperatorLink):
-    """Extra link "TI-A Job" to the job in the Tencent Cloud console (empty until a job exists).
+    """Extra link "TI-A Job" (empty until the task has a job).
 
     Example::
 
-        class MyOperator(BaseOperator):
-            operator_extra_links = (TIAJobLink(),)
-            # ... and push {"name", "cluster", "region"} under XCom key "tia_job"
+        class MyOperator(TIABaseOperator):
+            operator_extra_links = (TIAJobLink(),)  # the base pushes the target with push_link()
     """
 
     name = "TI-A Job"
@@ -42,7 +58,9 @@ class TIAJobLink(BaseOperatorLink):
         value = _xcom_value(ti_key)
         if not isinstance(value, dict) or not value.get("name") or not value.get("cluster"):
             return ""
-        return job_url(str(value["name"]), str(value["cluster"]), value.get("region"))
+        return str(
+            value.get("url") or job_url(str(value["name"]), str(value["cluster"]), value.get("region"))
+        )
 
 
 def _xcom_value(ti_key: TaskInstanceKey) -> Any:

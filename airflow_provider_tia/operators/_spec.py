@@ -10,13 +10,13 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_tia.exceptions import JobSpecError
-from airflow_provider_tia.job import API_NAMES, MAX_NAME_LENGTH, JobSpec
+from airflow_provider_tia.job import API_NAMES, MAX_NAME_LENGTH, SPEC_FIELDS, JobSpec
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-COUNT_FIELDS = ("worker_count", "parameter_server_count")
-BOOL_FIELDS = ("debug",)
+COUNT_FIELDS = tuple(f.attr for f in SPEC_FIELDS if f.kind == "count")
+BOOL_FIELDS = tuple(f.attr for f in SPEC_FIELDS if f.kind == "bool")
 _TRUE = {"true", "yes", "1", "on"}
 _FALSE = {"false", "no", "0", "off"}
 SUFFIX_LENGTH = 8

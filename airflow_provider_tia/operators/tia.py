@@ -1,4 +1,4 @@
-"""Operators that create and delete TI-A training jobs.
+"""Operators that create and delete TI-A training jobs: thin adapters over ``lifecycle``.
 
 Nothing heavy is imported here at module level: the SDK loads only when a task runs.
 """
@@ -7,38 +7,33 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator, conf
+from airflow.providers.common.compat.sdk import ResumableJobMixin
+from airflow.sdk import conf
+from airflow.sdk.exceptions import AirflowException
 
-from airflow_provider_tia.exceptions import (
-    JobAlreadyExists,
-    JobFailed,
-    JobNotFound,
-    JobVanished,
-    JobWaitTimeout,
-    TIAError,
-    TransientError,
-)
-from airflow_provider_tia.job import API_NAMES
-from airflow_provider_tia.links.tia import XCOM_KEY, TIAJobLink
+from airflow_provider_tia import lifecycle, staging
+from airflow_provider_tia.exceptions import JobAlreadyExists, JobNotFound, JobSpecError, TIAError
+from airflow_provider_tia.job import SPEC_FIELDS, job_label
+from airflow_provider_tia.lifecycle import Action, Deadline, IfExists, JobEvent, Reason
 from airflow_provider_tia.operators._spec import build_spec, run_suffix, suffixed
+from airflow_provider_tia.operators.base import TIABaseOperator
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+    from pendulum import DateTime
 
-    from airflow_provider_tia.hooks.tia import TIAHook
     from airflow_provider_tia.job import Job, JobSpec
     from airflow_provider_tia.logs import LogFollower
 
-SPEC_FIELDS = tuple(API_NAMES)  # one keyword (and template field) per CreateJob parameter
-IF_EXISTS = ("attach", "fail", "replace", "suffix")
+SPEC_ATTRS = tuple(
+    field.attr for field in SPEC_FIELDS
+)  # one keyword (and template field) per CreateJob parameter
 ON_TIMEOUT = ("delete", "leave")
-STATE_KEY = "tia_created_job"  # task_state_store key: the job this task instance created
-RESUME_KEY = "tia_resume"  # XCom copy of defer(kwargs=), for runners that drop them
 TAIL_LINES = 20
-FINAL_LOG_ATTEMPTS = 3  # reads of the last log lines once the job has ended (each with the SDK's retries)
+FINAL_LOG_ATTEMPTS = 3  # reads of the last log lines once the job has ended (each with the hook's retries)
+GONE = "Gone"  # get_job_status of a recorded job that no longer exists (or is another job of that name)
 
 
 def _seconds(value: float | timedelta | None, parameter: str) -> float | None:
@@ -50,28 +45,38 @@ def _seconds(value: float | timedelta | None, parameter: str) -> float | None:
     return seconds
 
 
-class CreateJobOperator(BaseOperator):
+def _choice(parameter: str, value: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise ValueError(f"{parameter} must be one of {allowed}, got {value!r}")
+    return value
+
+
+class CreateJobOperator(ResumableJobMixin, TIABaseOperator):
     """Create a TI-A training job, wait for it with its logs in the task log, return the final job.
 
     Example::
 
         CreateJobOperator(
-            task_id="train", name="train-{{ ds_nodash }}", cluster="ap-beijing", runtime_version="tia-1.7.0",
-            package_dir=["/data/code"], command=["python"], args=["train.py"], scale_tier="Custom",
-            master_type="1U1G0P", worker_type="1U1G0P", worker_count="{{ params.workers }}",
+            task_id="train", name="train-{{ run_id | lower | replace(':', '-') | replace('+', '-') }}",
+            cluster="ap-beijing", runtime_version="tia-1.7.0", package_dir=["/data/code"],
+            command=["python"], args=["train.py"], scale_tier="Custom", master_type="1U1G0P",
+            worker_type="1U1G0P", worker_count="{{ params.workers }}", if_exists="suffix",
         )
 
-    One keyword per CreateJob parameter (snake_case, all templated). Counts and ``debug`` rendered as text
-    (``"3"``, ``"true"``) are converted; anything else fails before any API call with ``JobSpecError``.
+    One keyword per CreateJob parameter (snake_case, all templated; listed below). Counts and ``debug``
+    rendered as text (``"3"``, ``"true"``) are converted; anything else fails before any API call with
+    ``JobSpecError``. A retry after a crash reconnects to the job this task created (Airflow 3.3's
+    ``ResumableJobMixin``; by name on older versions).
 
     :param tia_conn_id: Airflow connection id (type ``tencentcloud``).
     :param region: Region overriding the connection's (templated).
     :param wait_for_completion: Wait for Succeeded/Failed; False returns right after CreateJob.
     :param poll_interval: Seconds between two reads of the job (and of its logs).
-    :param max_wait: Longest wait (seconds or timedelta); None waits forever.
+    :param max_wait: The task's time budget (seconds or timedelta) from its start, transient API
+        errors included; None waits forever.
     :param on_timeout: At ``max_wait``: ``"delete"`` the job (default) or ``"leave"`` it; then
         ``JobWaitTimeout`` is raised.
-    :param deferrable: Wait in the triggerer (``JobTrigger``) instead of a worker slot.
+    :param deferrable: Wait in the triggerer (``JobTrigger``, logs still stream live) instead of a worker slot.
     :param print_logs: Copy the job's log lines (``[pod] line``) into the task log, each once.
     :param if_exists: A job with this name exists: ``"attach"`` to it (default), ``"fail"``, ``"replace"``
         it, or ``"suffix"`` the name with a hash of (dag_id, task_id, run_id, map_index), then attach.
@@ -87,10 +92,10 @@ class CreateJobOperator(BaseOperator):
     :param code_max_bytes: Largest ``code_dir`` accepted (bytes).
     """
 
-    template_fields = (*SPEC_FIELDS, "region", "code_dir", "code_bucket", "code_prefix")
+    template_fields = (*SPEC_ATTRS, "region", "code_dir", "code_bucket", "code_prefix")
     template_fields_renderers = {"runtime_conf": "json", "args": "json", "command": "json"}
-    operator_extra_links = (TIAJobLink(),)
     ui_color = "#e8f4ff"
+    external_id_key = "tia_created_job"  # task_state_store key: the job this task instance created
 
     def __init__(
         self,
@@ -109,8 +114,6 @@ class CreateJobOperator(BaseOperator):
         parameter_server_count: int | str | None = None,
         debug: bool | str | None = None,
         runtime_conf: list[str] | None = None,
-        tia_conn_id: str = "tencentcloud_default",
-        region: str | None = None,
         wait_for_completion: bool = True,
         poll_interval: float = 30,
         max_wait: float | timedelta | None = None,
@@ -121,109 +124,157 @@ class CreateJobOperator(BaseOperator):
         delete_on_kill: bool = True,
         code_dir: str | None = None,
         code_bucket: str | None = None,
-        code_prefix: str = "tia-code",
-        code_mount_path: str = "/opt/tia/code",
-        code_max_bytes: int = 200 * 1024 * 1024,
+        code_prefix: str = staging.DEFAULT_PREFIX,
+        code_mount_path: str = staging.DEFAULT_MOUNT_PATH,
+        code_max_bytes: int = staging.DEFAULT_MAX_BYTES,
         **kwargs: Any,
     ) -> None:
+        spec_values = {attr: value for attr, value in locals().items() if attr in SPEC_ATTRS}
         super().__init__(**kwargs)
-        if if_exists not in IF_EXISTS:
-            raise ValueError(f"if_exists must be one of {IF_EXISTS}, got {if_exists!r}")
-        if on_timeout not in ON_TIMEOUT:
-            raise ValueError(f"on_timeout must be one of {ON_TIMEOUT}, got {on_timeout!r}")
-        if float(poll_interval) <= 0:
-            raise ValueError(f"poll_interval must be positive, got {poll_interval!r}")
-        self.name = name
-        self.cluster = cluster
-        self.runtime_version = runtime_version
-        self.package_dir = package_dir
-        self.command = command
-        self.args = args
-        self.scale_tier = scale_tier
-        self.master_type = master_type
-        self.worker_type = worker_type
-        self.parameter_server_type = parameter_server_type
-        self.worker_count = worker_count
-        self.parameter_server_count = parameter_server_count
-        self.debug = debug
-        self.runtime_conf = runtime_conf
-        self.tia_conn_id = tia_conn_id
-        self.region = region
-        self.wait_for_completion = wait_for_completion
-        self.poll_interval = float(poll_interval)
+        for attr, value in spec_values.items():
+            setattr(self, attr, value)
+        self.if_exists = IfExists(_choice("if_exists", if_exists, tuple(e.value for e in IfExists)))
+        self.on_timeout = _choice("on_timeout", on_timeout, ON_TIMEOUT)
+        self.poll_interval = float(_seconds(poll_interval, "poll_interval") or 0)
         self.max_wait = _seconds(max_wait, "max_wait")
-        self.on_timeout = on_timeout
+        self.wait_for_completion = wait_for_completion
         self.deferrable = deferrable
         self.print_logs = print_logs
-        self.if_exists = if_exists
         self.delete_on_kill = delete_on_kill
         self.code_dir = code_dir
         self.code_bucket = code_bucket
         self.code_prefix = code_prefix
         self.code_mount_path = code_mount_path
         self.code_max_bytes = code_max_bytes
-        self._watched: tuple[str, str] | None = None  # (name, cluster) of this execution's job
-
-    @cached_property
-    def hook(self) -> TIAHook:
-        from airflow_provider_tia.hooks.tia import TIAHook
-
-        return TIAHook(self.tia_conn_id, self.region)
+        self._deadline = Deadline()
+        self._target: tuple[str, str] | None = None  # the job this execution created, is creating, or watches
+        self._killed = False
+        self._job: Job | None = None  # the last read of the job, for the next step
+        self._result: dict[str, Any] | None = None
 
     # ------------------------------------------------------------------------------------ execute
+    def execute(self, context: Context) -> Any:
+        self._deadline = Deadline.after(self.max_wait)
+        return self.execute_resumable(context)
+
     def build_spec(self, context: Context) -> JobSpec:
         """The JobSpec from the rendered fields (name suffixed when ``if_exists="suffix"``)."""
-        spec = build_spec({field: getattr(self, field) for field in SPEC_FIELDS})
-        if self.if_exists == "suffix":
+        spec = build_spec({attr: getattr(self, attr) for attr in SPEC_ATTRS})
+        if self.if_exists is IfExists.SUFFIX:
             ti = context["ti"]
             suffix = run_suffix(ti.dag_id, ti.task_id, ti.run_id, getattr(ti, "map_index", -1))
             spec = spec.with_name(suffixed(spec.name, suffix))
         return spec
 
-    def execute(self, context: Context) -> Any:
+    def submit_job(self, context: Context) -> dict[str, Any]:
+        """Validate, stage code, then create or reuse the job as ``lifecycle.decide`` says."""
         spec = self.build_spec(context)  # raises JobSpecError before any API call
         if self.code_dir:
             spec = self._stage_code(spec)
-        job = self._create_or_attach(spec, context)
-        self._watched = (job.name, spec.cluster)
-        context["ti"].xcom_push(
-            key=XCOM_KEY, value={"name": job.name, "cluster": spec.cluster, "region": self._region()}
+        existing = self._read_or_none(spec.name, spec.cluster)
+        action = lifecycle.decide(
+            existing,
+            if_exists=self.if_exists,
+            owned=self._owned(existing, context),
+            try_number=context["ti"].try_number,
         )
-        if not self.wait_for_completion:
-            return job.to_dict()
-        follower = self._follower(job)
-        if job.is_terminal:
-            return self._finish(job, follower)
-        if self.deferrable:
-            self._poll_logs(follower)
-            self._defer(job, spec.cluster, follower, context)
-        try:
-            job = self.hook.wait_for_job(
-                job.name,
-                spec.cluster,
-                poll_interval=self.poll_interval,
-                timeout=self.max_wait,
-                on_poll=lambda _job: self._poll_logs(follower),
+        job = self._perform(action, spec, existing)
+        self._remember(job, spec.cluster)
+        self.push_link(context, job.name, spec.cluster)
+        return {"name": job.name, "cluster": spec.cluster, "id": job.raw.get("Id")}
+
+    def _perform(self, action: Action, spec: JobSpec, existing: Job | None) -> Job:
+        label = job_label(spec.name, spec.cluster)
+        if action is Action.FAIL:
+            raise JobAlreadyExists(
+                f"{label} already exists (if_exists='fail')", code="FailedOperation.AlreadyExists"
             )
-        except JobWaitTimeout as error:
-            self._poll_logs(follower)
-            self._timed_out(job.name, spec.cluster, str(error))
-        return self._finish(job, follower)
+        if existing is not None and action is Action.ATTACH:
+            self.log.info("Attaching to existing %s (%s)", label, existing.state_name)
+            return existing
+        if existing is not None:
+            why = (
+                "failed in an earlier try"
+                if action is Action.RECREATE
+                else "is replaced (if_exists='replace')"
+            )
+            self.log.info("%s %s: deleting it and creating it again", label, why)
+            self._delete_and_wait(spec.name, spec.cluster)
+        return self._create(spec)
+
+    def _create(self, spec: JobSpec) -> Job:
+        self._target = (spec.name, spec.cluster)  # known before the call: on_kill deletes it even mid-call
+        try:
+            job = self.hook.create_job(spec)
+        except JobAlreadyExists:
+            if self.if_exists is IfExists.FAIL:
+                raise
+            self.log.info("%s appeared concurrently: attaching to it", job_label(spec.name, spec.cluster))
+            job = self._read(spec.name, spec.cluster)
+        if self._killed and self.delete_on_kill:  # killed while CreateJob was in flight
+            self._delete_target()
+            raise AirflowException(f"The task was killed while creating {job.label}; the job was deleted")
+        return job
+
+    def _remember(self, job: Job, cluster: str) -> None:
+        self._job, self._target = job, (job.name, cluster)
+
+    def _owned(self, existing: Job | None, context: Context) -> bool:
+        """Whether an earlier try of this task instance created ``existing`` (the state store's record)."""
+        store = context.get("task_state_store")
+        if existing is None or store is None or not existing.raw.get("Id"):
+            return False
+        try:
+            record = store.get(self.external_id_key)
+        except Exception as error:  # the store is an aid to retries, never a reason to fail
+            self.log.debug("Could not read the task state store: %s", error)
+            return False
+        return isinstance(record, dict) and record.get("id") == existing.raw.get("Id")
+
+    def _read(self, name: str, cluster: str) -> Job:
+        """DescribeJob, again after transient errors until the task's deadline."""
+        return lifecycle.retry_transient(
+            lambda: self.hook.describe_job(name, cluster),
+            self._deadline,
+            self.poll_interval,
+            f"DescribeJob {name}",
+        )
+
+    def _read_or_none(self, name: str, cluster: str) -> Job | None:
+        try:
+            return self._read(name, cluster)
+        except JobNotFound:
+            return None
+
+    def _delete_and_wait(self, name: str, cluster: str, timeout: float = 300) -> None:
+        lifecycle.retry_transient(
+            lambda: self.hook.delete_job(name, cluster, missing_ok=True),
+            self._deadline,
+            self.poll_interval,
+            f"DeleteJob {name}",
+        )
+        gone_by = time.monotonic() + timeout
+        while self._read_or_none(name, cluster) is not None:
+            if time.monotonic() >= gone_by:
+                raise TIAError(
+                    f"{job_label(name, cluster)} was deleted but still exists after {timeout:.0f}s"
+                )
+            time.sleep(min(self.poll_interval, 2.0))
 
     def _stage_code(self, spec: JobSpec) -> JobSpec:
         """Upload ``code_dir`` to COS (content-addressed: unchanged code is not uploaded again) and mount
         it as the first PackageDir entry, so Command/Args run in it. Local checks come before any call."""
         import dataclasses
 
-        from airflow_provider_tia.exceptions import JobSpecError
         from airflow_provider_tia.hooks.cos import COSHook
-        from airflow_provider_tia.staging import stage_code_dir
 
         if not self.code_bucket:
-            raise JobSpecError("code_bucket", "is required with code_dir (a COS bucket such as code-1250000000)")
-        staged = stage_code_dir(
+            raise JobSpecError(
+                "code_bucket", "is required with code_dir (a COS bucket such as code-1250000000)"
+            )
+        staged = staging.stage_code_dir(
             COSHook(self.tia_conn_id, region=self.region),
-            self.code_dir,
+            self.code_dir or "",
             self.code_bucket,
             prefix=self.code_prefix,
             max_bytes=self.code_max_bytes,
@@ -238,87 +289,83 @@ class CreateJobOperator(BaseOperator):
         )
         return dataclasses.replace(spec, package_dir=[staged.package_dir_entry, *(spec.package_dir or [])])
 
-    def _region(self) -> str:
-        return self.region or self.hook.settings.region
+    # ------------------------------------------------------------------ ResumableJobMixin protocol
+    def get_job_status(self, external_id: Any, context: Context) -> str:
+        """State of the job an earlier try recorded; ``GONE`` if it no longer exists or was replaced."""
+        job = self._read_or_none(external_id["name"], external_id["cluster"])
+        if job is None or (external_id.get("id") and job.raw.get("Id") != external_id.get("id")):
+            return GONE
+        self._remember(job, external_id["cluster"])
+        return job.state_name
 
-    def _create_or_attach(self, spec: JobSpec, context: Context) -> Job:
-        hook = self.hook
-        try:
-            existing: Job | None = hook.describe_job(spec.name, spec.cluster)
-        except JobNotFound:
-            existing = None
-        if existing is not None:
-            if self._created_by_this_task(existing, context):
-                self.log.info("Job %s was created by an earlier try of this task: attaching", spec.name)
-            elif self.if_exists == "fail":
-                raise JobAlreadyExists(
-                    f"A TI-A job named {spec.name!r} already exists in {spec.cluster} (if_exists='fail')",
-                    code="FailedOperation.AlreadyExists",
-                )
-            elif self.if_exists == "replace":
-                self.log.info("Replacing existing job %s (%s)", spec.name, existing.state_name)
-                self._delete_and_wait(spec.name, spec.cluster)
-                return self._create(spec, context)
-            if existing.failed and context["ti"].try_number > 1:
-                self.log.info("Job %s failed in an earlier try: deleting it and creating it again", spec.name)
-                self._delete_and_wait(spec.name, spec.cluster)
-                return self._create(spec, context)
-            self.log.info("Attaching to existing job %s (%s)", spec.name, existing.state_name)
-            return existing
-        return self._create(spec, context)
+    def is_job_active(self, status: str) -> bool:
+        return status not in (GONE, "Succeeded", "Failed")
 
-    def _create(self, spec: JobSpec, context: Context) -> Job:
-        try:
-            job = self.hook.create_job(spec)
-        except JobAlreadyExists:
-            if self.if_exists == "fail":
-                raise
-            self.log.info("Job %s appeared concurrently: attaching to it", spec.name)
-            job = self.hook.describe_job(spec.name, spec.cluster)
-        self._remember(job, context)
-        return job
+    def is_job_succeeded(self, status: str) -> bool:
+        return status == "Succeeded"
 
-    def _remember(self, job: Job, context: Context) -> None:
-        store = context.get("task_state_store")
-        if store is None:
-            return
-        try:
-            store.set(STATE_KEY, {"name": job.name, "cluster": job.cluster, "id": job.raw.get("Id")})
-        except Exception as error:  # the store is an aid to retries, never a reason to fail
-            self.log.debug("Could not record the job in the task state store: %s", error)
+    def poll_until_complete(self, external_id: Any, context: Context) -> dict[str, Any] | None:
+        """Wait for the job (here, or deferred to the triggerer) and keep the result for ``get_job_result``."""
+        name, cluster = external_id["name"], external_id["cluster"]
+        self.push_link(context, name, cluster)
+        job = self._job if self._job is not None and self._job.name == name else self._read(name, cluster)
+        self._remember(job, cluster)
+        if not self.wait_for_completion:
+            self._result = job.to_dict()
+            return self._result
+        follower = self._follower(job.create_time)
+        if job.is_terminal:
+            return self._end(lifecycle.finished(job, job.label), follower)
+        if self.deferrable:
+            self._poll_logs(follower)
+            self._defer(job, cluster, follower)
+        event = lifecycle.wait(
+            lambda: self.hook.describe_job(name, cluster),
+            job_label(name, cluster),
+            deadline=self._deadline,
+            interval=self.poll_interval,
+            budget=self.max_wait,
+            on_poll=lambda _job: self._poll_logs(follower),
+        )
+        return self._end(event, follower)
 
-    def _created_by_this_task(self, job: Job, context: Context) -> bool:
-        store = context.get("task_state_store")
-        if store is None or not job.raw.get("Id"):
-            return False
-        try:
-            record = store.get(STATE_KEY)
-        except Exception:
-            return False
-        return isinstance(record, dict) and record.get("id") == job.raw.get("Id")
+    def get_job_result(self, external_id: Any, context: Context) -> Any:
+        if self._result is None:  # the job had succeeded before this try: report it (and its logs) now
+            self.poll_until_complete(external_id, context)
+        return self._result
 
-    def _delete_and_wait(self, name: str, cluster: str, timeout: float = 300) -> None:
+    def _end(self, event: JobEvent, follower: LogFollower | None) -> dict[str, Any]:
+        """Print the last lines, apply ``on_timeout``, then return the job dict or raise the typed error."""
+        if event.reason in (Reason.FINISHED, Reason.TIMEOUT):
+            self._poll_logs(follower, attempts=FINAL_LOG_ATTEMPTS if event.reason is Reason.FINISHED else 1)
+        if event.reason is Reason.TIMEOUT:
+            event = event.with_message(self._apply_on_timeout(event.message))
+        tail = follower.cursor.last_lines(TAIL_LINES) if follower else []
+        self._result = lifecycle.finish(event, tail)
+        self.log.info(
+            "%s ended %s", job_label(self._result["Name"], self._result.get("Cluster")), self._result["State"]
+        )
+        return self._result
+
+    def _apply_on_timeout(self, message: str) -> str:
+        if self.on_timeout == "leave" or self._target is None:
+            return message + "; the job was left running (on_timeout='leave')"
+        name, cluster = self._target
         self.hook.delete_job(name, cluster, missing_ok=True)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                self.hook.describe_job(name, cluster)
-            except JobNotFound:
-                return
-            except TransientError as error:
-                self.log.warning("Could not check that %s is gone (%s)", name, error)
-            time.sleep(min(self.poll_interval, 2.0))
-        raise TIAError(f"TI-A job {name} in {cluster} was deleted but still exists after {timeout:.0f}s")
+        return message + "; the job was deleted (on_timeout='delete')"
 
     # --------------------------------------------------------------------------------------- logs
-    def _follower(self, job: Job) -> LogFollower | None:
-        if not self.print_logs:
+    def _follower(self, since: DateTime | None, state: dict[str, Any] | None = None) -> LogFollower | None:
+        """A follower of the target job's logs: new (from ``since``), or resumed from ``state``."""
+        if not self.print_logs or self._target is None:
             return None
-        from airflow_provider_tia.logs import LogFollower
+        from airflow_provider_tia.logs import LogCursor, LogFollower
 
-        return LogFollower(
-            self.hook, job.name, job.cluster or self.cluster, since=job.create_time, emit=self.log.info
-        )
+        name, cluster = self._target
+        if state is None:
+            return LogFollower(self.hook.log_reader(name, cluster), LogCursor(since), self.log.info)
+        reader = self.hook.log_reader(name, cluster, state.get("reader"))
+        return LogFollower(reader, LogCursor.from_state(state), self.log.info)
 
     def _poll_logs(self, follower: LogFollower | None, attempts: int = 1) -> None:
         """Print new log lines. Logs are best effort: the job's state, not its logs, decides the task."""
@@ -329,41 +376,16 @@ class CreateJobOperator(BaseOperator):
                 follower.poll()
                 return
             except TIAError as error:
-                if attempt == attempts:
-                    self.log.warning("Could not read the job's logs (%s)", error)
-                else:
-                    self.log.warning("Could not read the job's logs (%s); trying again", error)
+                again = "; trying again" if attempt < attempts else ""
+                self.log.warning("Could not read the job's logs (%s)%s", error, again)
+                if again:
                     time.sleep(min(2.0 * attempt, self.poll_interval))
 
-    def _finish(self, job: Job, follower: LogFollower | None, tail: list[str] | None = None) -> Any:
-        self._poll_logs(follower, attempts=FINAL_LOG_ATTEMPTS)  # the last lines: try harder
-        if job.failed:
-            lines = list(tail or []) + (follower.last_lines(TAIL_LINES) if follower else [])
-            raise JobFailed(job, lines[-TAIL_LINES:])
-        self.log.info("TI-A job %s ended %s", job.name, job.state_name)
-        return job.to_dict()
-
-    def _timed_out(self, name: str, cluster: str, message: str) -> None:
-        if self.on_timeout == "delete":
-            self.hook.delete_job(name, cluster, missing_ok=True)
-            message += "; the job was deleted (on_timeout='delete')"
-        else:
-            message += "; the job was left running (on_timeout='leave')"
-        raise JobWaitTimeout(message)
-
     # ---------------------------------------------------------------------------------- deferral
-    def _defer(self, job: Job, cluster: str, follower: LogFollower | None, context: Context) -> None:
+    def _defer(self, job: Job, cluster: str, follower: LogFollower | None) -> None:
         from airflow_provider_tia.triggers.tia import JobTrigger
 
-        resume = {
-            "job_name": job.name,
-            "cluster": cluster,
-            "log_state": follower.state() if follower else None,
-            "tail": follower.last_lines(TAIL_LINES) if follower else [],
-        }
-        # dag.test() (Airflow 3.3.2) resumes with the event only, dropping defer(kwargs=): keep a copy.
-        context["ti"].xcom_push(key=RESUME_KEY, value=resume)
-        deadline = None if self.max_wait is None else time.time() + self.max_wait
+        resume = {"name": job.name, "cluster": cluster, "logs": follower.state() if follower else None}
         self.defer(
             trigger=JobTrigger(
                 job_name=job.name,
@@ -371,96 +393,66 @@ class CreateJobOperator(BaseOperator):
                 tia_conn_id=self.tia_conn_id,
                 region=self.region,
                 poll_interval=self.poll_interval,
-                deadline=deadline,
+                deadline=self._deadline.at,
+                budget=self.max_wait,
                 delete_on_kill=self.delete_on_kill,
+                resume=resume,
             ),
             method_name="execute_complete",
-            kwargs=resume,
         )
 
-    def execute_complete(
-        self,
-        context: Context,
-        event: dict[str, Any],
-        job_name: str | None = None,
-        cluster: str | None = None,
-        log_state: dict[str, Any] | None = None,
-        tail: list[str] | None = None,
-    ) -> Any:
-        """Resume after ``JobTrigger``: print the remaining log lines, then end like the polling path."""
-        from airflow_provider_tia.job import Job
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
+        """Resume after ``JobTrigger``: the remaining log lines, then end like the polling path.
 
-        if job_name is None:
-            ti = context["ti"]
-            saved = ti.xcom_pull(key=RESUME_KEY, task_ids=ti.task_id, map_indexes=ti.map_index) or {}
-            job_name, cluster = saved["job_name"], saved["cluster"]
-            log_state, tail = saved.get("log_state"), saved.get("tail")
-        assert cluster is not None
-
-        self._watched = (job_name, cluster)
-        follower = None
-        if self.print_logs and log_state is not None:
-            from airflow_provider_tia.logs import LogFollower
-
-            follower = LogFollower.from_state(self.hook, log_state, emit=self.log.info)
-        status = event.get("status")
-        if status in ("success", "failed") and event.get("job"):
-            return self._finish(Job.from_api(event["job"]), follower, tail)
-        self._poll_logs(follower)
-        message = str(event.get("message") or "the trigger reported an error")
-        if event.get("reason") == "timeout":
-            self._timed_out(job_name, cluster, message)
-        if event.get("reason") == "vanished":
-            raise JobVanished(message)
-        raise TIAError(message)
+        Everything needed travels in the event (the trigger echoes ``resume``), so no XCom is read.
+        """
+        received = JobEvent.from_payload(event)
+        self._target = (received.resume["name"], received.resume["cluster"])
+        logs = received.resume.get("logs")
+        return self._end(received, self._follower(None, logs) if logs is not None else None)
 
     def on_kill(self) -> None:
-        """TI-A has no stop: delete the job this execution created or attached to."""
-        if self.delete_on_kill and self._watched is not None:
-            name, cluster = self._watched
-            self.log.info("Task killed: deleting TI-A job %s in %s", name, cluster)
-            self.hook.delete_job(name, cluster, missing_ok=True)
+        """TI-A has no stop: delete the job this execution created, is creating, or watches."""
+        self._killed = True
+        if self.delete_on_kill and self._target is not None:
+            self._delete_target()
+
+    def _delete_target(self) -> None:
+        assert self._target is not None
+        name, cluster = self._target
+        self.log.info("Task killed: deleting %s", job_label(name, cluster))
+        # A hook of its own: on_kill may run (in a signal handler) in the middle of this hook's call.
+        self.hook.copy().delete_job(name, cluster, missing_ok=True)
 
 
-class DeleteJobOperator(BaseOperator):
+_FIELD_DOCS = "\n".join(f"    :param {f.attr}: ``{f.api}``. {f.doc}" for f in SPEC_FIELDS)
+CreateJobOperator.__doc__ = (
+    f"{CreateJobOperator.__doc__}\n    CreateJob parameters (templated):\n\n{_FIELD_DOCS}\n"
+)
+
+
+class DeleteJobOperator(TIABaseOperator):
     """Delete a TI-A job (this also stops it if it runs).
 
     Example::
 
-        DeleteJobOperator(task_id="cleanup", job_name="train-{{ ds_nodash }}", cluster="ap-beijing")
+        DeleteJobOperator(task_id="cleanup", job_name="train-{{ run_id | lower }}", cluster="ap-beijing")
 
     :param job_name: Job name (templated).
     :param cluster: Cluster of the job (templated).
-    :param tia_conn_id: Airflow connection id.
-    :param region: Region overriding the connection's (templated).
     :param missing_ok: Succeed when the job does not exist (default True).
     """
 
     template_fields = ("job_name", "cluster", "region")
 
-    def __init__(
-        self,
-        *,
-        job_name: str,
-        cluster: str,
-        tia_conn_id: str = "tencentcloud_default",
-        region: str | None = None,
-        missing_ok: bool = True,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, *, job_name: str, cluster: str, missing_ok: bool = True, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.job_name = job_name
         self.cluster = cluster
-        self.tia_conn_id = tia_conn_id
-        self.region = region
         self.missing_ok = missing_ok
 
     def execute(self, context: Context) -> bool:
-        from airflow_provider_tia.hooks.tia import TIAHook
-
-        deleted = TIAHook(self.tia_conn_id, self.region).delete_job(
-            self.job_name, self.cluster, missing_ok=self.missing_ok
-        )
+        deleted = self.hook.delete_job(self.job_name, self.cluster, missing_ok=self.missing_ok)
         if not deleted:
-            self.log.info("TI-A job %s in %s did not exist", self.job_name, self.cluster)
+            self.log.info("%s did not exist", job_label(self.job_name, self.cluster))
         return deleted

@@ -58,7 +58,6 @@ class ClusterPoller:
         self._watchers: dict[str, set[asyncio.Queue]] = {}
         self._task: asyncio.Task | None = None
         self._jobs_in_cluster = 0  # size of the last full listing, to choose ListJobs or DescribeJob
-        self.sweeps = 0
 
     @classmethod
     def shared(
@@ -76,10 +75,6 @@ class ClusterPoller:
         if poller is None:
             poller = pollers[key] = cls(key, cluster, float(interval), client_factory)
         return poller
-
-    @property
-    def watched(self) -> int:
-        return len(self._watchers)
 
     async def watch(self, name: str) -> AsyncIterator[Job | TIAError]:
         """Yields the job (or the error reading it) after every sweep, until the caller stops."""
@@ -112,7 +107,6 @@ class ClusterPoller:
                 while self._watchers:
                     started = loop.time()
                     await self._sweep(client)
-                    self.sweeps += 1
                     await asyncio.sleep(max(0.0, self.interval - (loop.time() - started)))
         finally:
             self._task = None
