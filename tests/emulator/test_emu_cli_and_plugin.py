@@ -33,13 +33,13 @@ def test_cli_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
         c = TiaClient(Credential("AKIDcli", "cli-key", "cli-token"), CLUSTER, ClientProfile(httpProfile=http))
         job = c.CreateJob(req("CreateJob", Name="cli-job", Cluster=CLUSTER, RuntimeVersion="tia-1.7.0")).Job
         assert job.Message == "creating"
-        assert c.ListJobs(req("ListJobs")).Jobs[0].Name == "cli-job"
+        assert c.ListJobs(req("ListJobs", Cluster=CLUSTER)).Jobs[0].Name == "cli-job"
     finally:
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=10)
     assert proc.returncode == 0, err
     assert "stopped" in out
-    assert (tmp_path / "jobs" / f"{CLUSTER}@cli-job.json").exists()
+    assert (tmp_path / "jobs" / f"100000000001@{CLUSTER}@cli-job.json").exists()
 
 
 def test_cli_rejects_bad_fault_spec() -> None:
@@ -57,7 +57,7 @@ def test_plugin_fixtures(tia_emulator, tia_connection) -> None:
     http = HttpProfile(endpoint=conn["extra"]["endpoint"], protocol=conn["extra"]["scheme"])
     c = TiaClient(Credential(conn["login"], conn["password"]), conn["extra"]["region"],
                   ClientProfile(httpProfile=http))
-    assert isinstance(c.ListJobs(req("ListJobs")).Jobs, list)
+    assert isinstance(c.ListJobs(req("ListJobs", Cluster=CLUSTER)).Jobs, list)
     assert tia_emulator.runner.name == "local" and tia_emulator.state_dir is not None
 
 

@@ -83,7 +83,7 @@ def test_drop_is_a_network_error(fresh) -> None:
     fresh.set_faults("DescribeJob:drop=1")
     c = client(fresh)
     assert _code(lambda: c.DescribeJob(req("DescribeJob", Name="x", Cluster=CLUSTER))) == "ClientNetworkError"
-    assert c.ListJobs(req("ListJobs")).Jobs == []  # same client, other action, still fine
+    assert c.ListJobs(req("ListJobs", Cluster=CLUSTER)).Jobs == []  # same client, other action, still fine
 
     async def async_call() -> None:
         cred = Credential(fresh.secret_id, fresh.secret_key)
@@ -113,18 +113,18 @@ def test_drop_after_creates_the_job_but_loses_the_reply(fresh) -> None:
 def test_http5xx_and_error_codes_and_latency(fresh) -> None:
     c = client(fresh)
     fresh.set_faults("ListJobs:http5xx=1")
-    assert _code(lambda: c.ListJobs(req("ListJobs"))) == "ServerNetworkError"
+    assert _code(lambda: c.ListJobs(req("ListJobs", Cluster=CLUSTER))) == "ServerNetworkError"
     fresh.set_faults("*:FailedOperation.TimeOut=1")
-    assert _code(lambda: c.ListJobs(req("ListJobs"))) == "FailedOperation.TimeOut"
+    assert _code(lambda: c.ListJobs(req("ListJobs", Cluster=CLUSTER))) == "FailedOperation.TimeOut"
     fresh.set_faults("ListJobs:latency=1@0.3")
     started = time.monotonic()
-    assert c.ListJobs(req("ListJobs")).Jobs == []
+    assert c.ListJobs(req("ListJobs", Cluster=CLUSTER)).Jobs == []
     assert time.monotonic() - started >= 0.3
     fresh.set_faults(None)
-    assert c.ListJobs(req("ListJobs")).Jobs == []
+    assert c.ListJobs(req("ListJobs", Cluster=CLUSTER)).Jobs == []
     with pytest.raises(ValueError):
         fresh.set_faults("ListJobs:nope=1")
-    assert c.ListJobs(req("ListJobs")).Jobs == []  # a bad spec leaves the old one
+    assert c.ListJobs(req("ListJobs", Cluster=CLUSTER)).Jobs == []  # a bad spec leaves the old one
 
 
 def test_constructor_spec_with_manual_retries() -> None:
@@ -135,7 +135,7 @@ def test_constructor_spec_with_manual_retries() -> None:
         for _ in range(10):
             for _attempt in range(30):
                 try:
-                    assert c.ListJobs(req("ListJobs")).Jobs == []
+                    assert c.ListJobs(req("ListJobs", Cluster=CLUSTER)).Jobs == []
                     break
                 except TencentCloudSDKException as exc:
                     assert exc.code == "RequestLimitExceeded"

@@ -57,7 +57,7 @@ def test_parameter_errors(emu, method: str) -> None:
     bad = {**base, "ScaleTier": "Custom", "MasterType": "1U1G0P", "WorkerCount": "two"}
     assert _code(lambda: c.call_json("CreateJob", bad)) == "InvalidParameter"
     assert _code(lambda: c.call_json("CreateJob", {**base, "Debug": "maybe"})) == "InvalidParameter"
-    assert _code(lambda: c.call_json("ListJobs", {"Limit": "many"})) == "InvalidParameter"
+    assert _code(lambda: c.call_json("ListJobs", {"Cluster": CLUSTER, "Limit": "many"})) == "InvalidParameter"
 
 
 def test_json_types_are_strict(emu) -> None:
@@ -66,8 +66,8 @@ def test_json_types_are_strict(emu) -> None:
     assert _code(lambda: c.call_json("CreateJob", {**base, "Command": "python"})) == "InvalidParameter"
     assert _code(lambda: c.call_json("CreateJob", {**base, "Command": ["python", 3]})) == "InvalidParameter"
     assert _code(lambda: c.call_json("CreateJob", {**base, "Debug": 1})) == "InvalidParameter"
-    assert _code(lambda: c.call_json("ListJobs", {"Limit": "5"})) == "InvalidParameter"
-    assert _code(lambda: c.call_json("ListJobs", {"Limit": True})) == "InvalidParameter"
+    assert _code(lambda: c.call_json("ListJobs", {"Cluster": CLUSTER, "Limit": "5"})) == "InvalidParameter"
+    assert _code(lambda: c.call_json("ListJobs", {"Cluster": CLUSTER, "Limit": True})) == "InvalidParameter"
     assert _code(lambda: c.call_json("CreateJob", {**base, "Name": "  "})) == "InvalidParameterValue"
 
 

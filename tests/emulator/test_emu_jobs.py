@@ -88,13 +88,21 @@ def test_list_jobs_paging_is_stable(sim_emu) -> None:
     assert page(Limit=3, Offset=3) == names[3:6]
     assert page(Limit=3, Offset=6) == names[6:]  # shorter than Limit: the end
     assert page(Limit=3, Offset=7) == []
-    assert page() == names  # default Limit 20
+    assert page() == names  # no Limit: every job from Offset on
+    assert page(Offset=2) == names[2:]
     assert page(Offset=2, Limit=100) == names[2:]
+    assert page(Limit=1000) == names  # no cap beyond the contract
     assert _code(lambda: page(Limit=0)) == "InvalidParameterValue"
-    assert _code(lambda: page(Limit=101)) == "InvalidParameterValue"
     assert _code(lambda: page(Offset=-1)) == "InvalidParameterValue"
     c.DeleteJob(req("DeleteJob", Name="page-1", Cluster=cluster))
     assert page(Limit=3) == ["page-0", "page-2", "page-3"]
     assert _code(lambda: c.DescribeJob(req("DescribeJob", Name="page-1", Cluster=cluster))) == "ResourceNotFound"
-    all_clusters = [j.Cluster for j in c.ListJobs(req("ListJobs", Limit=100)).Jobs]
-    assert cluster in all_clusters
+
+
+def test_list_jobs_needs_a_cluster_and_lists_only_it(sim_emu) -> None:
+    c = client(sim_emu)
+    mine, other = unique("cls"), unique("cls")
+    _create(c, Name="only-here", Cluster=mine)
+    _create(c, Name="elsewhere", Cluster=other)
+    assert _code(lambda: c.ListJobs(req("ListJobs", Limit=100))) == "MissingParameter"
+    assert [j.Name for j in c.ListJobs(req("ListJobs", Cluster=mine)).Jobs] == ["only-here"]

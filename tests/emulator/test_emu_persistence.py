@@ -27,7 +27,7 @@ def test_simulated_jobs_survive_and_resume(tmp_path: Path) -> None:
         c.DeleteJob(req("DeleteJob", Name="gone", Cluster=CLUSTER))
         before = first.store.get(CLUSTER, "done")
         logs_before = c.QueryLogs(req("QueryLogs", JobName="done", Cluster=CLUSTER, **WIDE)).to_json_string()
-    saved = json.loads((tmp_path / "jobs" / f"{CLUSTER}@done.json").read_text())
+    saved = json.loads((tmp_path / "jobs" / f"100000000001@{CLUSTER}@done.json").read_text())
     assert saved["job"]["State"] == "Succeeded"
     with TIAEmulator(runner="simulated", state_dir=tmp_path) as second:
         c = client(second)
