@@ -21,8 +21,7 @@ import time
 PR_SET_CHILD_SUBREAPER = 36
 
 
-class _Stop(Exception):
-    """Raised from the signal handler to leave the blocking wait."""
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
 
 
 def become_subreaper() -> bool:
@@ -91,38 +90,50 @@ def end_all(grace: float, statuses: dict[int, int]) -> None:
         time.sleep(0.02)
 
 
+def _next_signal(timeout: float) -> int | None:
+    """The next of the blocked STOP_SIGNALS/SIGCHLD, or None after ``timeout`` seconds."""
+    wanted = STOP_SIGNALS | {signal.SIGCHLD}
+    if hasattr(signal, "sigtimedwait"):
+        info = signal.sigtimedwait(wanted, timeout)
+        return info.si_signo if info is not None else None
+    deadline = time.monotonic() + timeout  # no sigtimedwait (macOS): look at the pending set
+    while time.monotonic() < deadline:
+        pending = signal.sigpending() & STOP_SIGNALS
+        if pending:
+            return int(next(iter(pending)))
+        time.sleep(0.02)
+    return None
+
+
 def main(argv: list[str]) -> int:
-    """Run the command, end its whole tree, exit like it."""
+    """Run the command, end its whole tree, exit like it.
+
+    The stop signals and SIGCHLD stay blocked and are taken with sigtimedwait, so no signal can interrupt
+    the cleanup half-way; the command starts with an empty signal mask.
+    """
     if len(argv) < 4 or argv[2] != "--":
         print("usage: supervise.py <grace seconds> -- <program> [args...]", file=sys.stderr)
         return 2
     grace, command = float(argv[1]), argv[3:]
-
-    def stop(signum: int, frame: object) -> None:
-        raise _Stop
-
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, stop)
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS | {signal.SIGCHLD})
     become_subreaper()
     statuses: dict[int, int] = {}
-    child = None
     try:
         # Python ignores SIGPIPE and SIGXFSZ; the command gets the default dispositions back.
-        child = os.posix_spawn(command[0], command, os.environ, setsigdef=(signal.SIGPIPE, signal.SIGXFSZ))
-        while child not in statuses:
-            pid, status = os.waitpid(-1, 0)
-            statuses[pid] = status
-    except (_Stop, ChildProcessError):
-        pass
+        child = os.posix_spawn(command[0], command, os.environ, setsigmask=(),
+                               setsigdef=(signal.SIGPIPE, signal.SIGXFSZ))
     except OSError as exc:
         print(f"tia emulator: cannot start {command[0]!r}: {exc}", file=sys.stderr, flush=True)
         return 127
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, signal.SIG_IGN)  # already ending: later signals change nothing
+    while True:
+        _reap(statuses)
+        if child in statuses or _next_signal(1.0) in STOP_SIGNALS:
+            break
     end_all(grace, statuses)
     code = os.waitstatus_to_exitcode(statuses[child]) if child in statuses else -signal.SIGTERM
     if code < 0:  # die of the same signal, so the emulator reports "killed by signal N"
         signal.signal(-code, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {-code})
         os.kill(os.getpid(), -code)
         time.sleep(1)
         return 128 - code
