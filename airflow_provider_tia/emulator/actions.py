@@ -73,8 +73,11 @@ def _coerce(name: str, kind: str, value: Any, typed: bool) -> Any:
             raise bad
         return value
     if typed:
-        ok = {"str": isinstance(value, str), "bool": isinstance(value, bool),
-              "int": isinstance(value, int) and not isinstance(value, bool)}[kind]
+        ok = {
+            "str": isinstance(value, str),
+            "bool": isinstance(value, bool),
+            "int": isinstance(value, int) and not isinstance(value, bool),
+        }[kind]
         if not ok:
             raise bad
         return value
@@ -98,15 +101,19 @@ def _check_bound(name: str, param: Param, value: Any) -> None:
         if not low <= value <= high:
             raise ApiError("InvalidParameterValue", f"The parameter `{name}` must be within [{low}, {high}].")
     elif param.kind == "str" and len(value) > param.bound:
-        raise ApiError("InvalidParameterValue",
-                       f"The parameter `{name}` is longer than {param.bound} characters.")
+        raise ApiError(
+            "InvalidParameterValue", f"The parameter `{name}` is longer than {param.bound} characters."
+        )
     elif param.kind == "list":
         if len(value) > MAX_LIST_ITEMS:
-            raise ApiError("InvalidParameterValue",
-                           f"The parameter `{name}` has more than {MAX_LIST_ITEMS} items.")
+            raise ApiError(
+                "InvalidParameterValue", f"The parameter `{name}` has more than {MAX_LIST_ITEMS} items."
+            )
         if any(len(item) > param.bound for item in value):
-            raise ApiError("InvalidParameterValue",
-                           f"An item of the parameter `{name}` is longer than {param.bound} characters.")
+            raise ApiError(
+                "InvalidParameterValue",
+                f"An item of the parameter `{name}` is longer than {param.bound} characters.",
+            )
 
 
 def validate(action: str, params: dict, typed: bool) -> dict:
@@ -138,13 +145,18 @@ class Service:
 
     def __init__(self, store: JobStore, runner: Runner, query_logs_zone: str = "+08:00") -> None:
         if query_logs_zone not in QUERY_ZONES:
-            raise ValueError(f"query_logs_zone must be one of {', '.join(QUERY_ZONES)}, not {query_logs_zone!r}")
+            raise ValueError(
+                f"query_logs_zone must be one of {', '.join(QUERY_ZONES)}, not {query_logs_zone!r}"
+            )
         self.store = store
         self.runner = runner
         self.query_logs_zone = query_logs_zone
         self.handlers: dict[str, Callable[[dict, Account | None], dict]] = {
-            "CreateJob": self.create_job, "DescribeJob": self.describe_job, "ListJobs": self.list_jobs,
-            "DeleteJob": self.delete_job, "QueryLogs": self.query_logs,
+            "CreateJob": self.create_job,
+            "DescribeJob": self.describe_job,
+            "ListJobs": self.list_jobs,
+            "DeleteJob": self.delete_job,
+            "QueryLogs": self.query_logs,
         }
 
     def dispatch(self, action: str, params: dict, typed: bool = True, account: Account | None = None) -> dict:
@@ -164,8 +176,10 @@ class Service:
                 raise ApiError("InvalidParameter", f"`{count}` above 0 requires `{machine}`.")
         for name in ("MasterType", "WorkerType", "ParameterServerType"):
             if name in p and not MACHINE_TYPE_RE.fullmatch(p[name]):
-                raise ApiError("InvalidParameterValue",
-                               f"`{name}` {p[name]!r} is not a machine type like 1U1G0P (<cpu>U<mem GB>G<gpus>P).")
+                raise ApiError(
+                    "InvalidParameterValue",
+                    f"`{name}` {p[name]!r} is not a machine type like 1U1G0P (<cpu>U<mem GB>G<gpus>P).",
+                )
         problem = self.runner.validate(p)
         if problem:
             raise ApiError("InvalidParameterValue", problem)
@@ -186,8 +200,9 @@ class Service:
 
     def list_jobs(self, p: dict, account: Account | None) -> dict:
         """Jobs of one cluster in creation order; without Limit, every job from Offset on."""
-        jobs = self.store.list(p["Cluster"], p.get("Offset", 0), p.get("Limit"),
-                               uin=account.uin if account else None)
+        jobs = self.store.list(
+            p["Cluster"], p.get("Offset", 0), p.get("Limit"), uin=account.uin if account else None
+        )
         return {"Jobs": [public_job(j) for j in jobs]}
 
     def delete_job(self, p: dict, account: Account | None) -> dict:
@@ -200,11 +215,20 @@ class Service:
             start = parse_query_time(p["StartTime"], self.query_logs_zone)
             end = parse_query_time(p["EndTime"], self.query_logs_zone)
         except ValueError:
-            raise ApiError("InvalidParameterValue", "`StartTime`/`EndTime` must look like 2019-01-01 00:00:00 "
-                           f"(read in {self.query_logs_zone}).") from None
+            raise ApiError(
+                "InvalidParameterValue",
+                f"`StartTime`/`EndTime` must look like 2019-01-01 00:00:00 (read in {self.query_logs_zone}).",
+            ) from None
         if start > end:
             raise ApiError("InvalidParameterValue", "`StartTime` is after `EndTime`.")
         limit = min(p["Limit"], MAX_LINES_PER_WINDOW)
-        logs, context, listover = self.store.query_logs(p["Cluster"], p["JobName"], start, end, limit,
-                                                        p.get("Context"), uin=account.uin if account else None)
+        logs, context, listover = self.store.query_logs(
+            p["Cluster"],
+            p["JobName"],
+            start,
+            end,
+            limit,
+            p.get("Context"),
+            uin=account.uin if account else None,
+        )
         return {"Context": context, "Logs": logs, "Listover": listover}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
 import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -39,10 +40,24 @@ if TYPE_CHECKING:
 
 TRANSPORT_KEY = "tia_emulator_transport"
 API_METHODS = ("GET", "POST")
-DRAIN_BYTES = 8 * 1024 * 1024  # an oversized body is read and dropped up to this, so the client gets the reply
+DRAIN_BYTES = (
+    8 * 1024 * 1024
+)  # an oversized body is read and dropped up to this, so the client gets the reply
 log = logging.getLogger(__name__)
-LEGACY_COMMON = ("Action", "Version", "Region", "Timestamp", "Nonce", "SecretId", "SignatureMethod", "Token",
-                 "Language", "Signature", "RequestClient")
+_COUNT_LOCK = threading.Lock()  # calls are counted from worker threads
+LEGACY_COMMON = (
+    "Action",
+    "Version",
+    "Region",
+    "Timestamp",
+    "Nonce",
+    "SecretId",
+    "SignatureMethod",
+    "Token",
+    "Language",
+    "Signature",
+    "RequestClient",
+)
 
 
 class Backend(Protocol):
@@ -105,7 +120,9 @@ def parse(method: str, query: str, headers: dict[str, str], body: bytes) -> Pars
     raw = query if method == "GET" else body.decode("utf-8", "replace")
     flat = dict(parse_qsl(raw, keep_blank_values=True))
     if "authorization" in headers or "x-tc-action" in headers:
-        return Parsed(headers.get("x-tc-action", ""), headers.get("x-tc-version", ""), unflatten(flat), False, None)
+        return Parsed(
+            headers.get("x-tc-action", ""), headers.get("x-tc-version", ""), unflatten(flat), False, None
+        )
     params = {k: v for k, v in flat.items() if k not in LEGACY_COMMON}
     return Parsed(flat.get("Action", ""), flat.get("Version", ""), unflatten(params), False, flat)
 
@@ -124,8 +141,13 @@ class _BrokenResponse(Response):
     """Fallback drop when the server gives no transport: start a response, then fail mid-body."""
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", b"1000")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", b"1000")],
+            }
+        )
         raise ConnectionAbortedError("tia emulator: injected drop")
 
 
@@ -144,9 +166,14 @@ async def _fault_reply(request: Request, fault: Fault, action: str, request_id: 
         return await _drop(request)
     if fault.kind == "http5xx":
         text = {502: "Bad Gateway", 503: "Service Unavailable"}[fault.status]
-        return Response(f"<html><body>{fault.status} {text}</body></html>".encode(), status_code=fault.status,
-                        media_type="text/html")
-    return error_response(fault.code or "InternalError", f"injected fault {fault.label} on {action}", request_id)
+        return Response(
+            f"<html><body>{fault.status} {text}</body></html>".encode(),
+            status_code=fault.status,
+            media_type="text/html",
+        )
+    return error_response(
+        fault.code or "InternalError", f"injected fault {fault.label} on {action}", request_id
+    )
 
 
 async def _read_body(request: Request) -> bytes | None:
@@ -166,13 +193,15 @@ async def _read_body(request: Request) -> bytes | None:
 
 def _count(backend: Backend, action: str, params: dict) -> None:
     """Record a call for tests, keeping the counter small whatever Action names arrive."""
-    if action in SCHEMAS or action in backend.calls or len(backend.calls) < MAX_COUNTED_ACTIONS:
-        backend.calls[action] += 1
+    with _COUNT_LOCK:
+        if action in SCHEMAS or action in backend.calls or len(backend.calls) < MAX_COUNTED_ACTIONS:
+            backend.calls[action] += 1
     backend.requests.append((action, params))
 
 
-def _admit(backend: Backend, method: str, path: str, query: str, headers: dict[str, str],
-           body: bytes) -> tuple[Parsed, Credential]:
+def _admit(
+    backend: Backend, method: str, path: str, query: str, headers: dict[str, str], body: bytes
+) -> tuple[Parsed, Credential]:
     """Parse and authenticate a request and check its action and version (runs in a worker thread)."""
     parsed = parse(method, query, headers, body)
     action = parsed.action
@@ -193,7 +222,9 @@ def _admit(backend: Backend, method: str, path: str, query: str, headers: dict[s
     if not parsed.version:
         raise ApiError("MissingParameter", "The request is missing a required parameter `Version`.")
     if parsed.version != VERSION:
-        raise ApiError("NoSuchVersion", f"The API version `{parsed.version[:MAX_ACTION_CHARS]}` does not exist.")
+        raise ApiError(
+            "NoSuchVersion", f"The API version `{parsed.version[:MAX_ACTION_CHARS]}` does not exist."
+        )
     return parsed, cred
 
 
@@ -202,17 +233,24 @@ def create_app(backend: Backend) -> Starlette:
 
     async def api(request: Request, request_id: str) -> Response:
         if request.method not in API_METHODS:
-            return error_response("UnsupportedProtocol", f"HTTP method {request.method} is not supported: "
-                                  "use GET or POST.", request_id)
+            return error_response(
+                "UnsupportedProtocol",
+                f"HTTP method {request.method} is not supported: use GET or POST.",
+                request_id,
+            )
         body = await _read_body(request)
         query = request.scope.get("query_string", b"").decode("latin-1")
         if body is None or len(query) > MAX_BODY_BYTES:
-            return error_response("InvalidParameterValue", f"The request body and the query string must each "
-                                  f"be at most {MAX_BODY_BYTES} bytes.", request_id)
+            return error_response(
+                "InvalidParameterValue",
+                f"The request body and the query string must each be at most {MAX_BODY_BYTES} bytes.",
+                request_id,
+            )
         headers = {k.lower(): v for k, v in request.headers.items()}
         try:
-            parsed, cred = await run_in_threadpool(_admit, backend, request.method, request.url.path, query,
-                                                   headers, body)
+            parsed, cred = await run_in_threadpool(
+                _admit, backend, request.method, request.url.path, query, headers, body
+            )
         except ApiError as exc:
             return error_response(exc.code, exc.message, request_id)
         action = parsed.action
@@ -222,8 +260,9 @@ def create_app(backend: Backend) -> Starlette:
         if fault is not None and not fault.after:
             return await _fault_reply(request, fault, action, request_id)
         try:
-            result = await run_in_threadpool(backend.service.dispatch, action, parsed.params, parsed.typed,
-                                             cred.account)
+            result = await run_in_threadpool(
+                backend.service.dispatch, action, parsed.params, parsed.typed, cred.account
+            )
         except ApiError as exc:
             if fault is not None:  # an `_after` fault loses the reply whatever it is (and is counted)
                 return await _fault_reply(request, fault, action, request_id)
@@ -242,19 +281,34 @@ def create_app(backend: Backend) -> Starlette:
 
     async def console(request: Request) -> Response:
         q = request.query_params
-        status, html = await run_in_threadpool(job_page, backend.service.store, backend.service.runner,
-                                               q.get("cluster", ""), q.get("name", ""), q.get("account") or None)
+        status, html = await run_in_threadpool(
+            job_page,
+            backend.service.store,
+            backend.service.runner,
+            q.get("cluster", ""),
+            q.get("name", ""),
+            q.get("account") or None,
+        )
         return HTMLResponse(html, status_code=status)
 
     async def other(request: Request, exc: Exception) -> Response:
         request_id = str(uuid.uuid4())
         if request.method not in API_METHODS:
-            return error_response("UnsupportedProtocol", f"HTTP method {request.method} is not supported: "
-                                  "use GET or POST.", request_id)
-        return error_response("InvalidAction", f"The path {request.url.path[:200]!r} is not served: API "
-                              "requests go to /.", request_id)
+            return error_response(
+                "UnsupportedProtocol",
+                f"HTTP method {request.method} is not supported: use GET or POST.",
+                request_id,
+            )
+        return error_response(
+            "InvalidAction",
+            f"The path {request.url.path[:200]!r} is not served: API requests go to /.",
+            request_id,
+        )
 
     return Starlette(
-        routes=[Route("/", endpoint, methods=list(API_METHODS)), Route(CONSOLE_PATH, console, methods=["GET"])],
+        routes=[
+            Route("/", endpoint, methods=list(API_METHODS)),
+            Route(CONSOLE_PATH, console, methods=["GET"]),
+        ],
         exception_handlers={404: other, 405: other},
     )

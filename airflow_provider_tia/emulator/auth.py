@@ -75,9 +75,7 @@ def tc3_canonical_request(
 ) -> str:
     """Build the TC3 canonical request (header names/values lower-cased and trimmed)."""
     canonical_headers = "".join(f"{h}:{headers.get(h, '').strip().lower()}\n" for h in signed_headers)
-    return "\n".join(
-        [method, uri, query, canonical_headers, ";".join(signed_headers), sha256_hex(payload)]
-    )
+    return "\n".join([method, uri, query, canonical_headers, ";".join(signed_headers), sha256_hex(payload)])
 
 
 def tc3_signature(secret_key: str, date: str, service: str, timestamp: str, canonical_request: str) -> str:
@@ -118,7 +116,9 @@ class Verifier:
         self._nonces: OrderedDict[tuple[str, str], float] = OrderedDict()  # (SecretId, Nonce) -> expiry
         self._nonce_lock = threading.Lock()
 
-    def add(self, secret_id: str, secret_key: str, token: str | None = None, account: Account | None = None) -> None:
+    def add(
+        self, secret_id: str, secret_key: str, token: str | None = None, account: Account | None = None
+    ) -> None:
         """Register (or replace) a credential of ``account`` (default: the default account)."""
         self._creds[secret_id] = Credential(secret_id, secret_key, token, account or Account())
 
@@ -130,18 +130,24 @@ class Verifier:
         """Refuse a Nonce this SecretId already used within the signature window (a replayed request)."""
         now = time.time() if now is None else now
         with self._nonce_lock:
-            while self._nonces and (next(iter(self._nonces.values())) < now or len(self._nonces) >= MAX_NONCES):
+            while self._nonces and (
+                next(iter(self._nonces.values())) < now or len(self._nonces) >= MAX_NONCES
+            ):
                 self._nonces.popitem(last=False)
             key = (secret_id, nonce)
             if key in self._nonces:
-                raise AuthError("AuthFailure.SignatureFailure",
-                                f"The Nonce {nonce} was already used within {self.max_skew} seconds (a replay).")
+                raise AuthError(
+                    "AuthFailure.SignatureFailure",
+                    f"The Nonce {nonce} was already used within {self.max_skew} seconds (a replay).",
+                )
             self._nonces[key] = now + 2 * self.max_skew
 
     def _lookup(self, secret_id: str) -> Credential:
         cred = self._creds.get(secret_id)
         if cred is None:
-            raise AuthError("AuthFailure.SecretIdNotFound", "The SecretId is not found, please ensure it is correct.")
+            raise AuthError(
+                "AuthFailure.SecretIdNotFound", "The SecretId is not found, please ensure it is correct."
+            )
         return cred
 
     @staticmethod
@@ -179,7 +185,9 @@ class Verifier:
             raise AuthError("AuthFailure.InvalidAuthorization", "The Authorization header is malformed.")
         parts = m.group("cred").split("/")
         if len(parts) != 4 or parts[3] != "tc3_request":
-            raise AuthError("AuthFailure.InvalidAuthorization", "The Credential of Authorization is malformed.")
+            raise AuthError(
+                "AuthFailure.InvalidAuthorization", "The Credential of Authorization is malformed."
+            )
         secret_id, date, service, _ = parts
         if service != self.service:
             raise AuthError(
@@ -188,11 +196,15 @@ class Verifier:
             )
         signed = m.group("signed").lower().split(";")
         if "host" not in signed or "content-type" not in signed:
-            raise AuthError("AuthFailure.InvalidAuthorization", "SignedHeaders must include content-type and host.")
+            raise AuthError(
+                "AuthFailure.InvalidAuthorization", "SignedHeaders must include content-type and host."
+            )
         ts = self._check_time(headers.get("x-tc-timestamp"), now)
         cred = self._lookup(secret_id)
         if datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%d") != date:
-            raise AuthError("AuthFailure.SignatureFailure", "The credential date does not match X-TC-Timestamp.")
+            raise AuthError(
+                "AuthFailure.SignatureFailure", "The credential date does not match X-TC-Timestamp."
+            )
         payload = b"UNSIGNED-PAYLOAD" if headers.get("x-tc-content-sha256") == "UNSIGNED-PAYLOAD" else body
         canonical = tc3_canonical_request(method, path, query, headers, signed, payload)
         expected = tc3_signature(cred.secret_key, date, service, str(ts), canonical)
@@ -220,7 +232,9 @@ class Verifier:
         self._check_time(params.get("Timestamp"), now)
         cred = self._lookup(secret_id)
         sign_method = params.get("SignatureMethod") or "HmacSHA1"
-        expected = legacy_signature(cred.secret_key, legacy_sign_string(method, host, path, params), sign_method)
+        expected = legacy_signature(
+            cred.secret_key, legacy_sign_string(method, host, path, params), sign_method
+        )
         if not hmac.compare_digest(expected, signature):
             raise AuthError(
                 "AuthFailure.SignatureFailure",

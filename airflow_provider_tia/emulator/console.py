@@ -20,11 +20,15 @@ _STYLE = "body{font-family:sans-serif;margin:2em}td,th{text-align:left;padding:2
 
 
 def _page(title: str, body: str) -> str:
-    return (f"<!doctype html><html><head><meta charset=\"utf-8\"><title>{escape(title)}</title>"
-            f"<style>{_STYLE}</style></head><body>{body}</body></html>")
+    return (
+        f'<!doctype html><html><head><meta charset="utf-8"><title>{escape(title)}</title>'
+        f"<style>{_STYLE}</style></head><body>{body}</body></html>"
+    )
 
 
-def job_page(store: JobStore, runner: Runner, cluster: str, name: str, account: str | None) -> tuple[int, str]:
+def job_page(
+    store: JobStore, runner: Runner, cluster: str, name: str, account: str | None
+) -> tuple[int, str]:
     """(HTTP status, HTML) of the page: 200 with the job, 404 saying it is missing."""
     job = store.get(cluster, name, uin=account) if cluster and name else None
     if job is None:
@@ -34,10 +38,16 @@ def job_page(store: JobStore, runner: Runner, cluster: str, name: str, account: 
         f"<tr><th>{key}</th><td>{escape(str(job.get(key) or ''))}</td></tr>"
         for key in ("Name", "Cluster", "Id", "State", "Message", "CreateTime", "StartTime", "EndTime", "Uin")
     )
-    pods = "".join(f"<tr><td>{escape(pod)}</td><td>{escape(state)}</td></tr>"
-                   for pod, state in runner.replica_states(job))
-    tail = "\n".join(f"{t} {pod}: {text}" for t, pod, text in store.tail_logs(cluster, name, LOG_TAIL, account))
-    body = (f"<h1>TI-A job {escape(name)}</h1><table>{rows}</table>"
-            f"<h2>Replicas</h2><table><tr><th>Pod</th><th>State</th></tr>{pods}</table>"
-            f"<h2>Last {LOG_TAIL} log lines</h2><pre>{escape(tail)}</pre>")
+    pods = "".join(
+        f"<tr><td>{escape(pod)}</td><td>{escape(state)}</td></tr>"
+        for pod, state in runner.replica_states(job)
+    )
+    tail = "\n".join(
+        f"{t} {pod}: {text}" for t, pod, text in store.tail_logs(cluster, name, LOG_TAIL, account)
+    )
+    body = (
+        f"<h1>TI-A job {escape(name)}</h1><table>{rows}</table>"
+        f"<h2>Replicas</h2><table><tr><th>Pod</th><th>State</th></tr>{pods}</table>"
+        f"<h2>Last {LOG_TAIL} log lines</h2><pre>{escape(tail)}</pre>"
+    )
     return 200, _page(f"TI-A job {name}", body)

@@ -17,7 +17,9 @@ import threading
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-_HOST = re.compile(r"^(?P<bucket>[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)\.cos\.(?P<region>[a-z0-9-]+)\.myqcloud\.com$")
+_HOST = re.compile(
+    r"^(?P<bucket>[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)\.cos\.(?P<region>[a-z0-9-]+)\.myqcloud\.com$"
+)
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz")
 
 
@@ -67,7 +69,9 @@ def safe_extract(archive: str | Path, dest: str | Path) -> None:
                 base = os.path.dirname(os.path.join(root, m.name)) if m.issym() else root
                 target = os.path.normpath(os.path.join(base, m.linkname))
                 if os.path.isabs(m.linkname) or not _inside(root, target):
-                    raise ValueError(f"refusing archive member {m.name!r}: link to {m.linkname!r} leaves the directory")
+                    raise ValueError(
+                        f"refusing archive member {m.name!r}: link to {m.linkname!r} leaves the directory"
+                    )
         if hasattr(tarfile, "data_filter"):
             tar.extractall(root, members=members, filter="data")
         else:  # pragma: no cover - Python without PEP 706; members were checked above
@@ -102,8 +106,12 @@ class COSResolver:
 
                 access_key, secret_key, token = self._credentials
                 self._clients[region] = boto3.session.Session().client(
-                    "s3", endpoint_url=self.endpoint, region_name=region, aws_access_key_id=access_key,
-                    aws_secret_access_key=secret_key, aws_session_token=token,
+                    "s3",
+                    endpoint_url=self.endpoint,
+                    region_name=region,
+                    aws_access_key_id=access_key,
+                    aws_secret_access_key=secret_key,
+                    aws_session_token=token,
                     config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 3}),
                 )
             return self._clients[region]
@@ -136,7 +144,7 @@ class COSResolver:
         count = 0
         for page in client.get_paginator("list_objects_v2").paginate(Bucket=ref.bucket, Prefix=prefix):
             for obj in page.get("Contents", []):
-                rel = obj["Key"][len(prefix):]
+                rel = obj["Key"][len(prefix) :]
                 if not rel or rel.endswith("/"):
                     continue
                 target = os.path.normpath(os.path.join(root, rel))
@@ -146,4 +154,6 @@ class COSResolver:
                 client.download_file(ref.bucket, obj["Key"], target)
                 count += 1
         if not count:
-            raise FileNotFoundError(f"no object {ref.key!r} nor objects under {prefix!r} in bucket {ref.bucket!r}")
+            raise FileNotFoundError(
+                f"no object {ref.key!r} nor objects under {prefix!r} in bucket {ref.bucket!r}"
+            )

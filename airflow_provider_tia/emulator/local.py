@@ -29,7 +29,15 @@ SUPERVISOR = str(Path(__file__).with_name("supervise.py"))
 # PATH of a replica: the emulator's Python first (so ``python`` is the interpreter running the emulator), then
 # the usual system directories.
 REPLICA_PATH = os.pathsep.join(
-    [os.path.dirname(sys.executable), "/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"]
+    [
+        os.path.dirname(sys.executable),
+        "/usr/local/sbin",
+        "/usr/local/bin",
+        "/usr/sbin",
+        "/usr/bin",
+        "/sbin",
+        "/bin",
+    ]
 )
 
 
@@ -131,8 +139,10 @@ class LocalRunner(Runner):
     def validate(self, spec: dict) -> str | None:
         count = sum(replica_counts(spec).values())
         if count > self.max_replicas:
-            return (f"`WorkerCount` + `ParameterServerCount` + 1 master = {count} replicas; the local runner "
-                    f"starts at most {self.max_replicas} per job")
+            return (
+                f"`WorkerCount` + `ParameterServerCount` + 1 master = {count} replicas; the local runner "
+                f"starts at most {self.max_replicas} per job"
+            )
         return None
 
     # ---- setup -------------------------------------------------------------------------------
@@ -189,8 +199,10 @@ class LocalRunner(Runner):
         else:
             found = shutil.which(program, path=REPLICA_PATH)
         if found is None:
-            raise JobSetupError(f"Command {program!r} could not start: not an executable file "
-                                f"(looked in {cwd if os.sep in program else REPLICA_PATH})")
+            raise JobSetupError(
+                f"Command {program!r} could not start: not an executable file "
+                f"(looked in {cwd if os.sep in program else REPLICA_PATH})"
+            )
         return [found, *command[1:], *(job.get("Args") or [])]
 
     # ---- lifecycle ---------------------------------------------------------------------------
@@ -204,8 +216,10 @@ class LocalRunner(Runner):
             else:
                 self._launch(job)
                 return
-        self.store.set_message(job["Id"], f"queued ({queued} waiting): the local runner runs at most "
-                                          f"{self.max_running} jobs at once")
+        self.store.set_message(
+            job["Id"],
+            f"queued ({queued} waiting): the local runner runs at most {self.max_running} jobs at once",
+        )
 
     def _launch(self, job: dict) -> None:
         """Start a job's thread; the caller holds ``self._lock``."""

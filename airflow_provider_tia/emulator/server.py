@@ -44,20 +44,23 @@ class RequestHistory(deque):
         self.maxitems, self.maxchars = maxitems, maxchars
         self._sizes: deque[int] = deque()
         self._chars = 0
+        self._lock = threading.Lock()  # requests are recorded from worker threads
 
     def append(self, item: tuple[str, dict]) -> None:
         size = len(item[0]) + len(json.dumps(item[1], ensure_ascii=False, default=str))
-        super().append(item)
-        self._sizes.append(size)
-        self._chars += size
-        while len(self) > self.maxitems or (self._chars > self.maxchars and len(self) > 1):
-            self.popleft()
-            self._chars -= self._sizes.popleft()
+        with self._lock:
+            super().append(item)
+            self._sizes.append(size)
+            self._chars += size
+            while len(self) > self.maxitems or (self._chars > self.maxchars and len(self) > 1):
+                self.popleft()
+                self._chars -= self._sizes.popleft()
 
     def clear(self) -> None:
-        super().clear()
-        self._sizes.clear()
-        self._chars = 0
+        with self._lock:
+            super().clear()
+            self._sizes.clear()
+            self._chars = 0
 
 
 class _Protocol(H11Protocol):
@@ -69,10 +72,20 @@ class _Protocol(H11Protocol):
         self.app_state = {**self.app_state, TRANSPORT_KEY: transport}
 
     def send_400_response(self, msg: str) -> None:
-        body = json.dumps({"Response": {"Error": {"Code": "InvalidParameter", "Message": msg},
-                                        "RequestId": str(uuid.uuid4())}}).encode()
+        body = json.dumps(
+            {
+                "Response": {
+                    "Error": {"Code": "InvalidParameter", "Message": msg},
+                    "RequestId": str(uuid.uuid4()),
+                }
+            }
+        ).encode()
         headers = [(b"content-type", b"application/json"), (b"connection", b"close")]
-        for event in (h11.Response(status_code=400, headers=headers), h11.Data(data=body), h11.EndOfMessage()):
+        for event in (
+            h11.Response(status_code=400, headers=headers),
+            h11.Data(data=body),
+            h11.EndOfMessage(),
+        ):
             self.transport.write(self.conn.send(event))  # type: ignore[arg-type]
         self.transport.close()
 
@@ -119,7 +132,9 @@ class TIAEmulator:
         self.verifier = Verifier()
         self.verifier.add(secret_id, secret_key, token, self.account)
         if query_logs_zone not in QUERY_ZONES:
-            raise ValueError(f"query_logs_zone must be one of {', '.join(QUERY_ZONES)}, not {query_logs_zone!r}")
+            raise ValueError(
+                f"query_logs_zone must be one of {', '.join(QUERY_ZONES)}, not {query_logs_zone!r}"
+            )
         self.query_logs_zone = query_logs_zone
         if isinstance(runner, str):
             if runner not in ("local", "simulated"):
@@ -134,8 +149,9 @@ class TIAEmulator:
                 raise ValueError("cos_endpoint needs the local runner")
             from .cos import COSResolver
 
-            runner.package_resolvers.setdefault("cos", COSResolver(
-                cos_endpoint, cos_access_key or secret_id, cos_secret_key or secret_key))
+            runner.package_resolvers.setdefault(
+                "cos", COSResolver(cos_endpoint, cos_access_key or secret_id, cos_secret_key or secret_key)
+            )
         self.cos_endpoint = cos_endpoint
         self.runner = runner
         self.faults = FaultInjector(faults, seed)
@@ -171,12 +187,19 @@ class TIAEmulator:
         sock.bind((self._host, self._port))
         self._port = sock.getsockname()[1]
         config = uvicorn.Config(
-            create_app(self), log_level="warning", access_log=False, lifespan="off", http=_Protocol,
-            timeout_keep_alive=75, timeout_graceful_shutdown=2, server_header=False,
+            create_app(self),
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            http=_Protocol,
+            timeout_keep_alive=75,
+            timeout_graceful_shutdown=2,
+            server_header=False,
         )
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]},
-                                        name="tia-emulator-http", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, name="tia-emulator-http", daemon=True
+        )
         self._thread.start()
         deadline = time.monotonic() + 10
         while not self._server.started:
@@ -224,8 +247,15 @@ class TIAEmulator:
         return f"http://{self.endpoint}/"
 
     # ---- control -----------------------------------------------------------------------------
-    def add_credential(self, secret_id: str, secret_key: str, token: str | None = None, *,
-                       uin: str | None = None, app_id: int | None = None) -> Account:
+    def add_credential(
+        self,
+        secret_id: str,
+        secret_key: str,
+        token: str | None = None,
+        *,
+        uin: str | None = None,
+        app_id: int | None = None,
+    ) -> Account:
         """Accept another key pair (with ``token``: a temporary credential that must send it).
 
         It belongs to the emulator's own account unless ``uin`` names another one (``app_id`` defaults to a
@@ -256,8 +286,14 @@ class TIAEmulator:
         self.requests.clear()
         self.faults.reset_counts()
 
-    def wait_for_state(self, name: str, cluster: str, states: str | Iterable[str] = ("Succeeded", "Failed"),
-                       timeout: float = 30.0, uin: str | None = None) -> dict:
+    def wait_for_state(
+        self,
+        name: str,
+        cluster: str,
+        states: str | Iterable[str] = ("Succeeded", "Failed"),
+        timeout: float = 30.0,
+        uin: str | None = None,
+    ) -> dict:
         """Block until the job (of account ``uin``, default the emulator's) is in one of ``states``; returns the
         job, TimeoutError otherwise."""
         wanted = {states} if isinstance(states, str) else set(states)
@@ -265,7 +301,8 @@ class TIAEmulator:
         assert store is not None, "start() the emulator first"
         if not store.wait_for(lambda: store.state(cluster, name, uin) in wanted, timeout):
             raise TimeoutError(
-                f"job {name!r} in {cluster!r} is {store.state(cluster, name, uin)!r}, not in {wanted}")
+                f"job {name!r} in {cluster!r} is {store.state(cluster, name, uin)!r}, not in {wanted}"
+            )
         job = store.get(cluster, name, uin)
         assert job is not None
         return job
@@ -275,5 +312,11 @@ class TIAEmulator:
         extra: dict[str, Any] = {"region": conn_id_region, "endpoint": self.endpoint, "scheme": "http"}
         if self.token:
             extra["token"] = self.token
-        return json.dumps({"conn_type": "tencentcloud", "login": self.secret_id, "password": self.secret_key,
-                           "extra": extra})
+        return json.dumps(
+            {
+                "conn_type": "tencentcloud",
+                "login": self.secret_id,
+                "password": self.secret_key,
+                "extra": extra,
+            }
+        )

@@ -37,7 +37,9 @@ TERMINAL_STATES = frozenset({"Succeeded", "Failed"})
 MAX_LINES_PER_WINDOW = 10_000
 CONTAINER_NAME = "tensorflow"
 NAMESPACE = "default"
-LOG_CAP_NOTE = f"[tia emulator] this job wrote more than {MAX_LOG_LINES_PER_JOB} lines; later lines are dropped"
+LOG_CAP_NOTE = (
+    f"[tia emulator] this job wrote more than {MAX_LOG_LINES_PER_JOB} lines; later lines are dropped"
+)
 _MAX_STEM = 200  # bytes of a state file name before ".logs.jsonl"
 
 
@@ -72,8 +74,9 @@ def _atomic_write(path: Path, text: str) -> None:
 class JobStore:
     """All jobs of the emulator, keyed by (cluster, name); runners address jobs by their ``Id``."""
 
-    def __init__(self, state_dir: str | os.PathLike | None = None, app_id: int = 1250000000,
-                 uin: str = "100000000001") -> None:
+    def __init__(
+        self, state_dir: str | os.PathLike | None = None, app_id: int = 1250000000, uin: str = "100000000001"
+    ) -> None:
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
         self._jobs: dict[tuple[str, str, str], _Record] = {}
@@ -162,8 +165,13 @@ class JobStore:
             if str(job.get("ScaleTier") or "").upper() == "CUSTOM":
                 job["ScaleTier"] = "Custom"
             job.update(
-                Id=f"train-{uuid.uuid4().hex[:16]}", State="Created", Message="creating", Debug=bool(job["Debug"]),
-                CreateTime=go_time(now, time.monotonic_ns() - self._mono0), AppId=app_id, Uin=uin,
+                Id=f"train-{uuid.uuid4().hex[:16]}",
+                State="Created",
+                Message="creating",
+                Debug=bool(job["Debug"]),
+                CreateTime=go_time(now, time.monotonic_ns() - self._mono0),
+                AppId=app_id,
+                Uin=uin,
             )
             rec = _Record(job=job, meta={"seq": self._seq, "create_ns": now, "start_ns": None})
             self._jobs[key] = rec
@@ -190,13 +198,17 @@ class JobStore:
             rec = self._by_id.get(job_id)
             return dict(rec.meta) if rec else None
 
-    def list(self, cluster: str | None = None, offset: int = 0, limit: int | None = None,
-             uin: str | None = None) -> list[dict]:
+    def list(
+        self, cluster: str | None = None, offset: int = 0, limit: int | None = None, uin: str | None = None
+    ) -> list[dict]:
         """The account's jobs in creation order, optionally of one cluster, paged by offset/limit."""
         owner = self._owner(uin)
         with self._lock:
-            recs = [r for r in self._jobs.values()
-                    if r.job["Uin"] == owner and (cluster is None or r.job["Cluster"] == cluster)]
+            recs = [
+                r
+                for r in self._jobs.values()
+                if r.job["Uin"] == owner and (cluster is None or r.job["Cluster"] == cluster)
+            ]
             end = None if limit is None else offset + limit
             return [_copy_job(r.job) for r in recs[offset:end]]
 
@@ -230,6 +242,7 @@ class JobStore:
 
     def mark_running(self, job_id: str, message: str) -> bool:
         """Created -> Running (sets StartTime). False if the job is gone or not Created."""
+
         def fn(rec: _Record) -> bool:
             if rec.job["State"] != "Created":
                 return False
@@ -242,6 +255,7 @@ class JobStore:
 
     def set_message(self, job_id: str, message: str) -> bool:
         """Change the Message of an unfinished job."""
+
         def fn(rec: _Record) -> bool:
             changed = rec.job["Message"] != message
             rec.job["Message"] = message
@@ -295,8 +309,16 @@ class JobStore:
             self._save_logs(rec, entries)
             return len(entries)
 
-    def query_logs(self, cluster: str, name: str, start_ns: int, end_ns: int, limit: int,
-                   context: str | None = None, uin: str | None = None) -> tuple[list[dict], str, bool]:
+    def query_logs(
+        self,
+        cluster: str,
+        name: str,
+        start_ns: int,
+        end_ns: int,
+        limit: int,
+        context: str | None = None,
+        uin: str | None = None,
+    ) -> tuple[list[dict], str, bool]:
         """Lines with ``start_ns <= Time < end_ns`` in time order, paged by ``limit`` and ``context``.
 
         At most MAX_LINES_PER_WINDOW lines are served per window; Listover is true when the window has
@@ -314,19 +336,31 @@ class JobStore:
                 idx, served = bisect_left(rec.log_ns, start_ns), 0
             hi = bisect_left(rec.log_ns, end_ns)
             n = max(0, min(limit, MAX_LINES_PER_WINDOW - served, hi - idx))
-            page = rec.logs[idx: idx + n]
+            page = rec.logs[idx : idx + n]
             served += n
             listover = idx + n >= hi or served >= MAX_LINES_PER_WINDOW
             ctx = "" if listover else _encode_context(job_id, idx + n, served)
             pod_ids: dict[str, str] = {}
             logs = []
             for ns, pod, text in page:
-                pod_id = pod_ids.get(pod) or pod_ids.setdefault(pod, str(uuid.uuid5(uuid.NAMESPACE_URL, job_id + pod)))
-                logs.append({"ContainerName": CONTAINER_NAME, "Log": text, "Namespace": NAMESPACE,
-                             "PodId": pod_id, "PodName": pod, "Time": rfc3339_nano(ns)})
+                pod_id = pod_ids.get(pod) or pod_ids.setdefault(
+                    pod, str(uuid.uuid5(uuid.NAMESPACE_URL, job_id + pod))
+                )
+                logs.append(
+                    {
+                        "ContainerName": CONTAINER_NAME,
+                        "Log": text,
+                        "Namespace": NAMESPACE,
+                        "PodId": pod_id,
+                        "PodName": pod,
+                        "Time": rfc3339_nano(ns),
+                    }
+                )
             return logs, ctx, listover
 
-    def tail_logs(self, cluster: str, name: str, n: int, uin: str | None = None) -> list[tuple[str, str, str]]:
+    def tail_logs(
+        self, cluster: str, name: str, n: int, uin: str | None = None
+    ) -> list[tuple[str, str, str]]:
         """The last ``n`` lines of a job as (RFC 3339 time, pod name, text); empty if absent."""
         with self._lock:
             rec = self._jobs.get((self._owner(uin), cluster, name))

@@ -120,8 +120,9 @@ def main(argv: list[str]) -> int:
     statuses: dict[int, int] = {}
     try:
         # Python ignores SIGPIPE and SIGXFSZ; the command gets the default dispositions back.
-        child = os.posix_spawn(command[0], command, os.environ, setsigmask=(),
-                               setsigdef=(signal.SIGPIPE, signal.SIGXFSZ))
+        child = os.posix_spawn(
+            command[0], command, os.environ, setsigmask=(), setsigdef=(signal.SIGPIPE, signal.SIGXFSZ)
+        )
     except OSError as exc:
         print(f"tia emulator: cannot start {command[0]!r}: {exc}", file=sys.stderr, flush=True)
         return 127

@@ -7,7 +7,10 @@ from datetime import datetime, timedelta, timezone
 CST = timezone(timedelta(hours=8), "CST")
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _NS = 1_000_000_000
-QUERY_ZONES = {"+08:00": CST, "utc": timezone.utc}  # how QueryLogs may read a StartTime/EndTime without offset
+QUERY_ZONES = {
+    "+08:00": CST,
+    "utc": timezone.utc,
+}  # how QueryLogs may read a StartTime/EndTime without offset
 
 
 def _frac(ns: int) -> str:

@@ -45,8 +45,20 @@ def test_replies_leave_unset_fields_out(sim_emu) -> None:
         assert "null" not in json.dumps(reply)
     job = described["Response"]["Job"]
     assert job["State"] == "Created" and job["RuntimeConf"] == ["sim.start_delay=60"]
-    for unset in ("StartTime", "EndTime", "DelTime", "PackageDir", "Command", "Args", "ScaleTier", "MasterType",
-                  "WorkerType", "ParameterServerType", "WorkerCount", "ParameterServerCount"):
+    for unset in (
+        "StartTime",
+        "EndTime",
+        "DelTime",
+        "PackageDir",
+        "Command",
+        "Args",
+        "ScaleTier",
+        "MasterType",
+        "WorkerType",
+        "ParameterServerType",
+        "WorkerCount",
+        "ParameterServerCount",
+    ):
         assert unset not in job
     assert {"Name", "Id", "Cluster", "RuntimeVersion", "Message", "CreateTime", "AppId", "Uin"} <= set(job)
 
@@ -54,37 +66,52 @@ def test_replies_leave_unset_fields_out(sim_emu) -> None:
 def test_custom_counts_need_their_machine_type(sim_emu) -> None:
     c = client(sim_emu)
     custom = {**BASE, "ScaleTier": "Custom", "MasterType": "1U1G0P"}
-    assert _error(lambda: c.CreateJob(req("CreateJob", Name=unique(), **custom, WorkerCount=2))) == \
-        ("InvalidParameter", "`WorkerCount` above 0 requires `WorkerType`.")
-    assert _error(lambda: c.CreateJob(req("CreateJob", Name=unique(), **custom, ParameterServerCount=1))) == \
-        ("InvalidParameter", "`ParameterServerCount` above 0 requires `ParameterServerType`.")
+    assert _error(lambda: c.CreateJob(req("CreateJob", Name=unique(), **custom, WorkerCount=2))) == (
+        "InvalidParameter",
+        "`WorkerCount` above 0 requires `WorkerType`.",
+    )
+    assert _error(lambda: c.CreateJob(req("CreateJob", Name=unique(), **custom, ParameterServerCount=1))) == (
+        "InvalidParameter",
+        "`ParameterServerCount` above 0 requires `ParameterServerType`.",
+    )
     job = c.CreateJob(req("CreateJob", Name=unique(), **custom, WorkerCount=0)).Job
     assert job.WorkerCount == 0 and job.WorkerType is None
 
 
 def _first_log_second(emu: TIAEmulator) -> tuple[str, datetime]:
     name = unique("zone")
-    client(emu).CreateJob(req("CreateJob", Name=name, **BASE, RuntimeConf=["sim.log_lines=1", "sim.duration=0.05"]))
+    client(emu).CreateJob(
+        req("CreateJob", Name=name, **BASE, RuntimeConf=["sim.log_lines=1", "sim.duration=0.05"])
+    )
     emu.wait_for_state(name, CLUSTER, "Succeeded", timeout=10)
     stamp = emu.store.query_logs(CLUSTER, name, 0, 2**62, 1)[0][0]["Time"]
     return name, datetime.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc)
 
 
-@pytest.mark.parametrize(("zone", "offset"), [("utc", timezone.utc), ("+08:00", timezone(timedelta(hours=8)))])
+@pytest.mark.parametrize(
+    ("zone", "offset"), [("utc", timezone.utc), ("+08:00", timezone(timedelta(hours=8)))]
+)
 def test_query_logs_zone_option(zone: str, offset: timezone) -> None:
     with TIAEmulator(runner="simulated", query_logs_zone=zone) as e:
         name, second = _first_log_second(e)
 
         def count(wall: datetime) -> int:
-            window = {"StartTime": f"{wall:%Y-%m-%d %H:%M:%S}",
-                      "EndTime": f"{wall + timedelta(seconds=5):%Y-%m-%d %H:%M:%S}"}
-            return len(client(e).QueryLogs(req("QueryLogs", JobName=name, Cluster=CLUSTER, Limit=10, **window)).Logs)
+            window = {
+                "StartTime": f"{wall:%Y-%m-%d %H:%M:%S}",
+                "EndTime": f"{wall + timedelta(seconds=5):%Y-%m-%d %H:%M:%S}",
+            }
+            return len(
+                client(e).QueryLogs(req("QueryLogs", JobName=name, Cluster=CLUSTER, Limit=10, **window)).Logs
+            )
 
         assert count(second.astimezone(offset)) == 1  # the wall-clock digits of the chosen zone find the line
         other = timezone(timedelta(hours=8)) if zone == "utc" else timezone.utc
         assert count(second.astimezone(other)) == 0  # the other reading is 8 hours off
-        code, message = _error(lambda: client(e).QueryLogs(req("QueryLogs", JobName=name, Cluster=CLUSTER, Limit=1,
-                                                                StartTime="soon", EndTime="later")))
+        code, message = _error(
+            lambda: client(e).QueryLogs(
+                req("QueryLogs", JobName=name, Cluster=CLUSTER, Limit=1, StartTime="soon", EndTime="later")
+            )
+        )
         assert code == "InvalidParameterValue" and zone in message
 
 
@@ -96,12 +123,21 @@ def test_query_logs_zone_flag_and_bad_value() -> None:
 
 
 def _legacy_url(emu: TIAEmulator, nonce: str | None) -> str:
-    query = {"Action": "DescribeJob", "Version": "2018-02-26", "Region": CLUSTER, "SecretId": emu.secret_id,
-             "Timestamp": str(int(time.time())), "SignatureMethod": "HmacSHA256", "Name": "ghost",
-             "Cluster": CLUSTER, **({"Nonce": nonce} if nonce is not None else {})}
+    query = {
+        "Action": "DescribeJob",
+        "Version": "2018-02-26",
+        "Region": CLUSTER,
+        "SecretId": emu.secret_id,
+        "Timestamp": str(int(time.time())),
+        "SignatureMethod": "HmacSHA256",
+        "Name": "ghost",
+        "Cluster": CLUSTER,
+        **({"Nonce": nonce} if nonce is not None else {}),
+    }
     text = legacy_sign_string("GET", emu.endpoint, "/", query)
-    query["Signature"] = base64.b64encode(hmac.new(emu.secret_key.encode(), text.encode(), hashlib.sha256).digest()
-                                          ).decode()
+    query["Signature"] = base64.b64encode(
+        hmac.new(emu.secret_key.encode(), text.encode(), hashlib.sha256).digest()
+    ).decode()
     return f"{emu.url}?{urlencode(query)}"
 
 
@@ -118,8 +154,10 @@ def test_legacy_signature_needs_a_fresh_nonce(sim_emu) -> None:
     assert _legacy_code(url, sim_emu) == "AuthFailure.SignatureFailure"  # the same request again: a replay
     legacy = client(sim_emu, method="GET", sign="HmacSHA256")
     for _ in range(3):  # the SDK draws a new Nonce per request
-        assert _error(lambda: legacy.DescribeJob(req("DescribeJob", Name="ghost", Cluster=CLUSTER)))[0] == \
-            "ResourceNotFound"
+        assert (
+            _error(lambda: legacy.DescribeJob(req("DescribeJob", Name="ghost", Cluster=CLUSTER)))[0]
+            == "ResourceNotFound"
+        )
 
 
 @pytest.mark.parametrize(("method", "path", "code"), [
@@ -158,9 +196,19 @@ HTML_LOGS = textwrap.dedent("""
 def test_console_page(emu, tmp_path: Path) -> None:
     pkg = write_script(tmp_path / "pkg", HTML_LOGS)
     name = unique("console")
-    client(emu).CreateJob(req("CreateJob", Name=name, **BASE, ScaleTier="Custom", MasterType="1U1G0P",
-                              WorkerType="1U1G0P", WorkerCount=1, PackageDir=[str(pkg)],
-                              Command=["python", "train.py"]))
+    client(emu).CreateJob(
+        req(
+            "CreateJob",
+            Name=name,
+            **BASE,
+            ScaleTier="Custom",
+            MasterType="1U1G0P",
+            WorkerType="1U1G0P",
+            WorkerCount=1,
+            PackageDir=[str(pkg)],
+            Command=["python", "train.py"],
+        )
+    )
     job = emu.wait_for_state(name, CLUSTER, timeout=20)
     r = requests.get(f"{emu.url}console/tia/job", params={"cluster": CLUSTER, "name": name}, timeout=10)
     assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/html")
@@ -169,8 +217,11 @@ def test_console_page(emu, tmp_path: Path) -> None:
     assert job["State"] in page and job["CreateTime"] in page and job["EndTime"] in page
     assert f"{name}-master-0" in page and f"{name}-worker-0" in page
     assert page.count("&lt;b&gt;bold") == 50  # only the last 50 lines
-    missing = requests.get(f"{emu.url}console/tia/job", params={"cluster": CLUSTER, "name": "ghost<i>"}, timeout=10)
+    missing = requests.get(
+        f"{emu.url}console/tia/job", params={"cluster": CLUSTER, "name": "ghost<i>"}, timeout=10
+    )
     assert missing.status_code == 404 and "not found" in missing.text and "ghost&lt;i&gt;" in missing.text
-    other = requests.get(f"{emu.url}console/tia/job",
-                         params={"cluster": CLUSTER, "name": name, "account": "999"}, timeout=10)
+    other = requests.get(
+        f"{emu.url}console/tia/job", params={"cluster": CLUSTER, "name": name, "account": "999"}, timeout=10
+    )
     assert other.status_code == 404  # another account's view has no such job

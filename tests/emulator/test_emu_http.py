@@ -74,9 +74,21 @@ def test_json_types_are_strict(emu) -> None:
 def test_get_list_items_and_types_are_decoded(emu) -> None:
     c = common(emu, method="GET")
     name = f"get-decoded-{int(time.time() * 1000)}"
-    c.call_json("CreateJob", {"Name": name, "Cluster": CLUSTER, "RuntimeVersion": "tia-1.7.0",
-                              "ScaleTier": "CUSTOM", "MasterType": "1U1G0P", "WorkerCount": 0,
-                              "Debug": True, "Command": [], "Args": ["a", "b"], "RuntimeConf": ["k=v"]})
+    c.call_json(
+        "CreateJob",
+        {
+            "Name": name,
+            "Cluster": CLUSTER,
+            "RuntimeVersion": "tia-1.7.0",
+            "ScaleTier": "CUSTOM",
+            "MasterType": "1U1G0P",
+            "WorkerCount": 0,
+            "Debug": True,
+            "Command": [],
+            "Args": ["a", "b"],
+            "RuntimeConf": ["k=v"],
+        },
+    )
     job = emu.store.get(CLUSTER, name)
     assert job["Args"] == ["a", "b"] and job["WorkerCount"] == 0 and job["Debug"] is True
     assert job["ScaleTier"] == "Custom" and job["RuntimeConf"] == ["k=v"]

@@ -16,8 +16,19 @@ from airflow_provider_tia.emulator import TIAEmulator
 if TYPE_CHECKING:
     from pathlib import Path
 
-REPLICA_VARIABLES = {"PATH", "HOME", "LANG", "PYTHONUNBUFFERED", "TF_CONFIG", "TIA_JOB_NAME", "TIA_JOB_ID",
-                     "TIA_CLUSTER", "TIA_REPLICA_TYPE", "TIA_REPLICA_INDEX", "TIA_OUTPUT_DIR"}
+REPLICA_VARIABLES = {
+    "PATH",
+    "HOME",
+    "LANG",
+    "PYTHONUNBUFFERED",
+    "TF_CONFIG",
+    "TIA_JOB_NAME",
+    "TIA_JOB_ID",
+    "TIA_CLUSTER",
+    "TIA_REPLICA_TYPE",
+    "TIA_REPLICA_INDEX",
+    "TIA_OUTPUT_DIR",
+}
 
 
 def _code(fn) -> str:
@@ -35,11 +46,25 @@ def test_replicas_get_a_clean_environment(emu, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("AIRFLOW_CONN_SECRET", "conn-secret-do-not-leak")
     c = client(emu)
     shell = unique("env-sh")
-    c.CreateJob(req("CreateJob", Name=shell, Cluster=CLUSTER, RuntimeVersion="tia-1.7.0",
-                    Command=["sh", "-c", "echo key=$TENCENTCLOUD_SECRET_KEY; env"]))
+    c.CreateJob(
+        req(
+            "CreateJob",
+            Name=shell,
+            Cluster=CLUSTER,
+            RuntimeVersion="tia-1.7.0",
+            Command=["sh", "-c", "echo key=$TENCENTCLOUD_SECRET_KEY; env"],
+        )
+    )
     py = unique("env-py")
-    c.CreateJob(req("CreateJob", Name=py, Cluster=CLUSTER, RuntimeVersion="tia-1.7.0",
-                    Command=["python", "-c", "import json, os; print(json.dumps(dict(os.environ)))"]))
+    c.CreateJob(
+        req(
+            "CreateJob",
+            Name=py,
+            Cluster=CLUSTER,
+            RuntimeVersion="tia-1.7.0",
+            Command=["python", "-c", "import json, os; print(json.dumps(dict(os.environ)))"],
+        )
+    )
     assert emu.wait_for_state(shell, CLUSTER, timeout=20)["State"] == "Succeeded"
     assert emu.wait_for_state(py, CLUSTER, timeout=20)["State"] == "Succeeded"
     shell_lines = _lines(emu, shell)
@@ -70,13 +95,23 @@ DETACH = textwrap.dedent("""
 
 
 def _detached_pids(directory: Path) -> list[int]:
-    files = wait_until(lambda: len(f := [p for p in directory.glob("*-*") if p.read_text()]) == 2 and f, timeout=20)
+    files = wait_until(
+        lambda: len(f := [p for p in directory.glob("*-*") if p.read_text()]) == 2 and f, timeout=20
+    )
     return [int(p.read_text()) for p in files]
 
 
 def _detaching_job(c, name: str, pkg: Path, out: Path, mode: str) -> None:
-    c.CreateJob(req("CreateJob", Name=name, Cluster=CLUSTER, RuntimeVersion="tia-1.7.0", PackageDir=[str(pkg)],
-                    Command=["python", "train.py", str(out), mode]))
+    c.CreateJob(
+        req(
+            "CreateJob",
+            Name=name,
+            Cluster=CLUSTER,
+            RuntimeVersion="tia-1.7.0",
+            PackageDir=[str(pkg)],
+            Command=["python", "train.py", str(out), mode],
+        )
+    )
 
 
 def test_delete_job_stops_detached_processes(emu, tmp_path: Path) -> None:
@@ -121,11 +156,16 @@ def test_jobs_belong_to_the_credential_account(sim_emu) -> None:
     name = "shared-name"
     mine.CreateJob(req("CreateJob", Name=name, Cluster=cluster, RuntimeVersion="tia-1.7.0"))
     assert theirs.ListJobs(req("ListJobs", Cluster=cluster)).Jobs == []
-    assert _code(lambda: theirs.DescribeJob(req("DescribeJob", Name=name, Cluster=cluster))) == "ResourceNotFound"
+    assert (
+        _code(lambda: theirs.DescribeJob(req("DescribeJob", Name=name, Cluster=cluster)))
+        == "ResourceNotFound"
+    )
     assert _code(lambda: theirs.DeleteJob(req("DeleteJob", Name=name, Cluster=cluster))) == "ResourceNotFound"
     window = {"StartTime": "2000-01-01 00:00:00", "EndTime": "2100-01-01 00:00:00", "Limit": 10}
-    assert _code(lambda: theirs.QueryLogs(req("QueryLogs", JobName=name, Cluster=cluster, **window))) == \
-        "ResourceNotFound"
+    assert (
+        _code(lambda: theirs.QueryLogs(req("QueryLogs", JobName=name, Cluster=cluster, **window)))
+        == "ResourceNotFound"
+    )
     created = theirs.CreateJob(req("CreateJob", Name=name, Cluster=cluster, RuntimeVersion="tia-1.7.0")).Job
     assert (created.Uin, created.AppId) == ("200000000002", account.app_id)
     [own] = mine.ListJobs(req("ListJobs", Cluster=cluster)).Jobs

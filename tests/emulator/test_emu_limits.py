@@ -41,14 +41,28 @@ def test_huge_counts_are_refused_at_once(runner: str) -> None:
         c = common(e)
         for count in (2**64, 2**40, 1001):
             started = time.monotonic()
-            code, message = _error(lambda n=count: c.call_json("CreateJob", {**CUSTOM, "Name": unique(),
-                                                                              "WorkerCount": n}))
-            assert (code, message) == ("InvalidParameterValue", "The parameter `WorkerCount` must be within [0, 1000].")
+            code, message = _error(
+                lambda n=count: c.call_json("CreateJob", {**CUSTOM, "Name": unique(), "WorkerCount": n})
+            )
+            assert (code, message) == (
+                "InvalidParameterValue",
+                "The parameter `WorkerCount` must be within [0, 1000].",
+            )
             assert time.monotonic() - started < 2
-        code, message = _error(lambda: c.call_json("CreateJob", {**CUSTOM, "Name": unique(),
-                                                                 "ParameterServerType": "1U1G0P",
-                                                                 "ParameterServerCount": -(2**70)}))
-        assert code == "InvalidParameterValue" and "`ParameterServerCount`" in message and "[0, 1000]" in message
+        code, message = _error(
+            lambda: c.call_json(
+                "CreateJob",
+                {
+                    **CUSTOM,
+                    "Name": unique(),
+                    "ParameterServerType": "1U1G0P",
+                    "ParameterServerCount": -(2**70),
+                },
+            )
+        )
+        assert (
+            code == "InvalidParameterValue" and "`ParameterServerCount`" in message and "[0, 1000]" in message
+        )
         assert len(e.store) == 0
         assert c.call_json("ListJobs", {"Cluster": CLUSTER})["Response"]["Jobs"] == []  # still serving
 
@@ -60,16 +74,28 @@ def test_strings_lists_and_integers_are_bounded(sim_emu) -> None:
         ({"Name": unique(), "Cluster": "c" * 64}, "`Cluster` is longer than 63 characters"),
         ({"Name": unique(), "RuntimeVersion": "r" * 4097}, "`RuntimeVersion` is longer than 4096 characters"),
         ({"Name": unique(), "Args": ["a"] * 257}, "`Args` has more than 256 items"),
-        ({"Name": unique(), "PackageDir": ["/" + "p" * 4096]}, "item of the parameter `PackageDir` is longer than 4096"),
+        (
+            {"Name": unique(), "PackageDir": ["/" + "p" * 4096]},
+            "item of the parameter `PackageDir` is longer than 4096",
+        ),
     ]
     for extra, fragment in cases:
         code, message = _error(lambda x=extra: c.call_json("CreateJob", {**BASE, **x}))
         assert code == "InvalidParameterValue" and fragment in message, message
     code, message = _error(lambda: c.call_json("ListJobs", {"Cluster": CLUSTER, "Offset": 2**63}))
     assert code == "InvalidParameterValue" and "`Offset` must be within [0, 9223372036854775807]" in message
-    code, message = _error(lambda: c.call_json("QueryLogs", {"JobName": "j", "Cluster": CLUSTER, "Limit": 2**64,
-                                                             "StartTime": "2020-01-01 00:00:00",
-                                                             "EndTime": "2020-01-01 00:00:01"}))
+    code, message = _error(
+        lambda: c.call_json(
+            "QueryLogs",
+            {
+                "JobName": "j",
+                "Cluster": CLUSTER,
+                "Limit": 2**64,
+                "StartTime": "2020-01-01 00:00:00",
+                "EndTime": "2020-01-01 00:00:01",
+            },
+        )
+    )
     assert code == "InvalidParameterValue" and "`Limit`" in message
     get = common(sim_emu, method="GET")
     code, _ = _error(lambda: get.call_json("ListJobs", {"Cluster": CLUSTER, "Limit": "9" * 5000}))
@@ -77,19 +103,32 @@ def test_strings_lists_and_integers_are_bounded(sim_emu) -> None:
 
 
 def test_sim_log_lines_are_bounded(sim_emu) -> None:
-    code, message = _error(lambda: client(sim_emu).CreateJob(req("CreateJob", Name=unique(), **BASE,
-                                                                 RuntimeConf=["sim.log_lines=10000000000"])))
+    code, message = _error(
+        lambda: client(sim_emu).CreateJob(
+            req("CreateJob", Name=unique(), **BASE, RuntimeConf=["sim.log_lines=10000000000"])
+        )
+    )
     assert code == "InvalidParameterValue" and "sim.log_lines" in message and "1000000" in message
 
 
 def test_simulated_runner_does_not_allocate_per_declared_replica(sim_emu) -> None:
     name = unique("wide")
-    client(sim_emu).CreateJob(req("CreateJob", Name=name, **CUSTOM, ParameterServerType="1U1G0P",
-                                  WorkerCount=1000, ParameterServerCount=1000,
-                                  RuntimeConf=["sim.log_lines=500", "sim.duration=0.05"]))
+    client(sim_emu).CreateJob(
+        req(
+            "CreateJob",
+            Name=name,
+            **CUSTOM,
+            ParameterServerType="1U1G0P",
+            WorkerCount=1000,
+            ParameterServerCount=1000,
+            RuntimeConf=["sim.log_lines=500", "sim.duration=0.05"],
+        )
+    )
     job = sim_emu.wait_for_state(name, CLUSTER, timeout=10)
-    assert job["Message"] == ("[MASTER/Succeeded : Succeeded/1] ;[PS/Succeeded : Succeeded/1000] ;"
-                              "[WORKER/Succeeded : Succeeded/1000]")
+    assert job["Message"] == (
+        "[MASTER/Succeeded : Succeeded/1] ;[PS/Succeeded : Succeeded/1000] ;"
+        "[WORKER/Succeeded : Succeeded/1000]"
+    )
     logs, _, _ = sim_emu.store.query_logs(CLUSTER, name, 0, 2**62, 1000)
     assert len(logs) == 500 and len({log["PodName"] for log in logs}) == SIM_LOG_PODS
 
@@ -126,7 +165,9 @@ def test_a_slow_request_does_not_block_the_others() -> None:
         slow.start()
         try:
             assert runner.entered.wait(10)
-            assert client(e).ListJobs(req("ListJobs", Cluster=CLUSTER)).Jobs == []  # served while CreateJob waits
+            assert (
+                client(e).ListJobs(req("ListJobs", Cluster=CLUSTER)).Jobs == []
+            )  # served while CreateJob waits
         finally:
             runner.release.set()
             slow.join(10)
@@ -150,8 +191,16 @@ def test_local_runner_caps_replicas_and_running_jobs(tmp_path: Path) -> None:
         go = tmp_path / "go"
         names = [unique("first"), unique("second")]
         for name in names:
-            c.CreateJob(req("CreateJob", Name=name, **CUSTOM, WorkerCount=2, PackageDir=[str(pkg)],
-                            Command=["python", "train.py", str(go)]))
+            c.CreateJob(
+                req(
+                    "CreateJob",
+                    Name=name,
+                    **CUSTOM,
+                    WorkerCount=2,
+                    PackageDir=[str(pkg)],
+                    Command=["python", "train.py", str(go)],
+                )
+            )
         e.wait_for_state(names[0], CLUSTER, "Running", timeout=10)
         second = c.DescribeJob(req("DescribeJob", Name=names[1], Cluster=CLUSTER)).Job
         assert second.State == "Created" and "at most 1 jobs at once" in second.Message
@@ -184,10 +233,20 @@ def test_cli_sigterm_ends_the_process_and_every_job_process(tmp_path: Path) -> N
             endpoint, secret_id, secret_key = m.group(1), "AKIDemulator", "emulator-secret"
 
         c = client(_At)  # type: ignore[arg-type]
-        c.CreateJob(req("CreateJob", Name="stubborn", **CUSTOM, WorkerCount=1, PackageDir=[str(pkg)],
-                        Command=["python", "train.py", str(tmp_path)]))
-        files = wait_until(lambda: len(f := list(tmp_path.glob("pids-*"))) == 2 and all(p.read_text() for p in f)
-                           and f, timeout=20)
+        c.CreateJob(
+            req(
+                "CreateJob",
+                Name="stubborn",
+                **CUSTOM,
+                WorkerCount=1,
+                PackageDir=[str(pkg)],
+                Command=["python", "train.py", str(tmp_path)],
+            )
+        )
+        files = wait_until(
+            lambda: len(f := list(tmp_path.glob("pids-*"))) == 2 and all(p.read_text() for p in f) and f,
+            timeout=20,
+        )
         pids = [int(x) for p in files for x in p.read_text().split()]
         assert all(alive(p) for p in pids)
         with pytest.raises(TencentCloudSDKException):
