@@ -29,8 +29,7 @@ from .errors import ApiError
 from .limits import MAX_ACTION_CHARS, MAX_BODY_BYTES, MAX_COUNTED_ACTIONS
 
 if TYPE_CHECKING:
-    from collections import Counter
-    from collections.abc import MutableSequence
+    from collections import Counter, deque
 
     from starlette.requests import Request
 
@@ -63,11 +62,11 @@ LEGACY_COMMON = (
 class Backend(Protocol):
     """What the app needs from the emulator."""
 
-    service: Service
+    service: Service | None
     verifier: Verifier
     faults: FaultInjector
     calls: Counter[str]
-    requests: MutableSequence[tuple[str, dict]]
+    requests: deque[tuple[str, dict]]
 
 
 @dataclass
@@ -191,6 +190,11 @@ async def _read_body(request: Request) -> bytes | None:
     return b"".join(chunks) if size <= MAX_BODY_BYTES else None
 
 
+def _service(backend: Backend) -> Service:
+    assert backend.service is not None, "the emulator serves only once started"
+    return backend.service
+
+
 def _count(backend: Backend, action: str, params: dict) -> None:
     """Record a call for tests, keeping the counter small whatever Action names arrive."""
     with _COUNT_LOCK:
@@ -261,7 +265,7 @@ def create_app(backend: Backend) -> Starlette:
             return await _fault_reply(request, fault, action, request_id)
         try:
             result = await run_in_threadpool(
-                backend.service.dispatch, action, parsed.params, parsed.typed, cred.account
+                _service(backend).dispatch, action, parsed.params, parsed.typed, cred.account
             )
         except ApiError as exc:
             if fault is not None:  # an `_after` fault loses the reply whatever it is (and is counted)
@@ -283,8 +287,8 @@ def create_app(backend: Backend) -> Starlette:
         q = request.query_params
         status, html = await run_in_threadpool(
             job_page,
-            backend.service.store,
-            backend.service.runner,
+            _service(backend).store,
+            _service(backend).runner,
             q.get("cluster", ""),
             q.get("name", ""),
             q.get("account") or None,

@@ -19,6 +19,7 @@ import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from urllib.parse import quote, unquote
 
@@ -372,7 +373,7 @@ class LocalRunner(Runner):
     def _read(self, job_id: str, rep: _Replica) -> None:
         assert rep.proc.stdout is not None
         with rep.proc.stdout:
-            for raw in iter(lambda: rep.proc.stdout.readline(MAX_LOG_LINE_BYTES), b""):
+            for raw in iter(partial(rep.proc.stdout.readline, MAX_LOG_LINE_BYTES), b""):
                 self.store.append_logs(job_id, [(rep.pod, raw.decode("utf-8", "replace").rstrip("\r\n"))])
 
     def _kill(self, lj: _LocalJob) -> None:

@@ -21,6 +21,7 @@ from .actions import Service
 from .app import TRANSPORT_KEY, create_app
 from .auth import DEFAULT_APP_ID, DEFAULT_UIN, Account, Verifier
 from .faults import FaultInjector
+from .limits import LOCAL_MAX_REPLICAS, LOCAL_MAX_RUNNING_JOBS
 from .local import LocalRunner
 from .simulated import SimulatedRunner
 from .store import JobStore
@@ -140,8 +141,10 @@ class TIAEmulator:
             if runner not in ("local", "simulated"):
                 raise ValueError(f"runner must be 'local', 'simulated' or a Runner, not {runner!r}")
             if runner == "local":
-                bounds = {"max_replicas": max_replicas, "max_running": max_running}
-                runner = LocalRunner(**{k: v for k, v in bounds.items() if v is not None})
+                runner = LocalRunner(
+                    max_replicas=max_replicas or LOCAL_MAX_REPLICAS,
+                    max_running=max_running or LOCAL_MAX_RUNNING_JOBS,
+                )
             else:
                 runner = SimulatedRunner(duration=sim_duration)
         if cos_endpoint:  # cos:// PackageDir entries are fetched from this S3-compatible endpoint

@@ -26,6 +26,7 @@ from .limits import MAX_LOG_LINES_PER_JOB
 from .timefmt import go_time, rfc3339_nano
 
 if TYPE_CHECKING:
+    import builtins
     from collections.abc import Callable, Iterable
 
 JOB_FIELDS = (
@@ -164,8 +165,9 @@ class JobStore:
             job.update({k: v for k, v in spec.items() if k in JOB_FIELDS})
             if str(job.get("ScaleTier") or "").upper() == "CUSTOM":
                 job["ScaleTier"] = "Custom"
+            job_id = f"train-{uuid.uuid4().hex[:16]}"
             job.update(
-                Id=f"train-{uuid.uuid4().hex[:16]}",
+                Id=job_id,
                 State="Created",
                 Message="creating",
                 Debug=bool(job["Debug"]),
@@ -175,7 +177,7 @@ class JobStore:
             )
             rec = _Record(job=job, meta={"seq": self._seq, "create_ns": now, "start_ns": None})
             self._jobs[key] = rec
-            self._by_id[job["Id"]] = rec
+            self._by_id[job_id] = rec
             self._save(rec)
             self._changed.notify_all()
             return _copy_job(job)
@@ -212,7 +214,7 @@ class JobStore:
             end = None if limit is None else offset + limit
             return [_copy_job(r.job) for r in recs[offset:end]]
 
-    def unfinished(self) -> list[dict]:
+    def unfinished(self) -> builtins.list[dict]:
         """Jobs in Created or Running state (used to recover after a restart)."""
         with self._lock:
             return [_copy_job(r.job) for r in self._jobs.values() if r.job["State"] not in TERMINAL_STATES]
@@ -294,7 +296,7 @@ class JobStore:
             rec = self._by_id.get(job_id)
             if rec is None:
                 return 0
-            entries = []
+            entries: builtins.list[tuple[int, str, str]] = []
             for pod, text in lines:
                 count = len(rec.logs) + len(entries)
                 if count > MAX_LOG_LINES_PER_JOB:
@@ -318,7 +320,7 @@ class JobStore:
         limit: int,
         context: str | None = None,
         uin: str | None = None,
-    ) -> tuple[list[dict], str, bool]:
+    ) -> tuple[builtins.list[dict], str, bool]:
         """Lines with ``start_ns <= Time < end_ns`` in time order, paged by ``limit`` and ``context``.
 
         At most MAX_LINES_PER_WINDOW lines are served per window; Listover is true when the window has
@@ -360,7 +362,7 @@ class JobStore:
 
     def tail_logs(
         self, cluster: str, name: str, n: int, uin: str | None = None
-    ) -> list[tuple[str, str, str]]:
+    ) -> builtins.list[tuple[str, str, str]]:
         """The last ``n`` lines of a job as (RFC 3339 time, pod name, text); empty if absent."""
         with self._lock:
             rec = self._jobs.get((self._owner(uin), cluster, name))
