@@ -232,6 +232,45 @@ def _admit(
     return parsed, cred
 
 
+@dataclass
+class _Admitted:
+    """An authenticated request; ``reply`` is set when its action already ran (no latency or early fault)."""
+
+    parsed: Parsed
+    cred: Credential
+    latency: float
+    fault: Fault | None
+    reply: Response | None
+
+
+def _run(backend: Backend, parsed: Parsed, cred: Credential, request_id: str) -> Response:
+    """Run the action for the caller's account; its reply, success or error envelope (in a worker thread)."""
+    try:
+        result = _service(backend).dispatch(parsed.action, parsed.params, parsed.typed, cred.account)
+    except ApiError as exc:
+        return error_response(exc.code, exc.message, request_id)
+    return _json(result, request_id)
+
+
+def _admit_and_run(
+    backend: Backend,
+    method: str,
+    path: str,
+    query: str,
+    headers: dict[str, str],
+    body: bytes,
+    request_id: str,
+) -> _Admitted | Response:
+    """Admit the request, draw its faults and, when nothing must happen first, run it: one thread hop."""
+    try:
+        parsed, cred = _admit(backend, method, path, query, headers, body)
+    except ApiError as exc:
+        return error_response(exc.code, exc.message, request_id)
+    latency, fault = backend.faults.decide(parsed.action)
+    early = bool(latency) or (fault is not None and not fault.after)
+    return _Admitted(parsed, cred, latency, fault, None if early else _run(backend, parsed, cred, request_id))
+
+
 def create_app(backend: Backend) -> Starlette:
     """The Starlette app serving TI-A on ``/`` (GET and POST) and the console page."""
 
@@ -251,29 +290,22 @@ def create_app(backend: Backend) -> Starlette:
                 request_id,
             )
         headers = {k.lower(): v for k, v in request.headers.items()}
-        try:
-            parsed, cred = await run_in_threadpool(
-                _admit, backend, request.method, request.url.path, query, headers, body
-            )
-        except ApiError as exc:
-            return error_response(exc.code, exc.message, request_id)
-        action = parsed.action
-        latency, fault = backend.faults.decide(action)
-        if latency:
-            await asyncio.sleep(latency)
+        outcome = await run_in_threadpool(
+            _admit_and_run, backend, request.method, request.url.path, query, headers, body, request_id
+        )
+        if isinstance(outcome, Response):
+            return outcome
+        if outcome.latency:
+            await asyncio.sleep(outcome.latency)
+        fault, action = outcome.fault, outcome.parsed.action
         if fault is not None and not fault.after:
             return await _fault_reply(request, fault, action, request_id)
-        try:
-            result = await run_in_threadpool(
-                _service(backend).dispatch, action, parsed.params, parsed.typed, cred.account
-            )
-        except ApiError as exc:
-            if fault is not None:  # an `_after` fault loses the reply whatever it is (and is counted)
-                return await _fault_reply(request, fault, action, request_id)
-            return error_response(exc.code, exc.message, request_id)
-        if fault is not None:
+        reply = outcome.reply
+        if reply is None:
+            reply = await run_in_threadpool(_run, backend, outcome.parsed, outcome.cred, request_id)
+        if fault is not None:  # an `_after` fault: the action ran, its reply (whatever it is) is lost
             return await _fault_reply(request, fault, action, request_id)
-        return _json(result, request_id)
+        return reply
 
     async def endpoint(request: Request) -> Response:
         request_id = str(uuid.uuid4())
