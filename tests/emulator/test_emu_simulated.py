@@ -49,7 +49,8 @@ def test_overrides(sim_emu) -> None:
 
 
 def test_thousand_concurrent_jobs() -> None:
-    with TIAEmulator(runner="simulated", sim_duration=0.5) as e:
+    # Jobs last 2 s, so even a loaded machine creates them faster than they end: they must overlap.
+    with TIAEmulator(runner="simulated", sim_duration=2.0) as e:
         names = [f"bulk-{i}" for i in range(1000)]
         threads_before = threading.active_count()
         started = time.monotonic()
