@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
+
+STOP_DEADLINE = 8.0  # seconds: stop() normally takes about kill_grace; past this the process exits anyway
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,6 +38,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--cos-secret-key", default=None, help="secret key for --cos-endpoint (default: --secret-key)"
     )
+    p.add_argument(
+        "--query-logs-zone",
+        choices=("+08:00", "utc"),
+        default="+08:00",
+        help="how QueryLogs reads StartTime/EndTime (default +08:00)",
+    )
+    p.add_argument(
+        "--max-replicas", type=int, default=None, help="local runner: processes per job (default 64)"
+    )
+    p.add_argument(
+        "--max-running-jobs",
+        type=int,
+        default=None,
+        help="local runner: jobs running at once, the rest wait in Created (default 16)",
+    )
     return p
 
 
@@ -58,6 +76,9 @@ def main(argv: list[str] | None = None) -> int:
             cos_endpoint=args.cos_endpoint,
             cos_access_key=args.cos_access_key,
             cos_secret_key=args.cos_secret_key,
+            query_logs_zone=args.query_logs_zone,
+            max_replicas=args.max_replicas,
+            max_running=args.max_running_jobs,
         )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -71,6 +92,9 @@ def main(argv: list[str] | None = None) -> int:
         while not stop.wait(0.5):
             pass
     finally:
+        watchdog = threading.Timer(STOP_DEADLINE, os._exit, (1,))  # whatever hangs, the process ends
+        watchdog.daemon = True
+        watchdog.start()
         emu.stop()
         print("TI-A emulator stopped", flush=True)
     return 0

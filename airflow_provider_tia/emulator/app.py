@@ -1,33 +1,49 @@
-"""HTTP layer only: parse a Tencent Cloud API 3.0 request, verify it, inject faults, dispatch, envelope."""
+"""HTTP layer only: parse a Tencent Cloud API 3.0 request, verify it, inject faults, dispatch, envelope.
+
+Every reply is the JSON error envelope (HTTP 200, exactly ``application/json``) unless it is an API reply or
+the console page: wrong method (``UnsupportedProtocol``), wrong path (``InvalidAction``), a body over the
+bound, an emulator bug (``InternalError``). Parsing, verifying and running an action happen in worker
+threads, so no request blocks the event loop.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import threading
 import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
-from starlette.responses import Response
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from .actions import SCHEMAS, VERSION
 from .auth import AuthError
+from .console import CONSOLE_PATH, job_page
 from .errors import ApiError
+from .limits import MAX_ACTION_CHARS, MAX_BODY_BYTES, MAX_COUNTED_ACTIONS
 
 if TYPE_CHECKING:
-    from collections import Counter
-    from collections.abc import MutableSequence
+    from collections import Counter, deque
 
     from starlette.requests import Request
 
     from .actions import Service
-    from .auth import Verifier
+    from .auth import Credential, Verifier
     from .faults import Fault, FaultInjector
 
 TRANSPORT_KEY = "tia_emulator_transport"
+API_METHODS = ("GET", "POST")
+DRAIN_BYTES = (
+    8 * 1024 * 1024
+)  # an oversized body is read and dropped up to this, so the client gets the reply
+log = logging.getLogger(__name__)
+_COUNT_LOCK = threading.Lock()  # calls are counted from worker threads
 LEGACY_COMMON = (
     "Action",
     "Version",
@@ -46,11 +62,11 @@ LEGACY_COMMON = (
 class Backend(Protocol):
     """What the app needs from the emulator."""
 
-    service: Service
+    service: Service | None
     verifier: Verifier
     faults: FaultInjector
     calls: Counter[str]
-    requests: MutableSequence[tuple[str, dict]]
+    requests: deque[tuple[str, dict]]
 
 
 @dataclass
@@ -95,7 +111,7 @@ def parse(method: str, query: str, headers: dict[str, str], body: bytes) -> Pars
     if method == "POST" and ctype == "application/json":
         try:
             params = json.loads(body or b"{}")
-        except ValueError:
+        except (ValueError, RecursionError):
             raise ApiError("InvalidParameter", "The request body is not valid JSON.") from None
         if not isinstance(params, dict):
             raise ApiError("InvalidParameter", "The request body must be a JSON object.")
@@ -159,56 +175,176 @@ async def _fault_reply(request: Request, fault: Fault, action: str, request_id: 
     )
 
 
+async def _read_body(request: Request) -> bytes | None:
+    """The body, or None when it is larger than MAX_BODY_BYTES (the rest is dropped unread, not kept)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > DRAIN_BYTES:
+        return None  # not worth draining: reply at once, the connection closes
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > DRAIN_BYTES:
+            return None
+        if size <= MAX_BODY_BYTES:
+            chunks.append(chunk)
+    return b"".join(chunks) if size <= MAX_BODY_BYTES else None
+
+
+def _service(backend: Backend) -> Service:
+    assert backend.service is not None, "the emulator serves only once started"
+    return backend.service
+
+
+def _count(backend: Backend, action: str, params: dict) -> None:
+    """Record a call for tests, keeping the counter small whatever Action names arrive."""
+    with _COUNT_LOCK:
+        if action in SCHEMAS or action in backend.calls or len(backend.calls) < MAX_COUNTED_ACTIONS:
+            backend.calls[action] += 1
+    backend.requests.append((action, params))
+
+
+def _admit(
+    backend: Backend, method: str, path: str, query: str, headers: dict[str, str], body: bytes
+) -> tuple[Parsed, Credential]:
+    """Parse and authenticate a request and check its action and version (runs in a worker thread)."""
+    parsed = parse(method, query, headers, body)
+    action = parsed.action
+    if not action:
+        raise ApiError("MissingParameter", "The request is missing a required parameter `Action`.")
+    if len(action) > MAX_ACTION_CHARS:
+        raise ApiError("InvalidAction", f"The action is longer than {MAX_ACTION_CHARS} characters.")
+    _count(backend, action, parsed.params)
+    try:
+        if parsed.legacy is not None:
+            cred = backend.verifier.verify_legacy(method, headers.get("host", ""), path, parsed.legacy)
+        else:
+            cred = backend.verifier.verify_tc3(method, path, query, headers, body)
+    except AuthError as exc:
+        raise ApiError(exc.code, exc.message) from None
+    if action not in SCHEMAS:
+        raise ApiError("InvalidAction", f"The action `{action}` is not found.")
+    if not parsed.version:
+        raise ApiError("MissingParameter", "The request is missing a required parameter `Version`.")
+    if parsed.version != VERSION:
+        raise ApiError(
+            "NoSuchVersion", f"The API version `{parsed.version[:MAX_ACTION_CHARS]}` does not exist."
+        )
+    return parsed, cred
+
+
+@dataclass
+class _Admitted:
+    """An authenticated request; ``reply`` is set when its action already ran (no latency or early fault)."""
+
+    parsed: Parsed
+    cred: Credential
+    latency: float
+    fault: Fault | None
+    reply: Response | None
+
+
+def _run(backend: Backend, parsed: Parsed, cred: Credential, request_id: str) -> Response:
+    """Run the action for the caller's account; its reply, success or error envelope (in a worker thread)."""
+    try:
+        result = _service(backend).dispatch(parsed.action, parsed.params, parsed.typed, cred.account)
+    except ApiError as exc:
+        return error_response(exc.code, exc.message, request_id)
+    return _json(result, request_id)
+
+
+def _admit_and_run(
+    backend: Backend,
+    method: str,
+    path: str,
+    query: str,
+    headers: dict[str, str],
+    body: bytes,
+    request_id: str,
+) -> _Admitted | Response:
+    """Admit the request, draw its faults and, when nothing must happen first, run it: one thread hop."""
+    try:
+        parsed, cred = _admit(backend, method, path, query, headers, body)
+    except ApiError as exc:
+        return error_response(exc.code, exc.message, request_id)
+    latency, fault = backend.faults.decide(parsed.action)
+    early = bool(latency) or (fault is not None and not fault.after)
+    return _Admitted(parsed, cred, latency, fault, None if early else _run(backend, parsed, cred, request_id))
+
+
 def create_app(backend: Backend) -> Starlette:
-    """The Starlette app serving TI-A on ``/`` (GET and POST)."""
+    """The Starlette app serving TI-A on ``/`` (GET and POST) and the console page."""
+
+    async def api(request: Request, request_id: str) -> Response:
+        if request.method not in API_METHODS:
+            return error_response(
+                "UnsupportedProtocol",
+                f"HTTP method {request.method} is not supported: use GET or POST.",
+                request_id,
+            )
+        body = await _read_body(request)
+        query = request.scope.get("query_string", b"").decode("latin-1")
+        if body is None or len(query) > MAX_BODY_BYTES:
+            return error_response(
+                "InvalidParameterValue",
+                f"The request body and the query string must each be at most {MAX_BODY_BYTES} bytes.",
+                request_id,
+            )
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        outcome = await run_in_threadpool(
+            _admit_and_run, backend, request.method, request.url.path, query, headers, body, request_id
+        )
+        if isinstance(outcome, Response):
+            return outcome
+        if outcome.latency:
+            await asyncio.sleep(outcome.latency)
+        fault, action = outcome.fault, outcome.parsed.action
+        if fault is not None and not fault.after:
+            return await _fault_reply(request, fault, action, request_id)
+        reply = outcome.reply
+        if reply is None:
+            reply = await run_in_threadpool(_run, backend, outcome.parsed, outcome.cred, request_id)
+        if fault is not None:  # an `_after` fault: the action ran, its reply (whatever it is) is lost
+            return await _fault_reply(request, fault, action, request_id)
+        return reply
 
     async def endpoint(request: Request) -> Response:
         request_id = str(uuid.uuid4())
-        body = await request.body()
-        headers = {k.lower(): v for k, v in request.headers.items()}
-        query = request.scope.get("query_string", b"").decode("latin-1")
         try:
-            parsed = parse(request.method, query, headers, body)
-        except ApiError as exc:
-            return error_response(exc.code, exc.message, request_id)
-        action = parsed.action
-        if not action:
-            return error_response(
-                "MissingParameter", "The request is missing a required parameter `Action`.", request_id
-            )
-        backend.calls[action] += 1
-        backend.requests.append((action, parsed.params))
-        try:
-            host = headers.get("host", "")
-            if parsed.legacy is not None:
-                backend.verifier.verify_legacy(request.method, host, request.url.path, parsed.legacy)
-            else:
-                backend.verifier.verify_tc3(request.method, request.url.path, query, headers, body)
-        except AuthError as exc:
-            return error_response(exc.code, exc.message, request_id)
-        if action not in SCHEMAS:
-            return error_response("InvalidAction", f"The action `{action}` is not found.", request_id)
-        if not parsed.version:
-            return error_response(
-                "MissingParameter", "The request is missing a required parameter `Version`.", request_id
-            )
-        if parsed.version != VERSION:
-            return error_response(
-                "NoSuchVersion", f"The API version `{parsed.version}` does not exist.", request_id
-            )
-        latency, fault = backend.faults.decide(action)
-        if latency:
-            await asyncio.sleep(latency)
-        if fault is not None and not fault.after:
-            return await _fault_reply(request, fault, action, request_id)
-        try:
-            result = backend.service.dispatch(action, parsed.params, parsed.typed)
-        except ApiError as exc:
-            if fault is not None:  # an `_after` fault loses the reply whatever it is (and is counted)
-                return await _fault_reply(request, fault, action, request_id)
-            return error_response(exc.code, exc.message, request_id)
-        if fault is not None:
-            return await _fault_reply(request, fault, action, request_id)
-        return _json(result, request_id)
+            return await api(request, request_id)
+        except Exception as exc:  # an emulator bug: still the envelope, never a bare 500
+            log.exception("TI-A emulator: unexpected error")
+            return error_response("InternalError", f"emulator error: {type(exc).__name__}", request_id)
 
-    return Starlette(routes=[Route("/", endpoint, methods=["GET", "POST"])])
+    async def console(request: Request) -> Response:
+        q = request.query_params
+        status, html = await run_in_threadpool(
+            job_page,
+            _service(backend).store,
+            _service(backend).runner,
+            q.get("cluster", ""),
+            q.get("name", ""),
+            q.get("account") or None,
+        )
+        return HTMLResponse(html, status_code=status)
+
+    async def other(request: Request, exc: Exception) -> Response:
+        request_id = str(uuid.uuid4())
+        if request.method not in API_METHODS:
+            return error_response(
+                "UnsupportedProtocol",
+                f"HTTP method {request.method} is not supported: use GET or POST.",
+                request_id,
+            )
+        return error_response(
+            "InvalidAction",
+            f"The path {request.url.path[:200]!r} is not served: API requests go to /.",
+            request_id,
+        )
+
+    return Starlette(
+        routes=[
+            Route("/", endpoint, methods=list(API_METHODS)),
+            Route(CONSOLE_PATH, console, methods=["GET"]),
+        ],
+        exception_handlers={404: other, 405: other},
+    )

@@ -14,7 +14,9 @@ import base64
 import hashlib
 import hmac
 import re
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
@@ -23,6 +25,8 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 MAX_SKEW_SECONDS = 300
+MAX_NONCES = 100_000  # legacy Nonces remembered for replay checks (the oldest go first beyond this)
+DEFAULT_APP_ID, DEFAULT_UIN = 1250000000, "100000000001"
 TC3_ALGORITHM = "TC3-HMAC-SHA256"
 _AUTH_RE = re.compile(
     r"^TC3-HMAC-SHA256\s+Credential=(?P<cred>[^,\s]+)\s*,\s*SignedHeaders=(?P<signed>[^,\s]+)"
@@ -40,12 +44,21 @@ class AuthError(Exception):
 
 
 @dataclass(frozen=True)
+class Account:
+    """The Tencent Cloud account a credential belongs to; jobs belong to accounts."""
+
+    app_id: int = DEFAULT_APP_ID
+    uin: str = DEFAULT_UIN
+
+
+@dataclass(frozen=True)
 class Credential:
-    """A registered key pair; ``token`` is set for temporary credentials."""
+    """A registered key pair of an account; ``token`` is set for temporary credentials."""
 
     secret_id: str
     secret_key: str
     token: str | None = None
+    account: Account = Account()
 
 
 def sha256_hex(data: bytes) -> str:
@@ -100,10 +113,34 @@ class Verifier:
         self.service = service
         self.max_skew = max_skew
         self._creds: dict[str, Credential] = {}
+        self._nonces: OrderedDict[tuple[str, str], float] = OrderedDict()  # (SecretId, Nonce) -> expiry
+        self._nonce_lock = threading.Lock()
 
-    def add(self, secret_id: str, secret_key: str, token: str | None = None) -> None:
-        """Register (or replace) a credential."""
-        self._creds[secret_id] = Credential(secret_id, secret_key, token)
+    def add(
+        self, secret_id: str, secret_key: str, token: str | None = None, account: Account | None = None
+    ) -> None:
+        """Register (or replace) a credential of ``account`` (default: the default account)."""
+        self._creds[secret_id] = Credential(secret_id, secret_key, token, account or Account())
+
+    def credentials(self) -> list[Credential]:
+        """Every registered credential."""
+        return list(self._creds.values())
+
+    def _check_nonce(self, secret_id: str, nonce: str, now: float | None) -> None:
+        """Refuse a Nonce this SecretId already used within the signature window (a replayed request)."""
+        now = time.time() if now is None else now
+        with self._nonce_lock:
+            while self._nonces and (
+                next(iter(self._nonces.values())) < now or len(self._nonces) >= MAX_NONCES
+            ):
+                self._nonces.popitem(last=False)
+            key = (secret_id, nonce)
+            if key in self._nonces:
+                raise AuthError(
+                    "AuthFailure.SignatureFailure",
+                    f"The Nonce {nonce} was already used within {self.max_skew} seconds (a replay).",
+                )
+            self._nonces[key] = now + 2 * self.max_skew
 
     def _lookup(self, secret_id: str) -> Credential:
         cred = self._creds.get(secret_id)
@@ -187,6 +224,11 @@ class Verifier:
         secret_id = params.get("SecretId")
         if not signature or not secret_id:
             raise AuthError("AuthFailure.InvalidAuthorization", "Signature and SecretId are required.")
+        nonce = params.get("Nonce", "")
+        if not nonce:
+            raise AuthError("MissingParameter", "The request is missing a required parameter `Nonce`.")
+        if not (nonce.isascii() and nonce.isdigit()) or len(nonce) > 20 or int(nonce) == 0:
+            raise AuthError("InvalidParameterValue", "The parameter `Nonce` must be a positive integer.")
         self._check_time(params.get("Timestamp"), now)
         cred = self._lookup(secret_id)
         sign_method = params.get("SignatureMethod") or "HmacSHA1"
@@ -199,4 +241,5 @@ class Verifier:
                 "The provided credentials could not be validated. Please check your signature is correct.",
             )
         self._check_token(cred, params.get("Token") or None)
+        self._check_nonce(secret_id, nonce, now)
         return cred

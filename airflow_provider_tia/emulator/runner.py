@@ -9,14 +9,18 @@ Interface: ``bind(store, output_root)``, ``validate(job_spec) -> error or None``
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from .store import JobStore
 
 REPLICA_LABELS = {"master": "MASTER", "ps": "PS", "worker": "WORKER"}
+SHOWN_REPLICAS = 64  # replicas listed on the console page
 
 
 def is_custom(job: dict) -> bool:
@@ -24,13 +28,23 @@ def is_custom(job: dict) -> bool:
     return str(job.get("ScaleTier") or "").upper() == "CUSTOM"
 
 
-def replicas(job: dict) -> list[tuple[str, int]]:
-    """(type, index) of every replica: one master, then parameter servers and workers when Custom."""
-    result = [("master", 0)]
+def replica_counts(job: dict) -> dict[str, int]:
+    """How many replicas of each type a job declares: one master, then parameter servers and workers when
+    Custom. Arithmetic only, so a huge declared count costs nothing."""
+    counts = {"master": 1}
     if is_custom(job):
-        result += [("ps", i) for i in range(job.get("ParameterServerCount") or 0)]
-        result += [("worker", i) for i in range(job.get("WorkerCount") or 0)]
-    return result
+        counts.update(ps=job.get("ParameterServerCount") or 0, worker=job.get("WorkerCount") or 0)
+    return {rtype: n for rtype, n in counts.items() if n > 0}
+
+
+def replicas(job: dict) -> list[tuple[str, int]]:
+    """(type, index) of every replica (the local runner's validate bounds how many it starts)."""
+    return list(iter_replicas(job))
+
+
+def iter_replicas(job: dict) -> Iterator[tuple[str, int]]:
+    """(type, index) of every replica, lazily."""
+    return ((rtype, i) for rtype, n in replica_counts(job).items() for i in range(n))
 
 
 def pod_name(job: dict, rtype: str, index: int) -> str:
@@ -38,16 +52,25 @@ def pod_name(job: dict, rtype: str, index: int) -> str:
     return f"{job['Name']}-{rtype}-{index}"
 
 
-def replica_message(states: dict[tuple[str, int], str]) -> str:
-    """TI-A style status, e.g. ``[MASTER/Running : Running/1] ;[WORKER/Running : Running/2]``."""
+def summarize(states: dict[tuple[str, int], str]) -> dict[str, Counter[str]]:
+    """Per-replica states -> how many replicas of each type are in each state."""
+    summary: dict[str, Counter[str]] = {}
+    for (rtype, _), state in states.items():
+        summary.setdefault(rtype, Counter())[state] += 1
+    return summary
+
+
+def replica_message(summary: dict[str, Counter[str]]) -> str:
+    """TI-A style status from ``summarize()``-shaped counts, e.g.
+    ``[MASTER/Running : Running/1] ;[WORKER/Running : Running/2]``."""
     parts = []
     for rtype, label in REPLICA_LABELS.items():
-        sts = [s for (t, _), s in states.items() if t == rtype]
-        if not sts:
+        counts = summary.get(rtype)
+        if not counts:
             continue
-        overall = "Failed" if "Failed" in sts else "Running" if "Running" in sts else sts[0]
-        counts = ", ".join(f"{s}/{n}" for s, n in Counter(sts).items())
-        parts.append(f"[{label}/{overall} : {counts}]")
+        overall = "Failed" if counts["Failed"] else "Running" if counts["Running"] else next(iter(counts))
+        text = ", ".join(f"{s}/{n}" for s, n in counts.items() if n)
+        parts.append(f"[{label}/{overall} : {text}]")
     return " ;".join(parts)
 
 
@@ -80,3 +103,10 @@ class Runner:
 
     def shutdown(self) -> None:
         """Stop everything this runner started."""
+
+    def replica_states(self, job: dict) -> list[tuple[str, str]]:
+        """(pod name, state) of the job's first SHOWN_REPLICAS replicas, for the console page; here every
+        replica is taken to be in the job's state."""
+        state = "Pending" if job["State"] == "Created" else job["State"]
+        shown = itertools.islice(iter_replicas(job), SHOWN_REPLICAS)
+        return [(pod_name(job, rtype, i), state) for rtype, i in shown]

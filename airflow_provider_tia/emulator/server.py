@@ -8,20 +8,24 @@ import socket
 import tempfile
 import threading
 import time
+import uuid
 from collections import Counter, deque
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import h11
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from .actions import Service
 from .app import TRANSPORT_KEY, create_app
-from .auth import Verifier
+from .auth import DEFAULT_APP_ID, DEFAULT_UIN, Account, Verifier
 from .faults import FaultInjector
+from .limits import LOCAL_MAX_REPLICAS, LOCAL_MAX_RUNNING_JOBS
 from .local import LocalRunner
 from .simulated import SimulatedRunner
 from .store import JobStore
+from .timefmt import QUERY_ZONES
 
 if TYPE_CHECKING:
     import asyncio
@@ -30,14 +34,61 @@ if TYPE_CHECKING:
     from .runner import Runner
 
 REQUEST_HISTORY = 10_000  # requests kept in TIAEmulator.requests
+REQUEST_HISTORY_CHARS = 16 * 1024 * 1024  # ... and at most this much of their parameters (as JSON)
+
+
+class RequestHistory(deque):
+    """The latest requests ``(action, params)``: at most ``maxitems`` of them and ``maxchars`` of parameters."""
+
+    def __init__(self, maxitems: int = REQUEST_HISTORY, maxchars: int = REQUEST_HISTORY_CHARS) -> None:
+        super().__init__()
+        self.maxitems, self.maxchars = maxitems, maxchars
+        self._sizes: deque[int] = deque()
+        self._chars = 0
+        self._lock = threading.Lock()  # requests are recorded from worker threads
+
+    def append(self, item: tuple[str, dict]) -> None:
+        size = len(item[0]) + len(json.dumps(item[1], ensure_ascii=False, default=str))
+        with self._lock:
+            super().append(item)
+            self._sizes.append(size)
+            self._chars += size
+            while len(self) > self.maxitems or (self._chars > self.maxchars and len(self) > 1):
+                self.popleft()
+                self._chars -= self._sizes.popleft()
+
+    def clear(self) -> None:
+        with self._lock:
+            super().clear()
+            self._sizes.clear()
+            self._chars = 0
 
 
 class _Protocol(H11Protocol):
-    """h11 protocol that exposes the connection's transport to the app (so faults can drop it)."""
+    """h11 protocol that exposes the connection's transport to the app (so faults can drop it) and answers
+    a malformed request with the JSON error envelope too."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:  # type: ignore[override]
         super().connection_made(transport)  # type: ignore[arg-type]
         self.app_state = {**self.app_state, TRANSPORT_KEY: transport}
+
+    def send_400_response(self, msg: str) -> None:
+        body = json.dumps(
+            {
+                "Response": {
+                    "Error": {"Code": "InvalidParameter", "Message": msg},
+                    "RequestId": str(uuid.uuid4()),
+                }
+            }
+        ).encode()
+        headers = [(b"content-type", b"application/json"), (b"connection", b"close")]
+        for event in (
+            h11.Response(status_code=400, headers=headers),
+            h11.Data(data=body),
+            h11.EndOfMessage(),
+        ):
+            self.transport.write(self.conn.send(event))  # type: ignore[arg-type]
+        self.transport.close()
 
 
 class TIAEmulator:
@@ -45,7 +96,9 @@ class TIAEmulator:
 
     With ``cos_endpoint`` (an S3-compatible URL, e.g. a moto server), the local runner fetches
     ``cos://`` PackageDir entries from it (credentials: ``cos_access_key``/``cos_secret_key``, else the
-    emulator's own SecretId/SecretKey).
+    emulator's own SecretId/SecretKey). ``query_logs_zone`` (``"+08:00"`` or ``"utc"``) is how QueryLogs reads
+    StartTime/EndTime. ``max_replicas``/``max_running`` bound the local runner (processes per job, jobs at
+    once). The default credential belongs to the account ``app_id``/``uin``; ``add_credential`` adds others.
 
     Example::
 
@@ -69,14 +122,31 @@ class TIAEmulator:
         cos_endpoint: str | None = None,
         cos_access_key: str | None = None,
         cos_secret_key: str | None = None,
+        query_logs_zone: str = "+08:00",
+        max_replicas: int | None = None,
+        max_running: int | None = None,
+        app_id: int = DEFAULT_APP_ID,
+        uin: str = DEFAULT_UIN,
     ) -> None:
         self.secret_id, self.secret_key, self.token = secret_id, secret_key, token
+        self.account = Account(app_id, uin)
         self.verifier = Verifier()
-        self.verifier.add(secret_id, secret_key, token)
+        self.verifier.add(secret_id, secret_key, token, self.account)
+        if query_logs_zone not in QUERY_ZONES:
+            raise ValueError(
+                f"query_logs_zone must be one of {', '.join(QUERY_ZONES)}, not {query_logs_zone!r}"
+            )
+        self.query_logs_zone = query_logs_zone
         if isinstance(runner, str):
             if runner not in ("local", "simulated"):
                 raise ValueError(f"runner must be 'local', 'simulated' or a Runner, not {runner!r}")
-            runner = LocalRunner() if runner == "local" else SimulatedRunner(duration=sim_duration)
+            if runner == "local":
+                runner = LocalRunner(
+                    max_replicas=max_replicas or LOCAL_MAX_REPLICAS,
+                    max_running=max_running or LOCAL_MAX_RUNNING_JOBS,
+                )
+            else:
+                runner = SimulatedRunner(duration=sim_duration)
         if cos_endpoint:  # cos:// PackageDir entries are fetched from this S3-compatible endpoint
             if not isinstance(runner, LocalRunner):
                 raise ValueError("cos_endpoint needs the local runner")
@@ -92,7 +162,7 @@ class TIAEmulator:
         self._host, self._port = host, port
         self.calls: Counter[str] = Counter()
         # The latest requests (action, params), for tests; bounded so a long-running emulator stays small.
-        self.requests: deque[tuple[str, dict]] = deque(maxlen=REQUEST_HISTORY)
+        self.requests: deque[tuple[str, dict]] = RequestHistory()
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._tmp: str | None = None
@@ -110,11 +180,11 @@ class TIAEmulator:
             self._tmp = tempfile.mkdtemp(prefix="tia-emulator-")
             output_root = Path(self._tmp) / "outputs"
         output_root.mkdir(parents=True, exist_ok=True)
-        self.store = JobStore(self.state_dir)
+        self.store = JobStore(self.state_dir, app_id=self.account.app_id, uin=self.account.uin)
         self.runner.bind(self.store, output_root)
         for job in self.store.unfinished():
             self.runner.recover(job)
-        self.service = Service(self.store, self.runner)
+        self.service = Service(self.store, self.runner, self.query_logs_zone)
         sock = socket.socket(socket.AF_INET6 if ":" in self._host else socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self._host, self._port))
@@ -127,6 +197,7 @@ class TIAEmulator:
             http=_Protocol,
             timeout_keep_alive=75,
             timeout_graceful_shutdown=2,
+            server_header=False,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
@@ -144,10 +215,10 @@ class TIAEmulator:
         """Kill every replica, stop the HTTP server, remove the temporary output dir (if any)."""
         if self._server is None:
             return
+        self._server.should_exit = True  # stop taking requests while the jobs are stopped
         self.runner.shutdown()
-        self._server.should_exit = True
         if self._thread is not None:
-            self._thread.join(timeout=10)
+            self._thread.join(timeout=5)
         self._server = None
         self._thread = None
         if self._tmp:
@@ -179,9 +250,29 @@ class TIAEmulator:
         return f"http://{self.endpoint}/"
 
     # ---- control -----------------------------------------------------------------------------
-    def add_credential(self, secret_id: str, secret_key: str, token: str | None = None) -> None:
-        """Accept another key pair (with ``token``: a temporary credential that must send it)."""
-        self.verifier.add(secret_id, secret_key, token)
+    def add_credential(
+        self,
+        secret_id: str,
+        secret_key: str,
+        token: str | None = None,
+        *,
+        uin: str | None = None,
+        app_id: int | None = None,
+    ) -> Account:
+        """Accept another key pair (with ``token``: a temporary credential that must send it).
+
+        It belongs to the emulator's own account unless ``uin`` names another one (``app_id`` defaults to a
+        new AppId per Uin); jobs of one account are invisible to the others. Returns the account.
+        """
+        if uin is None or uin == self.account.uin:
+            account = self.account
+        else:
+            known = {c.account.uin: c.account for c in self.verifier.credentials()}
+            account = known.get(uin) or Account(app_id or DEFAULT_APP_ID + len(known) + 1, uin)
+            if app_id is not None and account.app_id != app_id:
+                account = Account(app_id, uin)
+        self.verifier.add(secret_id, secret_key, token, account)
+        return account
 
     def set_faults(self, spec: str | None, seed: int | None = 0) -> None:
         """Replace the fault spec (see faults.py for the grammar) and reseed."""
@@ -204,16 +295,18 @@ class TIAEmulator:
         cluster: str,
         states: str | Iterable[str] = ("Succeeded", "Failed"),
         timeout: float = 30.0,
+        uin: str | None = None,
     ) -> dict:
-        """Block until the job is in one of ``states``; returns the job, TimeoutError otherwise."""
+        """Block until the job (of account ``uin``, default the emulator's) is in one of ``states``; returns the
+        job, TimeoutError otherwise."""
         wanted = {states} if isinstance(states, str) else set(states)
         store = self.store
         assert store is not None, "start() the emulator first"
-        if not store.wait_for(lambda: store.state(cluster, name) in wanted, timeout):
+        if not store.wait_for(lambda: store.state(cluster, name, uin) in wanted, timeout):
             raise TimeoutError(
-                f"job {name!r} in {cluster!r} is {store.state(cluster, name)!r}, not in {wanted}"
+                f"job {name!r} in {cluster!r} is {store.state(cluster, name, uin)!r}, not in {wanted}"
             )
-        job = store.get(cluster, name)
+        job = store.get(cluster, name, uin)
         assert job is not None
         return job
 

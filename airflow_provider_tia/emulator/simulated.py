@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 import threading
 import time
+from collections import Counter
 
-from .runner import Runner, pod_name, replica_message, replicas
+from .limits import MAX_SIM_LOG_LINES, SIM_LOG_PODS
+from .runner import Runner, pod_name, replica_counts, replica_message
 
 SIM_KEYS = ("sim.duration", "sim.outcome", "sim.log_lines", "sim.start_delay")
 
@@ -31,16 +34,17 @@ def parse_sim_conf(runtime_conf: list[str] | None, defaults: dict) -> dict:
                     raise ValueError
                 conf["outcome"] = value
             elif key == "sim.log_lines":
-                conf["log_lines"] = int(value)
-                if conf["log_lines"] < 0:
+                conf["log_lines"] = int(value) if len(value) <= 20 else -1
+                if not 0 <= conf["log_lines"] <= MAX_SIM_LOG_LINES:
                     raise ValueError
             else:
                 number = float(value)
-                if not number >= 0:
+                if not (number >= 0 and math.isfinite(number)):
                     raise ValueError
                 conf[key[4:]] = number
         except ValueError:
-            raise ValueError(f"RuntimeConf entry {entry!r}: bad value {value!r}") from None
+            bound = f" (within [0, {MAX_SIM_LOG_LINES}])" if key == "sim.log_lines" else ""
+            raise ValueError(f"RuntimeConf entry {entry!r}: bad value {value!r}{bound}") from None
     return conf
 
 
@@ -50,7 +54,8 @@ class SimulatedRunner(Runner):
     One timer thread and a heap serve every job, so thousands of concurrent jobs are cheap. Per job,
     RuntimeConf entries ``sim.duration``, ``sim.outcome``, ``sim.log_lines``, ``sim.start_delay`` override
     the defaults. Log lines are emitted in up to 200 batches spread over the run, master and workers
-    taking turns. After a restart, a job resumes its timer (remaining time from its StartTime).
+    taking turns (the master and the first workers: SIM_LOG_PODS pods at most, whatever WorkerCount says;
+    nothing here is allocated per declared replica). After a restart, a job resumes its timer (remaining time from its StartTime).
     """
 
     name = "simulated"
@@ -130,13 +135,19 @@ class SimulatedRunner(Runner):
             if conf is not None:
                 self._handle(job_id, kind, payload, conf)
 
-    def _states(self, job: dict, state: str) -> dict[tuple[str, int], str]:
-        return dict.fromkeys(replicas(job), state)
+    @staticmethod
+    def _summary(job: dict, state: str) -> dict[str, Counter[str]]:
+        return {rtype: Counter({state: n}) for rtype, n in replica_counts(job).items()}
+
+    @staticmethod
+    def _log_pods(job: dict) -> list[str]:
+        workers = min(replica_counts(job).get("worker", 0), SIM_LOG_PODS - 1)
+        return [pod_name(job, "master", 0)] + [pod_name(job, "worker", i) for i in range(workers)]
 
     def _handle(self, job_id: str, kind: str, payload: tuple, conf: dict) -> None:
         job = conf["job"]
         if kind == "run":
-            self.store.mark_running(job_id, replica_message(self._states(job, "Running")))
+            self.store.mark_running(job_id, replica_message(self._summary(job, "Running")))
             start, n = time.time(), conf["log_lines"]
             batches = min(n, self.BATCHES)
             for b in range(batches):
@@ -147,7 +158,7 @@ class SimulatedRunner(Runner):
         elif kind == "logs":
             lo, hi = payload
             n = conf["log_lines"]
-            pods = [pod_name(job, t, i) for t, i in replicas(job) if t != "ps"]
+            pods = self._log_pods(job)
             lines = (
                 (pods[i % len(pods)], f"step {i + 1}/{n} loss={1.0 / (i + 1):.6f}") for i in range(lo, hi)
             )
@@ -155,12 +166,12 @@ class SimulatedRunner(Runner):
         elif kind == "finish":
             self._confs.pop(job_id, None)
             if conf["outcome"] == "Succeeded":
-                self.store.finish(job_id, "Succeeded", replica_message(self._states(job, "Succeeded")))
+                self.store.finish(job_id, "Succeeded", replica_message(self._summary(job, "Succeeded")))
             else:
-                states = self._states(job, "Succeeded")
-                states[("master", 0)] = "Failed"
+                summary = self._summary(job, "Succeeded")
+                summary["master"] = Counter(Failed=1)
                 self.store.finish(
                     job_id,
                     "Failed",
-                    f"replica master-0 exited with code 1 (simulated) {replica_message(states)}",
+                    f"replica master-0 exited with code 1 (simulated) {replica_message(summary)}",
                 )

@@ -1,13 +1,15 @@
 """Jobs and their logs: thread-safe state machine Created -> Running -> Succeeded | Failed; no HTTP.
 
-With a ``state_dir`` every job is saved as ``jobs/<cluster>@<name>.json`` (atomic replace) and its logs
-as ``jobs/<cluster>@<name>.logs.jsonl`` (appended), and both are reloaded on restart.
+Jobs belong to an account (``Uin``): each account sees only its own. With a ``state_dir`` every job is
+saved as ``jobs/<uin>@<cluster>@<name>.json`` (atomic replace; a digest when that name is too long) and its
+logs as ``jobs/<stem>.logs.jsonl`` (appended), and both are reloaded on restart.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import os
 import threading
@@ -20,9 +22,11 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from .errors import ApiError
+from .limits import MAX_LOG_LINES_PER_JOB
 from .timefmt import go_time, rfc3339_nano
 
 if TYPE_CHECKING:
+    import builtins
     from collections.abc import Callable, Iterable
 
 JOB_FIELDS = (
@@ -34,6 +38,15 @@ TERMINAL_STATES = frozenset({"Succeeded", "Failed"})
 MAX_LINES_PER_WINDOW = 10_000
 CONTAINER_NAME = "tensorflow"
 NAMESPACE = "default"
+LOG_CAP_NOTE = (
+    f"[tia emulator] this job wrote more than {MAX_LOG_LINES_PER_JOB} lines; later lines are dropped"
+)
+_MAX_STEM = 200  # bytes of a state file name before ".logs.jsonl"
+
+
+def public_job(job: dict) -> dict:
+    """A job as a reply carries it: unset (None) fields are left out, as the official examples do."""
+    return {k: v for k, v in job.items() if v is not None}
 
 
 @dataclass
@@ -42,6 +55,10 @@ class _Record:
     meta: dict
     log_ns: list[int] = field(default_factory=list)
     logs: list[tuple[int, str, str]] = field(default_factory=list)
+
+
+def _key(job: dict) -> tuple[str, str, str]:
+    return (job["Uin"], job["Cluster"], job["Name"])
 
 
 def _copy_job(job: dict) -> dict:
@@ -63,7 +80,7 @@ class JobStore:
     ) -> None:
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
-        self._jobs: dict[tuple[str, str], _Record] = {}
+        self._jobs: dict[tuple[str, str, str], _Record] = {}
         self._by_id: dict[str, _Record] = {}
         self._seq = 0
         self._last_log_ns = 0
@@ -78,7 +95,10 @@ class JobStore:
     # ---- persistence -------------------------------------------------------------------------
     def _stem(self, rec: _Record) -> Path:
         assert self.dir is not None
-        return self.dir / f"{quote(rec.job['Cluster'], safe='')}@{quote(rec.job['Name'], safe='')}"
+        stem = "@".join(quote(str(part), safe="") for part in _key(rec.job))
+        if len(stem) > _MAX_STEM:
+            stem = "job-" + hashlib.sha256(stem.encode()).hexdigest()
+        return self.dir / stem
 
     def _save(self, rec: _Record) -> None:
         if self.dir is not None:
@@ -101,6 +121,10 @@ class JobStore:
                 continue
             rec = _Record(job=data["job"], meta=data["meta"])
             log_path = path.with_suffix(".logs.jsonl")
+            if self._stem(rec) != path.with_suffix(""):  # written by an older version: move to today's name
+                if log_path.exists():
+                    log_path = log_path.replace(self._stem(rec).with_suffix(".logs.jsonl"))
+                path.replace(self._stem(rec).with_suffix(".json"))
             if log_path.exists():
                 for line in log_path.read_text(encoding="utf-8").splitlines():
                     try:
@@ -112,17 +136,24 @@ class JobStore:
                 rec.log_ns = [e[0] for e in rec.logs]
             records.append(rec)
         for rec in sorted(records, key=lambda r: r.meta["seq"]):
-            self._jobs[(rec.job["Cluster"], rec.job["Name"])] = rec
+            self._jobs[_key(rec.job)] = rec
             self._by_id[rec.job["Id"]] = rec
             self._seq = max(self._seq, rec.meta["seq"])
             if rec.log_ns:
                 self._last_log_ns = max(self._last_log_ns, rec.log_ns[-1])
 
     # ---- jobs --------------------------------------------------------------------------------
+    def _owner(self, uin: str | None) -> str:
+        return self.uin if uin is None else uin
+
     def create(self, spec: dict) -> dict:
-        """Add a job from validated CreateJob parameters; FailedOperation.AlreadyExists on a duplicate."""
+        """Add a job from validated CreateJob parameters; FailedOperation.AlreadyExists on a duplicate.
+
+        ``AppId``/``Uin`` in ``spec`` name the owning account (default: the store's own).
+        """
         with self._lock:
-            key = (spec["Cluster"], spec["Name"])
+            app_id, uin = spec.get("AppId", self.app_id), spec.get("Uin", self.uin)
+            key = (uin, spec["Cluster"], spec["Name"])
             if key in self._jobs:
                 raise ApiError(
                     "FailedOperation.AlreadyExists",
@@ -134,26 +165,27 @@ class JobStore:
             job.update({k: v for k, v in spec.items() if k in JOB_FIELDS})
             if str(job.get("ScaleTier") or "").upper() == "CUSTOM":
                 job["ScaleTier"] = "Custom"
+            job_id = f"train-{uuid.uuid4().hex[:16]}"
             job.update(
-                Id=f"train-{uuid.uuid4().hex[:16]}",
+                Id=job_id,
                 State="Created",
                 Message="creating",
                 Debug=bool(job["Debug"]),
                 CreateTime=go_time(now, time.monotonic_ns() - self._mono0),
-                AppId=self.app_id,
-                Uin=self.uin,
+                AppId=app_id,
+                Uin=uin,
             )
             rec = _Record(job=job, meta={"seq": self._seq, "create_ns": now, "start_ns": None})
             self._jobs[key] = rec
-            self._by_id[job["Id"]] = rec
+            self._by_id[job_id] = rec
             self._save(rec)
             self._changed.notify_all()
             return _copy_job(job)
 
-    def get(self, cluster: str, name: str) -> dict | None:
-        """A copy of the job, or None."""
+    def get(self, cluster: str, name: str, uin: str | None = None) -> dict | None:
+        """A copy of the account's job (default: the store's account), or None."""
         with self._lock:
-            rec = self._jobs.get((cluster, name))
+            rec = self._jobs.get((self._owner(uin), cluster, name))
             return _copy_job(rec.job) if rec else None
 
     def get_by_id(self, job_id: str) -> dict | None:
@@ -168,22 +200,29 @@ class JobStore:
             rec = self._by_id.get(job_id)
             return dict(rec.meta) if rec else None
 
-    def list(self, cluster: str | None = None, offset: int = 0, limit: int | None = None) -> list[dict]:
-        """Jobs in creation order, optionally of one cluster, paged by offset/limit."""
+    def list(
+        self, cluster: str | None = None, offset: int = 0, limit: int | None = None, uin: str | None = None
+    ) -> list[dict]:
+        """The account's jobs in creation order, optionally of one cluster, paged by offset/limit."""
+        owner = self._owner(uin)
         with self._lock:
-            recs = [r for r in self._jobs.values() if cluster is None or r.job["Cluster"] == cluster]
+            recs = [
+                r
+                for r in self._jobs.values()
+                if r.job["Uin"] == owner and (cluster is None or r.job["Cluster"] == cluster)
+            ]
             end = None if limit is None else offset + limit
             return [_copy_job(r.job) for r in recs[offset:end]]
 
-    def unfinished(self) -> list[dict]:
+    def unfinished(self) -> builtins.list[dict]:
         """Jobs in Created or Running state (used to recover after a restart)."""
         with self._lock:
             return [_copy_job(r.job) for r in self._jobs.values() if r.job["State"] not in TERMINAL_STATES]
 
-    def delete(self, cluster: str, name: str) -> dict:
-        """Remove a job and its logs; ResourceNotFound when absent. Returns the removed job."""
+    def delete(self, cluster: str, name: str, uin: str | None = None) -> dict:
+        """Remove the account's job and its logs; ResourceNotFound when absent. Returns the removed job."""
         with self._lock:
-            rec = self._jobs.pop((cluster, name), None)
+            rec = self._jobs.pop((self._owner(uin), cluster, name), None)
             if rec is None:
                 raise not_found(cluster, name)
             self._by_id.pop(rec.job["Id"], None)
@@ -242,9 +281,9 @@ class JobStore:
         with self._changed:
             return self._changed.wait_for(predicate, timeout)
 
-    def state(self, cluster: str, name: str) -> str | None:
+    def state(self, cluster: str, name: str, uin: str | None = None) -> str | None:
         """Current State of a job (None if absent); cheap, for ``wait_for`` predicates."""
-        rec = self._jobs.get((cluster, name))
+        rec = self._jobs.get((self._owner(uin), cluster, name))
         return rec.job["State"] if rec else None
 
     def __len__(self) -> int:
@@ -257,8 +296,13 @@ class JobStore:
             rec = self._by_id.get(job_id)
             if rec is None:
                 return 0
-            entries = []
+            entries: builtins.list[tuple[int, str, str]] = []
             for pod, text in lines:
+                count = len(rec.logs) + len(entries)
+                if count > MAX_LOG_LINES_PER_JOB:
+                    break  # the note below is already there
+                if count == MAX_LOG_LINES_PER_JOB:
+                    text = LOG_CAP_NOTE
                 ns = max(time.time_ns(), self._last_log_ns + 1)
                 self._last_log_ns = ns
                 entries.append((ns, pod, text))
@@ -268,15 +312,22 @@ class JobStore:
             return len(entries)
 
     def query_logs(
-        self, cluster: str, name: str, start_ns: int, end_ns: int, limit: int, context: str | None = None
-    ) -> tuple[list[dict], str, bool]:
+        self,
+        cluster: str,
+        name: str,
+        start_ns: int,
+        end_ns: int,
+        limit: int,
+        context: str | None = None,
+        uin: str | None = None,
+    ) -> tuple[builtins.list[dict], str, bool]:
         """Lines with ``start_ns <= Time < end_ns`` in time order, paged by ``limit`` and ``context``.
 
         At most MAX_LINES_PER_WINDOW lines are served per window; Listover is true when the window has
         no more lines or that cap is reached.
         """
         with self._lock:
-            rec = self._jobs.get((cluster, name))
+            rec = self._jobs.get((self._owner(uin), cluster, name))
             if rec is None:
                 raise not_found(cluster, name)
             job_id = rec.job["Id"]
@@ -309,10 +360,19 @@ class JobStore:
                 )
             return logs, ctx, listover
 
-    def log_count(self, cluster: str, name: str) -> int:
+    def tail_logs(
+        self, cluster: str, name: str, n: int, uin: str | None = None
+    ) -> builtins.list[tuple[str, str, str]]:
+        """The last ``n`` lines of a job as (RFC 3339 time, pod name, text); empty if absent."""
+        with self._lock:
+            rec = self._jobs.get((self._owner(uin), cluster, name))
+            entries = rec.logs[-n:] if rec else []
+        return [(rfc3339_nano(ns), pod, text) for ns, pod, text in entries]
+
+    def log_count(self, cluster: str, name: str, uin: str | None = None) -> int:
         """Number of log lines of a job (0 if absent)."""
         with self._lock:
-            rec = self._jobs.get((cluster, name))
+            rec = self._jobs.get((self._owner(uin), cluster, name))
             return len(rec.logs) if rec else 0
 
 

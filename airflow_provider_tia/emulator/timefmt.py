@@ -7,6 +7,10 @@ from datetime import datetime, timedelta, timezone
 CST = timezone(timedelta(hours=8), "CST")
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _NS = 1_000_000_000
+QUERY_ZONES = {
+    "+08:00": CST,
+    "utc": timezone.utc,
+}  # how QueryLogs may read a StartTime/EndTime without offset
 
 
 def _frac(ns: int) -> str:
@@ -32,15 +36,14 @@ def rfc3339_nano(ns: int) -> str:
     return f"{dt:%Y-%m-%dT%H:%M:%S}{_frac(ns)}Z"
 
 
-def parse_query_time(text: str) -> int:
-    """Parse a QueryLogs time (``2019-01-01 00:00:00``, read in +0800; ISO 8601 with offset also works).
-
-    Returns nanoseconds since the epoch; raises ValueError on bad input.
+def parse_query_time(text: str, zone: str = "+08:00") -> int:
+    """Parse a QueryLogs time (``2019-01-01 00:00:00``, read in ``zone``: a key of QUERY_ZONES; ISO 8601 with
+    an offset also works). Returns nanoseconds since the epoch; raises ValueError on bad input.
     """
     value = text.strip()
     if value.endswith("Z"):
         value = value[:-1] + "+00:00"
     dt = datetime.fromisoformat(value)
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=CST)
+        dt = dt.replace(tzinfo=QUERY_ZONES[zone])
     return ((dt - _EPOCH) // timedelta(microseconds=1)) * 1000

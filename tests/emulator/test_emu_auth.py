@@ -37,8 +37,10 @@ def test_tc3_public_test_vector() -> None:
 
 
 def _vector_headers(sig: str = VECTOR_SIG, service: str = "cvm") -> dict[str, str]:
-    auth = (f"TC3-HMAC-SHA256 Credential={VECTOR_ID}/2019-02-25/{service}/tc3_request, "
-            f"SignedHeaders=content-type;host, Signature={sig}")
+    auth = (
+        f"TC3-HMAC-SHA256 Credential={VECTOR_ID}/2019-02-25/{service}/tc3_request, "
+        f"SignedHeaders=content-type;host, Signature={sig}"
+    )
     return {**VECTOR_HEADERS, "authorization": auth, "x-tc-timestamp": str(VECTOR_TS)}
 
 
@@ -50,7 +52,10 @@ def test_verifier_accepts_vector_and_rejects_tampering() -> None:
         (dict(body=VECTOR_BODY.replace(b"1", b"2")), "AuthFailure.SignatureFailure"),
         (dict(now=VECTOR_TS + 301), "AuthFailure.SignatureExpire"),
         (dict(headers=_vector_headers(service="tia")), "AuthFailure.InvalidAuthorization"),
-        (dict(headers={**_vector_headers(), "authorization": "Bearer x"}), "AuthFailure.InvalidAuthorization"),
+        (
+            dict(headers={**_vector_headers(), "authorization": "Bearer x"}),
+            "AuthFailure.InvalidAuthorization",
+        ),
     ]
     for overrides, code in cases:
         args = {"headers": _vector_headers(), "body": VECTOR_BODY, "now": VECTOR_TS, **overrides}
@@ -61,17 +66,33 @@ def test_verifier_accepts_vector_and_rejects_tampering() -> None:
 
 
 def test_legacy_sign_string_matches_sdk_rules() -> None:
-    params = {"Action": "DescribeJob", "Nonce": "11886", "Timestamp": "1465185768", "SecretId": "AKID",
-              "Filters_0_Name": "x", "Signature": "ignored"}
+    params = {
+        "Action": "DescribeJob",
+        "Nonce": "11886",
+        "Timestamp": "1465185768",
+        "SecretId": "AKID",
+        "Filters_0_Name": "x",
+        "Signature": "ignored",
+    }
     text = legacy_sign_string("GET", "tia.tencentcloudapi.com", "/", params)
-    assert text == ("GETtia.tencentcloudapi.com/?Action=DescribeJob&Filters.0.Name=x&Nonce=11886"
-                    "&SecretId=AKID&Timestamp=1465185768")
+    assert text == (
+        "GETtia.tencentcloudapi.com/?Action=DescribeJob&Filters.0.Name=x&Nonce=11886"
+        "&SecretId=AKID&Timestamp=1465185768"
+    )
     assert len(legacy_signature("k", text, "HmacSHA1")) == 28
     assert len(legacy_signature("k", text, "HmacSHA256")) == 44
 
 
-@pytest.mark.parametrize(("method", "sign"), [("POST", "TC3-HMAC-SHA256"), ("GET", "TC3-HMAC-SHA256"),
-                                               ("GET", "HmacSHA256"), ("POST", "HmacSHA256"), ("GET", "HmacSHA1")])
+@pytest.mark.parametrize(
+    ("method", "sign"),
+    [
+        ("POST", "TC3-HMAC-SHA256"),
+        ("GET", "TC3-HMAC-SHA256"),
+        ("GET", "HmacSHA256"),
+        ("POST", "HmacSHA256"),
+        ("GET", "HmacSHA1"),
+    ],
+)
 def test_all_request_styles_reach_the_action(emu, method: str, sign: str) -> None:
     c = client(emu, method, sign)
     with pytest.raises(TencentCloudSDKException) as info:
@@ -90,10 +111,14 @@ def _code(fn) -> str:
 @pytest.mark.parametrize(("method", "sign"), [("POST", "TC3-HMAC-SHA256"), ("GET", "HmacSHA256")])
 def test_wrong_key_and_unknown_id(emu, method: str, sign: str) -> None:
     call = req("DescribeJob", Name="x", Cluster=CLUSTER)
-    assert _code(lambda: client(emu, method, sign, secret_key="wrong").DescribeJob(call)) == \
-        "AuthFailure.SignatureFailure"
-    assert _code(lambda: client(emu, method, sign, secret_id="AKIDnobody", secret_key="k").DescribeJob(call)) == \
-        "AuthFailure.SecretIdNotFound"
+    assert (
+        _code(lambda: client(emu, method, sign, secret_key="wrong").DescribeJob(call))
+        == "AuthFailure.SignatureFailure"
+    )
+    assert (
+        _code(lambda: client(emu, method, sign, secret_id="AKIDnobody", secret_key="k").DescribeJob(call))
+        == "AuthFailure.SecretIdNotFound"
+    )
 
 
 @pytest.mark.parametrize("sign", ["TC3-HMAC-SHA256", "HmacSHA1"])
@@ -128,10 +153,17 @@ def test_temporary_credentials_need_their_token(emu, method: str, sign: str) -> 
 
 
 def test_malformed_authorization_and_missing_signature(emu) -> None:
-    headers = {"Content-Type": "application/json", "X-TC-Action": "DescribeJob", "X-TC-Version": "2018-02-26",
-               "X-TC-Timestamp": str(int(time.time())), "Authorization": "TC3-HMAC-SHA256 garbage"}
+    headers = {
+        "Content-Type": "application/json",
+        "X-TC-Action": "DescribeJob",
+        "X-TC-Version": "2018-02-26",
+        "X-TC-Timestamp": str(int(time.time())),
+        "Authorization": "TC3-HMAC-SHA256 garbage",
+    }
     r = requests.post(emu.url, data=json.dumps({"Name": "x", "Cluster": CLUSTER}), headers=headers, timeout=5)
     assert r.status_code == 200 and r.headers["Content-Type"] == "application/json"
     assert r.json()["Response"]["Error"]["Code"] == "AuthFailure.InvalidAuthorization"
-    r = requests.get(emu.url, params={"Action": "DescribeJob", "Version": "2018-02-26", "Name": "x"}, timeout=5)
+    r = requests.get(
+        emu.url, params={"Action": "DescribeJob", "Version": "2018-02-26", "Name": "x"}, timeout=5
+    )
     assert r.json()["Response"]["Error"]["Code"] == "AuthFailure.InvalidAuthorization"

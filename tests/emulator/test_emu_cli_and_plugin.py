@@ -21,9 +21,29 @@ if TYPE_CHECKING:
 
 
 def test_cli_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
-    cmd = [sys.executable, "-m", "airflow_provider_tia.emulator", "--port", "0", "--secret-id", "AKIDcli",
-           "--secret-key", "cli-key", "--token", "cli-token", "--runner", "simulated", "--sim-duration", "0.05",
-           "--state-dir", str(tmp_path), "--faults", "DeleteJob:InternalError=0.5", "--seed", "1"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "airflow_provider_tia.emulator",
+        "--port",
+        "0",
+        "--secret-id",
+        "AKIDcli",
+        "--secret-key",
+        "cli-key",
+        "--token",
+        "cli-token",
+        "--runner",
+        "simulated",
+        "--sim-duration",
+        "0.05",
+        "--state-dir",
+        str(tmp_path),
+        "--faults",
+        "DeleteJob:InternalError=0.5",
+        "--seed",
+        "1",
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         line = proc.stdout.readline()
@@ -33,36 +53,46 @@ def test_cli_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
         c = TiaClient(Credential("AKIDcli", "cli-key", "cli-token"), CLUSTER, ClientProfile(httpProfile=http))
         job = c.CreateJob(req("CreateJob", Name="cli-job", Cluster=CLUSTER, RuntimeVersion="tia-1.7.0")).Job
         assert job.Message == "creating"
-        assert c.ListJobs(req("ListJobs")).Jobs[0].Name == "cli-job"
+        assert c.ListJobs(req("ListJobs", Cluster=CLUSTER)).Jobs[0].Name == "cli-job"
     finally:
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=10)
     assert proc.returncode == 0, err
     assert "stopped" in out
-    assert (tmp_path / "jobs" / f"{CLUSTER}@cli-job.json").exists()
+    assert (tmp_path / "jobs" / f"100000000001@{CLUSTER}@cli-job.json").exists()
 
 
 def test_cli_rejects_bad_fault_spec() -> None:
-    proc = subprocess.run([sys.executable, "-m", "airflow_provider_tia.emulator", "--port", "0", "--faults",
-                           "ListJobs:oops=1"], capture_output=True, text=True, timeout=20)
+    proc = subprocess.run(
+        [sys.executable, "-m", "airflow_provider_tia.emulator", "--port", "0", "--faults", "ListJobs:oops=1"],
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
     assert proc.returncode == 2 and "oops" in proc.stderr
 
 
 def test_plugin_fixtures(tia_emulator, tia_connection) -> None:
     assert tia_connection == "tencentcloud_default"
     conn = json.loads(os.environ["AIRFLOW_CONN_TENCENTCLOUD_DEFAULT"])
-    assert conn == {"conn_type": "tencentcloud", "login": tia_emulator.secret_id,
-                    "password": tia_emulator.secret_key,
-                    "extra": {"region": "ap-beijing", "endpoint": tia_emulator.endpoint, "scheme": "http"}}
+    assert conn == {
+        "conn_type": "tencentcloud",
+        "login": tia_emulator.secret_id,
+        "password": tia_emulator.secret_key,
+        "extra": {"region": "ap-beijing", "endpoint": tia_emulator.endpoint, "scheme": "http"},
+    }
     http = HttpProfile(endpoint=conn["extra"]["endpoint"], protocol=conn["extra"]["scheme"])
-    c = TiaClient(Credential(conn["login"], conn["password"]), conn["extra"]["region"],
-                  ClientProfile(httpProfile=http))
-    assert isinstance(c.ListJobs(req("ListJobs")).Jobs, list)
+    c = TiaClient(
+        Credential(conn["login"], conn["password"]), conn["extra"]["region"], ClientProfile(httpProfile=http)
+    )
+    assert isinstance(c.ListJobs(req("ListJobs", Cluster=CLUSTER)).Jobs, list)
     assert tia_emulator.runner.name == "local" and tia_emulator.state_dir is not None
 
 
 def test_package_import_is_light() -> None:
-    code = ("import sys, airflow_provider_tia.emulator, airflow_provider_tia.emulator.pytest_plugin;"
-            "print(sorted(m for m in ('starlette', 'uvicorn', 'airflow', 'tencentcloud') if m in sys.modules))")
+    code = (
+        "import sys, airflow_provider_tia.emulator, airflow_provider_tia.emulator.pytest_plugin;"
+        "print(sorted(m for m in ('starlette', 'uvicorn', 'airflow', 'tencentcloud') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=20).stdout
     assert out.strip() == "[]"

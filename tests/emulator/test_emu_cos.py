@@ -22,18 +22,22 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 
-
-
 @pytest.fixture(scope="module")
 def cos_emu(moto_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TIAEmulator]:
-    with TIAEmulator(runner="local", state_dir=tmp_path_factory.mktemp("emu-cos"), cos_endpoint=moto_url) as e:
+    with TIAEmulator(
+        runner="local", state_dir=tmp_path_factory.mktemp("emu-cos"), cos_endpoint=moto_url
+    ) as e:
         yield e
 
 
 @pytest.fixture
 def hook(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> COSHook:
-    conn = {"conn_type": "tencentcloud", "login": "AKIDcos", "password": "cos-secret",
-            "extra": {"region": "ap-beijing", "cos_endpoint": moto_url}}
+    conn = {
+        "conn_type": "tencentcloud",
+        "login": "AKIDcos",
+        "password": "cos-secret",
+        "extra": {"region": "ap-beijing", "cos_endpoint": moto_url},
+    }
     monkeypatch.setenv("AIRFLOW_CONN_TIA_EMU_COS", json.dumps(conn))
     return COSHook("tia_emu_cos")
 
@@ -47,11 +51,33 @@ def bucket(hook: COSHook) -> str:
 
 def run_job(emu: TIAEmulator, package_dir: list[str], args: list[str]) -> tuple[dict, list[str]]:
     name = unique("cos")
-    client(emu).CreateJob(req("CreateJob", Name=name, Cluster=CLUSTER, RuntimeVersion="tia-1.7.0",
-                              PackageDir=package_dir, Command=["python"], Args=args))
+    client(emu).CreateJob(
+        req(
+            "CreateJob",
+            Name=name,
+            Cluster=CLUSTER,
+            RuntimeVersion="tia-1.7.0",
+            PackageDir=package_dir,
+            Command=["python"],
+            Args=args,
+        )
+    )
     job = emu.wait_for_state(name, CLUSTER, timeout=20)
-    logs = client(emu).QueryLogs(req("QueryLogs", JobName=name, Cluster=CLUSTER, StartTime="2000-01-01 00:00:00",
-                                     EndTime="2100-01-01 00:00:00", Limit=100)).Logs or []
+    logs = (
+        client(emu)
+        .QueryLogs(
+            req(
+                "QueryLogs",
+                JobName=name,
+                Cluster=CLUSTER,
+                StartTime="2000-01-01 00:00:00",
+                EndTime="2100-01-01 00:00:00",
+                Limit=100,
+            )
+        )
+        .Logs
+        or []
+    )
     return job, [log.Log for log in logs]
 
 
@@ -75,7 +101,9 @@ def test_job_runs_code_staged_to_cos(cos_emu, hook, bucket, tmp_path) -> None:
 def test_a_cos_folder_is_downloaded(cos_emu, hook, bucket) -> None:
     hook.client.put_object(Bucket=bucket, Key="jobs/a/main.py", Body=b"import helper\nprint(helper.X)\n")
     hook.client.put_object(Bucket=bucket, Key="jobs/a/helper.py", Body=b"X = 'folder ok'\n")
-    job, lines = run_job(cos_emu, [f"cos://{bucket}.cos.ap-beijing.myqcloud.com/jobs/a:/opt/code"], ["main.py"])
+    job, lines = run_job(
+        cos_emu, [f"cos://{bucket}.cos.ap-beijing.myqcloud.com/jobs/a:/opt/code"], ["main.py"]
+    )
     assert job["State"] == "Succeeded", job["Message"]
     assert "folder ok" in lines
 
@@ -109,9 +137,15 @@ def _member(name: str, kind: bytes = tarfile.REGTYPE, linkname: str = "") -> tar
 
 @pytest.mark.parametrize(
     "member",
-    [_member("../evil.py"), _member("/abs.py"), _member("a/../../evil.py"),
-     _member("up", tarfile.SYMTYPE, "../../etc"), _member("abs", tarfile.SYMTYPE, "/etc/passwd"),
-     _member("hard", tarfile.LNKTYPE, "../x"), _member("dev", tarfile.CHRTYPE)],
+    [
+        _member("../evil.py"),
+        _member("/abs.py"),
+        _member("a/../../evil.py"),
+        _member("up", tarfile.SYMTYPE, "../../etc"),
+        _member("abs", tarfile.SYMTYPE, "/etc/passwd"),
+        _member("hard", tarfile.LNKTYPE, "../x"),
+        _member("dev", tarfile.CHRTYPE),
+    ],
     ids=["dotdot", "absolute", "nested-dotdot", "symlink-up", "symlink-abs", "hardlink-up", "device"],
 )
 def test_safe_extract_refuses_unsafe_members(tmp_path, member) -> None:
@@ -124,8 +158,12 @@ def test_safe_extract_refuses_unsafe_members(tmp_path, member) -> None:
 
 
 def test_safe_extract_keeps_inner_links(tmp_path) -> None:
-    archive = _tar(tmp_path / "a.tar.gz", _member("pkg", tarfile.DIRTYPE), _member("pkg/m.py"),
-                   _member("alias.py", tarfile.SYMTYPE, "pkg/m.py"))
+    archive = _tar(
+        tmp_path / "a.tar.gz",
+        _member("pkg", tarfile.DIRTYPE),
+        _member("pkg/m.py"),
+        _member("alias.py", tarfile.SYMTYPE, "pkg/m.py"),
+    )
     safe_extract(archive, tmp_path)
     assert (tmp_path / "alias.py").read_text() == "x"
 
@@ -133,7 +171,11 @@ def test_safe_extract_keeps_inner_links(tmp_path) -> None:
 def test_parse_cos_entry() -> None:
     ref = parse_cos_entry("cos://code-1250000000.cos.ap-beijing.myqcloud.com/a/b/code.tar.gz:/opt/tia/code")
     assert (ref.bucket, ref.region, ref.key, ref.mount_path) == (
-        "code-1250000000", "ap-beijing", "a/b/code.tar.gz", "/opt/tia/code")
+        "code-1250000000",
+        "ap-beijing",
+        "a/b/code.tar.gz",
+        "/opt/tia/code",
+    )
     assert parse_cos_entry("cos://b-1.cos.ap-guangzhou.myqcloud.com/dir").mount_path is None
     for bad in ("cos://bucket.example.com/x", "cos://b-1.cos.ap-beijing.myqcloud.com/", "nfs://h/x"):
         with pytest.raises(ValueError):
@@ -141,8 +183,9 @@ def test_parse_cos_entry() -> None:
 
 
 def test_cli_and_constructor_options() -> None:
-    args = build_parser().parse_args(["--cos-endpoint", "http://127.0.0.1:9", "--cos-access-key", "ak",
-                                      "--cos-secret-key", "sk"])
+    args = build_parser().parse_args(
+        ["--cos-endpoint", "http://127.0.0.1:9", "--cos-access-key", "ak", "--cos-secret-key", "sk"]
+    )
     assert (args.cos_endpoint, args.cos_access_key, args.cos_secret_key) == ("http://127.0.0.1:9", "ak", "sk")
     emu = TIAEmulator(runner="local", cos_endpoint="http://127.0.0.1:9")
     assert "cos" in emu.runner.package_resolvers

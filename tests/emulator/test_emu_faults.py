@@ -15,8 +15,10 @@ from tia_emu_helpers import CLUSTER, client, profile, req, unique
 from airflow_provider_tia.emulator import TIAEmulator
 from airflow_provider_tia.emulator.faults import FaultInjector, parse_spec
 
-SPEC = ("DescribeJob,QueryLogs:RequestLimitExceeded=0.05,InternalError=0.05,FailedOperation.TimeOut=0.03,"
-        "http5xx=0.03,drop=0.02,latency=0.2@0.05;CreateJob:drop_after=0.1")
+SPEC = (
+    "DescribeJob,QueryLogs:RequestLimitExceeded=0.05,InternalError=0.05,FailedOperation.TimeOut=0.03,"
+    "http5xx=0.03,drop=0.02,latency=0.2@0.05;CreateJob:drop_after=0.1"
+)
 
 
 @pytest.fixture
@@ -35,15 +37,26 @@ def test_grammar() -> None:
     sections = parse_spec(SPEC)
     assert [sorted(a) for a, _ in sections] == [["DescribeJob", "QueryLogs"], ["CreateJob"]]
     labels = [r.label for r in sections[0][1]]
-    assert labels == ["RequestLimitExceeded", "InternalError", "FailedOperation.TimeOut", "http5xx", "drop",
-                      "latency"]
+    assert labels == [
+        "RequestLimitExceeded",
+        "InternalError",
+        "FailedOperation.TimeOut",
+        "http5xx",
+        "drop",
+        "latency",
+    ]
     assert sections[0][1][5].seconds == 0.05 and sections[1][1][0].after
     assert parse_spec("*:InternalError_after=1")[0][0] is None
     assert parse_spec("") == [] and parse_spec(None) == []
-    for bad, token in [("DescribeJob:InternalError=2", "InternalError=2"), ("DescribeJob:boom=0.1", "boom"),
-                       ("DescribeJob:latency=0.1", "latency=0.1"), ("InternalError=0.1", "InternalError=0.1"),
-                       ("DescribeJob:drop=x", "drop=x"), ("bad-action:drop=0.1", "bad-action"),
-                       ("DescribeJob:", "DescribeJob:")]:
+    for bad, token in [
+        ("DescribeJob:InternalError=2", "InternalError=2"),
+        ("DescribeJob:boom=0.1", "boom"),
+        ("DescribeJob:latency=0.1", "latency=0.1"),
+        ("InternalError=0.1", "InternalError=0.1"),
+        ("DescribeJob:drop=x", "drop=x"),
+        ("bad-action:drop=0.1", "bad-action"),
+        ("DescribeJob:", "DescribeJob:"),
+    ]:
         with pytest.raises(ValueError, match=token.replace(".", r"\.")):
             parse_spec(bad)
 
@@ -51,7 +64,9 @@ def test_grammar() -> None:
 def test_seeded_decisions_repeat() -> None:
     def run(seed: int) -> list:
         inj = FaultInjector(SPEC, seed=seed)
-        return [inj.decide(a) for a in ["DescribeJob", "QueryLogs", "CreateJob", "ListJobs"] * 500], inj.counts
+        return [
+            inj.decide(a) for a in ["DescribeJob", "QueryLogs", "CreateJob", "ListJobs"] * 500
+        ], inj.counts
 
     first, counts = run(7)
     again, counts_again = run(7)
@@ -68,7 +83,9 @@ def test_counts_over_http_are_repeatable(fresh) -> None:
         fresh.set_faults(spec, seed=42)
         fresh.reset_counters()
         c = client(fresh)
-        return [_code(lambda: c.DescribeJob(req("DescribeJob", Name="none", Cluster=CLUSTER))) for _ in range(40)]
+        return [
+            _code(lambda: c.DescribeJob(req("DescribeJob", Name="none", Cluster=CLUSTER))) for _ in range(40)
+        ]
 
     first = run()
     counts = dict(fresh.fault_counts)
@@ -83,7 +100,7 @@ def test_drop_is_a_network_error(fresh) -> None:
     fresh.set_faults("DescribeJob:drop=1")
     c = client(fresh)
     assert _code(lambda: c.DescribeJob(req("DescribeJob", Name="x", Cluster=CLUSTER))) == "ClientNetworkError"
-    assert c.ListJobs(req("ListJobs")).Jobs == []  # same client, other action, still fine
+    assert c.ListJobs(req("ListJobs", Cluster=CLUSTER)).Jobs == []  # same client, other action, still fine
 
     async def async_call() -> None:
         cred = Credential(fresh.secret_id, fresh.secret_key)
@@ -103,8 +120,10 @@ def test_drop_after_creates_the_job_but_loses_the_reply(fresh) -> None:
     assert c.DescribeJob(req("DescribeJob", Name=name, Cluster=CLUSTER)).Job.Name == name
     fresh.set_faults("CreateJob:InternalError_after=1")
     name2 = unique("lost")
-    assert _code(lambda: c.CreateJob(req("CreateJob", Name=name2, Cluster=CLUSTER,
-                                         RuntimeVersion="tia-1.7.0"))) == "InternalError"
+    assert (
+        _code(lambda: c.CreateJob(req("CreateJob", Name=name2, Cluster=CLUSTER, RuntimeVersion="tia-1.7.0")))
+        == "InternalError"
+    )
     assert fresh.store.get(CLUSTER, name2) is not None
     assert fresh.fault_counts[("CreateJob", "drop_after")] == 1
     assert fresh.fault_counts[("CreateJob", "InternalError_after")] == 1
@@ -113,18 +132,18 @@ def test_drop_after_creates_the_job_but_loses_the_reply(fresh) -> None:
 def test_http5xx_and_error_codes_and_latency(fresh) -> None:
     c = client(fresh)
     fresh.set_faults("ListJobs:http5xx=1")
-    assert _code(lambda: c.ListJobs(req("ListJobs"))) == "ServerNetworkError"
+    assert _code(lambda: c.ListJobs(req("ListJobs", Cluster=CLUSTER))) == "ServerNetworkError"
     fresh.set_faults("*:FailedOperation.TimeOut=1")
-    assert _code(lambda: c.ListJobs(req("ListJobs"))) == "FailedOperation.TimeOut"
+    assert _code(lambda: c.ListJobs(req("ListJobs", Cluster=CLUSTER))) == "FailedOperation.TimeOut"
     fresh.set_faults("ListJobs:latency=1@0.3")
     started = time.monotonic()
-    assert c.ListJobs(req("ListJobs")).Jobs == []
+    assert c.ListJobs(req("ListJobs", Cluster=CLUSTER)).Jobs == []
     assert time.monotonic() - started >= 0.3
     fresh.set_faults(None)
-    assert c.ListJobs(req("ListJobs")).Jobs == []
+    assert c.ListJobs(req("ListJobs", Cluster=CLUSTER)).Jobs == []
     with pytest.raises(ValueError):
         fresh.set_faults("ListJobs:nope=1")
-    assert c.ListJobs(req("ListJobs")).Jobs == []  # a bad spec leaves the old one
+    assert c.ListJobs(req("ListJobs", Cluster=CLUSTER)).Jobs == []  # a bad spec leaves the old one
 
 
 def test_constructor_spec_with_manual_retries() -> None:
@@ -135,7 +154,7 @@ def test_constructor_spec_with_manual_retries() -> None:
         for _ in range(10):
             for _attempt in range(30):
                 try:
-                    assert c.ListJobs(req("ListJobs")).Jobs == []
+                    assert c.ListJobs(req("ListJobs", Cluster=CLUSTER)).Jobs == []
                     break
                 except TencentCloudSDKException as exc:
                     assert exc.code == "RequestLimitExceeded"

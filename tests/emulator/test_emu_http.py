@@ -57,7 +57,7 @@ def test_parameter_errors(emu, method: str) -> None:
     bad = {**base, "ScaleTier": "Custom", "MasterType": "1U1G0P", "WorkerCount": "two"}
     assert _code(lambda: c.call_json("CreateJob", bad)) == "InvalidParameter"
     assert _code(lambda: c.call_json("CreateJob", {**base, "Debug": "maybe"})) == "InvalidParameter"
-    assert _code(lambda: c.call_json("ListJobs", {"Limit": "many"})) == "InvalidParameter"
+    assert _code(lambda: c.call_json("ListJobs", {"Cluster": CLUSTER, "Limit": "many"})) == "InvalidParameter"
 
 
 def test_json_types_are_strict(emu) -> None:
@@ -66,17 +66,29 @@ def test_json_types_are_strict(emu) -> None:
     assert _code(lambda: c.call_json("CreateJob", {**base, "Command": "python"})) == "InvalidParameter"
     assert _code(lambda: c.call_json("CreateJob", {**base, "Command": ["python", 3]})) == "InvalidParameter"
     assert _code(lambda: c.call_json("CreateJob", {**base, "Debug": 1})) == "InvalidParameter"
-    assert _code(lambda: c.call_json("ListJobs", {"Limit": "5"})) == "InvalidParameter"
-    assert _code(lambda: c.call_json("ListJobs", {"Limit": True})) == "InvalidParameter"
+    assert _code(lambda: c.call_json("ListJobs", {"Cluster": CLUSTER, "Limit": "5"})) == "InvalidParameter"
+    assert _code(lambda: c.call_json("ListJobs", {"Cluster": CLUSTER, "Limit": True})) == "InvalidParameter"
     assert _code(lambda: c.call_json("CreateJob", {**base, "Name": "  "})) == "InvalidParameterValue"
 
 
 def test_get_list_items_and_types_are_decoded(emu) -> None:
     c = common(emu, method="GET")
     name = f"get-decoded-{int(time.time() * 1000)}"
-    c.call_json("CreateJob", {"Name": name, "Cluster": CLUSTER, "RuntimeVersion": "tia-1.7.0",
-                              "ScaleTier": "CUSTOM", "MasterType": "1U1G0P", "WorkerCount": 0,
-                              "Debug": True, "Command": [], "Args": ["a", "b"], "RuntimeConf": ["k=v"]})
+    c.call_json(
+        "CreateJob",
+        {
+            "Name": name,
+            "Cluster": CLUSTER,
+            "RuntimeVersion": "tia-1.7.0",
+            "ScaleTier": "CUSTOM",
+            "MasterType": "1U1G0P",
+            "WorkerCount": 0,
+            "Debug": True,
+            "Command": [],
+            "Args": ["a", "b"],
+            "RuntimeConf": ["k=v"],
+        },
+    )
     job = emu.store.get(CLUSTER, name)
     assert job["Args"] == ["a", "b"] and job["WorkerCount"] == 0 and job["Debug"] is True
     assert job["ScaleTier"] == "Custom" and job["RuntimeConf"] == ["k=v"]

@@ -27,9 +27,19 @@ def _create(c, **fields):
 def test_create_reply_like_the_official_example(sim_emu) -> None:
     c = client(sim_emu)
     name = unique("seed")
-    reply = _create(c, Name=name, ScaleTier="Custom", MasterType="1U1G0P", WorkerType="1U1G0P",
-                    ParameterServerType="1U1G0P", WorkerCount=2, ParameterServerCount=1,
-                    Command=["python"], Args=["mnist_saved_model.py"], PackageDir=["/tmp"])
+    reply = _create(
+        c,
+        Name=name,
+        ScaleTier="Custom",
+        MasterType="1U1G0P",
+        WorkerType="1U1G0P",
+        ParameterServerType="1U1G0P",
+        WorkerCount=2,
+        ParameterServerCount=1,
+        Command=["python"],
+        Args=["mnist_saved_model.py"],
+        PackageDir=["/tmp"],
+    )
     job = reply.Job
     assert job.Message == "creating" and job.State is None and job.Name == name
     assert job.WorkerCount == 2 and job.ParameterServerCount == 1 and job.Args == ["mnist_saved_model.py"]
@@ -54,23 +64,36 @@ def test_duplicate_name_is_already_exists(sim_emu) -> None:
 
 def test_custom_only_fields(sim_emu) -> None:
     c = client(sim_emu)
-    for field, value in [("MasterType", "1U1G0P"), ("WorkerType", "1U1G0P"), ("ParameterServerType", "1U1G0P"),
-                         ("WorkerCount", 1), ("ParameterServerCount", 1)]:
+    for field, value in [
+        ("MasterType", "1U1G0P"),
+        ("WorkerType", "1U1G0P"),
+        ("ParameterServerType", "1U1G0P"),
+        ("WorkerCount", 1),
+        ("ParameterServerCount", 1),
+    ]:
         assert _code(lambda f=field, v=value: _create(c, Name=unique(), **{f: v})) == "InvalidParameter"
-        assert _code(lambda f=field, v=value: _create(c, Name=unique(), ScaleTier="Basic", **{f: v})) == \
-            "InvalidParameter"
+        assert (
+            _code(lambda f=field, v=value: _create(c, Name=unique(), ScaleTier="Basic", **{f: v}))
+            == "InvalidParameter"
+        )
     assert _code(lambda: _create(c, Name=unique(), ScaleTier="Custom", WorkerCount=1)) == "InvalidParameter"
-    assert _code(lambda: _create(c, Name=unique(), ScaleTier="Custom", MasterType="1U1G0P",
-                                 WorkerCount=-1)) == "InvalidParameterValue"
-    assert _code(lambda: _create(c, Name=unique(), ScaleTier="Custom", MasterType="big")) == \
-        "InvalidParameterValue"
+    assert (
+        _code(lambda: _create(c, Name=unique(), ScaleTier="Custom", MasterType="1U1G0P", WorkerCount=-1))
+        == "InvalidParameterValue"
+    )
+    assert (
+        _code(lambda: _create(c, Name=unique(), ScaleTier="Custom", MasterType="big"))
+        == "InvalidParameterValue"
+    )
     job = _create(c, Name=unique(), ScaleTier="CUSTOM", MasterType="2U4G1P").Job
     assert job.ScaleTier == "Custom"
 
 
 def test_describe_unknown_job(sim_emu) -> None:
     c = client(sim_emu)
-    assert _code(lambda: c.DescribeJob(req("DescribeJob", Name="ghost", Cluster=CLUSTER))) == "ResourceNotFound"
+    assert (
+        _code(lambda: c.DescribeJob(req("DescribeJob", Name="ghost", Cluster=CLUSTER))) == "ResourceNotFound"
+    )
     assert _code(lambda: c.DeleteJob(req("DeleteJob", Name="ghost", Cluster=CLUSTER))) == "ResourceNotFound"
 
 
@@ -88,13 +111,23 @@ def test_list_jobs_paging_is_stable(sim_emu) -> None:
     assert page(Limit=3, Offset=3) == names[3:6]
     assert page(Limit=3, Offset=6) == names[6:]  # shorter than Limit: the end
     assert page(Limit=3, Offset=7) == []
-    assert page() == names  # default Limit 20
+    assert page() == names  # no Limit: every job from Offset on
+    assert page(Offset=2) == names[2:]
     assert page(Offset=2, Limit=100) == names[2:]
+    assert page(Limit=1000) == names  # no cap beyond the contract
     assert _code(lambda: page(Limit=0)) == "InvalidParameterValue"
-    assert _code(lambda: page(Limit=101)) == "InvalidParameterValue"
     assert _code(lambda: page(Offset=-1)) == "InvalidParameterValue"
     c.DeleteJob(req("DeleteJob", Name="page-1", Cluster=cluster))
     assert page(Limit=3) == ["page-0", "page-2", "page-3"]
-    assert _code(lambda: c.DescribeJob(req("DescribeJob", Name="page-1", Cluster=cluster))) == "ResourceNotFound"
-    all_clusters = [j.Cluster for j in c.ListJobs(req("ListJobs", Limit=100)).Jobs]
-    assert cluster in all_clusters
+    assert (
+        _code(lambda: c.DescribeJob(req("DescribeJob", Name="page-1", Cluster=cluster))) == "ResourceNotFound"
+    )
+
+
+def test_list_jobs_needs_a_cluster_and_lists_only_it(sim_emu) -> None:
+    c = client(sim_emu)
+    mine, other = unique("cls"), unique("cls")
+    _create(c, Name="only-here", Cluster=mine)
+    _create(c, Name="elsewhere", Cluster=other)
+    assert _code(lambda: c.ListJobs(req("ListJobs", Limit=100))) == "MissingParameter"
+    assert [j.Name for j in c.ListJobs(req("ListJobs", Cluster=mine)).Jobs] == ["only-here"]

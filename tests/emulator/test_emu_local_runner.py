@@ -29,9 +29,22 @@ DUMP_TF_CONFIG = textwrap.dedent("""
 
 
 def _custom(name: str, pkg: str, args: list[str], workers: int = 2, ps: int = 1, **extra) -> object:
-    return req("CreateJob", Name=name, Cluster=CLUSTER, RuntimeVersion="tia-1.7.0", ScaleTier="Custom",
-               MasterType="1U1G0P", WorkerType="1U1G0P", ParameterServerType="1U1G0P", WorkerCount=workers,
-               ParameterServerCount=ps, PackageDir=[pkg], Command=["python"], Args=args, **extra)
+    return req(
+        "CreateJob",
+        Name=name,
+        Cluster=CLUSTER,
+        RuntimeVersion="tia-1.7.0",
+        ScaleTier="Custom",
+        MasterType="1U1G0P",
+        WorkerType="1U1G0P",
+        ParameterServerType="1U1G0P",
+        WorkerCount=workers,
+        ParameterServerCount=ps,
+        PackageDir=[pkg],
+        Command=["python"],
+        Args=args,
+        **extra,
+    )
 
 
 def test_distributed_job_gets_consistent_tf_config(emu, tmp_path: Path) -> None:
@@ -59,8 +72,20 @@ def test_distributed_job_gets_consistent_tf_config(emu, tmp_path: Path) -> None:
         assert info["executable"] == sys.executable  # "python" runs with the emulator's interpreter
     output_dir = Path(infos["master0"]["TIA_OUTPUT_DIR"])
     assert (output_dir / "model.txt").read_text() == "weights"
-    logs = client(emu).QueryLogs(req("QueryLogs", JobName=name, Cluster=CLUSTER, StartTime="2000-01-01 00:00:00",
-                                     EndTime="2100-01-01 00:00:00", Limit=100)).Logs
+    logs = (
+        client(emu)
+        .QueryLogs(
+            req(
+                "QueryLogs",
+                JobName=name,
+                Cluster=CLUSTER,
+                StartTime="2000-01-01 00:00:00",
+                EndTime="2100-01-01 00:00:00",
+                Limit=100,
+            )
+        )
+        .Logs
+    )
     pods = {log.PodName for log in logs}
     assert pods == {f"{name}-master-0", f"{name}-ps-0", f"{name}-worker-0", f"{name}-worker-1"}
     assert any(log.Log == f"replica worker 1 cwd {pkg}" for log in logs)
@@ -102,16 +127,35 @@ def test_job_setup_failures_have_clear_messages(emu, tmp_path: Path) -> None:
     }
     for entry, fragment in cases.items():
         name = unique("setup")
-        c.CreateJob(req("CreateJob", Name=name, Cluster=CLUSTER, RuntimeVersion="tia-1.7.0",
-                        PackageDir=[entry], Command=["python"], Args=["train.py"]))
+        c.CreateJob(
+            req(
+                "CreateJob",
+                Name=name,
+                Cluster=CLUSTER,
+                RuntimeVersion="tia-1.7.0",
+                PackageDir=[entry],
+                Command=["python"],
+                Args=["train.py"],
+            )
+        )
         job = emu.wait_for_state(name, CLUSTER, timeout=10)
         assert job["State"] == "Failed" and fragment in job["Message"] and entry in job["Message"]
     name = unique("nocmd")
-    c.CreateJob(req("CreateJob", Name=name, Cluster=CLUSTER, RuntimeVersion="tia-1.7.0", PackageDir=[str(pkg)]))
+    c.CreateJob(
+        req("CreateJob", Name=name, Cluster=CLUSTER, RuntimeVersion="tia-1.7.0", PackageDir=[str(pkg)])
+    )
     assert "Command is empty" in emu.wait_for_state(name, CLUSTER, timeout=10)["Message"]
     name = unique("fileurl")
-    c.CreateJob(req("CreateJob", Name=name, Cluster=CLUSTER, RuntimeVersion="tia-1.7.0",
-                    PackageDir=[f"file://{pkg}:/mnt/code"], Command=["python3", "train.py"]))
+    c.CreateJob(
+        req(
+            "CreateJob",
+            Name=name,
+            Cluster=CLUSTER,
+            RuntimeVersion="tia-1.7.0",
+            PackageDir=[f"file://{pkg}:/mnt/code"],
+            Command=["python3", "train.py"],
+        )
+    )
     assert emu.wait_for_state(name, CLUSTER, timeout=10)["State"] == "Succeeded"
 
 
@@ -126,8 +170,16 @@ def test_package_resolver_hook(tmp_path: Path) -> None:
     with TIAEmulator(runner=LocalRunner(package_resolvers={"cos": fetch})) as e:
         name = unique("cos")
         entry = "cos://bucket-1250000000.cos.ap-beijing.myqcloud.com/code:/opt/ml/code"
-        client(e).CreateJob(req("CreateJob", Name=name, Cluster=CLUSTER, RuntimeVersion="tia-1.7.0",
-                                PackageDir=[entry], Command=["python", "train.py"]))
+        client(e).CreateJob(
+            req(
+                "CreateJob",
+                Name=name,
+                Cluster=CLUSTER,
+                RuntimeVersion="tia-1.7.0",
+                PackageDir=[entry],
+                Command=["python", "train.py"],
+            )
+        )
         job = e.wait_for_state(name, CLUSTER, timeout=10)
         assert job["State"] == "Succeeded" and seen == [entry]
 
@@ -145,8 +197,16 @@ GATED = textwrap.dedent("""
 def test_logs_are_live_and_running_message(emu, tmp_path: Path) -> None:
     pkg = write_script(tmp_path / "pkg", GATED)
     name = unique("live")
-    client(emu).CreateJob(req("CreateJob", Name=name, Cluster=CLUSTER, RuntimeVersion="tia-1.7.0",
-                              PackageDir=[str(pkg)], Command=["python", "train.py", str(tmp_path)]))
+    client(emu).CreateJob(
+        req(
+            "CreateJob",
+            Name=name,
+            Cluster=CLUSTER,
+            RuntimeVersion="tia-1.7.0",
+            PackageDir=[str(pkg)],
+            Command=["python", "train.py", str(tmp_path)],
+        )
+    )
 
     def lines():
         return [x["Log"] for x in emu.store.query_logs(CLUSTER, name, 0, 2**62, 100)[0]]
@@ -169,8 +229,12 @@ KEEP_RUNNING = textwrap.dedent("""
 
 
 def _pids(directory: Path, count: int) -> list[int]:
-    files = wait_until(lambda: (f := list(directory.glob("pids-*"))) and len(f) == count and all(
-        p.read_text() for p in f) and f, timeout=10)
+    files = wait_until(
+        lambda: (
+            (f := list(directory.glob("pids-*"))) and len(f) == count and all(p.read_text() for p in f) and f
+        ),
+        timeout=10,
+    )
     return [int(x) for p in files for x in p.read_text().split()]
 
 

@@ -23,9 +23,19 @@ def _ns(stamp: str) -> int:
 
 def _job(emu, lines: int) -> str:
     name = unique("logs")
-    client(emu).CreateJob(req("CreateJob", Name=name, Cluster=CLUSTER, RuntimeVersion="tia-1.7.0",
-                              ScaleTier="Custom", MasterType="1U1G0P", WorkerType="1U1G0P", WorkerCount=2,
-                              RuntimeConf=[f"sim.log_lines={lines}", "sim.duration=0.05"]))
+    client(emu).CreateJob(
+        req(
+            "CreateJob",
+            Name=name,
+            Cluster=CLUSTER,
+            RuntimeVersion="tia-1.7.0",
+            ScaleTier="Custom",
+            MasterType="1U1G0P",
+            WorkerType="1U1G0P",
+            WorkerCount=2,
+            RuntimeConf=[f"sim.log_lines={lines}", "sim.duration=0.05"],
+        )
+    )
     assert emu.wait_for_state(name, CLUSTER, "Succeeded", timeout=10)
     return name
 
@@ -80,15 +90,23 @@ def test_window_is_half_open_and_read_in_cst(sim_emu) -> None:
     utc_wall = stamp.replace(tzinfo=CST)  # the same digits read as +0800 are 8 hours off
     assert count(utc_wall, utc_wall + timedelta(seconds=5)) == 0
     assert _code(lambda: _query(sim_emu, name, Limit=10, StartTime="yesterday")) == "InvalidParameterValue"
-    assert _code(lambda: _query(sim_emu, name, Limit=10, StartTime="2030-01-01 00:00:00",
-                                EndTime="2020-01-01 00:00:00")) == "InvalidParameterValue"
+    assert (
+        _code(
+            lambda: _query(
+                sim_emu, name, Limit=10, StartTime="2030-01-01 00:00:00", EndTime="2020-01-01 00:00:00"
+            )
+        )
+        == "InvalidParameterValue"
+    )
 
 
 def test_query_logs_errors(sim_emu) -> None:
     name = _job(sim_emu, 1)
     c = client(sim_emu)
-    assert _code(lambda: c.QueryLogs(req("QueryLogs", JobName=name, Cluster=CLUSTER, **WIDE))) == \
-        "MissingParameter"
+    assert (
+        _code(lambda: c.QueryLogs(req("QueryLogs", JobName=name, Cluster=CLUSTER, **WIDE)))
+        == "MissingParameter"
+    )
     assert _code(lambda: _query(sim_emu, "ghost", Limit=1)) == "ResourceNotFound"
     assert _code(lambda: _query(sim_emu, name, Limit=0)) == "InvalidParameterValue"
     assert _code(lambda: _query(sim_emu, name, Limit=1, Context="not-a-context")) == "InvalidParameterValue"

@@ -15,7 +15,9 @@ from airflow_provider_tia.emulator.simulated import parse_sim_conf
 
 
 def _create(emu, name: str, conf: list[str], cluster: str = CLUSTER) -> None:
-    client(emu).CreateJob(req("CreateJob", Name=name, Cluster=cluster, RuntimeVersion="tia-1.7.0", RuntimeConf=conf))
+    client(emu).CreateJob(
+        req("CreateJob", Name=name, Cluster=cluster, RuntimeVersion="tia-1.7.0", RuntimeConf=conf)
+    )
 
 
 def test_parse_sim_conf() -> None:
@@ -47,7 +49,8 @@ def test_overrides(sim_emu) -> None:
 
 
 def test_thousand_concurrent_jobs() -> None:
-    with TIAEmulator(runner="simulated", sim_duration=0.5) as e:
+    # Jobs last 2 s, so even a loaded machine creates them faster than they end: they must overlap.
+    with TIAEmulator(runner="simulated", sim_duration=2.0) as e:
         names = [f"bulk-{i}" for i in range(1000)]
         threads_before = threading.active_count()
         started = time.monotonic()
@@ -63,6 +66,7 @@ def test_thousand_concurrent_jobs() -> None:
         assert running > 100  # they really overlap
         assert threading.active_count() < threads_before + 10  # one timer thread, not one per job
         assert e.store.wait_for(
-            lambda: all(e.store.state("cls-bulk0001", n) == "Succeeded" for n in names), timeout=20)
+            lambda: all(e.store.state("cls-bulk0001", n) == "Succeeded" for n in names), timeout=20
+        )
         assert time.monotonic() - started < 20
         assert e.calls["CreateJob"] == 1000

@@ -32,8 +32,15 @@ def profile(emu: TIAEmulator, method: str = "POST", sign: str = "TC3-HMAC-SHA256
     return prof
 
 
-def client(emu: TIAEmulator, method: str = "POST", sign: str = "TC3-HMAC-SHA256", secret_id: str | None = None,
-           secret_key: str | None = None, token: str | None = None, cls: type = TiaClient) -> TiaClient:
+def client(
+    emu: TIAEmulator,
+    method: str = "POST",
+    sign: str = "TC3-HMAC-SHA256",
+    secret_id: str | None = None,
+    secret_key: str | None = None,
+    token: str | None = None,
+    cls: type = TiaClient,
+) -> TiaClient:
     """An official TiaClient for the emulator (default credential unless given)."""
     cred = Credential(secret_id or emu.secret_id, secret_key or emu.secret_key, token)
     return cls(cred, CLUSTER, profile(emu, method, sign))
@@ -41,7 +48,9 @@ def client(emu: TIAEmulator, method: str = "POST", sign: str = "TC3-HMAC-SHA256"
 
 def common(emu: TIAEmulator, version: str = "2018-02-26", method: str = "POST") -> CommonClient:
     """The SDK's generic client, to send arbitrary actions and parameters."""
-    return CommonClient("tia", version, Credential(emu.secret_id, emu.secret_key), CLUSTER, profile(emu, method))
+    return CommonClient(
+        "tia", version, Credential(emu.secret_id, emu.secret_key), CLUSTER, profile(emu, method)
+    )
 
 
 def req(model: str, **fields: object) -> object:
