@@ -45,11 +45,19 @@ def get_provider_info() -> dict:
                 "hook-class-name": _HOOK,
                 "connection-type": "tencentcloud",
                 "hook-name": "Tencent Cloud TI-A",
+                # Airflow's form shows a placeholder ("start typing") and suggestions for an extra field
+                # only through its schema's "examples"; ui-field-behaviour placeholders reach the
+                # standard fields (login, password) only. No "scheme" field: the endpoint URL carries
+                # it (http://127.0.0.1:9000), and a stored "http" (4 characters) makes Airflow's secret
+                # masker warn in every task log.
                 "conn-fields": {
                     "region": {
                         "label": "Region",
                         "description": "Region of the TI-A API, e.g. ap-beijing (required unless set on the task)",
-                        "schema": {"type": ["string", "null"]},
+                        "schema": {
+                            "type": ["string", "null"],
+                            "examples": ["ap-beijing", "ap-shanghai", "ap-guangzhou", "ap-chengdu"],
+                        },
                     },
                     "token": {
                         "label": "Session token",
@@ -58,14 +66,12 @@ def get_provider_info() -> dict:
                     },
                     "endpoint": {
                         "label": "Endpoint",
-                        "description": "API host[:port]; default tia.tencentcloudapi.com. "
-                        "Use 127.0.0.1:9000 with scheme http for the local emulator",
-                        "schema": {"type": ["string", "null"]},
-                    },
-                    "scheme": {
-                        "label": "Scheme",
-                        "description": "https (default); http only for a local emulator",
-                        "schema": {"type": ["string", "null"], "enum": ["https", "http"], "default": "https"},
+                        "description": "API host or URL; empty: https://tia.tencentcloudapi.com. "
+                        "The local emulator: http://127.0.0.1:9000 (the URL's scheme is used)",
+                        "schema": {
+                            "type": ["string", "null"],
+                            "examples": ["tia.tencentcloudapi.com", "http://127.0.0.1:9000"],
+                        },
                     },
                 },
                 "ui-field-behaviour": {
@@ -74,9 +80,6 @@ def get_provider_info() -> dict:
                     "placeholders": {
                         "login": "AKIDxxxxxxxx (empty: use the Tencent Cloud default credential chain)",
                         "password": "SecretKey of the SecretId",
-                        "region": "ap-beijing",
-                        "endpoint": "tia.tencentcloudapi.com",
-                        "scheme": "https",
                     },
                 },
             }

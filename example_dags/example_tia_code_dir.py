@@ -26,14 +26,14 @@ with DAG(
 ) as dag:
     CreateJobOperator(
         task_id="train",
-        name="code-dir-{{ ds_nodash }}",
+        name="code-dir",
         cluster="ap-beijing",
         runtime_version="tia-1.7.0",
         code_dir=CODE_DIR,  # mounted first: Command/Args run inside it
         code_bucket="{{ params.code_bucket }}",
         command=["python"],
         args=["mnist_saved_model.py", "--epochs", "3", "--model-dir", "{{ params.model_dir }}"],
-        if_exists="suffix",  # every run is a new job; a retry re-attaches to its own
+        if_exists="suffix",  # code-dir-<hash of dag, task, run>: a job per run, a retry re-attaches
         poll_interval=1,
         max_wait=1800,
     )

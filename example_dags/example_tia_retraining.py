@@ -1,7 +1,10 @@
 """Scheduled retraining: prepare data -> train on TI-A (deferrable) -> use the job's result.
 
-Each daily run trains a job named after its date (`retrain-20240101`), so runs never collide and a
-retried task re-attaches to its own job. The training task waits in the triggerer, not in a worker slot.
+Each run trains a job named after the time the run was due (`dag_run.run_after`): the scheduled run for
+2024-01-01 makes `retrain-20240102-000000`, a manual run its trigger time. So runs never collide and a
+retried task re-attaches to its own job. Not `ds_nodash`: in Airflow 3 a manual run has no logical date,
+and a template using `ds`, `ds_nodash` or `logical_date` fails there. The training task waits in the
+triggerer, not in a worker slot.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from airflow.sdk import DAG, task
 from airflow_provider_tia.operators.tia import CreateJobOperator
 
 CODE_DIR = str(Path(__file__).resolve().parent / "mnist")
+# Defined for scheduled and manual runs alike, and valid inside a TI-A job name (a DNS-1123 label).
+RUN_STAMP = "{{ dag_run.run_after.strftime('%Y%m%d-%H%M%S') }}"
 
 with DAG(
     dag_id="example_tia_retraining",
@@ -25,23 +30,23 @@ with DAG(
 ) as dag:
 
     @task
-    def prepare_data(ds_nodash: str | None = None, params: dict | None = None) -> str:
-        """Export today's training snapshot as CSV (here: scikit-learn's bundled digits)."""
+    def prepare_data(stamp: str, params: dict | None = None) -> str:
+        """Export this run's training snapshot as CSV (here: scikit-learn's bundled digits)."""
         import numpy as np
         from sklearn.datasets import load_digits
 
         digits = load_digits()
-        path = Path(params["data_dir"]) / f"digits-{ds_nodash}.csv"
+        path = Path(params["data_dir"]) / f"digits-{stamp}.csv"
         path.parent.mkdir(parents=True, exist_ok=True)
         np.savetxt(path, np.column_stack([digits.data, digits.target]), delimiter=",", fmt="%d")
         print(f"wrote {len(digits.target)} samples to {path}")
         return str(path)
 
-    data = prepare_data()
+    data = prepare_data(stamp=RUN_STAMP)
 
     train = CreateJobOperator(
         task_id="train",
-        name="retrain-{{ ds_nodash }}",
+        name=f"retrain-{RUN_STAMP}",
         cluster="{{ params.cluster }}",
         runtime_version="tia-1.7.0",
         package_dir=["{{ params.package_dir }}"],
@@ -53,7 +58,7 @@ with DAG(
             "--epochs",
             "{{ params.epochs }}",
             "--model-dir",
-            "{{ params.data_dir }}/model-{{ ds_nodash }}",
+            "{{ params.data_dir }}/model-" + RUN_STAMP,
         ],
         deferrable=True,
         poll_interval=2,

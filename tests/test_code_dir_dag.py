@@ -49,7 +49,7 @@ def test_code_dir_runs_from_cos_and_is_uploaded_once(
         f"cos://{BUCKET}.cos.ap-beijing.myqcloud.com/"
     )
 
-    second = dag.test(run_conf=conf)
+    second = dag.test(run_conf=conf, logical_date=None)  # a manual run: no logical date, no ds_nodash
     out = capfd.readouterr().out
     assert second.state == "success", out[-3000:]
     assert "already in COS, not uploaded again" in out

@@ -1,14 +1,27 @@
-"""The example DAGs parse cleanly and run end to end against the emulator (the job really trains)."""
+"""The example DAGs parse cleanly and run end to end against the emulator (the job really trains).
+
+Runs start as an Airflow 3 manual run does (UI button, `airflow dags trigger`): without a logical date, so
+`ds`, `ds_nodash` and `logical_date` are undefined in templates.
+"""
 
 from __future__ import annotations
 
+import json
+import os
 import pickle
+import subprocess
+import sys
+import textwrap
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted(p.stem for p in (ROOT / "example_dags").glob("example_*.py"))
+MANUAL = {"logical_date": None}
+TRIGGER_RAN = "[DAG TEST] running trigger in line"  # dag.test() logs this when a task defers
+SHORT_SECRET_WARNING = "Skipping masking for a secret as it's too short"
 
 
 def test_example_dags_parse_without_errors(airflow_db) -> None:
@@ -37,9 +50,10 @@ def xcom(dag_run, task_id: str):
 def test_seed_distributed_example_trains_and_saves_a_model(
     dag_loader, tia_connection, tmp_path, capfd
 ) -> None:
-    run = dag_loader("example_tia_distributed").test(run_conf={"model_dir": str(tmp_path)})
+    run = dag_loader("example_tia_distributed").test(run_conf={"model_dir": str(tmp_path)}, **MANUAL)
     out = capfd.readouterr().out
     assert run.state == "success", out[-3000:]
+    assert run.logical_date is None
     job = xcom(run, "train")
     assert job["State"] == "Succeeded" and job["WorkerCount"] == 2 and job["ParameterServerCount"] == 1
     for pod in ("master-0", "worker-0", "worker-1", "ps-0"):
@@ -50,17 +64,37 @@ def test_seed_distributed_example_trains_and_saves_a_model(
     assert xcom(run, "report") == f"{tmp_path}/digits_sgd.pkl"
 
 
-def test_scheduled_retraining_example_defers_and_hands_the_job_downstream(
-    dag_loader, tia_connection, tia_emulator, tmp_path, capfd
+@pytest.mark.parametrize(
+    "when",
+    [
+        pytest.param(MANUAL, id="manual"),
+        pytest.param(  # the @daily run for 2024-01-01, due at the end of its interval
+            {
+                "logical_date": datetime(2024, 1, 1, tzinfo=timezone.utc),
+                "run_after": datetime(2024, 1, 2, tzinfo=timezone.utc),
+            },
+            id="scheduled",
+        ),
+    ],
+)
+def test_retraining_example_defers_and_hands_the_job_downstream(
+    dag_loader, tia_connection, tia_emulator, tmp_path, capfd, caplog, when
 ) -> None:
-    run = dag_loader("example_tia_retraining").test(run_conf={"data_dir": str(tmp_path), "epochs": 2})
+    run = dag_loader("example_tia_retraining").test(run_conf={"data_dir": str(tmp_path), "epochs": 2}, **when)
     out = capfd.readouterr().out
     assert run.state == "success", out[-3000:]
-    name = f"retrain-{run.logical_date:%Y%m%d}"
+    stamp = f"{run.run_after:%Y%m%d-%H%M%S}"
+    if run.logical_date is not None:
+        assert stamp == "20240102-000000"
+    name = f"retrain-{stamp}"
     assert xcom(run, "publish") == {"job": name, "state": "Succeeded"}
-    assert f"[{name}-master-0] master-0 read 1797 samples from {tmp_path}" in out
+    data = tmp_path / f"digits-{stamp}.csv"
+    assert xcom(run, "prepare_data") == str(data) and data.is_file()
+    assert not list(tmp_path.glob("digits-None*"))
+    assert f"[{name}-master-0] master-0 read 1797 samples from {data}" in out
     assert "epoch 2/2" in out
-    assert "TI-A job " + name + " is Succeeded" in out  # the trigger ran
+    assert TRIGGER_RAN in out + caplog.text  # stdout or logging, as Airflow's logging is set up by then
+    assert (tmp_path / f"model-{stamp}" / "digits_sgd.pkl").is_file()
     tia_emulator.store.delete("ap-beijing", name)
 
 
@@ -68,23 +102,78 @@ def test_scheduled_retraining_example_defers_and_hands_the_job_downstream(
 def test_sensor_example_waits_for_a_job_created_elsewhere(
     dag_loader, tia_connection, tia_emulator, tmp_path, outcome
 ) -> None:
-    from airflow_provider_tia.hooks.tia import TIAHook
-    from airflow_provider_tia.job import JobSpec
-
     name = f"elsewhere-{outcome}"
-    code = "import time; time.sleep(1)" + ("" if outcome == "success" else "; raise SystemExit(2)")
-    TIAHook(tia_connection).create_job(
-        JobSpec(
-            name=name,
-            cluster="ap-beijing",
-            runtime_version="r",
-            package_dir=[str(tmp_path)],
-            command=["python", "-c", code],
-        )
-    )
-    run = dag_loader("example_tia_sensor").test(run_conf={"job_name": name})
+    create_job(tia_connection, name, tmp_path, fail=outcome == "failed")
+    run = dag_loader("example_tia_sensor").test(run_conf={"job_name": name}, **MANUAL)
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
     if outcome == "success":
         assert states == {"wait_for_job": "success", "after_training": "success"}
     else:
         assert states["wait_for_job"] == "failed" and states["after_training"] == "upstream_failed"
+
+
+def create_job(conn_id: str, name: str, package_dir: Path, *, fail: bool = False, seconds: int = 1) -> None:
+    from airflow_provider_tia.hooks.tia import TIAHook
+    from airflow_provider_tia.job import JobSpec
+
+    code = f"import time; time.sleep({seconds})" + ("; raise SystemExit(2)" if fail else "")
+    TIAHook(conn_id).create_job(
+        JobSpec(
+            name=name,
+            cluster="ap-beijing",
+            runtime_version="r",
+            package_dir=[str(package_dir)],
+            command=["python", "-c", code],
+        )
+    )
+
+
+def documented_emulator_connection(emulator) -> dict:
+    """The emulator connection as the README documents it: the endpoint URL carries the scheme."""
+    return {
+        "conn_type": "tencentcloud",
+        "login": emulator.secret_id,
+        "password": emulator.secret_key,
+        "extra": {"region": "ap-beijing", "endpoint": emulator.url},
+    }
+
+
+def dag_file(dag_id: str) -> str:
+    """The DAG's file in the test DAGs folder (dag.test() needs the DAG in the folder it syncs)."""
+    return os.path.join(os.environ["AIRFLOW__CORE__DAGS_FOLDER"], f"{dag_id}.py")
+
+
+# A fresh interpreter per run: Airflow's masker warns about a short secret only once per process.
+FRESH_RUN = textwrap.dedent(
+    """
+    import importlib.util, json, sys
+    spec = importlib.util.spec_from_file_location("example", sys.argv[1])
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    run = module.dag.test(logical_date=None, run_conf=json.loads(sys.argv[2]))
+    print("RUN STATE", getattr(run.state, "value", run.state))
+    """
+)
+
+
+@pytest.mark.parametrize("scheme_key", [False, True], ids=["documented", "old-scheme-key"])
+def test_task_log_has_no_short_secret_warning_with_the_documented_connection(
+    airflow_db, tia_connection, tia_emulator, tmp_path, scheme_key
+) -> None:
+    """Airflow masks every string value of a connection's extra and warns (once per process) about any
+    shorter than 5 characters, sensitive or not: an extra `"scheme": "http"` made every task log warn."""
+    conn = documented_emulator_connection(tia_emulator)
+    if scheme_key:  # the form the emulator connection had before: proves this test sees the warning
+        conn["extra"] = {"region": "ap-beijing", "endpoint": tia_emulator.endpoint, "scheme": "http"}
+    name = f"masking-{'old' if scheme_key else 'documented'}"
+    create_job(tia_connection, name, tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-c", FRESH_RUN, dag_file("example_tia_sensor"), json.dumps({"job_name": name})],
+        env={**os.environ, "AIRFLOW_CONN_TENCENTCLOUD_DEFAULT": json.dumps(conn)},
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    log = result.stdout + result.stderr
+    assert "RUN STATE success" in log, log[-3000:]
+    assert (SHORT_SECRET_WARNING in log) is scheme_key, log[-3000:]

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import subprocess
 import sys
+from pathlib import Path
 
 from airflow_provider_tia import get_provider_info
 
@@ -18,6 +21,7 @@ out = {
     "hook": pm.hooks["tencentcloud"].hook_class_name if pm.hooks.get("tencentcloud") else None,
     "behaviour": pm.field_behaviours.get("tencentcloud"),
     "widgets": sorted(k for k in pm.connection_form_widgets if "tencentcloud" in k),
+    "fields": {w.field_name: w.field for k, w in pm.connection_form_widgets.items() if "tencentcloud" in k},
     "sensitive": sorted(k for k, w in pm.connection_form_widgets.items()
                         if "tencentcloud" in k and getattr(w, "is_sensitive", False)),
     "triggers": sorted(t.package_name for t in pm.trigger),
@@ -41,8 +45,14 @@ def test_providers_manager_registers_everything() -> None:
     behaviour = info["behaviour"]
     assert behaviour["relabeling"] == {"login": "SecretId", "password": "SecretKey"}
     assert "host" in behaviour["hidden_fields"]
-    assert info["widgets"] == [f"extra__tencentcloud__{f}" for f in ("endpoint", "region", "scheme", "token")]
+    assert info["widgets"] == [f"extra__tencentcloud__{f}" for f in ("endpoint", "region", "token")]
     assert info["sensitive"] == ["extra__tencentcloud__token"]
+    # The form's placeholder and suggestions for a custom field come from its schema's examples.
+    fields = info["fields"]
+    assert "ap-beijing" in fields["region"]["schema"]["examples"]
+    assert "http://127.0.0.1:9000" in fields["endpoint"]["schema"]["examples"]
+    assert fields["token"]["schema"]["format"] == "password"
+    assert set(behaviour["placeholders"]) == {"login", "password"}
     assert "airflow-provider-tia" in info["triggers"]
     assert "airflow_provider_tia.links.tia.TIAJobLink" in info["links"]
 
@@ -84,3 +94,49 @@ def test_dag_parse_imports_stay_light() -> None:
     )
     out = _run([sys.executable, "-c", code])
     assert "HEAVY []" in out, out
+
+
+def readme_commands(marker: str) -> list[list[str]]:
+    """The `airflow ...` commands of the README's bash block containing ``marker``."""
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    block = next(b for b in re.findall(r"```bash\n(.*?)```", text, re.S) if marker in b)
+    commands = []
+    for line in block.replace("\\\n", " ").splitlines():
+        line = line.split("  #", 1)[0].strip()
+        if "airflow " in line:
+            env, _, command = line.partition("airflow ")
+            commands.append([*shlex.split(env), *shlex.split(command)])
+    return commands
+
+
+def test_readme_emulator_connection_commands_work(airflow_db, tia_emulator) -> None:
+    """The README's `airflow connections add` / `test` for the emulator, run as written (port aside)."""
+    commands = readme_commands("AKIDemulator --conn-password")
+    assert [c[:2] for c in commands] == [
+        ["connections", "add"],
+        ["AIRFLOW__CORE__TEST_CONNECTION=Enabled", "connections"],
+    ]
+    conn_id = "readme_emulator"  # not tencentcloud_default: other tests must not find it in the DB
+    env = os.environ.copy()
+    env.pop("AIRFLOW_CONN_TENCENTCLOUD_DEFAULT", None)
+    try:
+        for command in commands:
+            assignments = [c for c in command if re.fullmatch(r"[A-Z_]+=.*", c)]
+            args = [
+                a.replace("tencentcloud_default", conn_id).replace("http://127.0.0.1:9000", tia_emulator.url)
+                for a in command[len(assignments) :]
+            ]
+            run_env = {**env, **dict(a.split("=", 1) for a in assignments)}
+            result = subprocess.run(
+                [sys.executable, "-m", "airflow", *args],
+                capture_output=True,
+                text=True,
+                env=run_env,
+                timeout=240,
+            )
+            assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+        assert "Connection success!" in result.stdout, result.stdout[-2000:]
+    finally:
+        subprocess.run(
+            [sys.executable, "-m", "airflow", "connections", "delete", conn_id], capture_output=True, env=env
+        )
