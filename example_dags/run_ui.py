@@ -51,6 +51,7 @@ def pick_ports(*preferred: int) -> list[int]:
         for want in preferred:
             sock = socket.socket()
             socks.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers do: TIME_WAIT is free
             try:
                 sock.bind((HOST, want))
             except OSError:
@@ -281,7 +282,7 @@ def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="make ui", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--home", type=Path, default=DEFAULT_HOME, help="AIRFLOW_HOME (default .airflow-ui/)")
     parser.add_argument("--port", type=int, default=8080, help="the UI's port, if free (else a free one)")
     parser.add_argument("--emulator-port", type=int, default=9000, help="the emulator's port, if free")
@@ -303,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     Airflow UI:    {stack.url}
     login:         {stack.user} / {stack.password}
     TI-A emulator: http://{stack.emulator_endpoint}  (connection {CONN_ID}, scheme http)
-    DAGs:          {", ".join(example_dag_ids())} (unpause, then trigger)
+    DAGs:          {", ".join(example_dag_ids())} (the Trigger button unpauses)
     Ctrl-C stops everything.
 """,
             flush=True,
@@ -316,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"==> {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("\n==> stopping", flush=True)
+        print("\n==> stopping (up to 30 s while a task is running)", flush=True)
         return 0
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the cleanup short

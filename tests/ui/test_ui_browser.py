@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 
     from playwright.sync_api import Page
 
-pytestmark = pytest.mark.ui
+# Bounded inside (start 240 s, each page step 60 s, the run 240 s); this only backs them up.
+pytestmark = [pytest.mark.ui, pytest.mark.timeout(720)]
 
 ROOT = Path(__file__).resolve().parents[2]
 DAG_ID = "example_tia_distributed"
@@ -75,7 +76,7 @@ def stack(tmp_path: Path) -> Iterator[Any]:
     stack = run_ui.UIStack(tmp_path / "airflow-home", port=0, emulator_port=0)
     began = time.monotonic()
     try:
-        stack.start(timeout=300)
+        stack.start(timeout=240)
         print(f"\n[ui] stack ready in {time.monotonic() - began:.1f} s at {stack.url}")
         yield stack
     finally:
