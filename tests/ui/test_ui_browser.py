@@ -36,7 +36,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-UI_TIMEOUT_MS = 60_000  # any one page element; the stack shares 2 cores with the browser
+UI_TIMEOUT_MS = 60_000  # any one page element or expectation; the stack shares 2 cores with the browser
 RUN_TIMEOUT_S = 240  # the example trains for ~10 s; generous for a loaded CI machine
 # Where the link points is changing (Tencent Cloud console vs the emulator's own page): any absolute URL.
 ANY_URL = re.compile(r"^https?://\S+$")
@@ -85,8 +85,9 @@ def stack(tmp_path: Path) -> Iterator[Any]:
 
 @pytest.fixture
 def page(tmp_path: Path) -> Iterator[Page]:
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=UI_TIMEOUT_MS)  # expect() has its own default (5 s), not the page's
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         try:
