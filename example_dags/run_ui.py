@@ -36,7 +36,9 @@ DEFAULT_HOME = ROOT / ".airflow-ui"
 HOST = "127.0.0.1"
 USER = "admin"
 CONN_ID = "tencentcloud_default"
-EMULATOR = "airflow_provider_tia.emulator"  # local runner (the default): jobs really run
+EMULATOR = "airflow_provider_tia.emulator"
+# The emulator's key pair: a local demo credential, given to the emulator and stored in the connection.
+EMULATOR_SECRET_ID, EMULATOR_SECRET_KEY = "AKIDemulator", "emulator-secret"
 
 
 def example_dag_ids() -> list[str]:
@@ -46,20 +48,31 @@ def example_dag_ids() -> list[str]:
 
 def pick_ports(*preferred: int) -> list[int]:
     """One distinct port per entry: the preferred one if free on 127.0.0.1, else (or for 0) a free one."""
-    socks: list[socket.socket] = []
+    held: list[socket.socket] = []  # kept bound until all are picked, so no two picks are the same
+    ports: list[int] = []
     try:
         for want in preferred:
-            sock = socket.socket()
-            socks.append(sock)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers do: TIME_WAIT is free
-            try:
-                sock.bind((HOST, want))
-            except OSError:
-                sock.bind((HOST, 0))
-        return [sock.getsockname()[1] for sock in socks]
+            if want and want not in ports and _bindable(want):
+                ports.append(want)
+                continue
+            held.append(socket.socket())
+            held[-1].bind((HOST, 0))
+            ports.append(held[-1].getsockname()[1])
+        return ports
     finally:
-        for sock in socks:
+        for sock in held:
             sock.close()
+
+
+def _bindable(port: int) -> bool:
+    """Can a server listen on ``port``? (With SO_REUSEADDR as uvicorn uses: TIME_WAIT does not count.)"""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((HOST, port))
+        except OSError:
+            return False
+        return True
 
 
 def _die_with_parent() -> None:
@@ -81,6 +94,8 @@ class UIStack:
             print(stack.url, stack.user, stack.password)
     """
 
+    user = USER
+
     def __init__(self, home: Path = DEFAULT_HOME, port: int = 8080, emulator_port: int = 9000) -> None:
         self.home = Path(home).resolve()
         self.logs = self.home / "process-logs"
@@ -97,8 +112,6 @@ class UIStack:
     @property
     def emulator_endpoint(self) -> str:
         return f"{HOST}:{self.emulator_port}"
-
-    user = USER
 
     @property
     def password(self) -> str:
@@ -138,10 +151,11 @@ class UIStack:
         try:
             airflow, emulator = [sys.executable, "-m", "airflow"], [sys.executable, "-m", EMULATOR]
             port, state = str(self.emulator_port), str(self.home / "emulator")
+            keys = ["--secret-id", EMULATOR_SECRET_ID, "--secret-key", EMULATOR_SECRET_KEY]
             self._run_once("db-migrate", [*airflow, "db", "migrate"], deadline)
             self._spawn(
                 "emulator",
-                [*emulator, "--host", HOST, "--port", port, "--runner", "local", "--state-dir", state],
+                [*emulator, "--host", HOST, "--port", port, "--runner", "local", "--state-dir", state, *keys],
             )
             self._spawn(
                 "api-server",
@@ -261,8 +275,8 @@ class UIStack:
                 "connection_id": CONN_ID,
                 "conn_type": "tencentcloud",
                 "port": 0,
-                "login": "AKIDemulator",
-                "password": "emulator-secret",
+                "login": EMULATOR_SECRET_ID,
+                "password": EMULATOR_SECRET_KEY,
                 "extra": json.dumps(extra),
                 "description": "The local TI-A emulator started by `make ui`",
             },
