@@ -24,6 +24,11 @@ test-reliability: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python example_dags/run_demo.py
 
+# The emulator and a local Airflow (api-server, scheduler, dag-processor, triggerer) on 127.0.0.1; Ctrl-C stops all.
+.PHONY: ui
+ui: $(STAMP)
+	$(BIN)/python example_dags/run_ui.py
+
 lint: $(STAMP)
 	$(BIN)/ruff check airflow_provider_tia tests example_dags benchmarks
 
