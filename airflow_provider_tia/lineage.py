@@ -139,6 +139,8 @@ def cos_path_info_dataset(info: Mapping[str, Any] | None) -> Dataset | None:
 
 def package_dir_datasets(entries: Iterable[Any] | None) -> list[Dataset]:
     """Datasets of PackageDir entries, in order, without duplicates; entries naming no location are skipped."""
+    if isinstance(entries, str):  # one entry where a list was expected
+        entries = [entries]
     datasets: list[Dataset] = []
     for entry in entries or []:
         location = parse_location(entry)
