@@ -280,43 +280,52 @@ needs_operator_method = pytest.mark.skipif(
     reason="TODO: CreateJobOperator.get_openlineage_facets_on_complete not wired yet",
 )
 
-_DAG_RUN = """
-import sys
+_DAG_FILE = """
+import os
 import pendulum
 from airflow.sdk import DAG
 from airflow_provider_tia.operators.tia import CreateJobOperator
 
-name, fail, package_dir = sys.argv[1], sys.argv[2], sys.argv[3]
 with DAG("tia_test_lineage", schedule=None, start_date=pendulum.datetime(2024, 1, 1, tz="UTC"), catchup=False) as dag:
     CreateJobOperator(
-        task_id="train", name=name, cluster="ap-beijing", runtime_version="tia-1.7.0",
-        package_dir=[package_dir], command=["python"], args=["train.py", "--lines", "2", "--fail", fail],
+        task_id="train", name=os.environ.get("TIA_LINEAGE_NAME", "lineage"), cluster="ap-beijing",
+        runtime_version="tia-1.7.0", package_dir=[os.environ.get("TIA_LINEAGE_PACKAGE_DIR", "/tmp")],
+        command=["python"], args=["train.py", "--lines", "2", "--fail", os.environ.get("TIA_LINEAGE_FAIL", "false")],
         poll_interval=0.5, max_wait=120, retries=0,
     )
-print("STATE", dag.test().state)
+
+if __name__ == "__main__":
+    print("STATE", dag.test().state)
 """
 
 
 def _run_with_openlineage(tmp_path: Path, name: str, fail: str) -> tuple[str, list[dict]]:
     """dag.test() in a fresh process with the OpenLineage listener on and a file transport (default
-    fork execution); returns the output and the events written for our task."""
+    fork execution); returns the output and the events written for our task. The DAG file lives in the
+    DAGs folder only while it runs (dag.test() needs a DAG it can serialise from there)."""
     events = tmp_path / "events.jsonl"
-    script = tmp_path / "tia_test_lineage.py"
-    script.write_text(_DAG_RUN)
+    dag_file = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]) / "tia_test_lineage.py"
+    dag_file.write_text(_DAG_FILE)
     env = {
         "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(
             {"type": "file", "log_file_path": str(events), "append": True}
         ),
         "AIRFLOW__OPENLINEAGE__NAMESPACE": "tia-tests",
+        "TIA_LINEAGE_NAME": name,
+        "TIA_LINEAGE_FAIL": fail,
+        "TIA_LINEAGE_PACKAGE_DIR": f"{SCRIPTS}:/opt/code",
     }
-    result = subprocess.run(
-        [sys.executable, str(script), name, fail, f"{SCRIPTS}:/opt/code"],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        env={**os.environ, **env},
-        cwd=tmp_path,
-    )
+    try:
+        result = subprocess.run(
+            [sys.executable, str(dag_file)],
+            capture_output=True,
+            text=True,
+            timeout=240,
+            env={**os.environ, **env},
+            cwd=tmp_path,
+        )
+    finally:
+        dag_file.unlink()
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     lines = events.read_text().splitlines() if events.exists() else []
