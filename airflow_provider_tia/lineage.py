@@ -161,7 +161,7 @@ def _training_job_facet_class() -> type:
     from attrs import define
 
     @define
-    class TrainingJobRunFacet(RunFacet):  # type: ignore[misc, valid-type]
+    class TrainingJobRunFacet(RunFacet):
         """The Tencent Cloud training job behind an Airflow task: platform (``tia`` / ``tione``), the job's
         Id and Name, where it ran (TI-A cluster, TI-ONE region) and its state when the task ended."""
 
