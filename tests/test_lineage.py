@@ -291,7 +291,7 @@ with DAG("tia_test_lineage", schedule=None, start_date=pendulum.datetime(2024, 1
         task_id="train", name=os.environ.get("TIA_LINEAGE_NAME", "lineage"), cluster="ap-beijing",
         runtime_version="tia-1.7.0", package_dir=[os.environ.get("TIA_LINEAGE_PACKAGE_DIR", "/tmp")],
         command=["python"], args=["train.py", "--lines", "2", "--fail", os.environ.get("TIA_LINEAGE_FAIL", "false")],
-        poll_interval=0.5, max_wait=120, retries=0,
+        poll_interval=0.5, max_wait=120, retries=0, deferrable=os.environ.get("TIA_LINEAGE_DEFERRABLE") == "1",
     )
 
 if __name__ == "__main__":
@@ -299,7 +299,9 @@ if __name__ == "__main__":
 """
 
 
-def _run_with_openlineage(tmp_path: Path, name: str, fail: str) -> tuple[str, list[dict]]:
+def _run_with_openlineage(
+    tmp_path: Path, name: str, fail: str, deferrable: bool = False
+) -> tuple[str, list[dict]]:
     """dag.test() in a fresh process with the OpenLineage listener on and a file transport (default
     fork execution); returns the output and the events written for our task. The DAG file lives in the
     DAGs folder only while it runs (dag.test() needs a DAG it can serialise from there)."""
@@ -313,6 +315,7 @@ def _run_with_openlineage(tmp_path: Path, name: str, fail: str) -> tuple[str, li
         "AIRFLOW__OPENLINEAGE__NAMESPACE": "tia-tests",
         "TIA_LINEAGE_NAME": name,
         "TIA_LINEAGE_FAIL": fail,
+        "TIA_LINEAGE_DEFERRABLE": "1" if deferrable else "0",
         "TIA_LINEAGE_PACKAGE_DIR": f"{SCRIPTS}:/opt/code",
     }
     try:
@@ -335,9 +338,13 @@ def _run_with_openlineage(tmp_path: Path, name: str, fail: str) -> tuple[str, li
 
 
 @needs_operator_method
-def test_dag_run_emits_package_dir_and_job_on_complete(airflow_db, tia_connection, tmp_path) -> None:
+@pytest.mark.parametrize("deferrable", [False, True], ids=["polling", "deferrable"])
+def test_dag_run_emits_package_dir_and_job_on_complete(
+    airflow_db, tia_connection, tmp_path, deferrable
+) -> None:
     pytest.importorskip("airflow.providers.openlineage")
-    output, events = _run_with_openlineage(tmp_path, "lineage-ok", "false")
+    name = f"lineage-ok-{int(deferrable)}"
+    output, events = _run_with_openlineage(tmp_path, name, "false", deferrable)
     assert "STATE success" in output, output
     complete = [e for e in events if e["eventType"] == "COMPLETE"]
     assert len(complete) == 1, [e["eventType"] for e in events]
@@ -346,7 +353,7 @@ def test_dag_run_emits_package_dir_and_job_on_complete(airflow_db, tia_connectio
     job = event["run"]["facets"]["tencentcloud_training_job"]
     assert (job["platform"], job["name"], job["location"], job["state"]) == (
         "tia",
-        "lineage-ok",
+        name,
         "ap-beijing",
         "Succeeded",
     )
