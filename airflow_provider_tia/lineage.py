@@ -7,11 +7,12 @@ happens inside a function, so an operator module may import it at DAG-parse time
 
 Dataset names follow the OpenLineage naming spec (namespace ``scheme://authority``, name the path):
 
-* COS: namespace ``cosn://<bucket>-<appid>``, name the object key without leading/trailing ``/``.
-  COS has no official OpenLineage namespace; ``cosn`` is the scheme of Tencent's Hadoop-COS
-  connector, so the names match what Spark's OpenLineage integration emits for the same data read
-  through ``cosn://``. Bucket names carry the APPID and are unique across regions, so the region
-  is not part of the name (as for S3). ``s3://`` would claim the data lives on AWS S3.
+* COS: namespace ``cosn://<bucket>-<appid>``, name ``/<key>`` (no trailing ``/``). COS has no
+  official OpenLineage namespace; ``cosn`` is the scheme of Tencent's Hadoop-COS connector, and
+  OpenLineage's generic file-system naming (what its Spark integration applies to ``cosn://`` paths)
+  gives exactly this namespace and name, so the datasets join with Spark jobs reading the same data.
+  Bucket names carry the APPID and are unique across regions, so the region is not part of the name
+  (as for S3). ``s3://`` would claim the data lives on AWS S3.
 * Local paths (the emulator's PackageDir): namespace ``file``, name the absolute path, as the
   spec's local file system and Airflow's ``file`` asset conversion; ``file://<host>/<path>`` keeps
   its host (namespace ``file://<host>``).
@@ -103,13 +104,13 @@ def openlineage_available() -> bool:
 
 
 def cos_dataset(bucket: str, path: str) -> Dataset:
-    """A COS object or prefix: namespace ``cosn://<bucket>``, name the key (``/`` for the bucket's root).
+    """A COS object or prefix: namespace ``cosn://<bucket>``, name ``/<key>`` (``/`` for the bucket's root).
 
     Shared by TI-A's ``cos://`` PackageDir entries and TI-ONE's CosPathInfo ``{Bucket, Region, Paths}``.
     """
     from airflow.providers.common.compat.openlineage.facet import Dataset
 
-    return Dataset(namespace=f"{COS_NAMESPACE_SCHEME}://{bucket.lower()}", name=path.strip("/") or "/")
+    return Dataset(namespace=f"{COS_NAMESPACE_SCHEME}://{bucket.lower()}", name="/" + path.strip("/"))
 
 
 def filesystem_dataset(scheme: str, authority: str, path: str) -> Dataset:

@@ -102,8 +102,8 @@ def names(datasets) -> list[tuple[str, str]]:
 def test_tia_job_lineage_inputs_follow_the_naming_spec(ol) -> None:
     lineage = ol.tia_job_lineage(JOB)
     assert names(lineage.inputs) == [
-        ("cosn://code-1250000000", "tia-code/0123456789abcdef/code.tar.gz"),
-        ("cosn://data-1250000000", "imagenet/train"),
+        ("cosn://code-1250000000", "/tia-code/0123456789abcdef/code.tar.gz"),
+        ("cosn://data-1250000000", "/imagenet/train"),
         ("cfs://cfs-4xkd9.ap-beijing", "/datasets/mnist"),
         ("nfs://10.0.1.7", "/export/shared"),
         ("file", "/data/local-code"),
@@ -146,7 +146,7 @@ def test_lineage_serialises_into_a_valid_run_event(ol) -> None:
     body = json.loads(Serde.to_json(event))
     assert body["inputs"][0] == {
         "namespace": "cosn://code-1250000000",
-        "name": "tia-code/0123456789abcdef/code.tar.gz",
+        "name": "/tia-code/0123456789abcdef/code.tar.gz",
         "facets": {},
     }
     facet = body["run"]["facets"]["tencentcloud_training_job"]
@@ -178,7 +178,7 @@ def test_hostile_package_dir_entries_are_skipped_not_raised(ol) -> None:
     single = ol.tia_job_lineage(
         {**JOB, "PackageDir": "cos://b-1.cos.r.myqcloud.com/k"}
     )  # a string, not a list
-    assert names(single.inputs) == [("cosn://b-1", "k")]
+    assert names(single.inputs) == [("cosn://b-1", "/k")]
 
 
 def test_tione_cos_path_info_names_the_same_dataset_as_a_tia_cos_entry(ol) -> None:
