@@ -179,7 +179,7 @@ class LogFollower:
         while start is not None:
             lines = self.reader.read(start, self.cursor.window_end())
             emitted += self.cursor.accept(lines, start, self.emit)
-            start = self.cursor.next_start(lines, start)
+            start = self.cursor.next_start(lines, start)  # type: ignore[assignment]  # None ends the loop
         return emitted
 
     def state(self) -> dict[str, Any]:
@@ -197,7 +197,7 @@ class AsyncLogFollower:
         while start is not None:
             lines = await self.reader.read(start, self.cursor.window_end())
             emitted += self.cursor.accept(lines, start, self.emit)
-            start = self.cursor.next_start(lines, start)
+            start = self.cursor.next_start(lines, start)  # type: ignore[assignment]  # None ends the loop
         return emitted
 
     def state(self) -> dict[str, Any]:

@@ -219,7 +219,7 @@ def content_digest(entries: list[_Entry]) -> str:
         if entry.kind == "file":
             try:
                 with open(entry.path, "rb") as fh:
-                    for chunk in iter(lambda fh=fh: fh.read(_CHUNK), b""):
+                    while chunk := fh.read(_CHUNK):
                         digest.update(chunk)
             except OSError as error:
                 raise CodeDirError(

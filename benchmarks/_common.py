@@ -30,9 +30,23 @@ def emulator_process(*args: str, conn_id: str = "tia_bench"):
     port = free_port()
     state = tempfile.mkdtemp(prefix="tia-bench-emulator-")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "airflow_provider_tia.emulator", "--port", str(port), "--secret-id", SECRET_ID,
-         "--secret-key", SECRET_KEY, "--state-dir", state, *args],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "airflow_provider_tia.emulator",
+            "--port",
+            str(port),
+            "--secret-id",
+            SECRET_ID,
+            "--secret-key",
+            SECRET_KEY,
+            "--state-dir",
+            state,
+            *args,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -44,8 +58,12 @@ def emulator_process(*args: str, conn_id: str = "tia_bench"):
     else:
         proc.kill()
         raise RuntimeError("the emulator did not start: " + (proc.stdout.read() if proc.stdout else ""))
-    conn = {"conn_type": "tencentcloud", "login": SECRET_ID, "password": SECRET_KEY,
-            "extra": {"region": "ap-beijing", "endpoint": f"127.0.0.1:{port}", "scheme": "http"}}
+    conn = {
+        "conn_type": "tencentcloud",
+        "login": SECRET_ID,
+        "password": SECRET_KEY,
+        "extra": {"region": "ap-beijing", "endpoint": f"127.0.0.1:{port}", "scheme": "http"},
+    }
     os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(conn)
     try:
         yield port, proc

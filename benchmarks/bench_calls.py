@@ -31,8 +31,13 @@ def main() -> None:
         hook = TIAHook("tia_bench")
         hook.create_job(JobSpec(name="bench-job", cluster="ap-beijing", runtime_version="tia-1.7.0"))
         body = json.dumps({"Name": "bench-job", "Cluster": "ap-beijing"})
-        headers = {"Content-Type": "application/json", "X-TC-Action": "DescribeJob", "X-TC-Version": "2018-02-26",
-                   "X-TC-Region": "ap-beijing", "X-TC-Timestamp": str(int(time.time()))}
+        headers = {
+            "Content-Type": "application/json",
+            "X-TC-Action": "DescribeJob",
+            "X-TC-Version": "2018-02-26",
+            "X-TC-Region": "ap-beijing",
+            "X-TC-Timestamp": str(int(time.time())),
+        }
         signed = {**headers, "Authorization": presign(body, headers, f"127.0.0.1:{port}")}
         raw = httpx.Client(base_url=f"http://127.0.0.1:{port}")
         assert "Job" in raw.post("/", content=body, headers=signed).json()["Response"]
@@ -56,13 +61,21 @@ def main() -> None:
     print("| client | total s | median ms | calls/s |")
     print("|---|---|---|---|")
     for name, values in times.items():
-        print(f"| {name} | {totals[name]:.2f} | {statistics.median(values) * 1000:.2f} | {CALLS / totals[name]:.0f} |")
+        print(
+            f"| {name} | {totals[name]:.2f} | {statistics.median(values) * 1000:.2f} | {CALLS / totals[name]:.0f} |"
+        )
     hook_total = totals["TIAHook (signed by the SDK)"]
-    print(f"RESULT call_overhead hook / raw unsigned = {hook_total / totals['raw httpx POST, unsigned']:.2f}x"
-          " (target < 1.3x)")
-    print(f"RESULT call_overhead hook / raw pre-signed (same server work) = "
-          f"{hook_total / totals['raw httpx POST, pre-signed']:.2f}x")
-    print(f"RESULT emulator_describe_rps (one client, pre-signed) = {CALLS / totals['raw httpx POST, pre-signed']:.0f}")
+    print(
+        f"RESULT call_overhead hook / raw unsigned = {hook_total / totals['raw httpx POST, unsigned']:.2f}x"
+        " (target < 1.3x)"
+    )
+    print(
+        f"RESULT call_overhead hook / raw pre-signed (same server work) = "
+        f"{hook_total / totals['raw httpx POST, pre-signed']:.2f}x"
+    )
+    print(
+        f"RESULT emulator_describe_rps (one client, pre-signed) = {CALLS / totals['raw httpx POST, pre-signed']:.0f}"
+    )
     print(f"RESULT hook_clients_built = {1 if 'client' in hook.__dict__ else 0} for {CALLS + 50} calls")
 
 
@@ -77,12 +90,18 @@ def presign(body: str, headers: dict[str, str], host: str) -> str:
     timestamp = headers["X-TC-Timestamp"]
     date = datetime.datetime.fromtimestamp(int(timestamp), datetime.timezone.utc).strftime("%Y-%m-%d")
     canonical = tc3_canonical_request(
-        "POST", "/", "", {"content-type": headers["Content-Type"], "host": host}, ["content-type", "host"],
+        "POST",
+        "/",
+        "",
+        {"content-type": headers["Content-Type"], "host": host},
+        ["content-type", "host"],
         body.encode(),
     )
     signature = tc3_signature(SECRET_KEY, date, "tia", timestamp, canonical)
-    return (f"TC3-HMAC-SHA256 Credential={SECRET_ID}/{date}/tia/tc3_request, SignedHeaders=content-type;host, "
-            f"Signature={signature}")
+    return (
+        f"TC3-HMAC-SHA256 Credential={SECRET_ID}/{date}/tia/tc3_request, SignedHeaders=content-type;host, "
+        f"Signature={signature}"
+    )
 
 
 if __name__ == "__main__":

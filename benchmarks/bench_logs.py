@@ -36,21 +36,35 @@ def main() -> None:
     with emulator_process("--runner", "simulated"):
         hook = TIAHook("tia_bench")
         job = hook.create_job(
-            JobSpec(name="bench-logs", cluster="ap-beijing", runtime_version="tia-1.7.0", scale_tier="Custom",
-                    master_type="1U1G0P", worker_type="1U1G0P", worker_count=3,
-                    runtime_conf=[f"sim.log_lines={LINES}", f"sim.duration={DURATION}"])
+            JobSpec(
+                name="bench-logs",
+                cluster="ap-beijing",
+                runtime_version="tia-1.7.0",
+                scale_tier="Custom",
+                master_type="1U1G0P",
+                worker_type="1U1G0P",
+                worker_count=3,
+                runtime_conf=[f"sim.log_lines={LINES}", f"sim.duration={DURATION}"],
+            )
         )
         live: list[str] = []
-        follower = LogFollower(hook, "bench-logs", "ap-beijing", since=job.create_time, emit=live.append,
-                               page_size=PAGE)
+        follower = LogFollower(
+            hook, "bench-logs", "ap-beijing", since=job.create_time, emit=live.append, page_size=PAGE
+        )
         while not hook.describe_job("bench-logs", "ap-beijing").is_terminal:
             follower.poll()
             time.sleep(2)
         follower.poll()
 
         replay: list[str] = []
-        fresh = LogFollower(TIAHook("tia_bench"), "bench-logs", "ap-beijing", since=job.create_time,
-                            emit=replay.append, page_size=PAGE)
+        fresh = LogFollower(
+            TIAHook("tia_bench"),
+            "bench-logs",
+            "ap-beijing",
+            since=job.create_time,
+            emit=replay.append,
+            page_size=PAGE,
+        )
         started = time.perf_counter()
         fresh.poll()
         elapsed = time.perf_counter() - started
@@ -61,10 +75,16 @@ def main() -> None:
     print(f"## Log streaming ({LINES:,} lines, page limit {PAGE})")
     print("| pass | lines printed | QueryLogs calls | minimum calls | duplicates | lost |")
     print("|---|---|---|---|---|---|")
-    print(f"| live, while the job ran ({DURATION} s) | {len(live):,} | {follower.calls} | {minimum} | {live_dupes} | {live_lost} |")
-    print(f"| one pass over the finished job | {len(replay):,} | {fresh.calls} | {minimum} | {dupes} | {lost} |")
+    print(
+        f"| live, while the job ran ({DURATION} s) | {len(live):,} | {follower.calls} | {minimum} | {live_dupes} | {live_lost} |"
+    )
+    print(
+        f"| one pass over the finished job | {len(replay):,} | {fresh.calls} | {minimum} | {dupes} | {lost} |"
+    )
     print(f"RESULT log_lines_per_second (finished job, one pass) = {len(replay) / elapsed:,.0f}")
-    print(f"RESULT log_calls_vs_minimum = {fresh.calls / minimum:.2f}x (live: {follower.calls / minimum:.2f}x)")
+    print(
+        f"RESULT log_calls_vs_minimum = {fresh.calls / minimum:.2f}x (live: {follower.calls / minimum:.2f}x)"
+    )
     print(f"RESULT log_duplicates = {live_dupes + dupes}, log_lost = {live_lost + lost}")
 
 

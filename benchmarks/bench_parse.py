@@ -63,7 +63,9 @@ TIMER = (
 
 
 def parse_once(path: Path) -> float:
-    result = subprocess.run([sys.executable, "-c", TIMER, str(path)], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", TIMER, str(path)], capture_output=True, text=True, check=True
+    )
     return float(result.stdout.strip().splitlines()[-1])
 
 

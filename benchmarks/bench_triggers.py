@@ -46,8 +46,14 @@ def create_jobs(cluster: str) -> None:
     rng = random.Random(7)
     for i in range(JOBS):
         duration = rng.uniform(*SPREAD)
-        hook.create_job(JobSpec(name=f"job-{i}", cluster=cluster, runtime_version="tia-1.7.0",
-                                runtime_conf=[f"sim.duration={duration:.1f}"]))
+        hook.create_job(
+            JobSpec(
+                name=f"job-{i}",
+                cluster=cluster,
+                runtime_version="tia-1.7.0",
+                runtime_conf=[f"sim.duration={duration:.1f}"],
+            )
+        )
 
 
 async def watch_all(cluster: str, batched: bool) -> dict:
@@ -55,8 +61,16 @@ async def watch_all(cluster: str, batched: bool) -> dict:
 
     from airflow_provider_tia.triggers.tia import JobTrigger
 
-    triggers = [JobTrigger(job_name=f"job-{i}", cluster=cluster, tia_conn_id="tia_bench", poll_interval=INTERVAL,
-                           batched=batched) for i in range(JOBS)]
+    triggers = [
+        JobTrigger(
+            job_name=f"job-{i}",
+            cluster=cluster,
+            tia_conn_id="tia_bench",
+            poll_interval=INTERVAL,
+            batched=batched,
+        )
+        for i in range(JOBS)
+    ]
     delays: list[float] = []
     events: Counter[str] = Counter()
 
@@ -101,13 +115,21 @@ def main() -> None:
             create_jobs(cluster)
             results[mode] = asyncio.run(watch_all(cluster, batched))
     b, p = results["batched"], results["per-job"]
-    print(f"## {JOBS:,} triggers in one event loop (poll interval {INTERVAL:.0f} s, jobs end {SPREAD[0]:.0f}-{SPREAD[1]:.0f} s)")
-    print("| polling | API calls | calls/min | triggerer CPU s | peak MB (tracemalloc) | p50 / p95 delay s | events |")
+    print(
+        f"## {JOBS:,} triggers in one event loop (poll interval {INTERVAL:.0f} s, jobs end {SPREAD[0]:.0f}-{SPREAD[1]:.0f} s)"
+    )
+    print(
+        "| polling | API calls | calls/min | triggerer CPU s | peak MB (tracemalloc) | p50 / p95 delay s | events |"
+    )
     print("|---|---|---|---|---|---|---|")
     for mode, r in results.items():
-        print(f"| {mode} | {r['calls']:,} {r['by_action']} | {r['calls_per_min']:,.0f} | {r['cpu']:.1f} | "
-              f"{r['peak_mb']:.1f} | {r['median']:.2f} / {r['p95']:.2f} | {r['events']} |")
-    print(f"RESULT trigger_api_calls per-job/batched = {p['calls'] / max(1, b['calls']):.1f}x fewer (target >= 20x)")
+        print(
+            f"| {mode} | {r['calls']:,} {r['by_action']} | {r['calls_per_min']:,.0f} | {r['cpu']:.1f} | "
+            f"{r['peak_mb']:.1f} | {r['median']:.2f} / {r['p95']:.2f} | {r['events']} |"
+        )
+    print(
+        f"RESULT trigger_api_calls per-job/batched = {p['calls'] / max(1, b['calls']):.1f}x fewer (target >= 20x)"
+    )
     print(f"RESULT trigger_cpu per-job/batched = {p['cpu'] / max(1e-9, b['cpu']):.1f}x")
     print(f"RESULT trigger_p95_delay batched = {b['p95']:.2f} s (target <= {INTERVAL:.0f} s)")
     print(f"RESULT trigger_peak_memory batched = {b['peak_mb']:.1f} MB (target < 50 MB)")

@@ -26,12 +26,14 @@ SECRET_KEY = "cos-secret-" + uuid.uuid4().hex
 CONN_ID = "tia_cos_test"
 
 
-
-
 @pytest.fixture
 def hook(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> COSHook:
-    conn = {"conn_type": "tencentcloud", "login": "AKIDcostest", "password": SECRET_KEY,
-            "extra": {"region": "ap-beijing", "cos_endpoint": moto_url}}
+    conn = {
+        "conn_type": "tencentcloud",
+        "login": "AKIDcostest",
+        "password": SECRET_KEY,
+        "extra": {"region": "ap-beijing", "cos_endpoint": moto_url},
+    }
     monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", json.dumps(conn))
     return COSHook(CONN_ID)
 
@@ -77,8 +79,13 @@ def test_stage_uploads_a_deterministic_archive(hook, bucket, tmp_path) -> None:
     assert names == ["pkg", "pkg/__init__.py", "pkg/util.py", "run.sh", "train.py"]  # sorted, no caches
     assert all(m.mtime == 0 and m.uid == 0 and m.gid == 0 and m.uname == "" for m in members)
     modes = {m.name: m.mode for m in members}
-    assert modes == {"pkg": 0o755, "pkg/__init__.py": 0o644, "pkg/util.py": 0o644, "run.sh": 0o755,
-                     "train.py": 0o644}
+    assert modes == {
+        "pkg": 0o755,
+        "pkg/__init__.py": 0o644,
+        "pkg/util.py": 0o644,
+        "run.sh": 0o755,
+        "train.py": 0o644,
+    }
     head = hook.head_object(bucket, staged.key)
     assert head["Metadata"]["tia-digest"] == staged.digest
 
@@ -169,8 +176,12 @@ def test_refusals_happen_before_any_upload(hook, bucket, tmp_path, make, kwargs,
 
 @pytest.mark.parametrize(
     ("kwargs", "parameter"),
-    [({"bucket": "NoAppId"}, "code_bucket"), ({"prefix": "a/../b"}, "code_prefix"),
-     ({"mount_path": "relative"}, "mount_path"), ({"max_bytes": 0}, "max_bytes")],
+    [
+        ({"bucket": "NoAppId"}, "code_bucket"),
+        ({"prefix": "a/../b"}, "code_prefix"),
+        ({"mount_path": "relative"}, "mount_path"),
+        ({"max_bytes": 0}, "max_bytes"),
+    ],
 )
 def test_bad_arguments_are_refused(hook, bucket, tmp_path, kwargs, parameter) -> None:
     args = {"bucket": bucket, **kwargs}
@@ -201,7 +212,10 @@ def test_endpoint_and_region(monkeypatch) -> None:
     hook = COSHook("tia_cos_real", region="ap-shanghai")
     assert hook.endpoint_url == "https://cos.ap-shanghai.myqcloud.com"
     assert hook.client.meta.config.s3["addressing_style"] == "virtual"
-    assert hook.cos_uri("code-1250000000", "/a/b.tar.gz") == "cos://code-1250000000.cos.ap-shanghai.myqcloud.com/a/b.tar.gz"
+    assert (
+        hook.cos_uri("code-1250000000", "/a/b.tar.gz")
+        == "cos://code-1250000000.cos.ap-shanghai.myqcloud.com/a/b.tar.gz"
+    )
     assert COSHook("tia_cos_real", endpoint_url="http://127.0.0.1:1").endpoint_url == "http://127.0.0.1:1"
 
 

@@ -312,7 +312,7 @@ class TIAEmulator:
 
     def connection_uri_json(self, conn_id_region: str = "ap-beijing") -> str:
         """JSON for ``AIRFLOW_CONN_<ID>`` pointing the provider at this emulator."""
-        extra: dict[str, Any] = {"region": conn_id_region, "endpoint": self.endpoint, "scheme": "http"}
+        extra: dict[str, Any] = {"region": conn_id_region, "endpoint": self.url}
         if self.token:
             extra["token"] = self.token
         return json.dumps(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 
 CST = timezone(timedelta(hours=8), "CST")
@@ -43,6 +44,8 @@ def parse_query_time(text: str, zone: str = "+08:00") -> int:
     value = text.strip()
     if value.endswith("Z"):
         value = value[:-1] + "+00:00"
+    # Python 3.10's fromisoformat takes only 3 or 6 fraction digits: pad or cut to 6.
+    value = re.sub(r"(\.\d{1,6})\d*", lambda m: m.group(1).ljust(7, "0"), value, count=1)
     dt = datetime.fromisoformat(value)
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=QUERY_ZONES[zone])

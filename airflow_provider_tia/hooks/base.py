@@ -44,7 +44,7 @@ class TencentCloudConnectionHook(BaseHook):
         super().__init__()
         self.tia_conn_id = tia_conn_id
         self.region = region
-        self._overrides = {
+        self._overrides: dict[str, Any] = {
             "request_timeout": request_timeout,
             "max_attempts": max_attempts,
             "retry_backoff": retry_backoff,

@@ -48,8 +48,8 @@ RETRY_CODES = frozenset(
 # As Airflow's masker: a "secret" of a few characters would turn ordinary words into "***".
 MIN_SECRET_LENGTH = 5
 SSL_HINT = (
-    " (the endpoint seems to speak plain http, e.g. the local emulator: set the connection's extra "
-    '"scheme": "http")'
+    " (the endpoint seems to speak plain http, e.g. the local emulator: write the connection's endpoint "
+    "as http://host:port)"
 )
 
 log = logging.getLogger(__name__)
@@ -359,8 +359,8 @@ def unwrap_response(action: str, payload: Any) -> dict[str, Any]:
     if isinstance(payload, bytes | str):
         try:
             payload = json.loads(payload)
-        except ValueError as error:
-            raise MalformedResponse(f"{action}: the reply is not JSON") from error
+        except ValueError as bad_json:
+            raise MalformedResponse(f"{action}: the reply is not JSON") from bad_json
     if not isinstance(payload, Mapping) or not isinstance(payload.get("Response"), Mapping):
         raise MalformedResponse(f"{action}: the reply has no Response object")
     response = payload["Response"]

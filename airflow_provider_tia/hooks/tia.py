@@ -222,7 +222,7 @@ class TIALogReader:
         return True
 
     def read(self, start: DateTime, end: DateTime) -> list[LogLine]:
-        params, lines = self._params(start, end), []
+        params, lines = self._params(start, end), list[LogLine]()
         while self._page(params, self.hook.call("QueryLogs", params), lines):
             pass
         self.zone.learn(start, [line.time for line in lines])
@@ -236,7 +236,7 @@ class AsyncTIALogReader(TIALogReader):
     """``TIALogReader`` on the async client (for triggers)."""
 
     async def read(self, start: DateTime, end: DateTime) -> list[LogLine]:  # type: ignore[override]
-        params, lines = self._params(start, end), []
+        params, lines = self._params(start, end), list[LogLine]()
         while self._page(params, await self.hook.call("QueryLogs", params), lines):
             pass
         self.zone.learn(start, [line.time for line in lines])

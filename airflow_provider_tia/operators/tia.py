@@ -9,7 +9,6 @@ import time
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.common.compat.sdk import ResumableJobMixin
 from airflow.sdk import conf
 from airflow.sdk.exceptions import AirflowException
 
@@ -17,10 +16,12 @@ from airflow_provider_tia import lifecycle, staging
 from airflow_provider_tia.exceptions import JobAlreadyExists, JobNotFound, JobSpecError, TIAError
 from airflow_provider_tia.job import SPEC_FIELDS, job_label
 from airflow_provider_tia.lifecycle import Action, Deadline, IfExists, JobEvent, Reason
+from airflow_provider_tia.operators._compat import ResumableJobMixin
 from airflow_provider_tia.operators._spec import build_spec, run_suffix, suffixed
 from airflow_provider_tia.operators.base import TIABaseOperator
 
 if TYPE_CHECKING:
+    from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
     from pendulum import DateTime
 
@@ -151,6 +152,7 @@ class CreateJobOperator(ResumableJobMixin, TIABaseOperator):
         self._killed = False
         self._job: Job | None = None  # the last read of the job, for the next step
         self._result: dict[str, Any] | None = None
+        self.final_job: dict[str, Any] | None = None  # the job as it ended (or failed), for lineage
 
     # ------------------------------------------------------------------------------------ execute
     def execute(self, context: Context) -> Any:
@@ -304,14 +306,15 @@ class CreateJobOperator(ResumableJobMixin, TIABaseOperator):
     def is_job_succeeded(self, status: str) -> bool:
         return status == "Succeeded"
 
-    def poll_until_complete(self, external_id: Any, context: Context) -> dict[str, Any] | None:
+    # The mixin returns this method's value when it reconnects to a running job: it is the result.
+    def poll_until_complete(self, external_id: Any, context: Context) -> dict[str, Any] | None:  # type: ignore[override]
         """Wait for the job (here, or deferred to the triggerer) and keep the result for ``get_job_result``."""
         name, cluster = external_id["name"], external_id["cluster"]
         self.push_link(context, name, cluster)
         job = self._job if self._job is not None and self._job.name == name else self._read(name, cluster)
         self._remember(job, cluster)
         if not self.wait_for_completion:
-            self._result = job.to_dict()
+            self._result = self.final_job = job.to_dict()
             return self._result
         follower = self._follower(job.create_time)
         if job.is_terminal:
@@ -341,6 +344,7 @@ class CreateJobOperator(ResumableJobMixin, TIABaseOperator):
         if event.reason is Reason.TIMEOUT:
             event = event.with_message(self._apply_on_timeout(event.message))
         tail = follower.cursor.last_lines(TAIL_LINES) if follower else []
+        self.final_job = event.job
         self._result = lifecycle.finish(event, tail)
         self.log.info(
             "%s ended %s", job_label(self._result["Name"], self._result.get("Cluster")), self._result["State"]
@@ -410,6 +414,15 @@ class CreateJobOperator(ResumableJobMixin, TIABaseOperator):
         self._target = (received.resume["name"], received.resume["cluster"])
         logs = received.resume.get("logs")
         return self._end(received, self._follower(None, logs) if logs is not None else None)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage | None:
+        """Lineage (apache-airflow-providers-openlineage): PackageDir entries as inputs, the job as the run.
+
+        Reads the job this execution ended with (``final_job``), not XCom: the listener may run in a
+        forked process, and a failed job (no XCom) still reports its inputs and state."""
+        from airflow_provider_tia.lineage import tia_job_lineage
+
+        return tia_job_lineage(self.final_job)
 
     def on_kill(self) -> None:
         """TI-A has no stop: delete the job this execution created, is creating, or watches."""

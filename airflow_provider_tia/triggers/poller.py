@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_tia.exceptions import TIAError
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Awaitable, Callable
+    from collections.abc import AsyncGenerator, Awaitable, Callable
 
     from airflow_provider_tia.hooks.tia import AsyncTIAClient
     from airflow_provider_tia.job import Job
@@ -76,7 +76,7 @@ class ClusterPoller:
             poller = pollers[key] = cls(key, cluster, float(interval), client_factory)
         return poller
 
-    async def watch(self, name: str) -> AsyncIterator[Job | TIAError]:
+    async def watch(self, name: str) -> AsyncGenerator[Job | TIAError, None]:
         """Yields the job (or the error reading it) after every sweep, until the caller stops."""
         queue: asyncio.Queue = asyncio.Queue(maxsize=1)
         self._watchers.setdefault(name, set()).add(queue)

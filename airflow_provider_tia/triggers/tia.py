@@ -20,7 +20,7 @@ from airflow_provider_tia.job import job_label
 from airflow_provider_tia.triggers.poller import ClusterPoller
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncGenerator, AsyncIterator
 
     from airflow_provider_tia.job import Job
     from airflow_provider_tia.logs import AsyncLogFollower
@@ -145,7 +145,7 @@ class JobTrigger(BaseTrigger):
         resume = {**self.resume, "logs": follower.state()} if follower is not None else self.resume
         return lifecycle.JobEvent(event.status, event.reason, event.message, event.job, resume)
 
-    async def _updates(self) -> AsyncIterator[Job | TIAError]:
+    async def _updates(self) -> AsyncGenerator[Job | TIAError, None]:
         """The job's state (or the error reading it), once per poll interval.
 
         Batched: from the cluster's shared ``ClusterPoller`` (one paged ListJobs for all the triggers

@@ -79,7 +79,7 @@ def test_plugin_fixtures(tia_emulator, tia_connection) -> None:
         "conn_type": "tencentcloud",
         "login": tia_emulator.secret_id,
         "password": tia_emulator.secret_key,
-        "extra": {"region": "ap-beijing", "endpoint": tia_emulator.endpoint, "scheme": "http"},
+        "extra": {"region": "ap-beijing", "endpoint": tia_emulator.url},
     }
     http = HttpProfile(endpoint=conn["extra"]["endpoint"], protocol=conn["extra"]["scheme"])
     c = TiaClient(
