@@ -165,7 +165,8 @@ class QueryLogsZone:
 
     def learn(self, start: DateTime, times: Sequence[DateTime | None]) -> None:
         """Settle the reading from the lines a window returned (windows have 1 s resolution)."""
-        if self.reading is None and any(t is not None and t < start.subtract(seconds=2) for t in times):
+        window_start = start.replace(microsecond=0)  # what the UTC reading would have started from
+        if self.reading is None and any(t is not None and t < window_start for t in times):
             self.reading = "+08:00"
 
 

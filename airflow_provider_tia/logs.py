@@ -86,18 +86,24 @@ class LogCursor:
         self._forget_old()
         return emitted
 
-    def next_start(self, lines: Sequence[Line], start: DateTime) -> DateTime | None:
-        """Where to read on when a window came back full (it may hide more lines), else None."""
+    def next_start(self, lines: Sequence[Line], start: DateTime, *, retried: bool = False) -> DateTime | None:
+        """Where to read on when a window came back full (it may hide more lines), else None.
+
+        A full window of lines older than ``start`` was read wider than asked (a reader still
+        learning how the service reads window times): it is read once more from the same start.
+        """
         if len(lines) < self.window_cap:
             return None
-        last = max((line.time for line in lines if line.time is not None), default=None)
-        if last is None or int(last.timestamp()) <= int(start.timestamp()):
-            log.warning(
-                "More than %d log lines within one second: the log service cannot page past them",
-                self.window_cap,
-            )
-            return None
-        return last
+        times = [line.time for line in lines if line.time is not None]
+        last = max(times, default=None)
+        if last is not None and int(last.timestamp()) > int(start.timestamp()):
+            return last
+        if not retried and any(moment < start.subtract(seconds=1) for moment in times):
+            return start
+        log.warning(
+            "More than %d log lines within one second: the log service cannot page past them", self.window_cap
+        )
+        return None
 
     def _horizon(self) -> DateTime | None:
         """Lines older than this can't come back in a window: their keys may be forgotten."""
@@ -175,11 +181,12 @@ class LogFollower:
 
     def poll(self) -> int:
         """Emit the lines that appeared since the last poll; returns how many were emitted."""
-        emitted, start = 0, self.cursor.window_start()
+        emitted, start, previous = 0, self.cursor.window_start(), None
         while start is not None:
             lines = self.reader.read(start, self.cursor.window_end())
             emitted += self.cursor.accept(lines, start, self.emit)
-            start = self.cursor.next_start(lines, start)  # type: ignore[assignment]  # None ends the loop
+            retried = start == previous
+            start, previous = self.cursor.next_start(lines, start, retried=retried), start  # type: ignore[assignment]
         return emitted
 
     def state(self) -> dict[str, Any]:
@@ -193,11 +200,12 @@ class AsyncLogFollower:
         self.reader, self.cursor, self.emit = reader, cursor, emit
 
     async def poll(self) -> int:
-        emitted, start = 0, self.cursor.window_start()
+        emitted, start, previous = 0, self.cursor.window_start(), None
         while start is not None:
             lines = await self.reader.read(start, self.cursor.window_end())
             emitted += self.cursor.accept(lines, start, self.emit)
-            start = self.cursor.next_start(lines, start)  # type: ignore[assignment]  # None ends the loop
+            retried = start == previous
+            start, previous = self.cursor.next_start(lines, start, retried=retried), start  # type: ignore[assignment]
         return emitted
 
     def state(self) -> dict[str, Any]:

@@ -81,7 +81,7 @@ def test_plugin_fixtures(tia_emulator, tia_connection) -> None:
         "password": tia_emulator.secret_key,
         "extra": {"region": "ap-beijing", "endpoint": tia_emulator.url},
     }
-    http = HttpProfile(endpoint=conn["extra"]["endpoint"], protocol=conn["extra"]["scheme"])
+    http = HttpProfile(endpoint=tia_emulator.endpoint, protocol="http")
     c = TiaClient(
         Credential(conn["login"], conn["password"]), conn["extra"]["region"], ClientProfile(httpProfile=http)
     )
