@@ -125,6 +125,10 @@ class JobFailed(TIAError):
         super().__init__(text)
 
 
+class WatchedJobFailed(JobFailed, AirflowFailException):
+    """A job the task only watches (``JobSensor``) failed: no retry of the task can change that."""
+
+
 class JobWaitTimeout(TIAError):
     """The job did not finish within ``max_wait``."""
 

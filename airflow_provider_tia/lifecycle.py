@@ -148,7 +148,7 @@ def finished(job: JobLike, label: str, resume: dict[str, Any] | None = None) -> 
 
 
 def timed_out(label: str, budget: float | None, job: JobLike | None = None) -> JobEvent:
-    within = f" within {budget:.0f}s" if budget is not None else ""
+    within = f" within {budget:.0f}s" if budget is not None else " before the deadline"
     message = f"{label} did not finish{within}"
     return JobEvent(Status.ERROR, Reason.TIMEOUT, message, job.to_dict() if job else None)
 
@@ -173,19 +173,27 @@ def assess(read: JobLike | BaseException, label: str) -> JobEvent | None:
 
 
 def finish(
-    event: JobEvent, tail: list[str] | None = None, *, timeout_error: type[Exception] = JobWaitTimeout
+    event: JobEvent,
+    tail: list[str] | None = None,
+    *,
+    timeout_error: type[Exception] = JobWaitTimeout,
+    failed_error: type[JobFailed] = JobFailed,
 ) -> dict[str, Any]:
     """The job dict of a successful event; otherwise the typed error the task fails with."""
     if event.status is Status.SUCCESS and event.job is not None:
         return event.job
-    raise error_of(event, tail, timeout_error=timeout_error)
+    raise error_of(event, tail, timeout_error=timeout_error, failed_error=failed_error)
 
 
 def error_of(
-    event: JobEvent, tail: list[str] | None = None, *, timeout_error: type[Exception] = JobWaitTimeout
+    event: JobEvent,
+    tail: list[str] | None = None,
+    *,
+    timeout_error: type[Exception] = JobWaitTimeout,
+    failed_error: type[JobFailed] = JobFailed,
 ) -> Exception:
     if event.status is Status.FAILED:
-        return JobFailed(event.message, event.job or {}, tail)
+        return failed_error(event.message, event.job or {}, tail)
     if event.reason is Reason.TIMEOUT:
         return timeout_error(event.message)
     if event.reason is Reason.VANISHED:

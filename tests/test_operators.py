@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from airflow.sdk.exceptions import AirflowException
 
-from airflow_provider_tia.exceptions import JobSpecError, JobVanished
+from airflow_provider_tia.exceptions import JobNotFound, JobSpecError, JobVanished
+from airflow_provider_tia.job import SPEC_FIELDS
 from airflow_provider_tia.operators._spec import build_spec, run_suffix, suffixed
 from airflow_provider_tia.operators.tia import CreateJobOperator, DeleteJobOperator
 
@@ -22,10 +25,10 @@ class _TI(SimpleNamespace):
         self.pushed[key] = value
 
 
-def test_on_kill_deletes_the_job(tia_emulator, tia_connection):
-    op = CreateJobOperator(
+def _kill_op(name: str) -> CreateJobOperator:
+    return CreateJobOperator(
         task_id="kill",
-        name="k-kill",
+        name=name,
         cluster="ap-beijing",
         runtime_version="tia-1.7.0",
         package_dir=[SCRIPTS],
@@ -33,7 +36,9 @@ def test_on_kill_deletes_the_job(tia_emulator, tia_connection):
         args=["train.py", "--lines", "200", "--sleep", "0.1"],
         poll_interval=0.2,
     )
-    ti = _TI(pushed={}, try_number=1, dag_id="d", task_id="kill", run_id="r", map_index=-1)
+
+
+def _run_in_thread(op: CreateJobOperator, ti: _TI) -> tuple[threading.Thread, list[BaseException]]:
     errors: list[BaseException] = []
 
     def run() -> None:
@@ -44,19 +49,64 @@ def test_on_kill_deletes_the_job(tia_emulator, tia_connection):
 
     thread = threading.Thread(target=run)
     thread.start()
+    return thread, errors
+
+
+def _ti() -> _TI:
+    return _TI(pushed={}, try_number=1, dag_id="d", task_id="kill", run_id="r", map_index=-1, stats_tags={})
+
+
+def test_on_kill_deletes_the_job(tia_emulator, tia_connection):
+    op, ti = _kill_op("k-kill"), _ti()
+    thread, errors = _run_in_thread(op, ti)
     tia_emulator.wait_for_state("k-kill", "ap-beijing", "Running")
     op.on_kill()
     thread.join(30)
     assert tia_emulator.store.get("ap-beijing", "k-kill") is None
     assert len(errors) == 1 and isinstance(errors[0], JobVanished)
-    assert ti.pushed["tia_job"] == {"name": "k-kill", "cluster": "ap-beijing", "region": "ap-beijing"}
+    assert "TI-A job k-kill in ap-beijing no longer exists" in str(errors[0])
+    assert ti.pushed["tia_job"]["name"] == "k-kill" and ti.pushed["tia_job"]["cluster"] == "ap-beijing"
+
+
+def test_kill_while_create_job_is_in_flight_deletes_the_job(tia_emulator, tia_connection):
+    """The job is known before CreateJob is sent: a kill during the call still deletes what it creates."""
+    tia_emulator.set_faults("CreateJob:latency=1.0@2")
+    try:
+        op = _kill_op("k-inflight")
+        thread, errors = _run_in_thread(op, _ti())
+        deadline = time.monotonic() + 30
+        while tia_emulator.calls["CreateJob"] < 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        calls = tia_emulator.calls["CreateJob"]
+        op.on_kill()  # the CreateJob request is in the emulator, its reply 2 s away
+        thread.join(60)
+    finally:
+        tia_emulator.set_faults(None)
+    assert calls == 1 and not thread.is_alive()
+    assert len(errors) == 1 and isinstance(errors[0], AirflowException)
+    assert "killed while creating TI-A job k-inflight in ap-beijing; the job was deleted" in str(errors[0])
+    assert tia_emulator.store.get("ap-beijing", "k-inflight") is None
 
 
 def test_delete_job_operator(tia_emulator, tia_connection):
     op = DeleteJobOperator(task_id="rm", job_name="k-none", cluster="ap-beijing")
     assert op.execute({}) is False
-    with pytest.raises(Exception, match="k-none"):
+    with pytest.raises(JobNotFound, match="ResourceNotFound: DeleteJob: job 'k-none' not found"):
         DeleteJobOperator(task_id="rm", job_name="k-none", cluster="ap-beijing", missing_ok=False).execute({})
+
+
+def test_operator_keywords_template_fields_and_docs_follow_the_field_table():
+    import inspect
+
+    parameters = inspect.signature(CreateJobOperator.__init__).parameters
+    table = [field.attr for field in SPEC_FIELDS]
+    assert [name for name in parameters if name in table] == table  # every field, in the table's order
+    assert table == [name for name in list(parameters)[1 : len(table) + 1]]  # and nothing else first
+    assert set(table) <= set(CreateJobOperator.template_fields)
+    for field in SPEC_FIELDS:
+        assert f":param {field.attr}: ``{field.api}``." in (CreateJobOperator.__doc__ or "")
+    op = CreateJobOperator(task_id="t", name="a", cluster="c", runtime_version="r", worker_count="3")
+    assert {attr: getattr(op, attr) for attr in table}["worker_count"] == "3"
 
 
 def test_constructor_checks_and_template_fields():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import pendulum
@@ -13,7 +14,7 @@ import pytest
 from airflow_provider_tia.exceptions import JobNotFound
 from airflow_provider_tia.hooks.tia import TIAHook
 from airflow_provider_tia.job import JobSpec
-from airflow_provider_tia.links.tia import TIAJobLink, job_url
+from airflow_provider_tia.links.tia import TIAJobLink
 from airflow_provider_tia.operators._spec import run_suffix, suffixed
 
 CLUSTER = "ap-beijing"
@@ -51,9 +52,12 @@ def job_lines(name: str, token: str, roles: list[str], lines: int) -> list[str]:
 
 
 def assert_once(output: str, lines: list[str]) -> None:
-    """Each job line was emitted to the task log exactly once (error messages may quote it again)."""
+    """Each job line was emitted to the task log exactly once, by the operator or by its trigger while
+    deferred (error messages may quote it again)."""
     for line in lines:
-        assert output.count(f"] {line} [airflow.task.operators") == 1, (line, output.count(line))
+        by_task = output.count(f"] {line} [airflow.task.operators")
+        by_trigger = output.count(f"] {line} [airflow_provider_tia.triggers")
+        assert by_task + by_trigger == 1, (line, by_task, by_trigger)
 
 
 def spec(name: str, *args: str) -> JobSpec:
@@ -89,11 +93,14 @@ def test_success_templated_fields_logs_and_link(run_dag, tia_emulator, capfd):
     served = served_lines(name)
     assert any("worker1" in line for line in served)
     assert_once(output, served)
+    # The job runs on the emulator: the link opens the emulator's own page of the job.
+    page = f"http://{tia_emulator.endpoint}/console/tia/job?cluster={CLUSTER}&name={name}"
     link = xcom(dag_run, "train", key="tia_job")
-    assert link == {"name": name, "cluster": CLUSTER, "region": "ap-beijing"}
-    stored_link = xcom(dag_run, "train", key=TIAJobLink().xcom_key)
-    assert stored_link == job_url(name, CLUSTER, "ap-beijing")
-    assert f"name={name}" in stored_link and stored_link.startswith("https://console.cloud.tencent.com/")
+    assert link == {"name": name, "cluster": CLUSTER, "region": "ap-beijing", "url": page}
+    assert xcom(dag_run, "train", key=TIAJobLink().xcom_key) == page
+    with urllib.request.urlopen(page, timeout=10) as reply:
+        html = reply.read().decode()
+    assert name in html and "Succeeded" in html
 
 
 def test_failed_job_fails_task_with_message_and_last_lines(run_dag, tia_emulator, capfd):
@@ -122,18 +129,22 @@ def test_deferrable_logs_once_and_outcomes(run_dag, tia_emulator, capfd):
     dag_run = run_dag("tia_test_deferrable")
     output = capfd.readouterr().out
     assert states(dag_run) == {"train_ok": "success", "train_bad": "failed"}
-    # The trigger really ran (and only the operator printed job lines, never the trigger).
+    # The trigger really ran, and printed job lines while the job ran (live logs while deferred).
     assert re.search(
-        r"TI-A job d-ok is Succeeded\s+\[airflow_provider_tia\.triggers\.tia\.JobTrigger", output
+        r"TI-A job d-ok in ap-beijing is Succeeded\s+\[airflow_provider_tia\.triggers\.tia\.JobTrigger",
+        output,
     )
-    assert re.search(r"TI-A job d-bad is Failed\s+\[airflow_provider_tia\.triggers\.tia\.JobTrigger", output)
+    assert re.search(
+        r"TI-A job d-bad in ap-beijing is Failed\s+\[airflow_provider_tia\.triggers\.tia\.JobTrigger", output
+    )
     assert xcom(dag_run, "train_ok")["State"] == "Succeeded"
-    assert_once(output, job_lines("d-ok", "dok", ["master0"], 4) + ["[d-ok-master-0] dok master0 done"])
-    assert_once(output, job_lines("d-bad", "dbad", ["master0"], 4))
+    assert_once(output, job_lines("d-ok", "dok", ["master0"], 8) + ["[d-ok-master-0] dok master0 done"])
+    assert_once(output, job_lines("d-bad", "dbad", ["master0"], 8))
+    assert re.search(r"\] \[d-ok-master-0\] dok master0 step \d \[airflow_provider_tia\.triggers", output)
     error = output[output.index("TI-A job d-bad in ap-beijing failed: ") :]
     assert "Last log lines:" in error and "dbad master0 error: loss is nan" in error
     # The tail printed before deferral reaches the error message too.
-    assert "dbad master0 step 0" in error or "dbad master0 step 3" in error
+    assert "dbad master0 step 7" in error
 
 
 def test_attach_to_running_job_and_refuse_with_fail(run_dag, tia_emulator, hook, capfd):
@@ -149,7 +160,7 @@ def test_attach_to_running_job_and_refuse_with_fail(run_dag, tia_emulator, hook,
     result = xcom(dag_run, "attach")
     assert result["State"] == "Succeeded" and result["Id"] == before
     assert_once(output, job_lines("e-attach", "pre", ["master0"], 3))
-    assert "A TI-A job named 'e-refuse' already exists" in output
+    assert "TI-A job e-refuse in ap-beijing already exists (if_exists='fail')" in output
 
 
 def test_replace_and_retry_recreates_failed_job(run_dag, tia_emulator, hook, tmp_path, capfd):

@@ -47,4 +47,4 @@ def test_sensor_outcomes(run_dag, tia_emulator, tia_connection, capfd, caplog):
     assert results["ok_deferred"]["State"] == "Succeeded" and results["ok_deferred"]["Name"] == "n-later"
     assert "[DAG TEST] running trigger in line" in output + caplog.text  # ok_deferred really deferred
     assert f"TI-A job n-bad in ap-beijing failed: {message}" in output
-    assert "TI-A job n-missing does not exist in ap-beijing" in output
+    assert "TI-A job n-missing in ap-beijing does not exist" in output

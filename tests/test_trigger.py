@@ -43,7 +43,19 @@ def hook(tia_connection) -> TIAHook:
 
 
 def test_serialize_round_trip():
-    trigger = JobTrigger("job-a", CLUSTER, "my_conn", "ap-guangzhou", 2.5, 1700000000.0, False, batched=False)
+    resume = {"name": "job-a", "cluster": CLUSTER, "logs": None}
+    trigger = JobTrigger(
+        "job-a",
+        CLUSTER,
+        "my_conn",
+        "ap-guangzhou",
+        2.5,
+        1700000000.0,
+        False,
+        batched=False,
+        budget=60,
+        resume=resume,
+    )
     classpath, kwargs = trigger.serialize()
     assert classpath == "airflow_provider_tia.triggers.tia.JobTrigger"
     assert kwargs == {
@@ -55,6 +67,8 @@ def test_serialize_round_trip():
         "deadline": 1700000000.0,
         "delete_on_kill": False,
         "batched": False,
+        "budget": 60,
+        "resume": resume,
     }
     import importlib
 
@@ -82,7 +96,12 @@ def test_events_success_failed_vanished_timeout(hook, tia_emulator):
     assert ok["status"] == "success" and ok["job"]["State"] == "Succeeded" and ok["job"]["Name"] == "g-ok"
     assert bad["status"] == "failed" and bad["job"]["State"] == "Failed"
     assert bad["job"]["Message"] in bad["message"]
-    assert vanished["status"] == "error" and vanished["job"] is None and "vanished" in vanished["message"]
+    assert (vanished["status"], vanished["reason"], vanished["job"]) == ("error", "vanished", None)
+    assert (
+        vanished["message"]
+        == "TI-A job g-none in ap-beijing no longer exists: it was deleted while being watched"
+    )
+    assert ok["resume"] == {"name": "g-ok", "cluster": CLUSTER}  # what the task handed over comes back
     assert (
         timeout["status"] == "error" and "deadline" in timeout["message"] and timeout["reason"] == "timeout"
     )

@@ -9,7 +9,7 @@ from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
 from airflow.sdk.exceptions import AirflowSensorTimeout
 
 from airflow_provider_tia import lifecycle
-from airflow_provider_tia.exceptions import JobNotFound, TransientError
+from airflow_provider_tia.exceptions import JobNotFound, TransientError, WatchedJobFailed
 from airflow_provider_tia.job import job_label
 from airflow_provider_tia.operators.base import TIABaseOperator
 
@@ -68,7 +68,9 @@ class JobSensor(TIABaseOperator, BaseSensorOperator):
         event = lifecycle.assess(job, self.label)
         if event is None:
             return False
-        return PokeReturnValue(is_done=True, xcom_value=lifecycle.finish(event))
+        return PokeReturnValue(
+            is_done=True, xcom_value=lifecycle.finish(event, failed_error=WatchedJobFailed)
+        )
 
     def execute(self, context: Context) -> Any:
         self.push_link(context, self.job_name, self.cluster)
@@ -97,4 +99,8 @@ class JobSensor(TIABaseOperator, BaseSensorOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
         """The trigger's event -> the job dict, or the error (``soft_fail`` is applied by the base class)."""
-        return lifecycle.finish(lifecycle.JobEvent.from_payload(event), timeout_error=AirflowSensorTimeout)
+        return lifecycle.finish(
+            lifecycle.JobEvent.from_payload(event),
+            timeout_error=AirflowSensorTimeout,
+            failed_error=WatchedJobFailed,
+        )

@@ -25,7 +25,7 @@ with DAG(
             args=[
                 "train.py",
                 "--lines",
-                "4",
+                "8",
                 "--sleep",
                 "0.3",
                 "--token",
