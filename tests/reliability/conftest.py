@@ -76,3 +76,12 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # no
     terminalreporter.section("TI-A reliability")
     for line in RESULTS.table():
         terminalreporter.write_line(line)
+
+
+@pytest.fixture
+def trigger_xcoms():
+    """The XComs triggers read and write (their log checkpoints), kept across triggerer restarts."""
+    from tia_rel_helpers import triggerer_comms
+
+    with triggerer_comms() as comms:
+        yield comms

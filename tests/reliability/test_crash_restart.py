@@ -154,7 +154,10 @@ def test_worker_killed_mid_wait_retry_reattaches(
     assert (crash_emu.calls["CreateJob"], crash_emu.calls["DeleteJob"]) == (1, 0)
     assert creations == {(CLUSTER, name): 1}
     message = (
-        "created by an earlier try of this task: attaching" if state_store else "Attaching to existing job"
+        # Airflow's ResumableJobMixin reconnects through the state store; without it, the name is found.
+        "Reconnecting to existing job"
+        if state_store
+        else f"Attaching to existing TI-A job {name} in {CLUSTER}"
     )
     assert sum(message in m for m in retry.printed) == 1
     assert (false_failures, duplicated, lost) == (0, 0, 0)
@@ -171,7 +174,7 @@ def _defer(name: str, printed: list[str], ti: FakeTI, duration: float = 3, lines
 
 
 def test_triggerer_restart_mid_wait_recreates_trigger_and_keeps_job(
-    crash_emu, crash_conn, reliability_results
+    crash_emu, crash_conn, reliability_results, trigger_xcoms
 ) -> None:
     name = "rel-triggerer-restart"
     creations = count_creations(crash_emu)
@@ -181,7 +184,7 @@ def test_triggerer_restart_mid_wait_recreates_trigger_and_keeps_job(
     payload = deferred.trigger.serialize()
     assert payload[1]["tia_conn_id"] == CONN and payload[1]["job_name"] == name
 
-    first = rebuild(deferred.trigger)
+    first = rebuild(deferred.trigger, ti, printed)
     cleanup, on_kill = Spy(first, "cleanup"), Spy(first, "on_kill")
     old = Triggerer()
     try:
@@ -201,13 +204,14 @@ def test_triggerer_restart_mid_wait_recreates_trigger_and_keeps_job(
 
     new = Triggerer()  # another triggerer picks the trigger up from the database
     try:
-        second = rebuild(first)
+        second = rebuild(first, ti, printed)
         assert second.serialize() == payload
         events = new.run(second)
     finally:
         new.close()
     resumed = capture(make_op(name, 3, 30, deferrable=True), printed)
-    result = resumed.execute_complete(context_for(ti), events[0], **deferred.kwargs)
+    result = resumed.execute_complete(context_for(ti), events[0])
+    assert trigger_xcoms.values, "the first trigger checkpointed its log position"
     job = crash_emu.store.get(CLUSTER, name)
     lost, duplicated = line_figures(name, served_lines(crash_emu, name), printed)
     duplicated += max(0, creations[(CLUSTER, name)] - 1)

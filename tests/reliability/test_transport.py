@@ -9,6 +9,7 @@ import base64
 import hashlib
 import hmac
 import json
+import secrets
 import time
 from datetime import datetime, timezone
 from types import SimpleNamespace
@@ -22,7 +23,7 @@ from airflow_provider_tia.emulator import TIAEmulator
 from airflow_provider_tia.emulator import auth as emulator_auth
 from airflow_provider_tia.emulator.auth import legacy_sign_string, tc3_canonical_request, tc3_signature
 from airflow_provider_tia.exceptions import AuthFailure, NetworkError, TIAConfigError
-from airflow_provider_tia.hooks.tia import AsyncTIAClient, TIAHook
+from airflow_provider_tia.hooks.tia import TIAHook
 from airflow_provider_tia.job import JobSpec
 
 CLUSTER = "ap-beijing"
@@ -92,7 +93,7 @@ def test_no_silent_downgrade_to_http_on_the_wire(emu, monkeypatch, reliability_r
         hook.describe_job("x", CLUSTER)
 
     async def read() -> None:
-        async with AsyncTIAClient(hook.settings) as client:
+        async with await hook.async_client() as client:
             await client.describe_job("x", CLUSTER)
 
     with pytest.raises(NetworkError):
@@ -158,7 +159,7 @@ def legacy(emu: TIAEmulator, params: dict, *, timestamp: int | None = None, tamp
         "Region": CLUSTER,
         "SecretId": "AKIDemulator",
         "Timestamp": str(int(time.time()) if timestamp is None else timestamp),
-        "Nonce": "4711",
+        "Nonce": str(secrets.randbelow(2**31) + 1),  # a fresh one: the emulator refuses a replayed Nonce
         "SignatureMethod": "HmacSHA256",
         **params,
     }
@@ -326,7 +327,7 @@ def test_provider_with_a_skewed_clock_gets_a_clear_refusal_without_retries(emu, 
     assert caught.value.code == "AuthFailure.SignatureExpire"
 
     async def read() -> None:
-        async with AsyncTIAClient(hook.settings) as client:
+        async with await hook.async_client() as client:
             await client.describe_job("skew-job", CLUSTER)
 
     with pytest.raises(AuthFailure, match="SignatureExpire"):

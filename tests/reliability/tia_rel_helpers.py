@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk.exceptions import TaskDeferred
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
     from airflow_provider_tia.emulator import TIAEmulator
     from airflow_provider_tia.operators.tia import CreateJobOperator
@@ -63,6 +63,7 @@ class FakeTI:
         self.dag_id, self.task_id, self.run_id = dag_id, task_id, run_id
         self.try_number, self.map_index = try_number, map_index
         self.xcoms: dict[str, Any] = {}
+        self.stats_tags: dict[str, str] = {}
 
     def xcom_push(self, key: str, value: Any) -> None:
         self.xcoms[key] = json.loads(json.dumps(value))
@@ -105,13 +106,26 @@ class _Sink(logging.Handler):
             self.messages.append(record.getMessage())
 
 
-def capture(op: CreateJobOperator, messages: list[str]) -> CreateJobOperator:
-    """Send ``op.log`` (its task log: job lines and operator messages) into ``messages``."""
-    logger = logging.getLogger(f"tia.reliability.task.{op.task_id}.{next(_ids)}")
+class _TaskLogger(logging.LoggerAdapter):
+    """A task log that also takes structlog-style keywords (Airflow's ResumableJobMixin logs with them)."""
+
+    def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
+        std = {k: v for k, v in kwargs.items() if k in ("exc_info", "stack_info", "stacklevel", "extra")}
+        fields = " ".join(f"{k}={v}" for k, v in kwargs.items() if k not in std)
+        return (f"{msg} {fields}" if fields else msg), std
+
+
+def _sink_logger(messages: list[str]) -> logging.Logger:
+    logger = logging.getLogger(f"tia.reliability.task.{next(_ids)}")
     logger.setLevel(logging.DEBUG)
     logger.propagate = False
     logger.handlers[:] = [_Sink(messages)]
-    object.__setattr__(op, "_cached_logger", logger)
+    return logger
+
+
+def capture(op: CreateJobOperator, messages: list[str]) -> CreateJobOperator:
+    """Send ``op.log`` (its task log: job lines and operator messages) into ``messages``."""
+    object.__setattr__(op, "_cached_logger", _TaskLogger(_sink_logger(messages), {}))
     return op
 
 
@@ -148,13 +162,53 @@ def count_creations(emu: TIAEmulator) -> Counter:
 
 
 # ---------------------------------------------------------------------------------------- triggerer
-def rebuild(trigger: Any) -> Any:
-    """A trigger recreated from ``serialize()`` as the triggerer does (through Airflow's serde)."""
+class TriggerXComs:
+    """What the triggerer's supervisor answers to a trigger's XCom calls (GetXCom/SetXCom), in memory.
+
+    Installed as ``SUPERVISOR_COMMS`` by ``triggerer_comms``; it outlives triggerer "restarts", as the
+    metadata database does.
+    """
+
+    def __init__(self) -> None:
+        self.values: dict[tuple, Any] = {}
+
+    async def asend(self, msg: Any) -> Any:
+        from airflow.sdk.execution_time.comms import GetXCom, SetXCom, XComResult
+
+        key = (msg.key, msg.dag_id, msg.task_id, msg.run_id, msg.map_index)
+        if isinstance(msg, SetXCom):
+            self.values[key] = msg.value
+            return None
+        if isinstance(msg, GetXCom):
+            return XComResult(key=msg.key, value=self.values.get(key))
+        raise NotImplementedError(type(msg).__name__)
+
+
+@contextlib.contextmanager
+def triggerer_comms() -> Iterator[TriggerXComs]:
+    from airflow.sdk.execution_time import task_runner
+
+    comms, before = TriggerXComs(), getattr(task_runner, "SUPERVISOR_COMMS", None)
+    task_runner.SUPERVISOR_COMMS = comms  # type: ignore[attr-defined]
+    try:
+        yield comms
+    finally:
+        task_runner.SUPERVISOR_COMMS = before  # type: ignore[attr-defined]
+
+
+def rebuild(trigger: Any, ti: FakeTI | None = None, printed: list[str] | None = None) -> Any:
+    """A trigger recreated from ``serialize()`` as the triggerer does (through Airflow's serde); with
+    ``ti`` it knows its task instance, with ``printed`` its log goes to the task log, as in Airflow."""
     from airflow.sdk.serde import deserialize, serialize
 
     classpath, kwargs = trigger.serialize()
     module, _, name = classpath.rpartition(".")
-    return getattr(importlib.import_module(module), name)(**deserialize(serialize(kwargs)))
+    rebuilt = getattr(importlib.import_module(module), name)(**deserialize(serialize(kwargs)))
+    if ti is not None:
+        rebuilt.task_instance = ti
+    if printed is not None:
+        rebuilt._log = _TaskLogger(_sink_logger(printed), {})
+    return rebuilt
 
 
 async def run_like_triggerer(trigger: Any) -> list[dict]:
@@ -249,11 +303,11 @@ def drive(
         outcome.deferred = True
         outcome.defer_kwargs = deferred.kwargs
         outcome.trigger_payload = deferred.trigger.serialize()
-        outcome.events = triggerer.run(rebuild(deferred.trigger))
+        outcome.events = triggerer.run(rebuild(deferred.trigger, ti, outcome.printed))
         resumed = capture(make_op(), outcome.printed)
         try:
             assert len(outcome.events) == 1, outcome.events
-            outcome.result = resumed.execute_complete(ctx, outcome.events[0], **(deferred.kwargs or {}))
+            outcome.result = resumed.execute_complete(ctx, outcome.events[0])
         except Exception as error:
             outcome.error = error
     except Exception as error:
