@@ -62,7 +62,7 @@ def emulator_process(*args: str, conn_id: str = "tia_bench"):
         "conn_type": "tencentcloud",
         "login": SECRET_ID,
         "password": SECRET_KEY,
-        "extra": {"region": "ap-beijing", "endpoint": f"127.0.0.1:{port}", "scheme": "http"},
+        "extra": {"region": "ap-beijing", "endpoint": f"http://127.0.0.1:{port}"},
     }
     os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(conn)
     try:

@@ -29,9 +29,9 @@ def check(lines: list[str]) -> tuple[int, int]:
 
 
 def main() -> None:
-    from airflow_provider_tia.hooks.tia import TIAHook
-    from airflow_provider_tia.job import JobSpec
-    from airflow_provider_tia.logs import LogFollower
+    from airflow_provider_tia.hooks.tia import TIAHook, TIALogReader
+    from airflow_provider_tia.job import JobSpec, QueryLogsZone
+    from airflow_provider_tia.logs import LogCursor, LogFollower
 
     with emulator_process("--runner", "simulated"):
         hook = TIAHook("tia_bench")
@@ -48,23 +48,18 @@ def main() -> None:
             )
         )
         live: list[str] = []
-        follower = LogFollower(
-            hook, "bench-logs", "ap-beijing", since=job.create_time, emit=live.append, page_size=PAGE
-        )
+        live_hook = TIAHook("tia_bench")
+        reader = TIALogReader(live_hook, "bench-logs", "ap-beijing", QueryLogsZone(), PAGE)
+        follower = LogFollower(reader, LogCursor(job.create_time), live.append)
         while not hook.describe_job("bench-logs", "ap-beijing").is_terminal:
             follower.poll()
             time.sleep(2)
         follower.poll()
 
         replay: list[str] = []
-        fresh = LogFollower(
-            TIAHook("tia_bench"),
-            "bench-logs",
-            "ap-beijing",
-            since=job.create_time,
-            emit=replay.append,
-            page_size=PAGE,
-        )
+        replay_hook = TIAHook("tia_bench")
+        fresh_reader = TIALogReader(replay_hook, "bench-logs", "ap-beijing", QueryLogsZone(), PAGE)
+        fresh = LogFollower(fresh_reader, LogCursor(job.create_time), replay.append)
         started = time.perf_counter()
         fresh.poll()
         elapsed = time.perf_counter() - started
@@ -76,14 +71,14 @@ def main() -> None:
     print("| pass | lines printed | QueryLogs calls | minimum calls | duplicates | lost |")
     print("|---|---|---|---|---|---|")
     print(
-        f"| live, while the job ran ({DURATION} s) | {len(live):,} | {follower.calls} | {minimum} | {live_dupes} | {live_lost} |"
+        f"| live, while the job ran ({DURATION} s) | {len(live):,} | {live_hook.api_calls['QueryLogs']} | {minimum} | {live_dupes} | {live_lost} |"
     )
     print(
-        f"| one pass over the finished job | {len(replay):,} | {fresh.calls} | {minimum} | {dupes} | {lost} |"
+        f"| one pass over the finished job | {len(replay):,} | {replay_hook.api_calls['QueryLogs']} | {minimum} | {dupes} | {lost} |"
     )
     print(f"RESULT log_lines_per_second (finished job, one pass) = {len(replay) / elapsed:,.0f}")
     print(
-        f"RESULT log_calls_vs_minimum = {fresh.calls / minimum:.2f}x (live: {follower.calls / minimum:.2f}x)"
+        f"RESULT log_calls_vs_minimum = {replay_hook.api_calls['QueryLogs'] / minimum:.2f}x (live: {live_hook.api_calls['QueryLogs'] / minimum:.2f}x)"
     )
     print(f"RESULT log_duplicates = {live_dupes + dupes}, log_lost = {live_lost + lost}")
 
