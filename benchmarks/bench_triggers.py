@@ -38,7 +38,25 @@ def count_calls() -> None:
     AsyncTIAClient.call = counted
 
 
-def create_jobs(cluster: str) -> None:
+LOG_LINES = int(os.environ.get("BENCH_TRIGGER_LOG_LINES", "40"))
+
+
+class LineLog:
+    """A trigger's log (the task log in Airflow): keeps the job lines it writes."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def info(self, msg: str, *args: object) -> None:
+        text = msg % args if args else msg
+        if text.startswith("["):
+            self.lines.append(text)
+
+    def warning(self, *args: object) -> None: ...
+    def debug(self, *args: object) -> None: ...
+
+
+def create_jobs(cluster: str, log_lines: int = 2) -> None:
     from airflow_provider_tia.hooks.tia import TIAHook
     from airflow_provider_tia.job import JobSpec
 
@@ -51,16 +69,18 @@ def create_jobs(cluster: str) -> None:
                 name=f"job-{i}",
                 cluster=cluster,
                 runtime_version="tia-1.7.0",
-                runtime_conf=[f"sim.duration={duration:.1f}"],
+                runtime_conf=[f"sim.duration={duration:.1f}", f"sim.log_lines={log_lines}"],
             )
         )
 
 
-async def watch_all(cluster: str, batched: bool) -> dict:
+async def watch_all(cluster: str, batched: bool, live_logs: bool = False) -> dict:
     import pendulum
 
+    from airflow_provider_tia.logs import LogCursor
     from airflow_provider_tia.triggers.tia import JobTrigger
 
+    since = pendulum.now("UTC").subtract(minutes=10)
     triggers = [
         JobTrigger(
             job_name=f"job-{i}",
@@ -68,9 +88,17 @@ async def watch_all(cluster: str, batched: bool) -> dict:
             tia_conn_id="tia_bench",
             poll_interval=INTERVAL,
             batched=batched,
+            resume={
+                "name": f"job-{i}",
+                "cluster": cluster,
+                "logs": LogCursor(since).state() if live_logs else None,
+            },
         )
         for i in range(JOBS)
     ]
+    logs = [LineLog() for _ in triggers]
+    for trigger, log in zip(triggers, logs, strict=True):
+        trigger._log = log
     delays: list[float] = []
     events: Counter[str] = Counter()
 
@@ -93,7 +121,14 @@ async def watch_all(cluster: str, batched: bool) -> dict:
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     delays.sort()
+    lost = repeated = 0
+    for log in logs if live_logs else ():
+        got = Counter(log.lines)
+        lost += sum(1 for n in range(1, LOG_LINES + 1) if not any(f"step {n}/" in line for line in got))
+        repeated += sum(count - 1 for count in got.values())
     return {
+        "lost": lost,
+        "repeated": repeated,
         "calls": sum(CALLS.values()),
         "calls_per_min": sum(CALLS.values()) / wall * 60,
         "by_action": dict(CALLS),
@@ -110,10 +145,14 @@ def main() -> None:
     count_calls()
     results = {}
     with emulator_process("--runner", "simulated"):
-        for mode, batched in (("batched", True), ("per-job", False)):
-            cluster = f"cls-bench-{mode}"
-            create_jobs(cluster)
-            results[mode] = asyncio.run(watch_all(cluster, batched))
+        for mode, batched, live in (
+            ("batched", True, False),
+            ("per-job", False, False),
+            ("batched + live logs", True, True),
+        ):
+            cluster = f"cls-bench-{mode.split()[0]}{'-logs' if live else ''}"
+            create_jobs(cluster, LOG_LINES if live else 2)
+            results[mode] = asyncio.run(watch_all(cluster, batched, live))
     b, p = results["batched"], results["per-job"]
     print(
         f"## {JOBS:,} triggers in one event loop (poll interval {INTERVAL:.0f} s, jobs end {SPREAD[0]:.0f}-{SPREAD[1]:.0f} s)"
@@ -133,6 +172,15 @@ def main() -> None:
     print(f"RESULT trigger_cpu per-job/batched = {p['cpu'] / max(1e-9, b['cpu']):.1f}x")
     print(f"RESULT trigger_p95_delay batched = {b['p95']:.2f} s (target <= {INTERVAL:.0f} s)")
     print(f"RESULT trigger_peak_memory batched = {b['peak_mb']:.1f} MB (target < 50 MB)")
+    live = results["batched + live logs"]
+    floor = JOBS * -(-LOG_LINES // 1000)  # one QueryLogs page per job at the least
+    polls_bound = live["calls"] - live["by_action"].get("QueryLogs", 0)
+    print(
+        f"RESULT live_logs QueryLogs calls = {live['by_action'].get('QueryLogs', 0):,} vs paging floor {floor:,} "
+        f"({live['by_action'].get('QueryLogs', 0) / floor:.1f}x: one page sequence per job per poll); "
+        f"state reads {polls_bound:,}; lost lines {live['lost']}, repeated {live['repeated']}; "
+        f"peak {live['peak_mb']:.1f} MB"
+    )
 
 
 if __name__ == "__main__":

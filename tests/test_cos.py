@@ -223,3 +223,17 @@ def test_missing_boto3_names_the_extra(hook, monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "boto3", None)
     with pytest.raises(TIAConfigError, match=r"airflow-provider-tia\[cos\]"):
         hook.client  # noqa: B018
+
+
+def test_a_symlink_target_is_part_of_the_digest(tmp_path) -> None:
+    from airflow_provider_tia.staging import content_digest, scan_code_dir
+
+    digests = []
+    for target in ("a.py", "b.py"):
+        code = tmp_path / target.replace(".py", "")
+        code.mkdir()
+        (code / "a.py").write_text("print('a')\n")
+        (code / "b.py").write_text("print('b')\n")
+        (code / "main.py").symlink_to(target)
+        digests.append(content_digest(scan_code_dir(code)))
+    assert digests[0] != digests[1]  # same files, the link points elsewhere: other code

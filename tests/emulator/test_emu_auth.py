@@ -167,3 +167,16 @@ def test_malformed_authorization_and_missing_signature(emu) -> None:
         emu.url, params={"Action": "DescribeJob", "Version": "2018-02-26", "Name": "x"}, timeout=5
     )
     assert r.json()["Response"]["Error"]["Code"] == "AuthFailure.InvalidAuthorization"
+
+
+def test_host_must_be_signed() -> None:
+    """A signature over content-type alone could be replayed against another host: refused."""
+    v = Verifier(service="cvm")
+    v.add(VECTOR_ID, VECTOR_KEY)
+    canonical = tc3_canonical_request("POST", "/", "", VECTOR_HEADERS, ["content-type"], VECTOR_BODY)
+    sig = tc3_signature(VECTOR_KEY, "2019-02-25", "cvm", str(VECTOR_TS), canonical)
+    auth = f"TC3-HMAC-SHA256 Credential={VECTOR_ID}/2019-02-25/cvm/tc3_request, SignedHeaders=content-type, Signature={sig}"
+    headers = {**VECTOR_HEADERS, "authorization": auth, "x-tc-timestamp": str(VECTOR_TS)}
+    with pytest.raises(AuthError) as info:
+        v.verify_tc3("POST", "/", "", headers, VECTOR_BODY, now=VECTOR_TS)
+    assert info.value.code.startswith("AuthFailure") and "host" in info.value.message
