@@ -73,11 +73,12 @@ def test_kill_while_create_job_is_in_flight_deletes_the_job(tia_emulator, tia_co
     tia_emulator.set_faults("CreateJob:latency=1.0@2")
     try:
         op = _kill_op("k-inflight")
+        before = tia_emulator.calls["CreateJob"]
         thread, errors = _run_in_thread(op, _ti())
         deadline = time.monotonic() + 30
-        while tia_emulator.calls["CreateJob"] < 1 and time.monotonic() < deadline:
+        while tia_emulator.calls["CreateJob"] == before and time.monotonic() < deadline:
             time.sleep(0.02)
-        calls = tia_emulator.calls["CreateJob"]
+        calls = tia_emulator.calls["CreateJob"] - before
         op.on_kill()  # the CreateJob request is in the emulator, its reply 2 s away
         thread.join(60)
     finally:

@@ -22,7 +22,9 @@ RUN_TRIGGER = textwrap.dedent(
     """
     import asyncio, json, logging, sys, time
 
-    from airflow_provider_tia.triggers.tia import JobTrigger  # imported before the loop, as the triggerer does
+    # Loaded before the loop, as in a triggerer: the trigger's module and Airflow's connection access.
+    import airflow.sdk.definitions.connection, airflow.sdk.execution_time.supervisor  # noqa: E401
+    from airflow_provider_tia.triggers.tia import JobTrigger
 
     slow = []
 

@@ -139,6 +139,10 @@ class AsyncTencentCloudClient:
     @classmethod
     async def create(cls, service: str, api_version: str, settings: sdk.Settings) -> Self:
         def build() -> Any:
+            # What the first request would otherwise import on the event loop: httpx's async
+            # transport backend (anyio) and the SDK's error types.
+            import anyio._backends._asyncio  # noqa: F401
+            import tencentcloud.common.exception  # noqa: F401
             from tencentcloud.common.common_client_async import CommonClient
 
             profile = sdk.client_profile(settings, asynchronous=True)
