@@ -39,7 +39,6 @@ CHROMIUM_ARGS = [
 UI_TIMEOUT_MS = 60_000  # any one page element or expectation; the stack shares 2 cores with the browser
 RUN_TIMEOUT_S = 240  # the example trains for ~10 s; generous for a loaded CI machine
 # Where the link points is changing (Tencent Cloud console vs the emulator's own page): any absolute URL.
-ANY_URL = re.compile(r"^https?://\S+$")
 
 
 def _load_run_ui() -> Any:
@@ -147,9 +146,9 @@ def test_a_user_sees_our_connection_form_runs_the_example_and_finds_the_job_link
         for hidden in ("Host", "Port", "Schema", "Login", "Password"):
             expect(form.get_by_role("textbox", name=hidden, exact=True)).to_have_count(0)
         form.get_by_role("button", name="Extra Fields", exact=True).click()
-        for label in ("Region", "Session token", "Endpoint", "Scheme"):
+        for label in ("Region", "Session token", "Endpoint"):
             expect(form.get_by_text(label, exact=True)).to_be_visible()
-        expect(form.get_by_role("combobox", name="Scheme")).to_be_visible()
+        expect(form.get_by_text("Scheme", exact=True)).to_have_count(0)  # the endpoint URL carries it
         form.screenshot(path=shots / "03-connection-form.png")
         form.get_by_role("button", name="Close").click()
 
@@ -172,9 +171,17 @@ def test_a_user_sees_our_connection_form_runs_the_example_and_finds_the_job_link
         page.get_by_role("link", name="Details", exact=True).click()
         expect(page.get_by_role("heading", name="Extra Links")).to_be_visible()
         link = page.get_by_role("link", name="TI-A Job")
-        expect(link).to_have_attribute("href", ANY_URL)
-        print(f"[ui] TI-A Job link: {link.get_attribute('href')}")
+        # The job ran on the emulator: the link opens the emulator's page of that job.
+        page_url = re.compile(
+            rf"^http://{re.escape(stack.emulator_endpoint)}/console/tia/job\?cluster=\S+&name=\S+$"
+        )
+        expect(link).to_have_attribute("href", page_url)
+        href = link.get_attribute("href")
+        print(f"[ui] TI-A Job link: {href}")
         page.screenshot(path=shots / "04-task-details.png", full_page=True)
+        page.goto(str(href))
+        expect(page.get_by_text("Succeeded").first).to_be_visible()
+        page.screenshot(path=shots / "05-emulator-job-page.png", full_page=True)
     except BaseException:
         page.screenshot(path=shots / "failure.png", full_page=True)
         for name in ("api-server", "scheduler", "triggerer", "emulator"):
