@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import pendulum
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Hashable, Sequence
+    from collections.abc import Awaitable, Callable, Generator, Hashable, Sequence
 
     from pendulum import DateTime
 
@@ -105,6 +105,19 @@ class LogCursor:
         )
         return None
 
+    def windows(
+        self, emit: Callable[[str], None]
+    ) -> Generator[tuple[DateTime, DateTime], Sequence[Line], int]:
+        """One poll as a dialogue with a reader: yields a window, takes its lines, emits the new ones,
+        and goes on past full windows; returns how many lines it emitted. Sync and async followers
+        drive the same dialogue."""
+        emitted, start, previous = 0, self.window_start(), None
+        while start is not None:
+            lines = yield start, self.window_end()
+            emitted += self.accept(lines, start, emit)
+            start, previous = self.next_start(lines, start, retried=start == previous), start  # type: ignore[assignment]
+        return emitted
+
     def _horizon(self) -> DateTime | None:
         """Lines older than this can't come back in a window: their keys may be forgotten."""
         if self.newest is None:
@@ -181,32 +194,30 @@ class LogFollower:
 
     def poll(self) -> int:
         """Emit the lines that appeared since the last poll; returns how many were emitted."""
-        emitted, start, previous = 0, self.cursor.window_start(), None
-        while start is not None:
-            lines = self.reader.read(start, self.cursor.window_end())
-            emitted += self.cursor.accept(lines, start, self.emit)
-            retried = start == previous
-            start, previous = self.cursor.next_start(lines, start, retried=retried), start  # type: ignore[assignment]
-        return emitted
+        windows = self.cursor.windows(self.emit)
+        try:
+            window = next(windows)
+            while True:
+                window = windows.send(self.reader.read(*window))
+        except StopIteration as done:
+            return int(done.value)
 
     def state(self) -> dict[str, Any]:
         return {**self.cursor.state(), "reader": self.reader.state()}
 
 
-class AsyncLogFollower:
+class AsyncLogFollower(LogFollower):
     """``LogFollower`` for a trigger's event loop (same cursor, an async reader)."""
 
     def __init__(self, reader: AsyncLogReader, cursor: LogCursor, emit: Callable[[str], None]) -> None:
-        self.reader, self.cursor, self.emit = reader, cursor, emit
+        super().__init__(reader, cursor, emit)  # type: ignore[arg-type]
+        self.reader: AsyncLogReader = reader  # type: ignore[assignment]
 
-    async def poll(self) -> int:
-        emitted, start, previous = 0, self.cursor.window_start(), None
-        while start is not None:
-            lines = await self.reader.read(start, self.cursor.window_end())
-            emitted += self.cursor.accept(lines, start, self.emit)
-            retried = start == previous
-            start, previous = self.cursor.next_start(lines, start, retried=retried), start  # type: ignore[assignment]
-        return emitted
-
-    def state(self) -> dict[str, Any]:
-        return {**self.cursor.state(), "reader": self.reader.state()}
+    async def poll(self) -> int:  # type: ignore[override]
+        windows = self.cursor.windows(self.emit)
+        try:
+            window = next(windows)
+            while True:
+                window = windows.send(await self.reader.read(*window))
+        except StopIteration as done:
+            return int(done.value)
