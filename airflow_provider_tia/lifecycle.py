@@ -201,6 +201,21 @@ def error_of(
     return TIAError(event.message)
 
 
+def recorded_job(store: Any, key: str) -> dict[str, Any]:
+    """The job an earlier try recorded in the task's ``task_state_store`` (Airflow 3.3), or ``{}``.
+
+    The store is an aid to retries, never a reason to fail: an unreadable one reads as empty.
+    """
+    if store is None:
+        return {}
+    try:
+        record = store.get(key)
+    except Exception as error:
+        log.debug("Could not read the task state store: %s", error)
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
 # ---------------------------------------------------------------------------------------------- time
 @dataclasses.dataclass(frozen=True)
 class Deadline:

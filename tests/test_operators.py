@@ -60,6 +60,9 @@ def test_on_kill_deletes_the_job(tia_emulator, tia_connection):
     op, ti = _kill_op("k-kill"), _ti()
     thread, errors = _run_in_thread(op, ti)
     tia_emulator.wait_for_state("k-kill", "ap-beijing", "Running")
+    deadline = time.monotonic() + 30  # the CreateJob reply has reached the task (a kill before: next test)
+    while op.jobs.last is None and time.monotonic() < deadline:
+        time.sleep(0.02)
     op.on_kill()
     thread.join(30)
     assert tia_emulator.store.get("ap-beijing", "k-kill") is None

@@ -5,25 +5,23 @@ Nothing heavy is imported here at module level: the SDK loads only when a task r
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import conf
-from airflow.sdk.exceptions import AirflowException
 
 from airflow_provider_tia import lifecycle, staging
-from airflow_provider_tia.exceptions import JobAlreadyExists, JobNotFound, JobSpecError, TIAError
 from airflow_provider_tia.job import SPEC_FIELDS, job_label
-from airflow_provider_tia.lifecycle import Action, Deadline, IfExists, JobEvent, Reason
+from airflow_provider_tia.lifecycle import Deadline, IfExists, JobEvent, Reason
 from airflow_provider_tia.operators._compat import ResumableJobMixin
 from airflow_provider_tia.operators._spec import build_spec, run_suffix, suffixed
+from airflow_provider_tia.operators._tia_jobs import TIAJobs
 from airflow_provider_tia.operators.base import TIABaseOperator
 
 if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
-    from pendulum import DateTime
 
     from airflow_provider_tia.job import Job, JobSpec
     from airflow_provider_tia.logs import LogFollower
@@ -148,13 +146,15 @@ class CreateJobOperator(ResumableJobMixin, TIABaseOperator):
         self.code_mount_path = code_mount_path
         self.code_max_bytes = code_max_bytes
         self._deadline = Deadline()
-        self._target: tuple[str, str] | None = None  # the job this execution created, is creating, or watches
-        self._killed = False
-        self._job: Job | None = None  # the last read of the job, for the next step
         self._result: dict[str, Any] | None = None
         self.final_job: dict[str, Any] | None = None  # the job as it ended (or failed), for lineage
 
     # ------------------------------------------------------------------------------------ execute
+    @cached_property
+    def jobs(self) -> TIAJobs:
+        """This execution's job calls (under its deadline) and the job it is about."""
+        return TIAJobs(self.hook, self._deadline, self.poll_interval, self.log, self.delete_on_kill)
+
     def execute(self, context: Context) -> Any:
         self._deadline = Deadline.after(self.max_wait)
         return self.execute_resumable(context)
@@ -172,132 +172,42 @@ class CreateJobOperator(ResumableJobMixin, TIABaseOperator):
         """Validate, stage code, then create or reuse the job as ``lifecycle.decide`` says."""
         spec = self.build_spec(context)  # raises JobSpecError before any API call
         if self.code_dir:
-            spec = self._stage_code(spec)
-        existing = self._read_or_none(spec.name, spec.cluster)
+            from airflow_provider_tia.hooks.cos import COSHook
+
+            options = {
+                "prefix": self.code_prefix,
+                "max_bytes": self.code_max_bytes,
+                "mount_path": self.code_mount_path,
+            }
+            cos = COSHook(self.tia_conn_id, region=self.region)
+            spec = staging.mount_code_dir(cos, spec, self.code_dir, self.code_bucket, **options)
+        existing = self.jobs.read_or_none(spec.name, spec.cluster)
         action = lifecycle.decide(
             existing,
             if_exists=self.if_exists,
             owned=self._owned(existing, context),
             try_number=context["ti"].try_number,
         )
-        job = self._perform(action, spec, existing)
-        self._remember(job, spec.cluster)
+        job = self.jobs.perform(action, spec, existing, self.if_exists)
         self.push_link(context, job.name, spec.cluster)
         return {"name": job.name, "cluster": spec.cluster, "id": job.raw.get("Id")}
 
-    def _perform(self, action: Action, spec: JobSpec, existing: Job | None) -> Job:
-        label = job_label(spec.name, spec.cluster)
-        if action is Action.FAIL:
-            raise JobAlreadyExists(
-                f"{label} already exists (if_exists='fail')", code="FailedOperation.AlreadyExists"
-            )
-        if existing is not None and action is Action.ATTACH:
-            self.log.info("Attaching to existing %s (%s)", label, existing.state_name)
-            return existing
-        if existing is not None:
-            why = (
-                "failed in an earlier try"
-                if action is Action.RECREATE
-                else "is replaced (if_exists='replace')"
-            )
-            self.log.info("%s %s: deleting it and creating it again", label, why)
-            self._delete_and_wait(spec.name, spec.cluster)
-        return self._create(spec)
-
-    def _create(self, spec: JobSpec) -> Job:
-        self._target = (spec.name, spec.cluster)  # known before the call: on_kill deletes it even mid-call
-        try:
-            job = self.hook.create_job(spec)
-        except JobAlreadyExists:
-            if self.if_exists is IfExists.FAIL:
-                raise
-            self.log.info("%s appeared concurrently: attaching to it", job_label(spec.name, spec.cluster))
-            job = self._read(spec.name, spec.cluster)
-        if self._killed and self.delete_on_kill:  # killed while CreateJob was in flight
-            self._delete_target()
-            raise AirflowException(f"The task was killed while creating {job.label}; the job was deleted")
-        return job
-
-    def _remember(self, job: Job, cluster: str) -> None:
-        self._job, self._target = job, (job.name, cluster)
-
     def _owned(self, existing: Job | None, context: Context) -> bool:
         """Whether an earlier try of this task instance created ``existing`` (the state store's record)."""
-        store = context.get("task_state_store")
-        if existing is None or store is None or not existing.raw.get("Id"):
-            return False
-        try:
-            record = store.get(self.external_id_key)
-        except Exception as error:  # the store is an aid to retries, never a reason to fail
-            self.log.debug("Could not read the task state store: %s", error)
-            return False
-        return isinstance(record, dict) and record.get("id") == existing.raw.get("Id")
-
-    def _read(self, name: str, cluster: str) -> Job:
-        """DescribeJob, again after transient errors until the task's deadline."""
-        return lifecycle.retry_transient(
-            lambda: self.hook.describe_job(name, cluster),
-            self._deadline,
-            self.poll_interval,
-            f"DescribeJob {name}",
+        record = lifecycle.recorded_job(context.get("task_state_store"), self.external_id_key)
+        return (
+            existing is not None
+            and bool(existing.raw.get("Id"))
+            and record.get("id") == existing.raw.get("Id")
         )
-
-    def _read_or_none(self, name: str, cluster: str) -> Job | None:
-        try:
-            return self._read(name, cluster)
-        except JobNotFound:
-            return None
-
-    def _delete_and_wait(self, name: str, cluster: str, timeout: float = 300) -> None:
-        lifecycle.retry_transient(
-            lambda: self.hook.delete_job(name, cluster, missing_ok=True),
-            self._deadline,
-            self.poll_interval,
-            f"DeleteJob {name}",
-        )
-        gone_by = time.monotonic() + timeout
-        while self._read_or_none(name, cluster) is not None:
-            if time.monotonic() >= gone_by:
-                raise TIAError(
-                    f"{job_label(name, cluster)} was deleted but still exists after {timeout:.0f}s"
-                )
-            time.sleep(min(self.poll_interval, 2.0))
-
-    def _stage_code(self, spec: JobSpec) -> JobSpec:
-        """Upload ``code_dir`` to COS (content-addressed: unchanged code is not uploaded again) and mount
-        it as the first PackageDir entry, so Command/Args run in it. Local checks come before any call."""
-        import dataclasses
-
-        from airflow_provider_tia.hooks.cos import COSHook
-
-        if not self.code_bucket:
-            raise JobSpecError(
-                "code_bucket", "is required with code_dir (a COS bucket such as code-1250000000)"
-            )
-        staged = staging.stage_code_dir(
-            COSHook(self.tia_conn_id, region=self.region),
-            self.code_dir or "",
-            self.code_bucket,
-            prefix=self.code_prefix,
-            max_bytes=self.code_max_bytes,
-            mount_path=self.code_mount_path,
-        )
-        self.log.info(
-            "code_dir %s is %s (digest %s, %s)",
-            self.code_dir,
-            staged.uri,
-            staged.digest[:16],
-            "uploaded" if staged.uploaded else "already in COS, not uploaded again",
-        )
-        return dataclasses.replace(spec, package_dir=[staged.package_dir_entry, *(spec.package_dir or [])])
 
     # ------------------------------------------------------------------ ResumableJobMixin protocol
     def get_job_status(self, external_id: Any, context: Context) -> str:
         """State of the job an earlier try recorded; ``GONE`` if it no longer exists or was replaced."""
-        job = self._read_or_none(external_id["name"], external_id["cluster"])
+        job = self.jobs.read_or_none(external_id["name"], external_id["cluster"])
         if job is None or (external_id.get("id") and job.raw.get("Id") != external_id.get("id")):
             return GONE
-        self._remember(job, external_id["cluster"])
+        self.jobs.remember(job, external_id["cluster"])
         return job.state_name
 
     def is_job_active(self, status: str) -> bool:
@@ -311,16 +221,17 @@ class CreateJobOperator(ResumableJobMixin, TIABaseOperator):
         """Wait for the job (here, or deferred to the triggerer) and keep the result for ``get_job_result``."""
         name, cluster = external_id["name"], external_id["cluster"]
         self.push_link(context, name, cluster)
-        job = self._job if self._job is not None and self._job.name == name else self._read(name, cluster)
-        self._remember(job, cluster)
+        last = self.jobs.last
+        job = last if last is not None and last.name == name else self.jobs.read(name, cluster)
+        self.jobs.remember(job, cluster)
         if not self.wait_for_completion:
             self._result = self.final_job = job.to_dict()
             return self._result
-        follower = self._follower(job.create_time)
+        follower = self.jobs.follower(name, cluster, job.create_time) if self.print_logs else None
         if job.is_terminal:
             return self._end(lifecycle.finished(job, job.label), follower)
         if self.deferrable:
-            self._poll_logs(follower)
+            self.jobs.poll_logs(follower)
             self._defer(job, cluster, follower)
         event = lifecycle.wait(
             lambda: self.hook.describe_job(name, cluster),
@@ -328,7 +239,7 @@ class CreateJobOperator(ResumableJobMixin, TIABaseOperator):
             deadline=self._deadline,
             interval=self.poll_interval,
             budget=self.max_wait,
-            on_poll=lambda _job: self._poll_logs(follower),
+            on_poll=lambda _job: self.jobs.poll_logs(follower),
         )
         return self._end(event, follower)
 
@@ -340,7 +251,9 @@ class CreateJobOperator(ResumableJobMixin, TIABaseOperator):
     def _end(self, event: JobEvent, follower: LogFollower | None) -> dict[str, Any]:
         """Print the last lines, apply ``on_timeout``, then return the job dict or raise the typed error."""
         if event.reason in (Reason.FINISHED, Reason.TIMEOUT):
-            self._poll_logs(follower, attempts=FINAL_LOG_ATTEMPTS if event.reason is Reason.FINISHED else 1)
+            self.jobs.poll_logs(
+                follower, attempts=FINAL_LOG_ATTEMPTS if event.reason is Reason.FINISHED else 1
+            )
         if event.reason is Reason.TIMEOUT:
             event = event.with_message(self._apply_on_timeout(event.message))
         tail = follower.cursor.last_lines(TAIL_LINES) if follower else []
@@ -352,38 +265,11 @@ class CreateJobOperator(ResumableJobMixin, TIABaseOperator):
         return self._result
 
     def _apply_on_timeout(self, message: str) -> str:
-        if self.on_timeout == "leave" or self._target is None:
+        if self.on_timeout == "leave" or self.jobs.target is None:
             return message + "; the job was left running (on_timeout='leave')"
-        name, cluster = self._target
+        name, cluster = self.jobs.target
         self.hook.delete_job(name, cluster, missing_ok=True)
         return message + "; the job was deleted (on_timeout='delete')"
-
-    # --------------------------------------------------------------------------------------- logs
-    def _follower(self, since: DateTime | None, state: dict[str, Any] | None = None) -> LogFollower | None:
-        """A follower of the target job's logs: new (from ``since``), or resumed from ``state``."""
-        if not self.print_logs or self._target is None:
-            return None
-        from airflow_provider_tia.logs import LogCursor, LogFollower
-
-        name, cluster = self._target
-        if state is None:
-            return LogFollower(self.hook.log_reader(name, cluster), LogCursor(since), self.log.info)
-        reader = self.hook.log_reader(name, cluster, state.get("reader"))
-        return LogFollower(reader, LogCursor.from_state(state), self.log.info)
-
-    def _poll_logs(self, follower: LogFollower | None, attempts: int = 1) -> None:
-        """Print new log lines. Logs are best effort: the job's state, not its logs, decides the task."""
-        if follower is None:
-            return
-        for attempt in range(1, attempts + 1):
-            try:
-                follower.poll()
-                return
-            except TIAError as error:
-                again = "; trying again" if attempt < attempts else ""
-                self.log.warning("Could not read the job's logs (%s)%s", error, again)
-                if again:
-                    time.sleep(min(2.0 * attempt, self.poll_interval))
 
     # ---------------------------------------------------------------------------------- deferral
     def _defer(self, job: Job, cluster: str, follower: LogFollower | None) -> None:
@@ -411,9 +297,14 @@ class CreateJobOperator(ResumableJobMixin, TIABaseOperator):
         Everything needed travels in the event (the trigger echoes ``resume``), so no XCom is read.
         """
         received = JobEvent.from_payload(event)
-        self._target = (received.resume["name"], received.resume["cluster"])
+        self.jobs.target = (received.resume["name"], received.resume["cluster"])
         logs = received.resume.get("logs")
-        return self._end(received, self._follower(None, logs) if logs is not None else None)
+        follower = (
+            self.jobs.follower(*self.jobs.target, state=logs)
+            if self.print_logs and logs is not None
+            else None
+        )
+        return self._end(received, follower)
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage | None:
         """Lineage (apache-airflow-providers-openlineage): PackageDir entries as inputs, the job as the run.
@@ -426,16 +317,8 @@ class CreateJobOperator(ResumableJobMixin, TIABaseOperator):
 
     def on_kill(self) -> None:
         """TI-A has no stop: delete the job this execution created, is creating, or watches."""
-        self._killed = True
-        if self.delete_on_kill and self._target is not None:
-            self._delete_target()
-
-    def _delete_target(self) -> None:
-        assert self._target is not None
-        name, cluster = self._target
-        self.log.info("Task killed: deleting %s", job_label(name, cluster))
-        # A hook of its own: on_kill may run (in a signal handler) in the middle of this hook's call.
-        self.hook.copy().delete_job(name, cluster, missing_ok=True)
+        if self.delete_on_kill:
+            self.jobs.kill()
 
 
 _FIELD_DOCS = "\n".join(f"    :param {f.attr}: ``{f.api}``. {f.doc}" for f in SPEC_FIELDS)
