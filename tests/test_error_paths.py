@@ -7,38 +7,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 from airflow.sdk.exceptions import TaskDeferred
+from tia_test_support import CLUSTER, SCRIPTS, FakeTI
+from tia_test_support import script_spec as _spec
 
 from airflow_provider_tia import lifecycle
 from airflow_provider_tia.exceptions import JobVanished, JobWaitTimeout, TIAError
 from airflow_provider_tia.hooks import sdk
 from airflow_provider_tia.hooks.tia import TIAHook
-from airflow_provider_tia.job import JobSpec
 from airflow_provider_tia.operators.tia import CreateJobOperator
 from airflow_provider_tia.sensors.tia import JobSensor
 from airflow_provider_tia.triggers.tia import JobTrigger
-
-SCRIPTS = str(Path(__file__).resolve().parent / "dags" / "scripts")
-CLUSTER = "ap-beijing"
-
-
-def _ti(task_id: str = "t", try_number: int = 1) -> SimpleNamespace:
-    pushed: dict = {}
-    return SimpleNamespace(
-        dag_id="d", task_id=task_id, run_id="r", map_index=-1, try_number=try_number, stats_tags={},
-        pushed=pushed, xcom_push=lambda key, value: pushed.__setitem__(key, value),
-    )  # fmt: skip
-
-
-def _spec(name: str, *args: str) -> JobSpec:
-    return JobSpec(
-        name=name, cluster=CLUSTER, runtime_version="r", package_dir=[SCRIPTS], command=["python"],
-        args=["train.py", *args],
-    )  # fmt: skip
 
 
 @pytest.fixture
@@ -79,7 +60,7 @@ def test_transient_errors_before_create_do_not_fail_the_task(tia_emulator, no_re
         command=["python"], args=["train.py", "--lines", "1"], tia_conn_id=no_retry, poll_interval=0.1,
         max_wait=60,
     )  # fmt: skip
-    assert op.execute({"ti": _ti()})["State"] == "Succeeded"
+    assert op.execute({"ti": FakeTI()})["State"] == "Succeeded"
     assert tia_emulator.fault_counts[("DescribeJob", "InternalError")] > 0
 
 
@@ -90,7 +71,7 @@ def test_transient_errors_until_the_deadline_time_out(tia_emulator, no_retry, fa
         poll_interval=0.1, max_wait=1,
     )  # fmt: skip
     with pytest.raises(JobWaitTimeout, match="DescribeJob e-never: gave up at the task's deadline"):
-        op.execute({"ti": _ti()})
+        op.execute({"ti": FakeTI()})
     assert tia_emulator.calls["CreateJob"] == 0 or tia_emulator.store.get(CLUSTER, "e-never") is None
 
 
@@ -101,7 +82,7 @@ def test_on_timeout_leave_keeps_the_job_running(tia_emulator, tia_connection) ->
         max_wait=1, on_timeout="leave",
     )  # fmt: skip
     with pytest.raises(JobWaitTimeout, match=r"did not finish within 1s; the job was left running"):
-        op.execute({"ti": _ti()})
+        op.execute({"ti": FakeTI()})
     assert tia_emulator.store.get(CLUSTER, "e-leave")["State"] == "Running"
     TIAHook(tia_connection).delete_job("e-leave", CLUSTER)
 
@@ -123,7 +104,7 @@ def test_job_created_concurrently_is_attached(tia_emulator, tia_connection, faul
                 hook.create_job(_spec("e-race", "--lines", "1"))
 
     op.hook.describe_job = describe_then_race  # type: ignore[method-assign]
-    assert op.execute({"ti": _ti()})["State"] == "Succeeded"
+    assert op.execute({"ti": FakeTI()})["State"] == "Succeeded"
     assert tia_emulator.calls["CreateJob"] >= 2  # ours was refused with AlreadyExists
 
 
@@ -147,7 +128,7 @@ def test_log_read_failures_never_decide_the_task(tia_emulator, tia_connection, f
         task_id="t", name="e-nologs", cluster=CLUSTER, runtime_version="r", package_dir=[SCRIPTS],
         command=["python"], args=["train.py", "--lines", "2"], poll_interval=0.1,
     )  # fmt: skip
-    assert op.execute({"ti": _ti()})["State"] == "Succeeded"
+    assert op.execute({"ti": FakeTI()})["State"] == "Succeeded"
     assert "Could not read the job's logs (AuthFailure.UnauthorizedOperation" in capfd.readouterr().out
 
 
@@ -164,7 +145,7 @@ def test_deferred_sensor_never_deletes_the_job_it_watches(tia_emulator, tia_conn
     TIAHook(tia_connection).create_job(_spec("e-watch", "--lines", "50", "--sleep", "0.1"))
     sensor = JobSensor(task_id="s", job_name="e-watch", cluster=CLUSTER, deferrable=True, timeout=60)
     with pytest.raises(TaskDeferred) as deferred:
-        sensor.execute({"ti": _ti("s")})
+        sensor.execute({"ti": FakeTI("s")})
     trigger = deferred.value.trigger
     assert isinstance(trigger, JobTrigger) and trigger.serialize()[1]["delete_on_kill"] is False
     asyncio.run(trigger.on_kill())  # a user marks the sensor failed

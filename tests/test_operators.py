@@ -4,25 +4,15 @@ from __future__ import annotations
 
 import threading
 import time
-from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 from airflow.sdk.exceptions import AirflowException
+from tia_test_support import SCRIPTS, FakeTI
 
 from airflow_provider_tia.exceptions import JobNotFound, JobSpecError, JobVanished
 from airflow_provider_tia.job import SPEC_FIELDS
 from airflow_provider_tia.operators._spec import build_spec, run_suffix, suffixed
 from airflow_provider_tia.operators.tia import CreateJobOperator, DeleteJobOperator
-
-SCRIPTS = str(Path(__file__).resolve().parent / "dags" / "scripts")
-
-
-class _TI(SimpleNamespace):
-    """The few task-instance attributes the operator reads outside a DAG run."""
-
-    def xcom_push(self, key, value):
-        self.pushed[key] = value
 
 
 def _kill_op(name: str) -> CreateJobOperator:
@@ -38,7 +28,7 @@ def _kill_op(name: str) -> CreateJobOperator:
     )
 
 
-def _run_in_thread(op: CreateJobOperator, ti: _TI) -> tuple[threading.Thread, list[BaseException]]:
+def _run_in_thread(op: CreateJobOperator, ti: FakeTI) -> tuple[threading.Thread, list[BaseException]]:
     errors: list[BaseException] = []
 
     def run() -> None:
@@ -52,12 +42,8 @@ def _run_in_thread(op: CreateJobOperator, ti: _TI) -> tuple[threading.Thread, li
     return thread, errors
 
 
-def _ti() -> _TI:
-    return _TI(pushed={}, try_number=1, dag_id="d", task_id="kill", run_id="r", map_index=-1, stats_tags={})
-
-
 def test_on_kill_deletes_the_job(tia_emulator, tia_connection):
-    op, ti = _kill_op("k-kill"), _ti()
+    op, ti = _kill_op("k-kill"), FakeTI("kill")
     thread, errors = _run_in_thread(op, ti)
     tia_emulator.wait_for_state("k-kill", "ap-beijing", "Running")
     deadline = time.monotonic() + 30  # the CreateJob reply has reached the task (a kill before: next test)
@@ -77,7 +63,7 @@ def test_kill_while_create_job_is_in_flight_deletes_the_job(tia_emulator, tia_co
     try:
         op = _kill_op("k-inflight")
         before = tia_emulator.calls["CreateJob"]
-        thread, errors = _run_in_thread(op, _ti())
+        thread, errors = _run_in_thread(op, FakeTI("kill"))
         deadline = time.monotonic() + 30
         while tia_emulator.calls["CreateJob"] == before and time.monotonic() < deadline:
             time.sleep(0.02)

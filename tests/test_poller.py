@@ -15,14 +15,9 @@ CONN = "tia_poller"
 
 
 @pytest.fixture
-def sim_emulator(simulated_emulator):
-    return simulated_emulator
-
-
-@pytest.fixture
-def hook(sim_emulator, connect) -> TIAHook:
-    connect(CONN, sim_emulator, extra={"retry_backoff": 0.01})
-    sim_emulator.set_faults(None)
+def hook(simulated_emulator, connect) -> TIAHook:
+    connect(CONN, simulated_emulator, extra={"retry_backoff": 0.01})
+    simulated_emulator.set_faults(None)
     return TIAHook(CONN)
 
 
@@ -44,11 +39,11 @@ async def events_of(triggers: list[JobTrigger]) -> list[list[dict]]:
     return await asyncio.gather(*(collect(t) for t in triggers))
 
 
-def test_triggers_of_a_cluster_share_one_listing(hook, sim_emulator) -> None:
+def test_triggers_of_a_cluster_share_one_listing(hook, simulated_emulator) -> None:
     cluster = "cls-shared"
     for i in range(40):
         create(hook, cluster, f"job-{i}", 0.3 + (i % 8) * 0.25, "Failed" if i % 10 == 3 else "Succeeded")
-    sim_emulator.reset_counters()
+    simulated_emulator.reset_counters()
     triggers = [JobTrigger(f"job-{i}", cluster, CONN, poll_interval=0.5) for i in range(40)]
     results = asyncio.run(events_of(triggers))
     assert all(len(events) == 1 for events in results)  # exactly one event each
@@ -56,8 +51,8 @@ def test_triggers_of_a_cluster_share_one_listing(hook, sim_emulator) -> None:
         expected = "failed" if i % 10 == 3 else "success"
         assert event["status"] == expected and event["job"]["Name"] == f"job-{i}"
     # One ListJobs per sweep for all 40 jobs, not 40 DescribeJob per interval.
-    assert sim_emulator.calls["ListJobs"] <= 12
-    assert sim_emulator.calls["DescribeJob"] <= 3
+    assert simulated_emulator.calls["ListJobs"] <= 12
+    assert simulated_emulator.calls["DescribeJob"] <= 3
     assert not any(loop_pollers for loop_pollers in _live_pollers())
 
 
@@ -79,7 +74,7 @@ def test_cancelling_one_trigger_leaves_the_others_alone(hook) -> None:
     assert [event["status"] for event in done] == ["success"] * 3
 
 
-def test_job_missing_from_the_listing_is_described_then_vanishes(hook, sim_emulator) -> None:
+def test_job_missing_from_the_listing_is_described_then_vanishes(hook, simulated_emulator) -> None:
     cluster = "cls-vanish"
     for i in range(4):
         create(hook, cluster, f"v-{i}", 30)
@@ -96,35 +91,35 @@ def test_job_missing_from_the_listing_is_described_then_vanishes(hook, sim_emula
 
     (event,) = asyncio.run(scenario())
     assert event["status"] == "error" and event["reason"] == "vanished"
-    assert sim_emulator.calls["DescribeJob"] >= 1  # the fallback confirmed it is gone
+    assert simulated_emulator.calls["DescribeJob"] >= 1  # the fallback confirmed it is gone
     for i in (0, 1, 3):
         hook.delete_job(f"v-{i}", cluster)
 
 
-def test_transient_listing_errors_keep_the_triggers_waiting(hook, sim_emulator) -> None:
+def test_transient_listing_errors_keep_the_triggers_waiting(hook, simulated_emulator) -> None:
     cluster = "cls-flaky"
     for i in range(5):
         create(hook, cluster, f"f-{i}", 1.0)
-    sim_emulator.set_faults("ListJobs:InternalError=0.5", seed=3)
+    simulated_emulator.set_faults("ListJobs:InternalError=0.5", seed=3)
     try:
         results = asyncio.run(
             events_of([JobTrigger(f"f-{i}", cluster, CONN, poll_interval=0.3) for i in range(5)])
         )
     finally:
-        sim_emulator.set_faults(None)
+        simulated_emulator.set_faults(None)
     assert [events[0]["status"] for events in results] == ["success"] * 5
 
 
-def test_unbatched_triggers_read_their_own_job(hook, sim_emulator) -> None:
+def test_unbatched_triggers_read_their_own_job(hook, simulated_emulator) -> None:
     cluster = "cls-alone"
     for i in range(3):
         create(hook, cluster, f"a-{i}", 0.5)
-    sim_emulator.reset_counters()
+    simulated_emulator.reset_counters()
     results = asyncio.run(
         events_of([JobTrigger(f"a-{i}", cluster, CONN, poll_interval=0.3, batched=False) for i in range(3)])
     )
     assert [events[0]["status"] for events in results] == ["success"] * 3
-    assert sim_emulator.calls["ListJobs"] == 0 and sim_emulator.calls["DescribeJob"] >= 3
+    assert simulated_emulator.calls["ListJobs"] == 0 and simulated_emulator.calls["DescribeJob"] >= 3
 
 
 async def _first(trigger: JobTrigger) -> dict:

@@ -2,23 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from tia_test_support import script_spec as _spec
 
 from airflow_provider_tia.hooks.tia import TIAHook
-from airflow_provider_tia.job import JobSpec
-
-SCRIPTS = str(Path(__file__).resolve().parent / "dags" / "scripts")
-
-
-def _spec(name: str, *args: str) -> JobSpec:
-    return JobSpec(
-        name=name,
-        cluster="ap-beijing",
-        runtime_version="tia-1.7.0",
-        package_dir=[SCRIPTS],
-        command=["python"],
-        args=["train.py", *args],
-    )
 
 
 def test_sensor_outcomes(run_dag, tia_emulator, tia_connection, capfd, caplog):
@@ -27,7 +13,7 @@ def test_sensor_outcomes(run_dag, tia_emulator, tia_connection, capfd, caplog):
 
     hook = TIAHook(tia_connection)
     hook.create_job(_spec("n-ok", "--lines", "2", "--sleep", "0.5"))  # still running when the sensors start
-    hook.create_job(_spec("n-later", "--lines", "30", "--sleep", "0.3"))  # outlives the other sensors
+    hook.create_job(_spec("n-later", "--lines", "40", "--sleep", "0.5"))  # outlives the other sensors (20 s)
     hook.create_job(_spec("n-bad", "--fail", "true"))
     tia_emulator.wait_for_state("n-bad", "ap-beijing", "Failed")
     message = tia_emulator.store.get("ap-beijing", "n-bad")["Message"]

@@ -6,29 +6,16 @@ import asyncio
 import json
 import threading
 import time
-from pathlib import Path
 
 import pytest
+from tia_test_support import CLUSTER, script_spec
 
 from airflow_provider_tia.hooks.tia import TIAHook
-from airflow_provider_tia.job import JobSpec
 from airflow_provider_tia.triggers.tia import JobTrigger
-
-SCRIPTS = str(Path(__file__).resolve().parent / "dags" / "scripts")
-CLUSTER = "ap-beijing"
 
 
 def _create(hook: TIAHook, name: str, *args: str) -> None:
-    hook.create_job(
-        JobSpec(
-            name=name,
-            cluster=CLUSTER,
-            runtime_version="tia-1.7.0",
-            package_dir=[SCRIPTS],
-            command=["python"],
-            args=["train.py", *args],
-        )
-    )
+    hook.create_job(script_spec(name, *args))
 
 
 async def _first_event(trigger: JobTrigger) -> dict:
