@@ -180,7 +180,9 @@ class CreateJobOperator(ResumableJobMixin, TIABaseOperator):
                 "mount_path": self.code_mount_path,
             }
             cos = COSHook(self.tia_conn_id, region=self.region)
-            spec = staging.mount_code_dir(cos, spec, self.code_dir, self.code_bucket, **options)
+            spec = staging.mount_code_dir(
+                cos, spec, self.code_dir, self.code_bucket, task_log=self.log, **options
+            )
         existing = self.jobs.read_or_none(spec.name, spec.cluster)
         action = lifecycle.decide(
             existing,
