@@ -76,10 +76,14 @@ def end_all(grace: float, statuses: dict[int, int]) -> None:
     """SIGTERM every descendant once, SIGKILL whatever is left after ``grace``; returns when none is left."""
     deadline = time.monotonic() + grace
     termed: set[int] = set()
+    empty_scans = 0
     while True:
         _reap(statuses)
         pids = descendants(os.getpid())
-        if not pids:
+        # A process whose parent just exited may be read from /proc before the kernel hands it to us:
+        # only two empty scans in a row mean nothing is left.
+        empty_scans = 0 if pids else empty_scans + 1
+        if empty_scans >= 2:
             return
         late = time.monotonic() >= deadline
         for pid in pids:

@@ -123,7 +123,7 @@ def test_delete_job_stops_detached_processes(emu, tmp_path: Path) -> None:
     pids = _detached_pids(out)
     assert all(alive(p) for p in pids)
     client(emu).DeleteJob(req("DeleteJob", Name=name, Cluster=CLUSTER))
-    wait_until(lambda: not any(alive(p) for p in pids), timeout=10)
+    wait_until(lambda: not any(alive(p) for p in pids), timeout=30)
 
 
 def test_job_end_stops_detached_processes(emu, tmp_path: Path) -> None:
@@ -134,7 +134,7 @@ def test_job_end_stops_detached_processes(emu, tmp_path: Path) -> None:
     _detaching_job(client(emu), name, pkg, out, "exit")
     pids = _detached_pids(out)
     assert emu.wait_for_state(name, CLUSTER, timeout=20)["State"] == "Succeeded"
-    wait_until(lambda: not any(alive(p) for p in pids), timeout=10)
+    wait_until(lambda: not any(alive(p) for p in pids), timeout=30)
 
 
 def test_emulator_stop_stops_detached_processes(tmp_path: Path) -> None:
@@ -145,7 +145,7 @@ def test_emulator_stop_stops_detached_processes(tmp_path: Path) -> None:
         _detaching_job(client(e), unique("detach-stop"), pkg, out, "wait")
         pids = _detached_pids(out)
         assert all(alive(p) for p in pids)
-    wait_until(lambda: not any(alive(p) for p in pids), timeout=10)
+    wait_until(lambda: not any(alive(p) for p in pids), timeout=30)
 
 
 def test_jobs_belong_to_the_credential_account(sim_emu) -> None:
