@@ -411,6 +411,11 @@ def _check_scale(spec: JobSpec) -> None:
 
 
 # ----------------------------------------------------------------------------------------------- job
+def job_key(name: str, cluster: str, job_id: str | None = None) -> dict[str, str]:
+    """The JSON-safe key of a TI-A job (``PlatformJobs``, trigger events): name and cluster, and its Id."""
+    return {"name": name, "cluster": cluster, **({"id": job_id} if job_id else {})}
+
+
 def job_label(name: str, cluster: str | None) -> str:
     return f"TI-A job {name}" + (f" in {cluster}" if cluster else "")
 

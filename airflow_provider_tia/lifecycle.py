@@ -257,6 +257,11 @@ def retry_transient(read: Callable[[], T], deadline: Deadline, interval: float, 
             time.sleep(deadline.sleep_for(interval))
 
 
+def note_transient(logger: Any, label: str, error: TIAError) -> None:
+    """A read of a job failed for a passing reason: said once per read, the wait goes on."""
+    logger.warning("Could not read %s (%s); will try again", label, error)
+
+
 def wait(
     read: Callable[[], JobLike],
     label: str,
@@ -278,7 +283,7 @@ def wait(
             if on_poll:
                 on_poll(result)
         elif isinstance(result, TransientError):
-            log.warning("Could not read %s (%s); will try again", label, result)
+            note_transient(log, label, result)
         event = assess(result, label)
         if event is not None:
             return event

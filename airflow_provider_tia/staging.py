@@ -269,17 +269,25 @@ def build_archive(entries: list[_Entry], dest: Path, *, expected_digest: str | N
         raise CodeDirError("code_dir", "files changed while being staged; run the task again")
 
 
-def mount_code_dir(
-    hook: COSHook, spec: Any, code_dir: str, bucket: str | None, *, task_log: Any = log, **options: Any
-) -> Any:
-    """``spec`` with ``code_dir`` staged to COS and mounted as its first PackageDir entry, so
-    Command/Args run in it (``options``: prefix, max_bytes, mount_path). Checks come before any call.
-    What was staged is reported to ``task_log`` (the task's log)."""
+def stage_for_task(
+    hook: COSHook, code_dir: str, bucket: str | None, *, task_log: Any = log, **options: Any
+) -> StagedCode:
+    """An operator's ``code_dir`` staged to ``bucket`` (``options``: prefix, max_bytes, mount_path);
+    checks come before any call, and what was staged is reported to ``task_log`` (the task's log)."""
     if not bucket:
         raise JobSpecError("code_bucket", "is required with code_dir (a COS bucket such as code-1250000000)")
     staged = stage_code_dir(hook, code_dir, bucket, **options)
     done = "uploaded" if staged.uploaded else "already in COS, not uploaded again"
     task_log.info("code_dir %s is %s (digest %s, %s)", code_dir, staged.uri, staged.digest[:16], done)
+    return staged
+
+
+def mount_code_dir(
+    hook: COSHook, spec: Any, code_dir: str, bucket: str | None, *, task_log: Any = log, **options: Any
+) -> Any:
+    """TI-A: ``spec`` with ``code_dir`` staged to COS and mounted as its first PackageDir entry, so
+    Command/Args run in it."""
+    staged = stage_for_task(hook, code_dir, bucket, task_log=task_log, **options)
     return dataclasses.replace(spec, package_dir=[staged.package_dir_entry, *(spec.package_dir or [])])
 
 
@@ -290,4 +298,5 @@ __all__ = [
     "mount_code_dir",
     "scan_code_dir",
     "stage_code_dir",
+    "stage_for_task",
 ]

@@ -70,7 +70,7 @@ def test_transient_errors_until_the_deadline_time_out(tia_emulator, no_retry, fa
         task_id="t", name="e-never", cluster=CLUSTER, runtime_version="r", tia_conn_id=no_retry,
         poll_interval=0.1, max_wait=1,
     )  # fmt: skip
-    with pytest.raises(JobWaitTimeout, match="DescribeJob e-never: gave up at the task's deadline"):
+    with pytest.raises(JobWaitTimeout, match="Reading TI-A job e-never in ap-beijing: gave up at the task's deadline"):
         op.execute({"ti": FakeTI()})
     assert tia_emulator.calls["CreateJob"] == 0 or tia_emulator.store.get(CLUSTER, "e-never") is None
 
@@ -110,7 +110,7 @@ def test_job_created_concurrently_is_attached(tia_emulator, tia_connection, faul
 
 def test_deferred_vanished_and_api_error_events_fail_with_their_type(tia_connection) -> None:
     op = CreateJobOperator(task_id="t", name="e-gone", cluster=CLUSTER, runtime_version="r")
-    resume = {"name": "e-gone", "cluster": CLUSTER, "logs": None}
+    resume = {"key": {"name": "e-gone", "cluster": CLUSTER}, "logs": None}
     gone = lifecycle.assess(JobVanished("x"), "TI-A job e-gone in ap-beijing")
     assert gone is not None
     with pytest.raises(JobVanished, match="TI-A job e-gone in ap-beijing no longer exists"):

@@ -6,19 +6,15 @@ import re
 import threading
 import time
 import urllib.request
-from pathlib import Path
 
 import pendulum
 import pytest
+from tia_test_support import CLUSTER, script_spec
 
 from airflow_provider_tia.exceptions import JobNotFound
 from airflow_provider_tia.hooks.tia import TIAHook
-from airflow_provider_tia.job import JobSpec
 from airflow_provider_tia.links.tia import TIAJobLink
 from airflow_provider_tia.operators._spec import run_suffix, suffixed
-
-CLUSTER = "ap-beijing"
-SCRIPTS = str(Path(__file__).resolve().parent / "dags" / "scripts")
 
 
 def xcom(dag_run, task_id: str, key: str = "return_value"):
@@ -58,17 +54,6 @@ def assert_once(output: str, lines: list[str]) -> None:
         by_task = output.count(f"] {line} [airflow.task.operators")
         by_trigger = output.count(f"] {line} [airflow_provider_tia.triggers")
         assert by_task + by_trigger == 1, (line, by_task, by_trigger)
-
-
-def spec(name: str, *args: str) -> JobSpec:
-    return JobSpec(
-        name=name,
-        cluster=CLUSTER,
-        runtime_version="tia-1.7.0",
-        package_dir=[SCRIPTS],
-        command=["python"],
-        args=["train.py", *args],
-    )
 
 
 @pytest.fixture
@@ -148,8 +133,8 @@ def test_deferrable_logs_once_and_outcomes(run_dag, tia_emulator, capfd):
 
 
 def test_attach_to_running_job_and_refuse_with_fail(run_dag, tia_emulator, hook, capfd):
-    hook.create_job(spec("e-attach", "--lines", "3", "--sleep", "0.5", "--token", "pre"))
-    hook.create_job(spec("e-refuse"))
+    hook.create_job(script_spec("e-attach", "--lines", "3", "--sleep", "0.5", "--token", "pre"))
+    hook.create_job(script_spec("e-refuse"))
     tia_emulator.wait_for_state("e-attach", CLUSTER, "Running")
     before = tia_emulator.store.get(CLUSTER, "e-attach")["Id"]
     tia_emulator.reset_counters()
@@ -164,7 +149,7 @@ def test_attach_to_running_job_and_refuse_with_fail(run_dag, tia_emulator, hook,
 
 
 def test_replace_and_retry_recreates_failed_job(run_dag, tia_emulator, hook, tmp_path, capfd):
-    hook.create_job(spec("r-replace", "--token", "old"))
+    hook.create_job(script_spec("r-replace", "--token", "old"))
     old = tia_emulator.wait_for_state("r-replace", CLUSTER)["Id"]
     tia_emulator.reset_counters()
     dag_run = run_dag("tia_test_replace", conf={"marker": str(tmp_path / "failed-once")})

@@ -30,7 +30,7 @@ def hook(tia_connection) -> TIAHook:
 
 
 def test_serialize_round_trip():
-    resume = {"name": "job-a", "cluster": CLUSTER, "logs": None}
+    resume = {"key": {"name": "job-a", "cluster": CLUSTER}, "logs": None}
     trigger = JobTrigger(
         "job-a",
         CLUSTER,
@@ -88,7 +88,7 @@ def test_events_success_failed_vanished_timeout(hook, tia_emulator):
         vanished["message"]
         == "TI-A job g-none in ap-beijing no longer exists: it was deleted while being watched"
     )
-    assert ok["resume"] == {"name": "g-ok", "cluster": CLUSTER}  # what the task handed over comes back
+    assert ok["resume"] == {"key": {"name": "g-ok", "cluster": CLUSTER}}  # what the task handed over comes back
     assert (
         timeout["status"] == "error" and "deadline" in timeout["message"] and timeout["reason"] == "timeout"
     )

@@ -59,13 +59,15 @@ def build_spec(values: Mapping[str, Any]) -> JobSpec:
     return JobSpec.from_kwargs(**{key: coerce(key, value) for key, value in values.items()})
 
 
-def run_suffix(dag_id: str, task_id: str, run_id: str, map_index: int | None) -> str:
-    """A short suffix, the same for every try of one task instance, different across runs."""
+def run_suffix(
+    dag_id: str, task_id: str, run_id: str, map_index: int | None, length: int = SUFFIX_LENGTH
+) -> str:
+    """A short hash, the same for every try of one task instance, different across runs."""
     key = "\0".join((dag_id, task_id, run_id, str(-1 if map_index is None else map_index)))
-    return hashlib.sha256(key.encode()).hexdigest()[:SUFFIX_LENGTH]
+    return hashlib.sha256(key.encode()).hexdigest()[:length]
 
 
-def suffixed(name: str, suffix: str) -> str:
-    """``name-suffix``, trimming ``name`` so the result stays a valid job name (at most 63 characters)."""
-    head = name[: MAX_NAME_LENGTH - len(suffix) - 1].rstrip("-")
+def suffixed(name: str, suffix: str, max_length: int = MAX_NAME_LENGTH) -> str:
+    """``name-suffix``, trimming ``name`` so the result stays a valid job name (TI-A: 63 characters)."""
+    head = name[: max_length - len(suffix) - 1].rstrip("-")
     return f"{head}-{suffix}"

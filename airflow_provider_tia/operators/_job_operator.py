@@ -1,0 +1,210 @@
+"""What every "run a training job and wait for it" operator does, whatever the platform.
+
+Submit (the platform operator's ``submit_job``), then wait here or in the triggerer with the job's
+logs in the task log, and end with the job's dict or a typed error. Airflow 3.3's
+``ResumableJobMixin`` reconnects a retry to the job an earlier try created. A platform operator
+gives its ``jobs`` (``PlatformJobs``), its trigger, its link and its lineage.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator, conf
+
+from airflow_provider_tia import lifecycle
+from airflow_provider_tia.lifecycle import Deadline, JobEvent, Reason
+from airflow_provider_tia.operators._compat import ResumableJobMixin
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from airflow.providers.openlineage.extractors import OperatorLineage
+    from airflow.sdk import Context
+    from airflow.triggers.base import BaseTrigger
+
+    from airflow_provider_tia.logs import LogFollower
+    from airflow_provider_tia.operators._jobs import Key, PlatformJobs
+
+TAIL_LINES = 20
+FINAL_LOG_ATTEMPTS = 3  # reads of the last log lines once the job has ended (each with the hook's retries)
+GONE = "Gone"  # get_job_status of a recorded job that no longer exists (or is another job of that name)
+PAST = {"delete": "deleted", "stop": "stopped"}
+
+
+def seconds(value: float | timedelta | None, parameter: str) -> float | None:
+    if value is None:
+        return None
+    total = value.total_seconds() if isinstance(value, timedelta) else float(value)
+    if total <= 0:
+        raise ValueError(f"{parameter} must be positive, got {value!r}")
+    return total
+
+
+def choice(parameter: str, value: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise ValueError(f"{parameter} must be one of {allowed}, got {value!r}")
+    return value
+
+
+def with_param_docs(doc: str | None, action: str, fields: Sequence[Any]) -> str:
+    """A platform operator's docstring + the shared parameters + one line per request field."""
+    shared = (JobRunOperator.__doc__ or "").split("\n\n", 1)[1].rstrip()
+    request = "\n".join(f"    :param {f.attr}: ``{f.api}``. {f.doc}" for f in fields)
+    return f"{(doc or '').rstrip()}\n{shared}\n\n    {action} parameters (templated):\n\n{request}\n"
+
+
+class JobRunOperator(ResumableJobMixin, BaseOperator):
+    """Base of the operators that create a training job and wait for it (see the subclasses).
+
+    :param conn_id: Airflow connection id (type ``tencentcloud``; ``tia_conn_id`` on TI-A's classes).
+    :param region: Region overriding the connection's (templated).
+    :param wait_for_completion: Wait for the job to end; False returns right after creating it.
+    :param poll_interval: Seconds between two reads of the job (and of its logs).
+    :param max_wait: The task's time budget (seconds or timedelta) from its start, transient API
+        errors included; None waits forever.
+    :param on_timeout: What happens to the job at ``max_wait`` (see ``ON_TIMEOUT``); then
+        ``JobWaitTimeout`` is raised.
+    :param deferrable: Wait in the triggerer (logs still stream live) instead of a worker slot.
+    :param print_logs: Copy the job's log lines (``[pod] line``) into the task log, each once.
+    """
+
+    ON_TIMEOUT: tuple[str, ...] = ("delete", "leave")
+
+    def __init__(
+        self,
+        *,
+        wait_for_completion: bool = True,
+        poll_interval: float = 30,
+        max_wait: float | timedelta | None = None,
+        on_timeout: str | None = None,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        print_logs: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.on_timeout = choice("on_timeout", on_timeout or self.ON_TIMEOUT[0], self.ON_TIMEOUT)
+        self.poll_interval = float(seconds(poll_interval, "poll_interval") or 0)
+        self.max_wait = seconds(max_wait, "max_wait")
+        self.wait_for_completion = wait_for_completion
+        self.deferrable = deferrable
+        self.print_logs = print_logs
+        self._deadline = Deadline()
+        self._result: dict[str, Any] | None = None
+        self.final_job: dict[str, Any] | None = None  # the job as it ended (or failed), for lineage
+
+    # ----------------------------------------------------------------- what a platform provides
+    @cached_property
+    def jobs(self) -> PlatformJobs:
+        """This execution's job calls (under its deadline) and the job it is about."""
+        raise NotImplementedError
+
+    def make_trigger(self, key: Key, resume: dict[str, Any]) -> BaseTrigger:
+        raise NotImplementedError
+
+    def push_job_link(self, context: Context, key: Key) -> None:
+        raise NotImplementedError
+
+    def lineage(self, job: dict[str, Any] | None) -> OperatorLineage | None:
+        return None
+
+    # ------------------------------------------------------------------------------------ execute
+    def execute(self, context: Context) -> Any:
+        self._deadline = Deadline.after(self.max_wait)
+        return self.execute_resumable(context)
+
+    def get_job_status(self, external_id: Any, context: Context) -> str:
+        """State of the job an earlier try recorded; ``GONE`` if it no longer exists or was replaced."""
+        job = self.jobs.read_or_none(external_id)
+        if self.jobs.is_gone(external_id, job):
+            return GONE
+        self.jobs.remember(job)
+        return job.state_name
+
+    def is_job_active(self, status: str) -> bool:
+        return status != GONE and not self.jobs.is_final_state(status)
+
+    def is_job_succeeded(self, status: str) -> bool:
+        return self.jobs.is_success_state(status)
+
+    # The mixin returns this method's value when it reconnects to a running job: it is the result.
+    def poll_until_complete(self, external_id: Any, context: Context) -> dict[str, Any] | None:  # type: ignore[override]
+        """Wait for the job (here, or deferred to the triggerer) and keep the result for ``get_job_result``."""
+        key: Key = external_id
+        self.push_job_link(context, key)
+        last = self.jobs.last
+        job = last if last is not None and not self.jobs.is_gone(key, last) else self.jobs.read(key)
+        self.jobs.remember(job)
+        if not self.wait_for_completion:
+            self._result = self.final_job = job.to_dict()
+            return self._result
+        follower = self.jobs.follower(key, job) if self.print_logs else None
+        label = self.jobs.label(key)
+        if job.is_terminal:
+            return self._end(lifecycle.finished(job, label), follower)
+        if self.deferrable:
+            self.jobs.poll_logs(follower)
+            resume = {"key": self.jobs.key_of(job), "logs": follower.state() if follower else None}
+            self.defer(
+                trigger=self.make_trigger(self.jobs.key_of(job), resume), method_name="execute_complete"
+            )
+        event = lifecycle.wait(
+            lambda: self.jobs.describe(key),
+            label,
+            deadline=self._deadline,
+            interval=self.poll_interval,
+            budget=self.max_wait,
+            on_poll=lambda _job: self.jobs.poll_logs(follower),
+        )
+        return self._end(event, follower)
+
+    def get_job_result(self, external_id: Any, context: Context) -> Any:
+        if self._result is None:  # the job had succeeded before this try: report it (and its logs) now
+            self.poll_until_complete(external_id, context)
+        return self._result
+
+    def _end(self, event: JobEvent, follower: LogFollower | None) -> dict[str, Any]:
+        """Print the last lines, apply ``on_timeout``, then return the job dict or raise the typed error."""
+        if event.reason in (Reason.FINISHED, Reason.TIMEOUT):
+            self.jobs.poll_logs(
+                follower, attempts=FINAL_LOG_ATTEMPTS if event.reason is Reason.FINISHED else 1
+            )
+        if event.reason is Reason.TIMEOUT:
+            event = event.with_message(self._apply_on_timeout(event.message))
+        tail = follower.cursor.last_lines(TAIL_LINES) if follower else []
+        self.final_job = event.job
+        self._result = lifecycle.finish(event, tail)
+        if self.jobs.target is not None:
+            self.log.info("%s ended %s", self.jobs.label(self.jobs.target), self.jobs.state_of(self._result))
+        return self._result
+
+    def _apply_on_timeout(self, message: str) -> str:
+        if self.on_timeout == "leave" or self.jobs.target is None:
+            return message + "; the job was left running (on_timeout='leave')"
+        self.jobs.end(self.jobs.target, self.on_timeout)
+        return message + f"; the job was {PAST[self.on_timeout]} (on_timeout={self.on_timeout!r})"
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
+        """Resume after the trigger: the remaining log lines, then end like the polling path.
+
+        Everything needed travels in the event (the trigger echoes ``resume``), so no XCom is read.
+        """
+        received = JobEvent.from_payload(event)
+        self.jobs.target = key = received.resume["key"]
+        logs = received.resume.get("logs")
+        follower = self.jobs.follower(key, state=logs) if self.print_logs and logs is not None else None
+        return self._end(received, follower)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage | None:
+        """Lineage (apache-airflow-providers-openlineage) of the job this execution ended with.
+
+        Reads ``final_job``, not XCom: the listener may run in a forked process, and a failed job
+        (no XCom) still reports its inputs and state."""
+        return self.lineage(self.final_job)
+
+    def on_kill(self) -> None:
+        """End the job this execution created, is creating, or watches (as the task asked)."""
+        if self.jobs.end_on_kill:
+            self.jobs.kill()

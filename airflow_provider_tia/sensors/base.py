@@ -1,0 +1,82 @@
+"""What every job-watching sensor does, whatever the platform (a thin adapter over ``lifecycle``)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseSensorOperator, PokeReturnValue
+from airflow.sdk.exceptions import AirflowSensorTimeout
+
+from airflow_provider_tia import lifecycle
+from airflow_provider_tia.exceptions import JobNotFound, TransientError, WatchedJobFailed
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+    from airflow.triggers.base import BaseTrigger
+
+
+class JobWatchSensor(BaseSensorOperator):
+    """Succeeds when the watched job succeeded (its dict is the XCom return value); fails when it failed.
+
+    Running jobs and transient API errors keep it waiting, within the sensor's ``timeout``; a job
+    that does not exist fails it. ``soft_fail=True`` skips the task instead of failing it (Airflow's
+    ``BaseSensorOperator`` applies it, also to a deferred sensor's timeout). With ``deferrable`` it
+    waits in the triggerer. A platform sensor says how to read its job and which trigger watches it.
+    """
+
+    deferrable: bool
+
+    @property
+    def label(self) -> str:
+        raise NotImplementedError
+
+    def describe_watched(self) -> Any:
+        raise NotImplementedError
+
+    def push_watched_link(self, context: Context) -> None:
+        raise NotImplementedError
+
+    def watch_trigger(self, deadline: float | None, budget: float) -> BaseTrigger:
+        """The trigger that waits for the job (it never ends the job: the sensor does not own it)."""
+        raise NotImplementedError
+
+    def poke(self, context: Context) -> bool | PokeReturnValue:
+        try:
+            job = self.describe_watched()
+        except JobNotFound as error:
+            raise JobNotFound(
+                f"{self.label} does not exist", code=error.code, request_id=error.request_id
+            ) from None
+        except TransientError as error:
+            self.log.warning("Could not read %s (%s); will poke again", self.label, error)
+            return False
+        self.log.info("%s is %s", self.label, job.state_name)
+        event = lifecycle.assess(job, self.label)
+        if event is None:
+            return False
+        return PokeReturnValue(
+            is_done=True, xcom_value=lifecycle.finish(event, failed_error=WatchedJobFailed)
+        )
+
+    def execute(self, context: Context) -> Any:
+        self.push_watched_link(context)
+        if not self.deferrable:
+            return super().execute(context)
+        result = self.poke(context)
+        if isinstance(result, PokeReturnValue):
+            return result.xcom_value
+        budget = self.timeout.total_seconds() if isinstance(self.timeout, timedelta) else float(self.timeout)
+        self.defer(
+            trigger=self.watch_trigger(lifecycle.Deadline.after(budget).at, budget),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=budget),
+        )
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
+        """The trigger's event -> the job dict, or the error (``soft_fail`` is applied by the base class)."""
+        return lifecycle.finish(
+            lifecycle.JobEvent.from_payload(event),
+            timeout_error=AirflowSensorTimeout,
+            failed_error=WatchedJobFailed,
+        )
