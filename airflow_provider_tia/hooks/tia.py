@@ -161,7 +161,7 @@ class TIAHook(TencentCloudBaseHook):
 
     async def async_client(self) -> AsyncTIAClient:
         """An async client (httpx) for triggers; use it as ``async with await hook.async_client() as c``."""
-        return await AsyncTIAClient.create(SERVICE, API_VERSION, await self.aget_settings())
+        return await self._async_client(AsyncTIAClient)
 
 
 class AsyncTIAClient(AsyncTencentCloudClient):
