@@ -29,8 +29,10 @@ def text(
     max_len: int | None = None,
     choices: Sequence[str] | None = None,
     pattern: re.Pattern[str] | None = None,
+    rules: str = "",
 ) -> Check:
-    """A string, at most ``max_len`` characters, one of ``choices``, or matching ``pattern`` (fullmatch)."""
+    """A string, at most ``max_len`` characters, one of ``choices``, or matching ``pattern`` (fullmatch);
+    ``rules`` tells the user what a valid value looks like."""
 
     def check(value: Any, path: str) -> str:
         if not isinstance(value, str):
@@ -40,7 +42,7 @@ def text(
         if choices is not None and value not in choices:
             fail(path, f"must be one of {', '.join(choices)}, got {value!r:.60}")
         if pattern is not None and not pattern.fullmatch(value):
-            fail(path, f"{value!r:.80} is not valid")
+            fail(path, f"{value!r:.80} is not valid" + (f": {rules}" if rules else ""))
         return value
 
     return check
@@ -62,8 +64,14 @@ def integer(*, low: int | None = None, high: int | None = None) -> Check:
         if isinstance(value, bool) or not isinstance(value, int):
             fail(path, f"must be an integer, got {type(value).__name__} {str(value)!r:.40}")
         if (low is not None and value < low) or (high is not None and value > high):
-            bounds = f"[{low if low is not None else '-inf'}, {high if high is not None else 'inf'}]"
-            fail(path, f"must be in {bounds}, got {value}")
+            bounds = (
+                f"at least {low}"
+                if high is None
+                else f"in [{low}, {high}]"
+                if low is not None
+                else f"<= {high}"
+            )
+            fail(path, f"must be {bounds}, got {value}")
         return value
 
     return check

@@ -21,6 +21,7 @@ MAX_NAME_LENGTH = 60
 # Chinese/English letters, digits, '_' and '-', starting with a letter or digit. fullmatch: a `$`
 # would also accept a trailing newline.
 NAME_PATTERN = re.compile(r"[A-Za-z0-9\u4e00-\u9fff][A-Za-z0-9_\u4e00-\u9fff-]*")
+NAME_RULES = "use letters (Chinese or English), digits, '_' and '-', starting with a letter or digit"
 CHARGE_TYPES = ("PREPAID", "POSTPAID_BY_HOUR")
 IMAGE_TYPES = ("TCR", "CCR", "PreSet", "PRE_SET", "CUSTOM")
 MAX_DATA_CONFIGS = 10
@@ -112,7 +113,7 @@ RESOURCE_SUPPLY_ATTRIBUTE = c.model("ResourceSupplyAttribute", SupplyType=_STR, 
 TRAINING_SPEC_FIELDS: tuple[SpecField, ...] = tuple(
     SpecField(attr, api, kind, doc, required=required, check=check)
     for attr, api, kind, doc, required, check in (
-        ("name", "Name", "str", "Task name: <= 60 letters (Chinese/English), digits, '_', '-'; starts with a letter or digit.", True, c.text(max_len=MAX_NAME_LENGTH, pattern=NAME_PATTERN)),
+        ("name", "Name", "str", "Task name: <= 60 letters (Chinese/English), digits, '_', '-'; starts with a letter or digit.", True, c.text(max_len=MAX_NAME_LENGTH, pattern=NAME_PATTERN, rules=NAME_RULES)),
         ("charge_type", "ChargeType", "str", "``POSTPAID_BY_HOUR`` (pay-as-you-go) or ``PREPAID`` (needs resource_group_id).", True, c.text(choices=CHARGE_TYPES)),
         ("resource_config_infos", "ResourceConfigInfos", "list[dict]", "Resources per role, e.g. ``[{'Role': 'WORKER', 'InstanceType': 'TI.S.MEDIUM.POST', 'InstanceNum': 1}]``.", True, c.items(RESOURCE_CONFIG_INFO, min_items=1, what="roles")),
         ("ti_project_id", "TiProjectId", "str", "TI workspace (omit for the default one).", False, _STR),
