@@ -385,6 +385,25 @@ def _looks_like_tls_to_http(text: str) -> bool:
     )
 
 
+def reply_item(action: str, response: Mapping[str, Any], key: str, parse: Callable[[Any], T]) -> T:
+    """``parse(response[key])``; a missing or unreadable object is ``MalformedResponse`` naming the action."""
+    request_id = response.get("RequestId")
+    if response.get(key) is None:
+        raise MalformedResponse(f"{action}: the reply has no {key}", request_id=request_id)
+    try:
+        return parse(response[key])
+    except MalformedResponse as error:
+        raise MalformedResponse(f"{action}: {error.message}", request_id=request_id) from None
+
+
+def reply_items(action: str, response: Mapping[str, Any], key: str, parse: Callable[[Any], T]) -> list[T]:
+    """``parse`` of each item of the list ``response[key]`` (null is an empty list)."""
+    items = response.get(key) or []
+    if not isinstance(items, list):
+        raise MalformedResponse(f"{action}: {key} is not a list", request_id=response.get("RequestId"))
+    return [parse(item) for item in items]
+
+
 def unwrap_response(action: str, payload: Any, errors: ErrorTable = TIA_ERRORS) -> dict[str, Any]:
     """``payload["Response"]``, checked; an error envelope the SDK let through becomes a typed error."""
     if isinstance(payload, bytes | str):
