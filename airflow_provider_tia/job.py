@@ -419,11 +419,25 @@ def _check_scale(spec: JobSpec) -> None:
 
 
 # ----------------------------------------------------------------------------------------------- job
-class Outcome:
-    """``is_terminal``/``succeeded``/``failed`` of a job read from its ``state_name`` and two sets."""
+class JobBase:
+    """What every platform's job model shares: the outcome (from ``state_name`` and two sets of
+    state names) and the times of its reply (``raw``)."""
 
     SUCCESS: ClassVar[frozenset[str]] = frozenset()
     FAILURE: ClassVar[frozenset[str]] = frozenset()
+    raw: Mapping[str, Any]
+
+    @functools.cached_property
+    def create_time(self) -> DateTime | None:
+        return parse_time(self.raw.get("CreateTime"))
+
+    @functools.cached_property
+    def start_time(self) -> DateTime | None:
+        return parse_time(self.raw.get("StartTime"))
+
+    @functools.cached_property
+    def end_time(self) -> DateTime | None:
+        return parse_time(self.raw.get("EndTime"))
 
     @property
     def state_name(self) -> str:
@@ -458,7 +472,7 @@ _JOB_TIMES = ("CreateTime", "StartTime", "EndTime", "DelTime")
 
 
 @dataclasses.dataclass(frozen=True)
-class Job(Outcome):
+class Job(JobBase):
     """A TI-A job as read from CreateJob, DescribeJob or ListJobs.
 
     Example::
@@ -475,18 +489,6 @@ class Job(Outcome):
     state: JobState | str | None
     message: str | None
     raw: Mapping[str, Any]
-
-    @functools.cached_property
-    def create_time(self) -> DateTime | None:
-        return parse_time(self.raw.get("CreateTime"))
-
-    @functools.cached_property
-    def start_time(self) -> DateTime | None:
-        return parse_time(self.raw.get("StartTime"))
-
-    @functools.cached_property
-    def end_time(self) -> DateTime | None:
-        return parse_time(self.raw.get("EndTime"))
 
     @classmethod
     def from_api(cls, data: Any) -> Job:

@@ -7,15 +7,11 @@ with nanoseconds); ``""`` counts as unset, like null.
 from __future__ import annotations
 
 import dataclasses
-import functools
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from airflow_provider_tia.exceptions import MalformedResponse
-from airflow_provider_tia.job import Outcome, json_safe_dict, parse_time
-
-if TYPE_CHECKING:
-    from pendulum import DateTime
+from airflow_provider_tia.job import JobBase, json_safe_dict
 
 # Contract section 2: nine documented statuses; unknown ones are kept and are not terminal.
 STATUSES = (
@@ -44,7 +40,7 @@ def _text(value: Any) -> str | None:
 
 
 @dataclasses.dataclass(frozen=True)
-class TrainingTask(Outcome):
+class TrainingTask(JobBase):
     """One TI-ONE training task (satisfies ``lifecycle.JobLike``).
 
     Example::
@@ -98,18 +94,6 @@ class TrainingTask(Outcome):
     @property
     def charge_status(self) -> str | None:
         return _text(self.raw.get("ChargeStatus"))
-
-    @functools.cached_property
-    def create_time(self) -> DateTime | None:
-        return parse_time(self.raw.get("CreateTime"))
-
-    @functools.cached_property
-    def start_time(self) -> DateTime | None:
-        return parse_time(self.raw.get("StartTime"))
-
-    @functools.cached_property
-    def end_time(self) -> DateTime | None:
-        return parse_time(self.raw.get("EndTime"))
 
     @property
     def tags(self) -> dict[str, str]:

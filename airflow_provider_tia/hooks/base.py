@@ -119,6 +119,21 @@ class TencentCloudBaseHook(TencentCloudConnectionHook):
             raise sdk.to_provider_error(error, action, attempts[0], self.errors) from None
         return sdk.unwrap_response(action, payload, self.errors)
 
+    def probe(self) -> tuple[str, dict[str, Any]]:
+        """The cheap read ``test_connection`` makes: ``(action, params)``."""
+        raise NotImplementedError
+
+    def test_connection(self) -> tuple[bool, str]:
+        """One cheap signed call (``probe``) in the connection's region."""
+        try:
+            response = self.call(*self.probe())
+        except Exception as error:
+            return False, sdk.redact(str(error))
+        return (
+            True,
+            f"Connection works (region {self.settings.region}, RequestId: {response.get('RequestId')})",
+        )
+
     async def _async_client(self, cls: type[AsyncClientT]) -> AsyncClientT:
         """An async client of this hook's service (``cls``: the platform's subclass)."""
         return await cls.create(self.service, self.api_version, await self.aget_settings(), self.errors)

@@ -148,16 +148,9 @@ class TIAHook(TencentCloudBaseHook):
             return Job.from_api(event.job)
         raise lifecycle.error_of(event)
 
-    def test_connection(self) -> tuple[bool, str]:
-        """One cheap signed call (ListJobs, Limit 1, in the connection's region)."""
-        try:
-            response = self.call("ListJobs", {"Cluster": self.settings.region, "Limit": 1, "Offset": 0})
-        except Exception as error:
-            return False, sdk.redact(str(error))
-        return (
-            True,
-            f"Connection works (region {self.settings.region}, RequestId: {response.get('RequestId')})",
-        )
+    def probe(self) -> tuple[str, dict[str, Any]]:
+        """``test_connection``'s call: ListJobs, Limit 1, in the connection's region."""
+        return "ListJobs", {"Cluster": self.settings.region, "Limit": 1, "Offset": 0}
 
     async def async_client(self) -> AsyncTIAClient:
         """An async client (httpx) for triggers; use it as ``async with await hook.async_client() as c``."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from airflow_provider_tia.dialogue import Dialogue, adrive, drive, unless_gone
 from airflow_provider_tia.exceptions import (
@@ -19,6 +19,8 @@ from airflow_provider_tia.training_task import TrainingTask
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
+
+    from typing_extensions import Unpack
 
     from airflow_provider_tia.training_spec import TrainingTaskSpec
 
@@ -142,16 +144,9 @@ class TIONEHook(TencentCloudBaseHook):
         """The task's log reader for a ``LogFollower`` (``state``: from ``reader.state()``)."""
         return TIONELogReader(self.call, task.id, _instance_of(task, state))
 
-    def test_connection(self) -> tuple[bool, str]:
-        """One cheap signed call (DescribeTrainingTasks, Limit 1, in the connection's region)."""
-        try:
-            response = self.call("DescribeTrainingTasks", {"Limit": 1, "Offset": 0})
-        except Exception as error:
-            return False, sdk.redact(str(error))
-        return (
-            True,
-            f"Connection works (region {self.settings.region}, RequestId: {response.get('RequestId')})",
-        )
+    def probe(self) -> tuple[str, dict[str, Any]]:
+        """``test_connection``'s call: DescribeTrainingTasks, Limit 1, in the connection's region."""
+        return "DescribeTrainingTasks", {"Limit": 1, "Offset": 0}
 
     async def async_client(self) -> AsyncTIONEClient:
         """An async client (httpx) for triggers; use it as ``async with await hook.async_client() as c``."""
@@ -164,15 +159,9 @@ class AsyncTIONEClient(AsyncTencentCloudClient):
     async def describe_training_task(self, task_id: str) -> TrainingTask:
         return await adrive(_describe(task_id), self.call)
 
-    async def find_training_tasks(
-        self,
-        *,
-        ids: Iterable[str] | None = None,
-        name: str | None = None,
-        statuses: Iterable[str] | None = None,
-        tags: Mapping[str, str] | None = None,
-    ) -> list[TrainingTask]:
-        return await adrive(_find(ids=ids, name=name, statuses=statuses, tags=tags), self.call)
+    async def find_training_tasks(self, **filters: Unpack[TaskFilters]) -> list[TrainingTask]:
+        """The async twin of ``TIONEHook.find_training_tasks`` (same keyword filters)."""
+        return await adrive(_find(**filters), self.call)
 
     async def stop_training_task(self, task_id: str, missing_ok: bool = True) -> bool:
         return (
@@ -196,12 +185,21 @@ def _describe(task_id: str) -> Dialogue[TrainingTask]:
     return sdk.reply_item("DescribeTrainingTask", response, "TrainingTaskDetail", TrainingTask.from_api)
 
 
+class TaskFilters(TypedDict, total=False):
+    """DescribeTrainingTasks filters: task Ids, exact name, statuses, tags (all must hold)."""
+
+    ids: Iterable[str] | None
+    name: str | None
+    statuses: Iterable[str] | None
+    tags: Mapping[str, str] | None
+
+
 def _find(
     *,
-    ids: Iterable[str] | None,
-    name: str | None,
-    statuses: Iterable[str] | None,
-    tags: Mapping[str, str] | None,
+    ids: Iterable[str] | None = None,
+    name: str | None = None,
+    statuses: Iterable[str] | None = None,
+    tags: Mapping[str, str] | None = None,
 ) -> Dialogue[list[TrainingTask]]:
     """Every page of DescribeTrainingTasks; the filters are applied again to what comes back.
 
