@@ -338,3 +338,67 @@ def test_create_returns_the_id_and_stop_delete_tolerate_a_missing_task() -> None
     assert hook.stop_training_task("train-5") is False and hook.delete_training_task("train-5") is False
     with pytest.raises(Exception, match="gone"):
         hook.delete_training_task("train-5", missing_ok=False)
+
+
+# ------------------------------------------------------------------------- the async client's twins
+class FakeSDKClient:
+    """Stands in for the SDK's async CommonClient: canned ``{"Response": ...}`` payloads or SDK errors."""
+
+    def __init__(self, replies: dict[str, Any]) -> None:
+        self.replies, self.calls = replies, list[tuple[str, dict[str, Any]]]()
+
+    async def call_and_deserialize(self, action: str, params: dict[str, Any]) -> dict[str, Any]:
+        from tencentcloud.common.exception import TencentCloudSDKException
+
+        self.calls.append((action, params))
+        reply = self.replies[action]
+        if isinstance(reply, str):
+            raise TencentCloudSDKException(reply, f"{reply} happened", "req")
+        return {"Response": {**reply, "RequestId": "req"}}
+
+
+def _async_client(replies: dict[str, Any]) -> tione.AsyncTIONEClient:
+    from airflow_provider_tia.hooks.sdk import Settings
+
+    settings = Settings("c", "ap-guangzhou", None, "https", "AKID", "k", max_attempts=2, retry_backoff=0.0)
+    return tione.AsyncTIONEClient(FakeSDKClient(replies), settings, TIONE_ERRORS)
+
+
+def test_the_async_client_twins() -> None:
+    detail = {"Id": "train-1", "Name": "t", "Status": "RUNNING", "LatestInstanceId": INSTANCE}
+    client = _async_client(
+        {
+            "DescribeTrainingTask": {"TrainingTaskDetail": detail},
+            "DescribeTrainingTasks": {"TrainingTaskSet": _tasks(3), "TotalCount": 3},
+            "StopTrainingTask": "ResourceNotFound",
+            "DeleteTrainingTask": {},
+        }
+    )
+
+    async def run() -> None:
+        task = await client.describe_training_task("train-1")
+        assert (task.latest_instance_id, task.state_name) == (INSTANCE, "RUNNING")
+        assert [t.id for t in await client.find_training_tasks(statuses=["RUNNING"])] == [
+            "train-0",
+            "train-1",
+            "train-2",
+        ]
+        assert await client.stop_training_task("train-1") is False  # gone
+        assert await client.delete_training_task("train-1") is True
+        assert client.log_reader(task).instance_id == INSTANCE
+
+    asyncio.run(run())
+
+
+def test_the_async_client_retries_by_the_tione_table() -> None:
+    """InternalError.NotAllow starts like a transient code but is a state error: one attempt, WrongState."""
+    from airflow_provider_tia.exceptions import WrongState
+
+    client = _async_client({"DeleteTrainingTask": "InternalError.NotAllow"})
+    with pytest.raises(WrongState):
+        asyncio.run(client.delete_training_task("train-1"))
+    assert len(client._client.calls) == 1
+    busy = _async_client({"DeleteTrainingTask": "InternalError.QueryBindingTagsFailed"})
+    with pytest.raises(Exception, match="QueryBindingTagsFailed") as info:
+        asyncio.run(busy.delete_training_task("train-1"))
+    assert len(busy._client.calls) == 2 and info.value.attempts == 2  # type: ignore[attr-defined]
