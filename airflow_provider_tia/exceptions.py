@@ -1,11 +1,15 @@
 """Typed errors of the provider, one hierarchy rooted at ``TIAError`` (an ``AirflowException``).
 
-API error codes map to classes with ``error_for_code``; every API error carries its code, message
+API error codes map to classes through each service's ``ErrorTable`` (``TIA_ERRORS``,
+``TIONE_ERRORS``); every API error carries its code, message
 and RequestId, so ``except JobAlreadyExists`` works and the RequestId reaches the task log.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import fnmatch
+import functools
 from typing import Any
 
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
@@ -48,6 +52,7 @@ class JobSpecError(TIAError, AirflowFailException, ValueError):
     def __init__(self, parameter: str, problem: str, *, api_name: str | None = None) -> None:
         self.parameter = parameter
         self.api_name = api_name
+        self.problem = problem
         label = f"{parameter} ({api_name})" if api_name and api_name != parameter else parameter
         super().__init__(f"Invalid parameter {label}: {problem}")
 
@@ -65,7 +70,7 @@ class MalformedResponse(TIAError):
 
 
 class TIAApiError(TIAError):
-    """The TI-A API answered with an error (``Response.Error``)."""
+    """A Tencent Cloud API (TI-A, TI-ONE) answered with an error (``Response.Error``)."""
 
 
 class TransientError(TIAApiError):
@@ -137,32 +142,145 @@ class JobVanished(JobNotFound):
     """The watched job disappeared (deleted elsewhere) before it finished."""
 
 
-_PREFIXES: tuple[tuple[str, type[TIAApiError]], ...] = (
-    ("FailedOperation.AlreadyExists", JobAlreadyExists),
-    ("FailedOperation.TimeOut", TransientError),
-    ("ResourceNotFound", JobNotFound),
-    ("FailedOperation.NotFound", JobNotFound),
-    ("FailedOperation.JobNotFound", JobNotFound),
-    ("RequestLimitExceeded", Throttled),
-    ("AuthFailure", AuthFailure),
-    ("InvalidParameter", InvalidParameter),
-    ("MissingParameter", InvalidParameter),
-    ("UnknownParameter", InvalidParameter),
-    ("InvalidAction", InvalidParameter),
-    ("NoSuchVersion", InvalidParameter),
-    ("ResourceUnavailable", ResourceUnavailable),
-    ("UnauthorizedOperation", UnauthorizedOperation),
-    ("UnsupportedOperation.UnsupportedVersion", UnsupportedVersion),
-    ("InternalError", TransientError),
-    ("ClientNetworkError", NetworkError),
-    ("ServerNetworkError", NetworkError),
+class WrongState(TIAApiError):
+    """The action is not allowed in the task's current state (e.g. Stop before it is submitted)."""
+
+
+class QuotaExceeded(TIAApiError):
+    """Balance, quota or capacity ran out (arrears, sold out, resource group full)."""
+
+
+class LogWindowTooLarge(TIAApiError):
+    """The log query's window holds more than the service pages through: read a narrower one."""
+
+
+# ---------------------------------------------------------------------------------------- error tables
+Rule = tuple[str, type[TIAApiError]]
+
+
+@dataclasses.dataclass(frozen=True)
+class ErrorTable:
+    """One service's error codes -> error classes: ordered ``fnmatch`` patterns, the first match wins.
+
+    The one place a service's codes are classified: the hook's retry decision reads it too (a code
+    is retried when its class is a ``TransientError``). ``X`` matches only the bare code, ``X.*``
+    its sub-codes.
+    """
+
+    service: str
+    rules: tuple[Rule, ...]
+
+    def class_for(self, code: str | None) -> type[TIAApiError]:
+        return _class_for(self, code or "UnknownError")
+
+    def error_for(self, code: str | None, message: str, request_id: str | None = None) -> TIAApiError:
+        """The typed error for an API error code (``TIAApiError`` for codes the table doesn't know)."""
+        return self.class_for(code)(message, code=code or "UnknownError", request_id=request_id)
+
+    def is_transient(self, code: str | None) -> bool:
+        return issubclass(self.class_for(code), TransientError)
+
+
+@functools.lru_cache(maxsize=1024)
+def _class_for(table: ErrorTable, code: str) -> type[TIAApiError]:
+    for pattern, cls in table.rules:
+        if fnmatch.fnmatchcase(code, pattern):
+            return cls
+    return TIAApiError
+
+
+def family(code: str, cls: type[TIAApiError]) -> tuple[Rule, Rule]:
+    """Rules for a code and all its sub-codes (``X`` and ``X.*``)."""
+    return (code, cls), (code + ".*", cls)
+
+
+def _families(*pairs: tuple[str, type[TIAApiError]]) -> tuple[Rule, ...]:
+    return tuple(rule for code, cls in pairs for rule in family(code, cls))
+
+
+_NETWORK = _families(("ClientNetworkError", NetworkError), ("ServerNetworkError", NetworkError))
+
+TIA_ERRORS = ErrorTable(
+    "tia",
+    _families(
+        ("FailedOperation.AlreadyExists", JobAlreadyExists),
+        ("FailedOperation.TimeOut", TransientError),
+        ("ResourceNotFound", JobNotFound),
+        ("FailedOperation.NotFound", JobNotFound),
+        ("FailedOperation.JobNotFound", JobNotFound),
+        ("RequestLimitExceeded", Throttled),
+        ("AuthFailure", AuthFailure),
+        ("InvalidParameter", InvalidParameter),
+        ("MissingParameter", InvalidParameter),
+        ("UnknownParameter", InvalidParameter),
+        ("InvalidAction", InvalidParameter),
+        ("NoSuchVersion", InvalidParameter),
+        ("ResourceUnavailable", ResourceUnavailable),
+        ("UnauthorizedOperation", UnauthorizedOperation),
+        ("UnsupportedOperation.UnsupportedVersion", UnsupportedVersion),
+        ("InternalError", TransientError),
+    )
+    + _NETWORK,
+)
+
+# TI-ONE (tione 2021-11-11), contract section 5. Order matters: the exceptions inside a family
+# (InternalError.NotAllow is a state error, not a transient one) come before the family.
+TIONE_ERRORS = ErrorTable(
+    "tione",
+    (
+        # NF: only the bare code is the task; ResourceNotFound.* is a missing dependency (bad config).
+        ("ResourceNotFound", JobNotFound),
+        ("FailedOperation.RecordNotFound", JobNotFound),
+        ("ResourceNotFound.*", InvalidParameter),
+        ("FailedOperation.DuplicateNameTaskIsCreating", JobAlreadyExists),
+        ("FailedOperation.DuplicateName", JobAlreadyExists),
+        ("InvalidParameterValue.DuplicateName", JobAlreadyExists),
+        ("InternalError.NotAllow", WrongState),
+        ("InternalError.UnSubmittedStatusNotAllowStop", WrongState),
+        ("OperationDenied.NotAllow", WrongState),
+        ("FailedOperation.UnSubmitNotAllowToStop", WrongState),
+        ("InternalError.NoPermission", UnauthorizedOperation),
+        ("InternalError.ValidateCreateTaskFailed", InvalidParameter),
+        ("InternalError.CFSNotFound", InvalidParameter),
+        ("OperationDenied.BillingException", TransientError),
+        ("OperationDenied.*Insufficient", QuotaExceeded),
+        ("OperationDenied.WhitelistQuotaExceed", QuotaExceeded),
+        ("FailedOperation.FreezeBillFailed", QuotaExceeded),
+        *_families(
+            ("ResourceInsufficient", QuotaExceeded),
+            ("ResourcesSoldOut", QuotaExceeded),
+            ("LimitExceeded", QuotaExceeded),
+        ),
+        ("FailedOperation.ContextLimitError", LogWindowTooLarge),
+        ("FailedOperation.CLSSizeExceed", LogWindowTooLarge),
+        ("FailedOperation", TransientError),
+        ("FailedOperation.QueryResourceSpecFailed", TransientError),
+        ("FailedOperation.QueryResourceGroupNamesFailed", TransientError),
+        ("FailedOperation.Processing", TransientError),
+        ("FailedOperation.TimeOut", TransientError),
+        *_families(
+            ("InternalError", TransientError),
+            ("RequestLimitExceeded", Throttled),
+            ("AuthFailure", AuthFailure),
+            ("UnauthorizedOperation", UnauthorizedOperation),
+            ("OperationDenied", InvalidParameter),
+            ("InvalidParameter", InvalidParameter),
+            ("InvalidParameterValue", InvalidParameter),
+            ("MissingParameter", InvalidParameter),
+            ("UnknownParameter", InvalidParameter),
+            ("UnsupportedOperation", InvalidParameter),
+            ("InvalidAction", InvalidParameter),
+            ("NoSuchVersion", InvalidParameter),
+            ("UnsupportedRegion", InvalidParameter),
+            ("ActionOffline", InvalidParameter),
+        ),
+        *_NETWORK,
+    ),
 )
 
 
-def error_for_code(code: str | None, message: str, request_id: str | None = None) -> TIAApiError:
-    """The typed error for an API error code (``TIAApiError`` for codes we don't know)."""
-    code = code or "UnknownError"
-    for prefix, cls in _PREFIXES:
-        if code == prefix or code.startswith(prefix + "."):
-            return cls(message, code=code, request_id=request_id)
-    return TIAApiError(message, code=code, request_id=request_id)
+def error_for_code(
+    code: str | None, message: str, request_id: str | None = None, table: ErrorTable = TIA_ERRORS
+) -> TIAApiError:
+    """The typed error for an API error code of ``table``'s service (TI-A unless told)."""
+    return table.error_for(code, message, request_id)

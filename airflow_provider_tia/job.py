@@ -9,9 +9,9 @@ import dataclasses
 import datetime
 import functools
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from enum import Enum
-from typing import Any
+from typing import Any, ClassVar
 
 import pendulum
 from pendulum import DateTime
@@ -57,7 +57,7 @@ def parse_state(value: Any) -> JobState | str | None:
 # --------------------------------------------------------------------------------------------- times
 _GO_TIME = re.compile(
     r"^(?P<date>\d{4}-\d{2}-\d{2})[ T](?P<time>\d{2}:\d{2}:\d{2})(?:\.(?P<frac>\d{1,9}))?"
-    r"(?:\s*(?P<offset>Z|[+-]\d{2}:?\d{2}))?(?:\s+(?P<zone>[A-Za-z]{1,6}))?(?:\s+m=[+-][\d.]+)?$"
+    r"(?:\s*(?P<offset>Z|[+-]\d{2}(?::?\d{2})?))?(?:\s+(?P<zone>[A-Za-z]{1,6}))?(?:\s+m=[+-][\d.]+)?$"
 )
 _RFC850 = re.compile(
     r"^[A-Za-z]+,\s+(?P<day>\d{1,2})-(?P<mon>[A-Za-z]{3})-(?P<year>\d{2})\s+"
@@ -72,11 +72,12 @@ _MONTHS = {
 
 
 def parse_time(value: Any) -> DateTime | None:
-    """Parse a TI-A time into an aware UTC ``pendulum.DateTime``; ``None`` when absent or unreadable.
+    """Parse a TI-A or TI-ONE time into an aware UTC ``pendulum.DateTime``; ``None`` when absent or unreadable.
 
     Reads Go's ``time.String()`` layout with 0-9 fraction digits and the monotonic suffix
     (``2018-05-23 10:00:00.000000000 +0800 CST m=+66666.666666666`` -> 2018-05-23T02:00:00Z),
-    RFC 3339 (log lines), times without a zone (taken as China Standard Time, +08:00, as Tencent
+    RFC 3339 (log lines, nanoseconds and ``Z`` too), an hour-only offset (TI-ONE's
+    ``2025-05-28T18:18:33+08``), times without a zone (taken as China Standard Time, +08:00, as Tencent
     Cloud reports them) and RFC 850 (``Wednesday, 19-Sep-18 11:01:29 CST``). The numeric offset is
     used, never the ambiguous zone abbreviation.
     """
@@ -126,8 +127,13 @@ def _offset_of(offset: str | None) -> datetime.tzinfo:
     if offset == "Z":
         return datetime.timezone.utc
     digits = offset.replace(":", "")
-    minutes = int(digits[1:3]) * 60 + int(digits[3:5])
+    minutes = int(digits[1:3]) * 60 + int(digits[3:5] or 0)
     return datetime.timezone(datetime.timedelta(minutes=minutes if digits[0] == "+" else -minutes))
+
+
+def iso_time(moment: DateTime | None) -> str | None:
+    """A moment as ISO 8601 in UTC (``2025-05-28T10:18:33Z``), for XCom."""
+    return moment.isoformat().replace("+00:00", "Z") if moment else None
 
 
 def format_query_time(moment: DateTime, zone: datetime.tzinfo = CHINA_STANDARD_TIME) -> str:
@@ -176,15 +182,17 @@ class SpecField:
     """One CreateJob parameter: the operator keyword, the API name, its kind and its documentation.
 
     This table drives ``JobSpec`` validation, ``to_api()``, the operator's keywords and template
-    fields, and the parameter list of the operator's docstring.
+    fields, and the parameter list of the operator's docstring. A platform's table may carry its own
+    validator (``check(value, path) -> value``, TI-ONE) instead of the ``kind``'s built-in one (TI-A).
     """
 
     attr: str
     api: str
-    kind: str  # "str", "list", "count", "bool"
+    kind: str  # "str", "list", "count", "bool" (TI-A); TI-ONE: a description of the value
     doc: str
     required: bool = False
     custom_only: bool = False
+    check: Callable[[Any, str], Any] | None = dataclasses.field(default=None, compare=False)
 
 
 SPEC_FIELDS: tuple[SpecField, ...] = (
@@ -416,27 +424,12 @@ def job_key(name: str, cluster: str, job_id: str | None = None) -> dict[str, str
     return {"name": name, "cluster": cluster, **({"id": job_id} if job_id else {})}
 
 
-def job_label(name: str, cluster: str | None) -> str:
-    return f"TI-A job {name}" + (f" in {cluster}" if cluster else "")
+class JobBase:
+    """What every platform's job model shares: the outcome (from ``state_name`` and two sets of
+    state names) and the times of its reply (``raw``)."""
 
-
-_JOB_TIMES = ("CreateTime", "StartTime", "EndTime", "DelTime")
-
-
-@dataclasses.dataclass(frozen=True)
-class Job:
-    """A TI-A job as read from CreateJob, DescribeJob or ListJobs.
-
-    Example::
-
-        job = Job.from_api(reply["Response"]["Job"])
-        job.state, job.is_terminal, job.create_time  # JobState.CREATED, False, DateTime(...)
-    """
-
-    name: str
-    cluster: str | None
-    state: JobState | str | None
-    message: str | None
+    SUCCESS: ClassVar[frozenset[str]] = frozenset()
+    FAILURE: ClassVar[frozenset[str]] = frozenset()
     raw: Mapping[str, Any]
 
     @functools.cached_property
@@ -450,6 +443,57 @@ class Job:
     @functools.cached_property
     def end_time(self) -> DateTime | None:
         return parse_time(self.raw.get("EndTime"))
+
+    @property
+    def state_name(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.succeeded or self.failed
+
+    @property
+    def succeeded(self) -> bool:
+        return self.state_name in self.SUCCESS
+
+    @property
+    def failed(self) -> bool:
+        return self.state_name in self.FAILURE
+
+
+def json_safe_dict(raw: Mapping[str, Any], time_fields: Sequence[str]) -> dict[str, Any]:
+    """A reply object for XCom: its JSON-safe fields, and ``time_fields`` as ISO 8601 (UTC) or None."""
+    out: dict[str, Any] = {k: v for k, v in raw.items() if _json_safe(v)}
+    for key in time_fields:
+        out[key] = iso_time(parse_time(raw.get(key)))
+    return out
+
+
+def job_label(name: str, cluster: str | None) -> str:
+    return f"TI-A job {name}" + (f" in {cluster}" if cluster else "")
+
+
+_JOB_TIMES = ("CreateTime", "StartTime", "EndTime", "DelTime")
+
+
+@dataclasses.dataclass(frozen=True)
+class Job(JobBase):
+    """A TI-A job as read from CreateJob, DescribeJob or ListJobs.
+
+    Example::
+
+        job = Job.from_api(reply["Response"]["Job"])
+        job.state, job.is_terminal, job.create_time  # JobState.CREATED, False, DateTime(...)
+    """
+
+    SUCCESS = frozenset({JobState.SUCCEEDED.value})
+    FAILURE = frozenset({JobState.FAILED.value})
+
+    name: str
+    cluster: str | None
+    state: JobState | str | None
+    message: str | None
+    raw: Mapping[str, Any]
 
     @classmethod
     def from_api(cls, data: Any) -> Job:
@@ -470,18 +514,6 @@ class Job:
         )
 
     @property
-    def is_terminal(self) -> bool:
-        return self.state in (JobState.SUCCEEDED, JobState.FAILED)
-
-    @property
-    def succeeded(self) -> bool:
-        return self.state is JobState.SUCCEEDED
-
-    @property
-    def failed(self) -> bool:
-        return self.state is JobState.FAILED
-
-    @property
     def label(self) -> str:
         """How messages name the job: ``TI-A job test-job in ap-beijing``."""
         return job_label(self.name, self.cluster)
@@ -495,12 +527,7 @@ class Job:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict for XCom: the API's field names, times as ISO-8601 UTC, State normalised."""
-        out: dict[str, Any] = {k: v for k, v in self.raw.items() if _json_safe(v)}
-        out["State"] = self.state_name
-        for key in _JOB_TIMES:
-            moment = parse_time(self.raw.get(key))
-            out[key] = moment.isoformat().replace("+00:00", "Z") if moment else None
-        return out
+        return {**json_safe_dict(self.raw, _JOB_TIMES), "State": self.state_name}
 
 
 def _json_safe(value: Any) -> bool:

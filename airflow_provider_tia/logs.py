@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import pendulum
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Generator, Hashable, Sequence
+    from collections.abc import Awaitable, Callable, Generator, Hashable, Mapping, Sequence
 
     from pendulum import DateTime
 
@@ -43,6 +43,15 @@ class LogReader(Protocol):
 class AsyncLogReader(Protocol):
     def read(self, start: DateTime, end: DateTime) -> Awaitable[Sequence[Line]]: ...
     def state(self) -> dict[str, Any]: ...
+
+
+def next_context(params: dict[str, Any], response: Mapping[str, Any], *, more: bool) -> bool:
+    """Put a log reply's paging ``Context`` into ``params``; True when another page is to be read."""
+    context = response.get("Context")
+    if not more or not context:
+        return False
+    params["Context"] = context
+    return True
 
 
 class LogCursor:

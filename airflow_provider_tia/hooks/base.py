@@ -1,6 +1,6 @@
 """What every Tencent Cloud hook shares: one ``tencentcloud`` connection -> settings -> signed SDK calls.
 
-A platform hook (TI-A today) sets ``service`` and ``api_version`` and adds its typed actions; the
+A platform hook (TI-A, TI-ONE) sets ``service`` and ``api_version`` and adds its typed actions; the
 connection, secrets, retries and the sync/async clients live here once.
 """
 
@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import asyncio
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from airflow.sdk import BaseHook
 
+from airflow_provider_tia.exceptions import TIA_ERRORS, ErrorTable
 from airflow_provider_tia.hooks import sdk
 
 if TYPE_CHECKING:
     from typing_extensions import Self
+
+AsyncClientT = TypeVar("AsyncClientT", bound="AsyncTencentCloudClient")
 
 
 class TencentCloudConnectionHook(BaseHook):
@@ -82,6 +85,7 @@ class TencentCloudBaseHook(TencentCloudConnectionHook):
 
     service: ClassVar[str] = ""
     api_version: ClassVar[str] = ""
+    errors: ClassVar[ErrorTable] = TIA_ERRORS  # the service's error codes -> classes (and retries)
 
     @cached_property
     def client(self) -> Any:
@@ -94,7 +98,7 @@ class TencentCloudBaseHook(TencentCloudConnectionHook):
             self.api_version,
             sdk.credential_for(settings),
             settings.region,
-            sdk.client_profile(settings),
+            sdk.client_profile(settings, self.service),
         )
 
     def call(self, action: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -110,10 +114,29 @@ class TencentCloudBaseHook(TencentCloudConnectionHook):
             return client.call_json(action, params)
 
         try:
-            payload = sdk.call_with_retries(attempt, self.settings.retry_policy, action)
+            payload = sdk.call_with_retries(attempt, self.settings.retry_policy(self.errors), action)
         except Exception as error:
-            raise sdk.to_provider_error(error, action, attempts[0]) from None
-        return sdk.unwrap_response(action, payload)
+            raise sdk.to_provider_error(error, action, attempts[0], self.errors) from None
+        return sdk.unwrap_response(action, payload, self.errors)
+
+    def probe(self) -> tuple[str, dict[str, Any]]:
+        """The cheap read ``test_connection`` makes: ``(action, params)``."""
+        raise NotImplementedError
+
+    def test_connection(self) -> tuple[bool, str]:
+        """One cheap signed call (``probe``) in the connection's region."""
+        try:
+            response = self.call(*self.probe())
+        except Exception as error:
+            return False, sdk.redact(str(error))
+        return (
+            True,
+            f"Connection works (region {self.settings.region}, RequestId: {response.get('RequestId')})",
+        )
+
+    async def _async_client(self, cls: type[AsyncClientT]) -> AsyncClientT:
+        """An async client of this hook's service (``cls``: the platform's subclass)."""
+        return await cls.create(self.service, self.api_version, await self.aget_settings(), self.errors)
 
 
 async def _aget_connection(conn_id: str) -> Any:
@@ -132,12 +155,15 @@ class AsyncTencentCloudClient:
     block, so ``create`` does them in a thread, keeping the triggerer's event loop free.
     """
 
-    def __init__(self, client: Any, settings: sdk.Settings) -> None:
+    def __init__(self, client: Any, settings: sdk.Settings, errors: ErrorTable = TIA_ERRORS) -> None:
         self._client = client
         self.settings = settings
+        self.errors = errors
 
     @classmethod
-    async def create(cls, service: str, api_version: str, settings: sdk.Settings) -> Self:
+    async def create(
+        cls, service: str, api_version: str, settings: sdk.Settings, errors: ErrorTable = TIA_ERRORS
+    ) -> Self:
         def build() -> Any:
             # What the first request would otherwise import on the event loop: httpx's async
             # transport backend (anyio) and the SDK's error types.
@@ -145,10 +171,10 @@ class AsyncTencentCloudClient:
             import tencentcloud.common.exception  # noqa: F401
             from tencentcloud.common.common_client_async import CommonClient
 
-            profile = sdk.client_profile(settings, asynchronous=True)
+            profile = sdk.client_profile(settings, service, asynchronous=True)
             return CommonClient(service, api_version, sdk.credential_for(settings), settings.region, profile)
 
-        return cls(await asyncio.to_thread(build), settings)
+        return cls(await asyncio.to_thread(build), settings, errors)
 
     async def __aenter__(self) -> Self:
         return self
@@ -168,7 +194,7 @@ class AsyncTencentCloudClient:
             return await self._client.call_and_deserialize(action, params)
 
         try:
-            payload = await sdk.acall_with_retries(attempt, self.settings.retry_policy, action)
+            payload = await sdk.acall_with_retries(attempt, self.settings.retry_policy(self.errors), action)
         except Exception as error:
-            raise sdk.to_provider_error(error, action, attempts[0]) from None
-        return sdk.unwrap_response(action, payload)
+            raise sdk.to_provider_error(error, action, attempts[0], self.errors) from None
+        return sdk.unwrap_response(action, payload, self.errors)

@@ -22,11 +22,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from airflow_provider_tia.exceptions import (
+    TIA_ERRORS,
+    ErrorTable,
     MalformedResponse,
     NetworkError,
     TIAConfigError,
     TIAError,
-    error_for_code,
 )
 
 if TYPE_CHECKING:
@@ -35,16 +36,6 @@ if TYPE_CHECKING:
     from airflow.sdk import Connection
 
 SDK_LOGGER = "tencentcloud_sdk_common"
-# Codes worth another attempt: throttling, network, and the service's own transient faults.
-RETRY_CODES = frozenset(
-    {
-        "ClientNetworkError",
-        "ServerNetworkError",
-        "RequestLimitExceeded",
-        "InternalError",
-        "FailedOperation.TimeOut",
-    }
-)
 # As Airflow's masker: a "secret" of a few characters would turn ordinary words into "***".
 MIN_SECRET_LENGTH = 5
 SSL_HINT = (
@@ -71,6 +62,7 @@ class Settings:
     max_attempts: int = 5
     retry_backoff: float = 1.0
     extra: Mapping[str, Any] = dataclasses.field(repr=False, default_factory=dict)
+    endpoints: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def from_connection(
@@ -91,6 +83,14 @@ class Settings:
                 "(e.g. ap-beijing) or pass region= to the hook/operator"
             )
         endpoint, scheme = _endpoint_and_scheme(conn, extra)
+        endpoints = extra.get("endpoints") or {}
+        if not isinstance(endpoints, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str) and v for k, v in endpoints.items()
+        ):
+            raise TIAConfigError(
+                f"Connection {conn.conn_id!r}: extra 'endpoints' must map service names to hosts, "
+                'e.g. {"tione": "tione.tencentcloudapi.com"}'
+            )
         settings = cls(
             conn_id=conn.conn_id,
             region=str(region),
@@ -105,6 +105,7 @@ class Settings:
                 retry_backoff if retry_backoff is not None else extra.get("retry_backoff", 1.0)
             ),
             extra=extra,
+            endpoints={service: _host_of(host) for service, host in endpoints.items()},
         )
         if settings.secret_id and not settings.secret_key:
             raise TIAConfigError(
@@ -112,15 +113,37 @@ class Settings:
             )
         return settings
 
-    @property
-    def retry_policy(self) -> RetryPolicy:
-        return RetryPolicy(self.max_attempts, self.retry_backoff)
+    def retry_policy(self, errors: ErrorTable = TIA_ERRORS) -> RetryPolicy:
+        """Retries of this connection for a service whose codes ``errors`` classifies."""
+        return RetryPolicy(self.max_attempts, self.retry_backoff, errors)
 
     @property
     def is_tencent_cloud(self) -> bool:
         """True unless the endpoint points elsewhere (a local emulator, a test server)."""
         host = (self.endpoint or "").split(":")[0]
         return not host or host.endswith((".tencentcloudapi.com", ".myqcloud.com"))
+
+    def endpoint_for(self, service: str) -> str | None:
+        """Where ``service``'s calls go; ``None`` is the SDK's default (``<service>.tencentcloudapi.com``).
+
+        The extra ``endpoints`` (``{"tione": ..., "tia": ...}``) wins. Else the connection's one
+        ``endpoint`` serves every service (an emulator serves both platforms), unless it is the
+        Tencent Cloud host of another service (``tia.tencentcloudapi.com`` never takes TI-ONE calls).
+        """
+        if service in self.endpoints:
+            return self.endpoints[service]
+        host = (self.endpoint or "").split(":")[0].split("/")[0]
+        if host.endswith(".tencentcloudapi.com") and host.split(".")[0] != service:
+            return None
+        return self.endpoint
+
+
+def _host_of(endpoint: str) -> str:
+    """``host[:port][/path]`` of an endpoint written with or without a scheme."""
+    if "://" not in endpoint:
+        return endpoint
+    parts = urlsplit(endpoint)
+    return parts.netloc + (parts.path.rstrip("/") or "")
 
 
 def _endpoint_and_scheme(conn: Connection, extra: Mapping[str, Any]) -> tuple[str | None, str]:
@@ -231,14 +254,15 @@ def credential_for(settings: Settings) -> Any:
     return found
 
 
-def client_profile(settings: Settings, *, asynchronous: bool = False) -> Any:
-    """SDK ClientProfile: keep-alive and request timeout; no SDK retryer (``RetryPolicy`` retries)."""
+def client_profile(settings: Settings, service: str = "tia", *, asynchronous: bool = False) -> Any:
+    """SDK ClientProfile for ``service``: its endpoint, keep-alive and request timeout; no SDK retryer
+    (``RetryPolicy`` retries)."""
     from tencentcloud.common.profile.client_profile import ClientProfile
     from tencentcloud.common.profile.http_profile import HttpProfile
 
     http = HttpProfile(
         protocol=settings.scheme,
-        endpoint=settings.endpoint,
+        endpoint=settings.endpoint_for(service),
         reqTimeout=settings.request_timeout,
         keepAlive=True,
     )
@@ -252,17 +276,21 @@ def client_profile(settings: Settings, *, asynchronous: bool = False) -> Any:
 # ------------------------------------------------------------------------------------------ retries
 @dataclasses.dataclass(frozen=True)
 class RetryPolicy:
-    """Which failures get another attempt, and how long to wait before it (jittered, doubling, <= 30 s)."""
+    """Which failures get another attempt, and how long to wait before it (jittered, doubling, <= 30 s).
+
+    An API error is retried when the service's ``ErrorTable`` calls its code transient (throttling,
+    network, the service's own passing faults): the classification lives in that table only.
+    """
 
     max_attempts: int = 5
     backoff: float = 1.0
+    errors: ErrorTable = TIA_ERRORS
 
     def should_retry(self, error: BaseException) -> bool:
         from tencentcloud.common.exception import TencentCloudSDKException
 
         if isinstance(error, TencentCloudSDKException):
-            code = error.get_code() or ""
-            return any(code == c or code.startswith(c + ".") for c in RETRY_CODES)
+            return self.errors.is_transient(error.get_code())
         return _is_transport_error(error)
 
     def delay_after(self, attempt: int, error: BaseException, action: str) -> float:
@@ -312,17 +340,20 @@ def describe_error(err: Any) -> str:
     return f"{code}: {message}" + (f" (RequestId: {request_id})" if request_id else "")
 
 
-def to_provider_error(err: BaseException, action: str, attempts: int = 1) -> TIAError:
+def to_provider_error(
+    err: BaseException, action: str, attempts: int = 1, errors: ErrorTable = TIA_ERRORS
+) -> TIAError:
     """Turn an SDK/transport/parse failure into the provider's typed error, secrets redacted.
 
     ``attempts``: how many attempts the call made, kept on the error (``error.attempts``).
+    ``errors``: the service's code classification.
     """
-    error = _typed(err, action)
+    error = _typed(err, action, errors)
     error.attempts = max(attempts, 1)
     return error
 
 
-def _typed(err: BaseException, action: str) -> TIAError:
+def _typed(err: BaseException, action: str, errors: ErrorTable) -> TIAError:
     from tencentcloud.common.exception import TencentCloudSDKException
 
     if isinstance(err, TIAError):
@@ -334,7 +365,7 @@ def _typed(err: BaseException, action: str) -> TIAError:
         text = str(message)[:2000]
         if _looks_like_tls_to_http(text):
             text += SSL_HINT
-        return error_for_code(err.get_code(), redact(f"{action}: {text}"), err.get_request_id())
+        return errors.error_for(err.get_code(), redact(f"{action}: {text}"), err.get_request_id())
     if _is_transport_error(err) or isinstance(err, OSError | TimeoutError):
         text = f"{action}: {type(err).__name__}: {str(err)[:500]}"
         if _looks_like_tls_to_http(text):
@@ -354,7 +385,26 @@ def _looks_like_tls_to_http(text: str) -> bool:
     )
 
 
-def unwrap_response(action: str, payload: Any) -> dict[str, Any]:
+def reply_item(action: str, response: Mapping[str, Any], key: str, parse: Callable[[Any], T]) -> T:
+    """``parse(response[key])``; a missing or unreadable object is ``MalformedResponse`` naming the action."""
+    request_id = response.get("RequestId")
+    if response.get(key) is None:
+        raise MalformedResponse(f"{action}: the reply has no {key}", request_id=request_id)
+    try:
+        return parse(response[key])
+    except MalformedResponse as error:
+        raise MalformedResponse(f"{action}: {error.message}", request_id=request_id) from None
+
+
+def reply_items(action: str, response: Mapping[str, Any], key: str, parse: Callable[[Any], T]) -> list[T]:
+    """``parse`` of each item of the list ``response[key]`` (null is an empty list)."""
+    items = response.get(key) or []
+    if not isinstance(items, list):
+        raise MalformedResponse(f"{action}: {key} is not a list", request_id=response.get("RequestId"))
+    return [parse(item) for item in items]
+
+
+def unwrap_response(action: str, payload: Any, errors: ErrorTable = TIA_ERRORS) -> dict[str, Any]:
     """``payload["Response"]``, checked; an error envelope the SDK let through becomes a typed error."""
     if isinstance(payload, bytes | str):
         try:
@@ -366,7 +416,7 @@ def unwrap_response(action: str, payload: Any) -> dict[str, Any]:
     response = payload["Response"]
     error = response.get("Error")
     if isinstance(error, Mapping):
-        raise error_for_code(
+        raise errors.error_for(
             str(error.get("Code") or "UnknownError"),
             redact(f"{action}: {error.get('Message') or ''}"),
             response.get("RequestId"),

@@ -6,16 +6,17 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_tia import lifecycle
+from airflow_provider_tia.dialogue import drive, unless_gone
 from airflow_provider_tia.exceptions import (
     JobAlreadyExists,
     JobNotFound,
-    MalformedResponse,
     TIAError,
     TransientError,
 )
 from airflow_provider_tia.hooks import sdk
 from airflow_provider_tia.hooks.base import AsyncTencentCloudClient, TencentCloudBaseHook
 from airflow_provider_tia.job import Job, JobSpec, LogLine, QueryLogsZone, job_label
+from airflow_provider_tia.logs import next_context
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -104,12 +105,11 @@ class TIAHook(TencentCloudBaseHook):
 
     def delete_job(self, name: str, cluster: str, *, missing_ok: bool = False) -> bool:
         """DeleteJob (this also stops a running job). Returns False when it was already gone."""
-        try:
-            response = self.call("DeleteJob", {"Name": name, "Cluster": cluster})
-        except JobNotFound as error:
-            if missing_ok or error.attempts > 1:  # a retried delete: an earlier attempt deleted it
-                return False
-            raise
+        response = drive(
+            unless_gone("DeleteJob", {"Name": name, "Cluster": cluster}, missing_ok=missing_ok), self.call
+        )
+        if response is None:
+            return False
         self.log.info("Deleted %s (RequestId: %s)", job_label(name, cluster), response.get("RequestId"))
         return True
 
@@ -148,20 +148,13 @@ class TIAHook(TencentCloudBaseHook):
             return Job.from_api(event.job)
         raise lifecycle.error_of(event)
 
-    def test_connection(self) -> tuple[bool, str]:
-        """One cheap signed call (ListJobs, Limit 1, in the connection's region)."""
-        try:
-            response = self.call("ListJobs", {"Cluster": self.settings.region, "Limit": 1, "Offset": 0})
-        except Exception as error:
-            return False, sdk.redact(str(error))
-        return (
-            True,
-            f"Connection works (region {self.settings.region}, RequestId: {response.get('RequestId')})",
-        )
+    def probe(self) -> tuple[str, dict[str, Any]]:
+        """``test_connection``'s call: ListJobs, Limit 1, in the connection's region."""
+        return "ListJobs", {"Cluster": self.settings.region, "Limit": 1, "Offset": 0}
 
     async def async_client(self) -> AsyncTIAClient:
         """An async client (httpx) for triggers; use it as ``async with await hook.async_client() as c``."""
-        return await AsyncTIAClient.create(SERVICE, API_VERSION, await self.aget_settings())
+        return await self._async_client(AsyncTIAClient)
 
 
 class AsyncTIAClient(AsyncTencentCloudClient):
@@ -211,15 +204,9 @@ class TIALogReader:
 
     def _page(self, params: dict[str, Any], response: dict[str, Any], lines: list[LogLine]) -> bool:
         """Take one reply's lines; True when another Context page follows."""
-        logs = response.get("Logs") or []
-        if not isinstance(logs, list):
-            raise MalformedResponse("QueryLogs: Logs is not a list", request_id=response.get("RequestId"))
-        lines.extend(LogLine.from_api(item) for item in logs)
-        context = response.get("Context")
-        if response.get("Listover", True) or not context or not logs:
-            return False
-        params["Context"] = context
-        return True
+        logs = sdk.reply_items("QueryLogs", response, "Logs", LogLine.from_api)
+        lines.extend(logs)
+        return next_context(params, response, more=bool(logs) and not response.get("Listover", True))
 
     def read(self, start: DateTime, end: DateTime) -> list[LogLine]:
         params, lines = self._params(start, end), list[LogLine]()
@@ -244,17 +231,8 @@ class AsyncTIALogReader(TIALogReader):
 
 
 def _job_of(action: str, response: dict[str, Any]) -> Job:
-    request_id = response.get("RequestId")
-    if response.get("Job") is None:
-        raise MalformedResponse(f"{action}: the reply has no Job", request_id=request_id)
-    try:
-        return Job.from_api(response["Job"])
-    except MalformedResponse as error:
-        raise MalformedResponse(f"{action}: {error.message}", request_id=request_id) from None
+    return sdk.reply_item(action, response, "Job", Job.from_api)
 
 
 def _jobs_of(response: dict[str, Any]) -> list[Job]:
-    jobs = response.get("Jobs") or []
-    if not isinstance(jobs, list):
-        raise MalformedResponse("ListJobs: Jobs is not a list", request_id=response.get("RequestId"))
-    return [Job.from_api(item) for item in jobs]
+    return sdk.reply_items("ListJobs", response, "Jobs", Job.from_api)

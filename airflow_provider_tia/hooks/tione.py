@@ -1,0 +1,251 @@
+"""TIONEHook: the ``tencentcloud`` connection -> a signed TI-ONE client (official SDK) -> typed task calls."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, TypedDict
+
+from airflow_provider_tia.dialogue import Dialogue, adrive, drive, unless_gone
+from airflow_provider_tia.exceptions import (
+    TIONE_ERRORS,
+    MalformedResponse,
+    TIAApiError,
+    TIAError,
+    TransientError,
+)
+from airflow_provider_tia.hooks import sdk
+from airflow_provider_tia.hooks.base import AsyncTencentCloudClient, TencentCloudBaseHook
+from airflow_provider_tia.tione_logs import AsyncTIONELogReader, TIONELogReader
+from airflow_provider_tia.training_task import TrainingTask
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
+    from typing_extensions import Unpack
+
+    from airflow_provider_tia.training_spec import TrainingTaskSpec
+
+SERVICE = "tione"
+API_VERSION = "2021-11-11"
+LIST_PAGE_SIZE = 50  # DescribeTrainingTasks' maximum Limit
+
+
+class TIONEHook(TencentCloudBaseHook):
+    """Calls the TI-ONE API (service ``tione``, version ``2021-11-11``) through the official SDK.
+
+    The same ``tencentcloud`` connection as ``TIAHook``: login = SecretId, password = SecretKey,
+    extra ``region``, ``token``, ``scheme``. Endpoints per service:
+
+    - extra ``endpoints`` ``{"tione": "...", "tia": "..."}`` wins for the services it names;
+    - else the connection's ``endpoint`` (or host) serves both platforms, as a local emulator does,
+      unless it is the Tencent Cloud host of another service (``tia.tencentcloudapi.com``): TI-ONE
+      calls then go to the SDK's default, ``tione.tencentcloudapi.com``.
+
+    TI-ONE has no client token: ``create_training_task`` recovers a lost reply through the task's
+    tags (the caller puts a key unique to the attempt in them). Tasks are addressed by Id only.
+
+    Example::
+
+        hook = TIONEHook(tia_conn_id="tencentcloud_default")
+        task_id = hook.create_training_task(spec.with_tags({"airflow-key": key}))
+        task = hook.describe_training_task(task_id)
+
+    Parameters: see ``TencentCloudBaseHook``.
+    """
+
+    hook_name = "Tencent Cloud TI-ONE"
+    service = SERVICE
+    api_version = API_VERSION
+    errors = TIONE_ERRORS
+
+    def create_training_task(self, spec: TrainingTaskSpec) -> str:
+        """CreateTrainingTask -> the task's Id. A lost reply is reconciled by the spec's tags, never duplicated.
+
+        After a transient error, or any error of a call made more than once (an earlier attempt may
+        have created the task), the task is looked up by its tags and name: exactly one match is it.
+        """
+        request = spec.to_request()
+        try:
+            response = self.call("CreateTrainingTask", request)
+        except TIAApiError as error:
+            if error.attempts <= 1 and not isinstance(error, TransientError):
+                raise
+            return self._reconcile(spec, error)
+        task_id = response.get("Id")
+        if not isinstance(task_id, str) or not task_id:
+            raise MalformedResponse(
+                "CreateTrainingTask: the reply has no Id", request_id=response.get("RequestId")
+            )
+        self.log.info(
+            "Created TI-ONE training task %s (%s) (RequestId: %s)",
+            spec.name,
+            task_id,
+            response.get("RequestId"),
+        )
+        return task_id
+
+    def _reconcile(self, spec: TrainingTaskSpec, error: TIAApiError) -> str:
+        tags = {tag["TagKey"]: tag["TagValue"] for tag in spec.to_request().get("Tags", [])}
+        if not tags:
+            raise error
+        try:
+            found = self.find_training_tasks(name=spec.name, tags=tags)
+        except TIAError:
+            raise error from None
+        if len(found) != 1:
+            raise error
+        self.log.warning(
+            "CreateTrainingTask of %s: %s; %s carries its tags, using it", spec.name, error, found[0].label
+        )
+        return found[0].id
+
+    def describe_training_task(self, task_id: str) -> TrainingTask:
+        """DescribeTrainingTask; ``JobNotFound`` when there is no such task."""
+        return drive(_describe(task_id), self.call)
+
+    def find_training_tasks(
+        self,
+        *,
+        ids: Iterable[str] | None = None,
+        name: str | None = None,
+        statuses: Iterable[str] | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> list[TrainingTask]:
+        """DescribeTrainingTasks with these filters, every page (list items: no LatestInstanceId)."""
+        return drive(_find(ids=ids, name=name, statuses=statuses, tags=tags), self.call)
+
+    def stop_training_task(self, task_id: str, missing_ok: bool = True) -> bool:
+        """StopTrainingTask (asynchronous: poll for STOPPED). False when the task does not exist."""
+        return self._act("StopTrainingTask", task_id, missing_ok=missing_ok)
+
+    def start_training_task(self, task_id: str) -> None:
+        """StartTrainingTask: run the task again (a new LatestInstanceId)."""
+        self._act("StartTrainingTask", task_id, missing_ok=False)
+
+    def delete_training_task(self, task_id: str, missing_ok: bool = True) -> bool:
+        """DeleteTrainingTask. False when the task was already gone."""
+        return self._act("DeleteTrainingTask", task_id, missing_ok=missing_ok)
+
+    def _act(self, action: str, task_id: str, *, missing_ok: bool) -> bool:
+        response = drive(unless_gone(action, {"Id": task_id}, missing_ok=missing_ok), self.call)
+        if response is not None:
+            self.log.info("%s %s (RequestId: %s)", action, task_id, response.get("RequestId"))
+        return response is not None
+
+    def describe_pods(self, task_id: str) -> list[dict[str, Any]]:
+        """DescribeTrainingTaskPods: the PodInfo objects of the latest run."""
+        return sdk.reply_items(
+            "DescribeTrainingTaskPods",
+            self.call("DescribeTrainingTaskPods", {"Id": task_id}),
+            "PodInfoList",
+            _pod_of,
+        )
+
+    def log_reader(self, task: TrainingTask, state: dict[str, Any] | None = None) -> TIONELogReader:
+        """The task's log reader for a ``LogFollower`` (``state``: from ``reader.state()``)."""
+        return TIONELogReader(self.call, task.id, _instance_of(task, state))
+
+    def probe(self) -> tuple[str, dict[str, Any]]:
+        """``test_connection``'s call: DescribeTrainingTasks, Limit 1, in the connection's region."""
+        return "DescribeTrainingTasks", {"Limit": 1, "Offset": 0}
+
+    async def async_client(self) -> AsyncTIONEClient:
+        """An async client (httpx) for triggers; use it as ``async with await hook.async_client() as c``."""
+        return await self._async_client(AsyncTIONEClient)
+
+
+class AsyncTIONEClient(AsyncTencentCloudClient):
+    """The task calls a trigger needs, on the SDK's async client. Close it (``async with``) when done."""
+
+    async def describe_training_task(self, task_id: str) -> TrainingTask:
+        return await adrive(_describe(task_id), self.call)
+
+    async def find_training_tasks(self, **filters: Unpack[TaskFilters]) -> list[TrainingTask]:
+        """The async twin of ``TIONEHook.find_training_tasks`` (same keyword filters)."""
+        return await adrive(_find(**filters), self.call)
+
+    async def stop_training_task(self, task_id: str, missing_ok: bool = True) -> bool:
+        return (
+            await adrive(unless_gone("StopTrainingTask", {"Id": task_id}, missing_ok=missing_ok), self.call)
+            is not None
+        )
+
+    async def delete_training_task(self, task_id: str, missing_ok: bool = True) -> bool:
+        return (
+            await adrive(unless_gone("DeleteTrainingTask", {"Id": task_id}, missing_ok=missing_ok), self.call)
+            is not None
+        )
+
+    def log_reader(self, task: TrainingTask, state: dict[str, Any] | None = None) -> AsyncTIONELogReader:
+        return AsyncTIONELogReader(self.call, task.id, _instance_of(task, state))
+
+
+# ------------------------------------------------------------------------------- shared call logic
+def _describe(task_id: str) -> Dialogue[TrainingTask]:
+    response = yield "DescribeTrainingTask", {"Id": task_id}
+    return sdk.reply_item("DescribeTrainingTask", response, "TrainingTaskDetail", TrainingTask.from_api)
+
+
+class TaskFilters(TypedDict, total=False):
+    """DescribeTrainingTasks filters: task Ids, exact name, statuses, tags (all must hold)."""
+
+    ids: Iterable[str] | None
+    name: str | None
+    statuses: Iterable[str] | None
+    tags: Mapping[str, str] | None
+
+
+def _find(
+    *,
+    ids: Iterable[str] | None = None,
+    name: str | None = None,
+    statuses: Iterable[str] | None = None,
+    tags: Mapping[str, str] | None = None,
+) -> Dialogue[list[TrainingTask]]:
+    """Every page of DescribeTrainingTasks; the filters are applied again to what comes back.
+
+    The end is a short page (what TotalCount counts is open), or a page of nothing new (a service
+    that ignored Offset). Name matching may be fuzzy and list items may carry no Tags, so the
+    filters are re-checked here: exact name, listed ids and statuses, and tags where present.
+    """
+    wanted = {
+        "Id": sorted(set(ids)) if ids is not None else None,
+        "Name": [name] if name is not None else None,
+        "Status": sorted({s.upper() for s in statuses}) if statuses is not None else None,
+    }
+    params: dict[str, Any] = {"Offset": 0, "Limit": LIST_PAGE_SIZE}
+    filters = [{"Name": key, "Values": values} for key, values in wanted.items() if values is not None]
+    if filters:
+        params["Filters"] = filters
+    if tags:
+        params["TagFilters"] = [{"TagKey": key, "TagValues": [value]} for key, value in tags.items()]
+    found: dict[str, TrainingTask] = {}
+    while True:
+        response = yield "DescribeTrainingTasks", dict(params)
+        page = sdk.reply_items("DescribeTrainingTasks", response, "TrainingTaskSet", TrainingTask.from_api)
+        new = [task for task in page if task.id not in found]
+        found.update((task.id, task) for task in new if _matches(task, wanted, tags))
+        if len(page) < LIST_PAGE_SIZE or not new:
+            return list(found.values())
+        params["Offset"] += len(page)
+
+
+def _matches(
+    task: TrainingTask, wanted: Mapping[str, list[str] | None], tags: Mapping[str, str] | None
+) -> bool:
+    checks = (("Id", task.id), ("Name", task.name), ("Status", task.state_name))
+    if any(wanted[key] is not None and value not in wanted[key] for key, value in checks):  # type: ignore[operator]
+        return False
+    if tags and isinstance(task.raw.get("Tags"), list):
+        return all(task.tags.get(key) == value for key, value in tags.items())
+    return True
+
+
+def _pod_of(item: Any) -> dict[str, Any]:
+    if not isinstance(item, dict):
+        raise MalformedResponse(f"expected a PodInfo object, got {type(item).__name__}")
+    return dict(item)
+
+
+def _instance_of(task: TrainingTask, state: dict[str, Any] | None) -> str | None:
+    """The task's latest run; a resumed reader's run when the task read carries none (a list item)."""
+    return task.latest_instance_id or (state or {}).get("instance_id")

@@ -1,0 +1,135 @@
+"""TI-ONE training logs (DescribeLogs, Service TRAIN) for a ``logs.LogFollower``.
+
+One window is read in ascending order, page by page with ``Context``, until a page is shorter than
+``Limit``, empty, or carries no Context (DescribeLogs has no end marker). Past 10,000 lines, or too
+much content, the service refuses the page (``LogWindowTooLarge``): the lines read so far are
+returned and the ``LogCursor`` reads on from the newest one, i.e. the window is narrowed. Sync and
+async readers share that logic (``dialogue``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_tia.dialogue import Dialogue, adrive, drive
+from airflow_provider_tia.exceptions import LogWindowTooLarge, MalformedResponse
+from airflow_provider_tia.hooks.sdk import reply_items
+from airflow_provider_tia.job import parse_time
+from airflow_provider_tia.logs import next_context
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from pendulum import DateTime
+
+LOG_PAGE_SIZE = 1000  # DescribeLogs' maximum Limit
+MIN_WINDOW = datetime.timedelta(seconds=1)
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingLogLine:
+    """One DescribeLogs line (LogIdentity); its ``Id`` identifies it across overlapping windows."""
+
+    id: str
+    time: DateTime | None
+    pod_name: str
+    text: str
+
+    @classmethod
+    def from_api(cls, data: Any) -> TrainingLogLine:
+        if not isinstance(data, Mapping):
+            raise MalformedResponse(
+                f"expected a LogIdentity in DescribeLogs' reply, got {type(data).__name__}"
+            )
+        raw_time = str(data.get("Timestamp") or "")
+        pod_name = str(data.get("PodName") or "")
+        text = str(data.get("Message") if data.get("Message") is not None else "").rstrip("\n")
+        # Id is nullable in the model: a line without one is identified by what it says, where and when.
+        line_id = str(data.get("Id") or f"{raw_time}|{pod_name}|{text}")
+        return cls(id=line_id, time=parse_time(raw_time), pod_name=pod_name, text=text)
+
+    @property
+    def key(self) -> str:
+        return self.id
+
+    def format(self) -> str:
+        return f"[{self.pod_name}] {self.text}"
+
+
+def rfc3339(moment: DateTime) -> str:
+    """DescribeLogs' StartTime/EndTime: RFC 3339 in UTC, whole seconds (``2025-06-01T02:00:05+00:00``)."""
+    return moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S+00:00")
+
+
+class TIONELogReader:
+    """The logs of a training task's latest run, a window at a time.
+
+    ``call(action, params) -> Response`` is the hook's (or a stand-in). The run (DescribeLogs'
+    ServiceId) is the task's LatestInstanceId: when the task had none yet (just created, queued), it
+    is looked up again on each read, and until it exists a read returns no lines.
+    """
+
+    def __init__(
+        self,
+        call: Callable[[str, dict[str, Any]], Any],
+        task_id: str,
+        instance_id: str | None = None,
+        limit: int = LOG_PAGE_SIZE,
+    ) -> None:
+        self.call, self.task_id, self.instance_id, self.limit = call, task_id, instance_id, limit
+
+    def dialogue(self, start: DateTime, end: DateTime) -> Dialogue[list[TrainingLogLine]]:
+        """The calls of one window read (see ``dialogue.drive``)."""
+        if not self.instance_id:
+            detail = (yield "DescribeTrainingTask", {"Id": self.task_id}).get("TrainingTaskDetail") or {}
+            self.instance_id = (
+                (detail.get("LatestInstanceId") or None) if isinstance(detail, Mapping) else None
+            )
+            if not self.instance_id:
+                return []
+        while True:
+            params, lines = self._params(start, end), list[TrainingLogLine]()
+            try:
+                while self._page(params, (yield "DescribeLogs", dict(params)), lines):
+                    pass
+                return lines
+            except LogWindowTooLarge:
+                if lines:
+                    return lines  # the cursor reads on from the newest line
+                if end - start <= MIN_WINDOW:
+                    raise
+                end = start + (end - start) / 2  # too much content in the first page: a narrower window
+
+    def _params(self, start: DateTime, end: DateTime) -> dict[str, Any]:
+        return {
+            "Service": "TRAIN",
+            "ServiceId": self.instance_id,
+            "StartTime": rfc3339(start),
+            "EndTime": rfc3339(end),
+            "Order": "ASC",
+            "Limit": self.limit,
+        }
+
+    def _page(self, params: dict[str, Any], response: dict[str, Any], lines: list[TrainingLogLine]) -> bool:
+        """Take one reply's lines; True when another Context page follows."""
+        content = reply_items("DescribeLogs", response, "Content", TrainingLogLine.from_api)
+        lines.extend(content)
+        return next_context(params, response, more=len(content) >= self.limit)
+
+    def read(self, start: DateTime, end: DateTime) -> list[TrainingLogLine]:
+        return drive(self.dialogue(start, end), self.call)
+
+    def state(self) -> dict[str, Any]:
+        return {"instance_id": self.instance_id}
+
+
+class AsyncTIONELogReader(TIONELogReader):
+    """``TIONELogReader`` on an async ``call`` (for triggers)."""
+
+    call: Callable[[str, dict[str, Any]], Awaitable[Any]]  # type: ignore[assignment]
+
+    async def read(self, start: DateTime, end: DateTime) -> list[TrainingLogLine]:  # type: ignore[override]
+        return await adrive(self.dialogue(start, end), self.call)

@@ -1,0 +1,140 @@
+"""A TI-ONE training task as read from DescribeTrainingTask (Detail) or DescribeTrainingTasks (list item).
+
+Pure data, no I/O. Times are read leniently (``job.parse_time``: ``+08``, no zone = UTC+8, RFC 3339
+with nanoseconds); ``""`` counts as unset, like null.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+from airflow_provider_tia.exceptions import MalformedResponse
+from airflow_provider_tia.job import JobBase, json_safe_dict
+
+# Contract section 2: nine documented statuses; unknown ones are kept and are not terminal.
+STATUSES = (
+    "SUBMITTING",
+    "PENDING",
+    "STARTING",
+    "RUNNING",
+    "STOPPING",
+    "STOPPED",
+    "FAILED",
+    "SUCCEED",
+    "SUBMIT_FAILED",
+)
+ARREARS_STOP = "ARREARS_STOP"
+TASK_TIMES = ("CreateTime", "UpdateTime", "StartTime", "EndTime")
+
+
+def task_label(name: str | None, task_id: str) -> str:
+    """How messages name a task: ``TI-ONE training task my-name (train-123)``."""
+    return f"TI-ONE training task {name} ({task_id})" if name else f"TI-ONE training task {task_id}"
+
+
+def _text(value: Any) -> str | None:
+    """A reply string, ``None`` for null, ``""`` and non-strings."""
+    return value if isinstance(value, str) and value else None
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingTask(JobBase):
+    """One TI-ONE training task (satisfies ``lifecycle.JobLike``).
+
+    Example::
+
+        task = TrainingTask.from_api(reply["TrainingTaskDetail"])
+        task.status, task.is_terminal, task.latest_instance_id  # "RUNNING", False, "train-...-a3vq"
+
+    STOPPED counts as failed: a task the DAG waits on that someone stopped did not do its work.
+    """
+
+    SUCCESS = frozenset({"SUCCEED"})
+    FAILURE = frozenset({"FAILED", "SUBMIT_FAILED", "STOPPED"})
+
+    id: str
+    name: str | None
+    status: str | None
+    raw: Mapping[str, Any]
+
+    @classmethod
+    def from_api(cls, data: Any) -> TrainingTask:
+        """Parse a Detail or a list item; anything else raises ``MalformedResponse``."""
+        if not isinstance(data, Mapping):
+            raise MalformedResponse(
+                f"expected a training task object in the reply, got {type(data).__name__}"
+            )
+        task_id = _text(data.get("Id"))
+        if task_id is None:
+            raise MalformedResponse("the reply's training task has no Id")
+        status = _text(data.get("Status"))
+        return cls(
+            id=task_id,
+            name=_text(data.get("Name")),
+            status=status.upper() if status else None,
+            raw=dict(data),
+        )
+
+    @property
+    def state_name(self) -> str:
+        """The status as text (``SUBMITTING`` when a reply carries none: Create has just returned)."""
+        return self.status or "SUBMITTING"
+
+    @property
+    def label(self) -> str:
+        return task_label(self.name, self.id)
+
+    @property
+    def latest_instance_id(self) -> str | None:
+        """The current run (DescribeLogs' ServiceId); only a Detail carries it."""
+        return _text(self.raw.get("LatestInstanceId"))
+
+    @property
+    def charge_status(self) -> str | None:
+        return _text(self.raw.get("ChargeStatus"))
+
+    @property
+    def tags(self) -> dict[str, str]:
+        """Tags as a dict (the platform's ``qcs:tag:createdBy`` included)."""
+        tags = self.raw.get("Tags")
+        if not isinstance(tags, list):
+            return {}
+        return {
+            str(tag["TagKey"]): str(tag.get("TagValue") or "")
+            for tag in tags
+            if isinstance(tag, Mapping) and tag.get("TagKey")
+        }
+
+    @property
+    def operator(self) -> str | None:
+        """Who last acted on the task (OperatorInfo in a Detail, LatestOperatorInfo in a list item)."""
+        info = self.raw.get("OperatorInfo") or self.raw.get("LatestOperatorInfo")
+        if not isinstance(info, Mapping):
+            return None
+        if info.get("IsPlatformOperator") is True:
+            return "the platform"
+        name, uin = _text(info.get("SubUinName")), _text(info.get("SubUin"))
+        if name and uin:
+            return f"{name} ({uin})"
+        return name or uin
+
+    @property
+    def message(self) -> str | None:
+        """Why the task ended as it did: arrears, a stop (by whom), else FailureReason, else Message."""
+        reason = _text(self.raw.get("FailureReason")) or _text(self.raw.get("Message"))
+        if self.charge_status == ARREARS_STOP:
+            text = (
+                "the account is in arrears (ChargeStatus ARREARS_STOP): top up the account, then run it again"
+            )
+            return f"{text} ({reason})" if reason else text
+        if self.status == "STOPPED":
+            who = self.operator
+            text = f"the task was stopped by {who}" if who else "the task was stopped"
+            return f"{text} ({reason})" if reason else text
+        return reason
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe dict for XCom: the API's field names, times as ISO 8601 (UTC), Status normalised."""
+        return {**json_safe_dict(self.raw, TASK_TIMES), "Status": self.state_name}
