@@ -66,8 +66,11 @@ LEGACY_COMMON = (
 class ActionService(Protocol):
     """One served API: its version, its action names and how to run one for an account."""
 
-    version: str
-    actions: Collection[str]
+    @property
+    def version(self) -> str: ...
+
+    @property
+    def actions(self) -> Collection[str]: ...
 
     def dispatch(
         self, action: str, params: dict, typed: bool, account: Account | None, region: str = ""

@@ -154,7 +154,9 @@ class COSResolver:
             count = download_tree(self.client(region), bucket, path, dest)
         except ClientError as error:
             raise RuntimeError(f"COS {bucket}/{path} at {self.endpoint}: {_client_error(error)}") from None
-        for archive in [p for p in Path(dest).rglob("*") if p.is_file() and p.name.endswith(ARCHIVE_SUFFIXES)]:
+        for archive in [
+            p for p in Path(dest).rglob("*") if p.is_file() and p.name.endswith(ARCHIVE_SUFFIXES)
+        ]:
             safe_extract(archive, archive.parent)
             archive.unlink()
         return count

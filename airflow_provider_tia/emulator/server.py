@@ -35,7 +35,6 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from .app import ActionService
-
     from .runner import Runner
 
 REQUEST_HISTORY = 10_000  # requests kept in TIAEmulator.requests
@@ -152,7 +151,8 @@ class TIAEmulator:
             raise ValueError(f"tione_runner must be 'local' or 'simulated', not {tione_kind!r}")
         self.tione_runner: TioneLocalRunner | TioneSimulatedRunner = (
             TioneLocalRunner(
-                max_replicas=max_replicas or LOCAL_MAX_REPLICAS, max_running=max_running or LOCAL_MAX_RUNNING_JOBS
+                max_replicas=max_replicas or LOCAL_MAX_REPLICAS,
+                max_running=max_running or LOCAL_MAX_RUNNING_JOBS,
             )
             if tione_kind == "local"
             else TioneSimulatedRunner(duration=sim_duration)

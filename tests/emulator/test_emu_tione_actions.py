@@ -121,7 +121,10 @@ def test_name_conflict_only_while_submitting(slow_submit: Emu) -> None:
     assert error_code(slow_submit, "CreateTrainingTask", **spec(Name="same-name")) == (
         "FailedOperation.DuplicateNameTaskIsCreating"
     )
-    assert error_code(slow_submit, "StopTrainingTask", Id=task_id) == "InternalError.UnSubmittedStatusNotAllowStop"
+    assert (
+        error_code(slow_submit, "StopTrainingTask", Id=task_id)
+        == "InternalError.UnSubmittedStatusNotAllowStop"
+    )
     slow_submit.wait_for_task(task_id, "SUCCEED")
     assert create(slow_submit, Name="same-name") != task_id
 
@@ -129,7 +132,9 @@ def test_name_conflict_only_while_submitting(slow_submit: Emu) -> None:
 def test_tasks_belong_to_the_signing_account(sim_emu: Emu) -> None:
     sim_emu.add_credential("AKIDother", "other-key", uin="200000000002")
     task_id = create(sim_emu)
-    other = CommonClient("tione", "2021-11-11", Credential("AKIDother", "other-key"), REGION, profile(sim_emu))
+    other = CommonClient(
+        "tione", "2021-11-11", Credential("AKIDother", "other-key"), REGION, profile(sim_emu)
+    )
     with pytest.raises(TencentCloudSDKException) as info:
         other.call_json("DescribeTrainingTask", {"Id": task_id})
     assert info.value.code == "ResourceNotFound"
@@ -200,16 +205,24 @@ def test_hostile_input_gets_errors(sim_emu: Emu, action: str, body: dict, code: 
 def test_dispatch_on_the_signed_service(sim_emu: Emu) -> None:
     cred = Credential(sim_emu.secret_id, sim_emu.secret_key)
     with pytest.raises(TencentCloudSDKException) as info:
-        CommonClient("tione", "2018-02-26", cred, REGION, profile(sim_emu)).call_json("DescribeTrainingTasks", {})
+        CommonClient("tione", "2018-02-26", cred, REGION, profile(sim_emu)).call_json(
+            "DescribeTrainingTasks", {}
+        )
     assert info.value.code == "NoSuchVersion"
     with pytest.raises(TencentCloudSDKException) as info:
-        CommonClient("tione", "2021-11-11", cred, REGION, profile(sim_emu)).call_json("ListJobs", {"Cluster": "c"})
+        CommonClient("tione", "2021-11-11", cred, REGION, profile(sim_emu)).call_json(
+            "ListJobs", {"Cluster": "c"}
+        )
     assert info.value.code == "InvalidAction"
     with pytest.raises(TencentCloudSDKException) as info:
-        CommonClient("tia", "2018-02-26", cred, REGION, profile(sim_emu)).call_json("DescribeTrainingTasks", {})
+        CommonClient("tia", "2018-02-26", cred, REGION, profile(sim_emu)).call_json(
+            "DescribeTrainingTasks", {}
+        )
     assert info.value.code == "InvalidAction"
     with pytest.raises(TencentCloudSDKException) as info:
-        CommonClient("cvm", "2021-11-11", cred, REGION, profile(sim_emu)).call_json("DescribeTrainingTasks", {})
+        CommonClient("cvm", "2021-11-11", cred, REGION, profile(sim_emu)).call_json(
+            "DescribeTrainingTasks", {}
+        )
     assert info.value.code == "AuthFailure.InvalidAuthorization"
 
 
@@ -258,3 +271,23 @@ def test_tasks_survive_a_restart(tmp_path: object) -> None:
         assert [x["Id"] for x in after["Content"]] == [x["Id"] for x in before["Content"]]
         assert len(after["Content"]) == 5
         assert emu.wait_for_task(running, "SUCCEED")["Status"] == "SUCCEED"
+
+
+@pytest.mark.parametrize(
+    ("method", "sign"), [("GET", "HmacSHA256"), ("POST", "HmacSHA1"), ("GET", "TC3-HMAC-SHA256")]
+)
+def test_every_request_style_reaches_tione(sim_emu: Emu, method: str, sign: str) -> None:
+    from tencentcloud.tione.v20211111.tione_client import TioneClient
+    from tione_emu_helpers import req
+
+    client = TioneClient(
+        Credential(sim_emu.secret_id, sim_emu.secret_key), REGION, profile(sim_emu, method, sign)
+    )
+    body = spec(LogEnable=True, ResourceConfigInfos=[{"Role": "WORKER", "InstanceNum": 2}])
+    task_id = client.CreateTrainingTask(req("CreateTrainingTask", **body)).Id
+    d = sim_emu.wait_for_task(task_id)
+    assert d["ResourceConfigInfos"][0]["InstanceNum"] == 2 and d["LogEnable"] is True
+    listed = client.DescribeTrainingTasks(
+        req("DescribeTrainingTasks", Filters=[{"Name": "Id", "Values": [task_id]}])
+    )
+    assert listed.TotalCount == 1

@@ -31,7 +31,9 @@ print(f"rank {rank}/{world} done")
 
 @pytest.fixture(scope="module")
 def cos_emu(moto_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emu]:
-    with TIAEmulator(runner="local", state_dir=tmp_path_factory.mktemp("tione-local"), cos_endpoint=moto_url) as e:
+    with TIAEmulator(
+        runner="local", state_dir=tmp_path_factory.mktemp("tione-local"), cos_endpoint=moto_url
+    ) as e:
         yield e
 
 
@@ -67,8 +69,10 @@ def test_two_replica_ddp_task_runs_for_real_and_uploads_its_output(cos_emu: Emu,
 
 
 def test_ps_worker_gets_tf_config_and_encoded_commands_win(cos_emu: Emu) -> None:
-    cmd = 'python -c "import os; print(os.environ[\'TF_CONFIG\'])"'
-    encoded = base64.b64encode(json.dumps({"StartCmd": "", "PsStartCmd": cmd, "WorkerStartCmd": cmd}).encode())
+    cmd = "python -c \"import os; print(os.environ['TF_CONFIG'])\""
+    encoded = base64.b64encode(
+        json.dumps({"StartCmd": "", "PsStartCmd": cmd, "WorkerStartCmd": cmd}).encode()
+    )
     task_id = create(
         cos_emu,
         TrainingMode="PS_WORKER",
@@ -107,7 +111,9 @@ def test_stop_kills_every_process(cos_emu: Emu, moto_url: str) -> None:
         cos_emu,
         ResourceConfigInfos=[{"Role": "WORKER", "InstanceNum": 2}],
         Output=cos(out, "partial/"),
-        StartCmdInfo={"StartCmd": 'echo x > "$TIONE_OUTPUT_DIR/mark$TIONE_ROLE_INDEX"; echo ready; sleep 300 & wait'},
+        StartCmdInfo={
+            "StartCmd": 'echo x > "$TIONE_OUTPUT_DIR/mark$TIONE_ROLE_INDEX"; echo ready; sleep 300 & wait'
+        },
     )
     iid = cos_emu.wait_for_task(task_id, "RUNNING", timeout=60)["LatestInstanceId"]
     wait_until(lambda: sum(x["Message"] == "ready" for x in _logs(cos_emu, iid)) == 2, timeout=30)

@@ -63,11 +63,15 @@ def test_paging_past_10000_lines_is_refused(sim_emu: Emu) -> None:
     iid = _finished(sim_emu, 10_050, workers=1)
     context, served = "", 0
     for _ in range(10):
-        reply = call(sim_emu, "DescribeLogs", Service="TRAIN", ServiceId=iid, Limit=1000, Order="ASC", Context=context)
+        reply = call(
+            sim_emu, "DescribeLogs", Service="TRAIN", ServiceId=iid, Limit=1000, Order="ASC", Context=context
+        )
         served += len(reply["Content"])
         context = reply["Context"]
     assert served == 10_000 and context
-    code = error_code(sim_emu, "DescribeLogs", Service="TRAIN", ServiceId=iid, Limit=1000, Order="ASC", Context=context)
+    code = error_code(
+        sim_emu, "DescribeLogs", Service="TRAIN", ServiceId=iid, Limit=1000, Order="ASC", Context=context
+    )
     assert code == "FailedOperation.ContextLimitError"
 
 

@@ -80,7 +80,11 @@ def s3(moto_url: str) -> Any:
     import boto3
 
     return boto3.client(
-        "s3", endpoint_url=moto_url, region_name=REGION, aws_access_key_id="AKIDtest", aws_secret_access_key="k"
+        "s3",
+        endpoint_url=moto_url,
+        region_name=REGION,
+        aws_access_key_id="AKIDtest",
+        aws_secret_access_key="k",
     )
 
 

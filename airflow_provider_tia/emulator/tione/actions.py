@@ -187,7 +187,9 @@ class TioneService:
     def delete(self, p: dict, account: Account) -> dict:
         task = self.store.require(p["Id"], account.uin)
         if task["Status"] not in TERMINAL:
-            raise ApiError("InternalError.NotAllow", f"The task is {task['Status']}: stop it before deleting.")
+            raise ApiError(
+                "InternalError.NotAllow", f"The task is {task['Status']}: stop it before deleting."
+            )
         self.store.delete(p["Id"], account.uin)
         return {}
 
@@ -210,4 +212,3 @@ def _selected(task: dict, p: dict) -> bool:
         if not keyed or (wanted and not keyed & wanted):
             return False
     return True
-

@@ -13,12 +13,15 @@ import binascii
 import hashlib
 import json
 import time
+from typing import TYPE_CHECKING
 
 from ..errors import ApiError
 from ..store import MAX_LINES_PER_WINDOW
 from ..timefmt import parse_query_time, rfc3339_nano
 from .schema import MAX_LOG_LIMIT, invalid
-from .store import TaskStore
+
+if TYPE_CHECKING:
+    from .store import TaskStore
 
 DEFAULT_LIMIT = 100
 DEFAULT_WINDOW_NS = 3600 * 10**9
@@ -106,7 +109,14 @@ def describe_logs(store: TaskStore, p: dict, uin: str) -> dict:
     cursor = f"{key}:{start}:{end}:{served + len(page)}"
     context = base64.urlsafe_b64encode(cursor.encode()).decode() if more else ""
     content = [
-        {"Id": str(ns), "Message": text, "PodName": pod, "Timestamp": rfc3339_nano(ns), "PkgId": "", "PkgLogId": ""}
+        {
+            "Id": str(ns),
+            "Message": text,
+            "PodName": pod,
+            "Timestamp": rfc3339_nano(ns),
+            "PkgId": "",
+            "PkgLogId": "",
+        }
         for ns, _, pod, text in page
     ]
     return {"Content": content, "Context": context}

@@ -32,7 +32,6 @@ import binascii
 import json
 import threading
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..limits import SIM_LOG_PODS
@@ -42,6 +41,7 @@ from .store import TERMINAL, replicas, task_of
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
+    from pathlib import Path
 
     from ..cos import COSResolver
     from .store import TaskStore
@@ -117,7 +117,11 @@ def _move(task: dict, sources: tuple[str, ...], target: str) -> bool:
 def runner_job(task: dict) -> dict:
     """A task's latest instance as the TI-A runners take a job: Id and Name are the instance id."""
     iid = task["LatestInstanceId"]
-    sim = [f"{t['TagKey']}={t['TagValue']}" for t in task["Spec"].get("Tags", []) if t["TagKey"].startswith("sim.")]
+    sim = [
+        f"{t['TagKey']}={t['TagValue']}"
+        for t in task["Spec"].get("Tags", [])
+        if t["TagKey"].startswith("sim.")
+    ]
     state = RUNNING_STATES.get(task["Status"], "Ended")
     return {"Id": iid, "Name": iid, "State": state, "RuntimeConf": sim, "Task": task}
 
@@ -208,7 +212,9 @@ class TioneLocalRunner(LocalRunner):
             if mode in RANKED_MODES:
                 own["RANK"] = str(rank)
             if cluster:
-                own["TF_CONFIG"] = json.dumps({"cluster": cluster, "task": {"type": role.lower(), "index": index}})
+                own["TF_CONFIG"] = json.dumps(
+                    {"cluster": cluster, "task": {"type": role.lower(), "index": index}}
+                )
             argv = ["/bin/bash", "-c", role_command(cmds, role)]
             if not self._spawn(lj, role.lower(), index, pod, argv, str(code), {**env, **own, **user}):
                 return
@@ -227,7 +233,9 @@ class TioneLocalRunner(LocalRunner):
         target = task["Spec"]["Output"]
         try:
             count = self._cos("Output").upload(target["Region"], target["Bucket"], target["Paths"][0], out)
-            note = f"[tione emulator] uploaded {count} output files to {target['Bucket']}/{target['Paths'][0]}"
+            note = (
+                f"[tione emulator] uploaded {count} output files to {target['Bucket']}/{target['Paths'][0]}"
+            )
         except Exception as exc:
             note = f"[tione emulator] output upload failed: {exc}"
         self.store.append_logs(instance_id, [("", note)])
@@ -255,4 +263,3 @@ class TioneSimulatedRunner(SimulatedRunner):
 
     def wait_ended(self, instance_id: str, timeout: float) -> None:
         """A stopped timer is gone at once."""
-

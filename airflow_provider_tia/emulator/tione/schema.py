@@ -118,7 +118,9 @@ def check_model(shape: dict[str, Any], params: dict, typed: bool, prefix: str = 
         value = params.get(name)
         if value is None:
             if required:
-                raise ApiError("MissingParameter", f"The request is missing a required parameter `{prefix}{name}`.")
+                raise ApiError(
+                    "MissingParameter", f"The request is missing a required parameter `{prefix}{name}`."
+                )
             continue
         out[name] = _check(prefix + name, sub, value, typed)
     return out

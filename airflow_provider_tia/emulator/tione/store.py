@@ -231,4 +231,3 @@ class TaskStore:
                 return []
             lo, hi = bisect_left(rec.log_ns, start_ns), bisect_left(rec.log_ns, end_ns)
             return [e for e in rec.logs[lo:hi] if e[1] == instance_id]
-

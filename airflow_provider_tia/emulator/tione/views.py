@@ -76,7 +76,9 @@ def list_item(task: dict) -> dict:
     """TrainingTaskSetItem: times like ``2025-01-01 00:00:00`` (UTC+8), Envs included, no LatestInstanceId."""
     times = {k: tione_list_time(task[f"{k}Ns"]) for k in ("Create", "Update", "Start", "End")}
     return {
-        **_common(task), "AppId": str(task["AppId"]), "Envs": task["Spec"].get("Envs", []),
+        **_common(task),
+        "AppId": str(task["AppId"]),
+        "Envs": task["Spec"].get("Envs", []),
         **{f"{k}Time": v for k, v in times.items()},
     }
 
@@ -88,10 +90,13 @@ def pods(task: dict) -> dict:
     started = task["StartNs"] is not None
     infos = [
         {
-            "Name": pod, "IP": "127.0.0.1" if started else "", "Status": status,
+            "Name": pod,
+            "IP": "127.0.0.1" if started else "",
+            "Status": status,
             "StartTime": tione_list_time(task["StartNs"]),
             "EndTime": tione_list_time(task["EndNs"]) if task["Status"] in TERMINAL else "",
-            "ResourceConfigInfo": {**by_role[role], "InstanceNum": 1}, "SubUin": task["Uin"],
+            "ResourceConfigInfo": {**by_role[role], "InstanceNum": 1},
+            "SubUin": task["Uin"],
         }  # fmt: skip
         for role, _, pod in replicas(task)
     ]
