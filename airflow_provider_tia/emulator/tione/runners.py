@@ -58,6 +58,10 @@ class RunnerStore:
     def __init__(self, store: TaskStore, wrap_up: Any) -> None:
         self.store, self.wrap_up = store, wrap_up
 
+    def task(self, instance_id: str) -> dict | None:
+        """The task an instance belongs to (whichever instance is its latest), or None."""
+        return self.store.get(task_of(instance_id))
+
     def get_by_id(self, instance_id: str) -> dict | None:
         task = self.store.get(task_of(instance_id))
         if task is None or task["LatestInstanceId"] != instance_id:
@@ -226,7 +230,7 @@ class TioneLocalRunner(LocalRunner):
 
     def wrap_up(self, instance_id: str) -> None:
         """Upload the instance's output dir to the task's Output (a failed upload is logged, not raised)."""
-        task = self.store.store.get(task_of(instance_id))  # type: ignore[attr-defined]
+        task = self.store.task(instance_id)  # type: ignore[attr-defined]
         out = self.instance_dir(instance_id) / "output"
         if task is None or "Output" not in task["Spec"] or not out.is_dir():
             return
