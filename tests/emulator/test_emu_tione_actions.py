@@ -12,7 +12,7 @@ from tencentcloud.common.common_client import CommonClient
 from tencentcloud.common.credential import Credential
 from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
 from tia_emu_helpers import profile
-from tione_emu_helpers import REGION, call, create, detail, error_code, sim_tags, spec
+from tione_emu_helpers import REGION, call, common_error, create, detail, error_code, serving, sim_tags, spec
 
 from airflow_provider_tia.emulator import TIAEmulator
 
@@ -25,8 +25,7 @@ if TYPE_CHECKING:
 @pytest.fixture(scope="module")
 def slow_submit() -> Iterator[Emu]:
     """Simulated runner; new tasks stay SUBMITTING for 3 s."""
-    with TIAEmulator(runner="simulated", sim_duration=0.05, tione_submit_delay=3.0) as e:
-        yield e
+    yield from serving(runner="simulated", sim_duration=0.05, tione_submit_delay=3.0)
 
 
 def test_create_then_describe_has_the_contract_shape(sim_emu: Emu) -> None:
@@ -195,35 +194,22 @@ def test_list_and_lookup_errors(sim_emu: Emu) -> None:
     ],
 )
 def test_hostile_input_gets_errors(sim_emu: Emu, action: str, body: dict, code: str) -> None:
-    common = CommonClient("tione", "2021-11-11", Credential(sim_emu.secret_id, sim_emu.secret_key), REGION,
-                          profile(sim_emu))  # fmt: skip
-    with pytest.raises(TencentCloudSDKException) as info:
-        common.call_json(action, body)
-    assert info.value.code == code
+    assert common_error(sim_emu, action, body) == code
 
 
-def test_dispatch_on_the_signed_service(sim_emu: Emu) -> None:
-    cred = Credential(sim_emu.secret_id, sim_emu.secret_key)
-    with pytest.raises(TencentCloudSDKException) as info:
-        CommonClient("tione", "2018-02-26", cred, REGION, profile(sim_emu)).call_json(
-            "DescribeTrainingTasks", {}
-        )
-    assert info.value.code == "NoSuchVersion"
-    with pytest.raises(TencentCloudSDKException) as info:
-        CommonClient("tione", "2021-11-11", cred, REGION, profile(sim_emu)).call_json(
-            "ListJobs", {"Cluster": "c"}
-        )
-    assert info.value.code == "InvalidAction"
-    with pytest.raises(TencentCloudSDKException) as info:
-        CommonClient("tia", "2018-02-26", cred, REGION, profile(sim_emu)).call_json(
-            "DescribeTrainingTasks", {}
-        )
-    assert info.value.code == "InvalidAction"
-    with pytest.raises(TencentCloudSDKException) as info:
-        CommonClient("cvm", "2021-11-11", cred, REGION, profile(sim_emu)).call_json(
-            "DescribeTrainingTasks", {}
-        )
-    assert info.value.code == "AuthFailure.InvalidAuthorization"
+@pytest.mark.parametrize(
+    ("service", "version", "action", "code"),
+    [
+        ("tione", "2018-02-26", "DescribeTrainingTasks", "NoSuchVersion"),
+        ("tione", "2021-11-11", "ListJobs", "InvalidAction"),
+        ("tia", "2018-02-26", "DescribeTrainingTasks", "InvalidAction"),
+        ("cvm", "2021-11-11", "DescribeTrainingTasks", "AuthFailure.InvalidAuthorization"),
+    ],
+)
+def test_dispatch_on_the_signed_service(
+    sim_emu: Emu, service: str, version: str, action: str, code: str
+) -> None:
+    assert common_error(sim_emu, action, {}, service, version) == code
 
 
 def test_bad_json_body_is_an_error(sim_emu: Emu) -> None:

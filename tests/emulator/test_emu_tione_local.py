@@ -8,9 +8,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from tia_emu_helpers import alive, wait_until
-from tione_emu_helpers import bucket, call, cos, create, detail, put_code, s3
-
-from airflow_provider_tia.emulator import TIAEmulator
+from tione_emu_helpers import bucket, call, cos, create, detail, put_code, s3, serving
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -31,10 +29,10 @@ print(f"rank {rank}/{world} done")
 
 @pytest.fixture(scope="module")
 def cos_emu(moto_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emu]:
-    with TIAEmulator(
+    """Local runners fetching from and uploading to moto."""
+    yield from serving(
         runner="local", state_dir=tmp_path_factory.mktemp("tione-local"), cos_endpoint=moto_url
-    ) as e:
-        yield e
+    )
 
 
 def _logs(emu: Emu, iid: str) -> list[dict]:

@@ -17,9 +17,12 @@ from tencentcloud.tione.v20211111.tione_client import TioneClient
 from tia_emu_helpers import profile
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from airflow_provider_tia.emulator.server import TIAEmulator
 
 REGION = "ap-guangzhou"
+VERSION = "2021-11-11"
 TERMINAL = ("SUCCEED", "FAILED", "STOPPED")
 
 
@@ -27,6 +30,26 @@ def tione(emu: TIAEmulator, secret_id: str | None = None, secret_key: str | None
     """An official TioneClient for the emulator (default credential unless given)."""
     cred = Credential(secret_id or emu.secret_id, secret_key or emu.secret_key)
     return TioneClient(cred, REGION, profile(emu))
+
+
+def serving(**options: Any) -> Iterator[TIAEmulator]:
+    """Body of a fixture: an emulator started with ``options``, stopped after use."""
+    from airflow_provider_tia.emulator import TIAEmulator
+
+    with TIAEmulator(**options) as emu:
+        yield emu
+
+
+def common_error(
+    emu: TIAEmulator, action: str, body: dict, service: str = "tione", version: str = VERSION
+) -> str:
+    """The error code of a call sent with the SDK's generic client (any service, version and body)."""
+    from tencentcloud.common.common_client import CommonClient
+
+    client = CommonClient(service, version, Credential(emu.secret_id, emu.secret_key), REGION, profile(emu))
+    with pytest.raises(TencentCloudSDKException) as info:
+        client.call_json(action, body)
+    return str(info.value.code)
 
 
 def req(action: str, **fields: Any) -> Any:
