@@ -65,7 +65,7 @@ SCHEMAS: dict[str, dict[str, Param]] = {
 _TYPE_NAMES = {"str": "String", "int": "Integer", "bool": "Boolean", "list": "Array of String"}
 
 
-def _coerce(name: str, kind: str, value: Any, typed: bool) -> Any:
+def coerce(name: str, kind: str, value: Any, typed: bool) -> Any:
     """Check (JSON) or convert (query/form strings) one value; InvalidParameter on a type mismatch."""
     bad = ApiError("InvalidParameter", f"The parameter `{name}` must be {_TYPE_NAMES[kind]}.")
     if kind == "list":
@@ -130,7 +130,7 @@ def validate(action: str, params: dict, typed: bool) -> dict:
             if param.required:
                 raise ApiError("MissingParameter", f"The request is missing a required parameter `{name}`.")
             continue
-        out[name] = _coerce(name, param.kind, value, typed)
+        out[name] = coerce(name, param.kind, value, typed)
         _check_bound(name, param, out[name])
         if param.required and param.kind == "str" and not out[name].strip():
             raise ApiError("InvalidParameterValue", f"The parameter `{name}` must not be empty.")
@@ -142,6 +142,9 @@ class Service:
 
     ``query_logs_zone`` is how QueryLogs reads StartTime/EndTime without an offset: ``"+08:00"`` or ``"utc"``.
     """
+
+    version = VERSION
+    actions = frozenset(SCHEMAS)
 
     def __init__(self, store: JobStore, runner: Runner, query_logs_zone: str = "+08:00") -> None:
         if query_logs_zone not in QUERY_ZONES:
@@ -159,9 +162,17 @@ class Service:
             "QueryLogs": self.query_logs,
         }
 
-    def dispatch(self, action: str, params: dict, typed: bool = True, account: Account | None = None) -> dict:
+    def dispatch(
+        self,
+        action: str,
+        params: dict,
+        typed: bool = True,
+        account: Account | None = None,
+        region: str = "",
+    ) -> dict:
         """Run ``action``; raises ApiError. ``typed`` is False for query-string/form values; ``account``
-        owns what the call creates and sees (None: the store's default account)."""
+        owns what the call creates and sees (None: the store's default account); ``region`` is unused
+        (TI-A addresses jobs by Cluster)."""
         return self.handlers[action](validate(action, params, typed), account)
 
     def create_job(self, p: dict, account: Account | None) -> dict:

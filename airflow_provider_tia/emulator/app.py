@@ -1,5 +1,9 @@
 """HTTP layer only: parse a Tencent Cloud API 3.0 request, verify it, inject faults, dispatch, envelope.
 
+One port serves several services (TI-A ``tia``, TI-ONE ``tione``): the service a TC3 request signed picks the
+backend (a legacy-signed request, which names no service, picks it by ``Version``), then the action and the
+version are checked against that backend (``InvalidAction``, ``NoSuchVersion``).
+
 Every reply is the JSON error envelope (HTTP 200, exactly ``application/json``) unless it is an API reply or
 the console page: wrong method (``UnsupportedProtocol``), wrong path (``InvalidAction``), a body over the
 bound, an emulator bug (``InternalError``). Parsing, verifying and running an action happen in worker
@@ -22,7 +26,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from .actions import SCHEMAS, VERSION
 from .auth import AuthError
 from .console import CONSOLE_PATH, job_page
 from .errors import ApiError
@@ -30,11 +33,12 @@ from .limits import MAX_ACTION_CHARS, MAX_BODY_BYTES, MAX_COUNTED_ACTIONS
 
 if TYPE_CHECKING:
     from collections import Counter, deque
+    from collections.abc import Collection
 
     from starlette.requests import Request
 
     from .actions import Service
-    from .auth import Credential, Verifier
+    from .auth import Account, Credential, Verifier
     from .faults import Fault, FaultInjector
 
 TRANSPORT_KEY = "tia_emulator_transport"
@@ -59,10 +63,25 @@ LEGACY_COMMON = (
 )
 
 
+class ActionService(Protocol):
+    """One served API: its version, its action names and how to run one for an account."""
+
+    @property
+    def version(self) -> str: ...
+
+    @property
+    def actions(self) -> Collection[str]: ...
+
+    def dispatch(
+        self, action: str, params: dict, typed: bool, account: Account | None, region: str = ""
+    ) -> dict: ...
+
+
 class Backend(Protocol):
-    """What the app needs from the emulator."""
+    """What the app needs from the emulator: ``services`` maps a signed service name to its API."""
 
     service: Service | None
+    services: dict[str, ActionService]
     verifier: Verifier
     faults: FaultInjector
     calls: Counter[str]
@@ -75,6 +94,7 @@ class Parsed:
 
     action: str
     version: str
+    region: str
     params: dict
     typed: bool  # True for JSON bodies (types must match), False for query/form strings
     legacy: dict[str, str] | None  # flat params of an HmacSHA1/HmacSHA256 request
@@ -115,15 +135,19 @@ def parse(method: str, query: str, headers: dict[str, str], body: bytes) -> Pars
             raise ApiError("InvalidParameter", "The request body is not valid JSON.") from None
         if not isinstance(params, dict):
             raise ApiError("InvalidParameter", "The request body must be a JSON object.")
-        return Parsed(headers.get("x-tc-action", ""), headers.get("x-tc-version", ""), params, True, None)
+        return Parsed(*_tc_headers(headers), params, True, None)
     raw = query if method == "GET" else body.decode("utf-8", "replace")
     flat = dict(parse_qsl(raw, keep_blank_values=True))
     if "authorization" in headers or "x-tc-action" in headers:
-        return Parsed(
-            headers.get("x-tc-action", ""), headers.get("x-tc-version", ""), unflatten(flat), False, None
-        )
+        return Parsed(*_tc_headers(headers), unflatten(flat), False, None)
     params = {k: v for k, v in flat.items() if k not in LEGACY_COMMON}
-    return Parsed(flat.get("Action", ""), flat.get("Version", ""), unflatten(params), False, flat)
+    common = (flat.get("Action", ""), flat.get("Version", ""), flat.get("Region", ""))
+    return Parsed(*common, unflatten(params), False, flat)
+
+
+def _tc_headers(headers: dict[str, str]) -> tuple[str, str, str]:
+    """Action, version and region of an X-TC-* request."""
+    return tuple(headers.get(f"x-tc-{k}", "") for k in ("action", "version", "region"))  # type: ignore[return-value]
 
 
 def _json(payload: dict, request_id: str) -> Response:
@@ -198,14 +222,23 @@ def _service(backend: Backend) -> Service:
 def _count(backend: Backend, action: str, params: dict) -> None:
     """Record a call for tests, keeping the counter small whatever Action names arrive."""
     with _COUNT_LOCK:
-        if action in SCHEMAS or action in backend.calls or len(backend.calls) < MAX_COUNTED_ACTIONS:
+        known = any(action in api.actions for api in backend.services.values())
+        if known or action in backend.calls or len(backend.calls) < MAX_COUNTED_ACTIONS:
             backend.calls[action] += 1
     backend.requests.append((action, params))
 
 
+def _api_for(backend: Backend, parsed: Parsed, headers: dict[str, str]) -> ActionService:
+    """The API a request addresses: its signed service, or for a legacy signature the one of its Version."""
+    if parsed.legacy is None:
+        return backend.services[backend.verifier.service_of(headers)]
+    by_version = [api for api in backend.services.values() if api.version == parsed.version]
+    return by_version[0] if by_version else next(iter(backend.services.values()))
+
+
 def _admit(
     backend: Backend, method: str, path: str, query: str, headers: dict[str, str], body: bytes
-) -> tuple[Parsed, Credential]:
+) -> tuple[Parsed, Credential, ActionService]:
     """Parse and authenticate a request and check its action and version (runs in a worker thread)."""
     parsed = parse(method, query, headers, body)
     action = parsed.action
@@ -221,15 +254,16 @@ def _admit(
             cred = backend.verifier.verify_tc3(method, path, query, headers, body)
     except AuthError as exc:
         raise ApiError(exc.code, exc.message) from None
-    if action not in SCHEMAS:
+    api = _api_for(backend, parsed, headers)
+    if action not in api.actions:
         raise ApiError("InvalidAction", f"The action `{action}` is not found.")
     if not parsed.version:
         raise ApiError("MissingParameter", "The request is missing a required parameter `Version`.")
-    if parsed.version != VERSION:
+    if parsed.version != api.version:
         raise ApiError(
             "NoSuchVersion", f"The API version `{parsed.version[:MAX_ACTION_CHARS]}` does not exist."
         )
-    return parsed, cred
+    return parsed, cred, api
 
 
 @dataclass
@@ -238,15 +272,16 @@ class _Admitted:
 
     parsed: Parsed
     cred: Credential
+    api: ActionService
     latency: float
     fault: Fault | None
     reply: Response | None
 
 
-def _run(backend: Backend, parsed: Parsed, cred: Credential, request_id: str) -> Response:
+def _run(api: ActionService, parsed: Parsed, cred: Credential, request_id: str) -> Response:
     """Run the action for the caller's account; its reply, success or error envelope (in a worker thread)."""
     try:
-        result = _service(backend).dispatch(parsed.action, parsed.params, parsed.typed, cred.account)
+        result = api.dispatch(parsed.action, parsed.params, parsed.typed, cred.account, parsed.region)
     except ApiError as exc:
         return error_response(exc.code, exc.message, request_id)
     return _json(result, request_id)
@@ -263,16 +298,17 @@ def _admit_and_run(
 ) -> _Admitted | Response:
     """Admit the request, draw its faults and, when nothing must happen first, run it: one thread hop."""
     try:
-        parsed, cred = _admit(backend, method, path, query, headers, body)
+        parsed, cred, api = _admit(backend, method, path, query, headers, body)
     except ApiError as exc:
         return error_response(exc.code, exc.message, request_id)
     latency, fault = backend.faults.decide(parsed.action)
     early = bool(latency) or (fault is not None and not fault.after)
-    return _Admitted(parsed, cred, latency, fault, None if early else _run(backend, parsed, cred, request_id))
+    reply = None if early else _run(api, parsed, cred, request_id)
+    return _Admitted(parsed, cred, api, latency, fault, reply)
 
 
 def create_app(backend: Backend) -> Starlette:
-    """The Starlette app serving TI-A on ``/`` (GET and POST) and the console page."""
+    """The Starlette app serving every API of ``backend.services`` on ``/`` (GET and POST) and the console page."""
 
     async def api(request: Request, request_id: str) -> Response:
         if request.method not in API_METHODS:
@@ -302,7 +338,7 @@ def create_app(backend: Backend) -> Starlette:
             return await _fault_reply(request, fault, action, request_id)
         reply = outcome.reply
         if reply is None:
-            reply = await run_in_threadpool(_run, backend, outcome.parsed, outcome.cred, request_id)
+            reply = await run_in_threadpool(_run, outcome.api, outcome.parsed, outcome.cred, request_id)
         if fault is not None:  # an `_after` fault: the action ran, its reply (whatever it is) is lost
             return await _fault_reply(request, fault, action, request_id)
         return reply

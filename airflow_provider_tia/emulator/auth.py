@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterable, Mapping
 
 MAX_SKEW_SECONDS = 300
 MAX_NONCES = 100_000  # legacy Nonces remembered for replay checks (the oldest go first beyond this)
@@ -107,10 +107,14 @@ def legacy_signature(secret_key: str, sign_string: str, method: str) -> str:
 
 
 class Verifier:
-    """Checks signatures against registered credentials; returns the caller's Credential."""
+    """Checks signatures against registered credentials; returns the caller's Credential.
 
-    def __init__(self, service: str = "tia", max_skew: int = MAX_SKEW_SECONDS) -> None:
-        self.service = service
+    ``service`` is the service name (or names) a TC3 credential scope may sign for; ``service_of`` says
+    which one a request signed, so one emulator can serve several services.
+    """
+
+    def __init__(self, service: str | Iterable[str] = "tia", max_skew: int = MAX_SKEW_SECONDS) -> None:
+        self.services = (service,) if isinstance(service, str) else tuple(service)
         self.max_skew = max_skew
         self._creds: dict[str, Credential] = {}
         self._nonces: OrderedDict[tuple[str, str], float] = OrderedDict()  # (SecretId, Nonce) -> expiry
@@ -189,10 +193,11 @@ class Verifier:
                 "AuthFailure.InvalidAuthorization", "The Credential of Authorization is malformed."
             )
         secret_id, date, service, _ = parts
-        if service != self.service:
+        if service not in self.services:
+            expected = " or ".join(repr(s) for s in self.services)
             raise AuthError(
                 "AuthFailure.InvalidAuthorization",
-                f"The credential scope names service {service!r}, expected {self.service!r}.",
+                f"The credential scope names service {service[:64]!r}, expected {expected}.",
             )
         signed = m.group("signed").lower().split(";")
         if "host" not in signed or "content-type" not in signed:
@@ -215,6 +220,14 @@ class Verifier:
             )
         self._check_token(cred, headers.get("x-tc-token") or None)
         return cred
+
+    @staticmethod
+    def service_of(headers: Mapping[str, str]) -> str:
+        """The service named by a TC3 request's credential scope ("" when there is none); call after
+        ``verify_tc3`` accepted the request."""
+        m = _AUTH_RE.match(headers.get("authorization", ""))
+        parts = m.group("cred").split("/") if m else []
+        return parts[2] if len(parts) == 4 else ""
 
     def verify_legacy(
         self, method: str, host: str, path: str, params: Mapping[str, str], now: float | None = None

@@ -132,28 +132,74 @@ class COSResolver:
             else:
                 self._download_folder(client, ref, code)
         except ClientError as error:
-            info = error.response.get("Error", {})
             raise RuntimeError(
-                f"COS object {ref.bucket}/{ref.key} at {self.endpoint}: {info.get('Code')} {info.get('Message') or ''}"
+                f"COS object {ref.bucket}/{ref.key} at {self.endpoint}: {_client_error(error)}"
             ) from None
         return str(code)
 
     def _download_folder(self, client: Any, ref: COSEntry, code: Path) -> None:
         prefix = ref.key.rstrip("/") + "/"
-        root = os.path.realpath(code)
-        count = 0
-        for page in client.get_paginator("list_objects_v2").paginate(Bucket=ref.bucket, Prefix=prefix):
-            for obj in page.get("Contents", []):
-                rel = obj["Key"][len(prefix) :]
-                if not rel or rel.endswith("/"):
-                    continue
-                target = os.path.normpath(os.path.join(root, rel))
-                if ".." in PurePosixPath(rel).parts or not _inside(root, target):
-                    raise ValueError(f"refusing object key {obj['Key']!r}: leaves the folder")
-                os.makedirs(os.path.dirname(target), exist_ok=True)
-                client.download_file(ref.bucket, obj["Key"], target)
-                count += 1
-        if not count:
+        if not download_tree(client, ref.bucket, prefix, code):
             raise FileNotFoundError(
                 f"no object {ref.key!r} nor objects under {prefix!r} in bucket {ref.bucket!r}"
             )
+
+    def fetch(self, region: str, bucket: str, path: str, dest: Path) -> int:
+        """Download the object ``path`` or every object under ``path/`` into ``dest`` (keeping relative
+        paths) and unpack each ``.tar.gz``/``.tgz`` among them in place; returns how many objects came.
+        RuntimeError names the object when COS refuses."""
+        from botocore.exceptions import ClientError
+
+        try:
+            count = download_tree(self.client(region), bucket, path, dest)
+        except ClientError as error:
+            raise RuntimeError(f"COS {bucket}/{path} at {self.endpoint}: {_client_error(error)}") from None
+        for archive in [
+            p for p in Path(dest).rglob("*") if p.is_file() and p.name.endswith(ARCHIVE_SUFFIXES)
+        ]:
+            safe_extract(archive, archive.parent)
+            archive.unlink()
+        return count
+
+    def upload(self, region: str, bucket: str, prefix: str, src: Path) -> int:
+        """Upload every file under ``src`` to ``<prefix>/<relative path>``; returns how many."""
+        from botocore.exceptions import ClientError
+
+        client, count = self.client(region), 0
+        base = prefix.rstrip("/") + "/" if prefix.strip("/") else ""
+        try:
+            for path in sorted(p for p in Path(src).rglob("*") if p.is_file() and not p.is_symlink()):
+                client.upload_file(str(path), bucket, base + path.relative_to(src).as_posix())
+                count += 1
+        except ClientError as error:
+            raise RuntimeError(f"COS {bucket}/{base} at {self.endpoint}: {_client_error(error)}") from None
+        return count
+
+
+def _client_error(error: Any) -> str:
+    info = error.response.get("Error", {})
+    return f"{info.get('Code')} {info.get('Message') or ''}".strip()
+
+
+def download_tree(client: Any, bucket: str, path: str, dest: Path) -> int:
+    """Download the object named ``path`` (kept under its base name) and every object under ``path/``
+    (kept under its path relative to it) into ``dest``; keys leaving ``dest`` are refused. Returns how many."""
+    prefix = path.rstrip("/") + "/"
+    root = os.path.realpath(dest)
+    count = 0
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=path):
+        for obj in page.get("Contents", []):
+            key = obj["Key"]
+            if key == path and not key.endswith("/"):
+                rel = PurePosixPath(key).name
+            else:
+                rel = key[len(prefix) :] if key.startswith(prefix) else ""
+            if not rel or rel.endswith("/"):
+                continue
+            target = os.path.normpath(os.path.join(root, rel))
+            if ".." in PurePosixPath(rel).parts or not _inside(root, target):
+                raise ValueError(f"refusing object key {key!r}: leaves the folder")
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            client.download_file(bucket, key, target)
+            count += 1
+    return count

@@ -68,6 +68,20 @@ def free_ports(n: int, host: str = "127.0.0.1") -> list[int]:
             s.close()
 
 
+def tf_cluster(reps: list[tuple[str, int]]) -> dict[str, list[str]]:
+    """TF_CONFIG's ``cluster``: a free 127.0.0.1 port for every (type, index) replica, grouped by type."""
+    ports = iter(free_ports(len(reps)))
+    cluster: dict[str, list[str]] = {}
+    for rtype, _ in reps:
+        cluster.setdefault(rtype, []).append(f"127.0.0.1:{next(ports)}")
+    return cluster
+
+
+def base_env(home: Path) -> dict[str, str]:
+    """What every replica of every service gets: PATH (REPLICA_PATH), HOME, LANG=C.UTF-8, PYTHONUNBUFFERED=1."""
+    return {"PATH": REPLICA_PATH, "HOME": str(home), "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1"}
+
+
 def replica_env(job: dict, rtype: str, index: int, output_dir: Path, tf_config: dict) -> dict[str, str]:
     """The whole environment of a replica: what a TI-A container gives, nothing of the emulator's own.
 
@@ -75,7 +89,7 @@ def replica_env(job: dict, rtype: str, index: int, output_dir: Path, tf_config: 
     TIA_JOB_NAME, TIA_JOB_ID, TIA_CLUSTER, TIA_REPLICA_TYPE, TIA_REPLICA_INDEX, TIA_OUTPUT_DIR.
     """
     return {
-        "PATH": REPLICA_PATH, "HOME": str(output_dir), "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1",
+        **base_env(output_dir),
         "TF_CONFIG": json.dumps({**tf_config, "task": {"type": rtype, "index": index}}),
         "TIA_JOB_NAME": job["Name"], "TIA_JOB_ID": job["Id"], "TIA_CLUSTER": job["Cluster"],
         "TIA_REPLICA_TYPE": rtype, "TIA_REPLICA_INDEX": str(index), "TIA_OUTPUT_DIR": str(output_dir),
@@ -305,33 +319,41 @@ class LocalRunner(Runner):
             cwd = path if i == 0 else cwd
         argv = self._argv(job, cwd)
         reps = replicas(job)
-        ports = iter(free_ports(len(reps)))
-        cluster: dict[str, list[str]] = {}
-        for rtype, _ in reps:
-            cluster.setdefault(rtype, []).append(f"127.0.0.1:{next(ports)}")
+        cluster = tf_cluster(reps)
         for rtype, index in reps:
             env = replica_env(job, rtype, index, out, {"cluster": cluster})
-            with lj.lock:
-                if lj.stopped.is_set():
-                    return
-                try:
-                    proc = subprocess.Popen(
-                        [sys.executable, "-I", SUPERVISOR, str(self.kill_grace), "--", *argv],
-                        cwd=cwd,
-                        env=env,
-                        stdin=subprocess.DEVNULL,
-                        stdout=subprocess.PIPE,
-                        stderr=subprocess.STDOUT,
-                        start_new_session=True,
-                    )
-                except OSError as exc:
-                    raise JobSetupError(
-                        f"replica {rtype}-{index} could not start {argv[0]!r}: {exc}"
-                    ) from exc
-                rep = _Replica(rtype, index, pod_name(job, rtype, index), proc)
-                lj.replicas.append(rep)
-            rep.reader = threading.Thread(target=self._read, args=(lj.job_id, rep), daemon=True)
-            rep.reader.start()
+            if not self._spawn(lj, rtype, index, pod_name(job, rtype, index), argv, cwd, env):
+                return
+        self._run_replicas(job, lj)
+
+    def _spawn(
+        self, lj: _LocalJob, rtype: str, index: int, pod: str, argv: list[str], cwd: str, env: dict[str, str]
+    ) -> bool:
+        """Start one replica under the supervisor and read its output into the job's log; False (nothing
+        started) when the job was stopped meanwhile, JobSetupError when the program cannot start."""
+        with lj.lock:
+            if lj.stopped.is_set():
+                return False
+            try:
+                proc = subprocess.Popen(
+                    [sys.executable, "-I", SUPERVISOR, str(self.kill_grace), "--", *argv],
+                    cwd=cwd,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            except OSError as exc:
+                raise JobSetupError(f"replica {rtype}-{index} could not start {argv[0]!r}: {exc}") from exc
+            rep = _Replica(rtype, index, pod, proc)
+            lj.replicas.append(rep)
+        rep.reader = threading.Thread(target=self._read, args=(lj.job_id, rep), daemon=True)
+        rep.reader.start()
+        return True
+
+    def _run_replicas(self, job: dict, lj: _LocalJob) -> None:
+        """Every replica started: mark the job running and watch it to its end."""
         states = lj.states
         states.update({(r.rtype, r.index): "Running" for r in lj.replicas})
         self.store.mark_running(job["Id"], replica_message(summarize(states)))
@@ -353,7 +375,7 @@ class LocalRunner(Runner):
                 if code != 0:
                     outcome = ("Failed", f"replica {r.label} {_describe_exit(code)}")
                     break
-                if r.rtype == "master":
+                if self._job_succeeded(r, states):
                     outcome = ("Succeeded", f"replica {r.label} {_describe_exit(code)}")
             if changed and outcome is None:
                 self.store.set_message(lj.job_id, replica_message(summarize(states)))
@@ -369,6 +391,11 @@ class LocalRunner(Runner):
             while len(self._ended) > 1000:
                 self._ended.popitem(last=False)
         self.store.finish(lj.job_id, outcome[0], f"{outcome[1]} {replica_message(summarize(states))}")
+
+    @staticmethod
+    def _job_succeeded(ended: _Replica, states: dict[tuple[str, int], str]) -> bool:
+        """Whether the job succeeds now that replica ``ended`` exited 0: in TI-A, when its master does."""
+        return ended.rtype == "master"
 
     def _read(self, job_id: str, rep: _Replica) -> None:
         assert rep.proc.stdout is not None

@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 
 @pytest.fixture(scope="session")
 def tia_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TIAEmulator]:
-    """A session-wide TI-A emulator (local runner, state in a temp dir) on a free port."""
+    """A session-wide TI-A and TI-ONE emulator (local runners, state in a temp dir) on a free port: TiaClient
+    and TioneClient (``TIONEHook``) reach it at ``emu.endpoint`` with ``emu.secret_id``/``emu.secret_key``."""
     from .server import TIAEmulator
 
     emu = TIAEmulator(runner="local", state_dir=tmp_path_factory.mktemp("tia-emulator"))

@@ -1,4 +1,4 @@
-"""TIAEmulator: the whole local TI-A service in-process (uvicorn in a background thread)."""
+"""TIAEmulator: the whole local TI-A and TI-ONE service in-process (uvicorn in a background thread)."""
 
 from __future__ import annotations
 
@@ -26,11 +26,15 @@ from .local import LocalRunner
 from .simulated import SimulatedRunner
 from .store import JobStore
 from .timefmt import QUERY_ZONES
+from .tione.actions import TioneService
+from .tione.runners import TioneLocalRunner, TioneSimulatedRunner
+from .tione.store import TaskStore
 
 if TYPE_CHECKING:
     import asyncio
     from collections.abc import Iterable
 
+    from .app import ActionService
     from .runner import Runner
 
 REQUEST_HISTORY = 10_000  # requests kept in TIAEmulator.requests
@@ -92,13 +96,16 @@ class _Protocol(H11Protocol):
 
 
 class TIAEmulator:
-    """A local TI-A service, wire-compatible with the official SDK.
+    """A local TI-A and TI-ONE service on one port, wire-compatible with the official SDKs (``TiaClient``,
+    ``TioneClient``): the service a request signs (``tia`` or ``tione``) picks the API.
 
     With ``cos_endpoint`` (an S3-compatible URL, e.g. a moto server), the local runner fetches
     ``cos://`` PackageDir entries from it (credentials: ``cos_access_key``/``cos_secret_key``, else the
     emulator's own SecretId/SecretKey). ``query_logs_zone`` (``"+08:00"`` or ``"utc"``) is how QueryLogs reads
     StartTime/EndTime. ``max_replicas``/``max_running`` bound the local runner (processes per job, jobs at
     once). The default credential belongs to the account ``app_id``/``uin``; ``add_credential`` adds others.
+    TI-ONE tasks run on a runner of the same kind (``tione_runner``: "local" or "simulated"; default: as
+    ``runner``, "local" when that is a Runner object); ``tione_submit_delay`` keeps new tasks SUBMITTING.
 
     Example::
 
@@ -127,16 +134,30 @@ class TIAEmulator:
         max_running: int | None = None,
         app_id: int = DEFAULT_APP_ID,
         uin: str = DEFAULT_UIN,
+        tione_runner: str | None = None,
+        tione_submit_delay: float = 0.0,
     ) -> None:
         self.secret_id, self.secret_key, self.token = secret_id, secret_key, token
         self.account = Account(app_id, uin)
-        self.verifier = Verifier()
+        self.verifier = Verifier(("tia", "tione"))
         self.verifier.add(secret_id, secret_key, token, self.account)
         if query_logs_zone not in QUERY_ZONES:
             raise ValueError(
                 f"query_logs_zone must be one of {', '.join(QUERY_ZONES)}, not {query_logs_zone!r}"
             )
         self.query_logs_zone = query_logs_zone
+        tione_kind = tione_runner or (runner if isinstance(runner, str) else "local")
+        if tione_kind not in ("local", "simulated"):
+            raise ValueError(f"tione_runner must be 'local' or 'simulated', not {tione_kind!r}")
+        self.tione_runner: TioneLocalRunner | TioneSimulatedRunner = (
+            TioneLocalRunner(
+                max_replicas=max_replicas or LOCAL_MAX_REPLICAS,
+                max_running=max_running or LOCAL_MAX_RUNNING_JOBS,
+            )
+            if tione_kind == "local"
+            else TioneSimulatedRunner(duration=sim_duration)
+        )
+        self.tione_submit_delay = tione_submit_delay
         if isinstance(runner, str):
             if runner not in ("local", "simulated"):
                 raise ValueError(f"runner must be 'local', 'simulated' or a Runner, not {runner!r}")
@@ -152,9 +173,10 @@ class TIAEmulator:
                 raise ValueError("cos_endpoint needs the local runner")
             from .cos import COSResolver
 
-            runner.package_resolvers.setdefault(
-                "cos", COSResolver(cos_endpoint, cos_access_key or secret_id, cos_secret_key or secret_key)
-            )
+            cos = COSResolver(cos_endpoint, cos_access_key or secret_id, cos_secret_key or secret_key)
+            runner.package_resolvers.setdefault("cos", cos)
+            if isinstance(self.tione_runner, TioneLocalRunner):
+                self.tione_runner.cos = cos
         self.cos_endpoint = cos_endpoint
         self.runner = runner
         self.faults = FaultInjector(faults, seed)
@@ -168,6 +190,8 @@ class TIAEmulator:
         self._tmp: str | None = None
         self.store: JobStore | None = None
         self.service: Service | None = None
+        self.tione: TioneService | None = None
+        self.services: dict[str, ActionService] = {}
 
     # ---- lifecycle ---------------------------------------------------------------------------
     def start(self) -> TIAEmulator:
@@ -185,6 +209,11 @@ class TIAEmulator:
         for job in self.store.unfinished():
             self.runner.recover(job)
         self.service = Service(self.store, self.runner, self.query_logs_zone)
+        self.tione = TioneService(
+            TaskStore(self.state_dir), self.tione_runner, output_root, self.tione_submit_delay
+        )
+        self.tione.recover()
+        self.services = {"tia": self.service, "tione": self.tione}
         sock = socket.socket(socket.AF_INET6 if ":" in self._host else socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self._host, self._port))
@@ -217,6 +246,7 @@ class TIAEmulator:
             return
         self._server.should_exit = True  # stop taking requests while the jobs are stopped
         self.runner.shutdown()
+        self.tione_runner.shutdown()
         if self._thread is not None:
             self._thread.join(timeout=5)
         self._server = None
@@ -309,6 +339,31 @@ class TIAEmulator:
         job = store.get(cluster, name, uin)
         assert job is not None
         return job
+
+    def wait_for_task(
+        self,
+        task_id: str,
+        statuses: str | Iterable[str] = ("SUCCEED", "FAILED", "STOPPED"),
+        timeout: float = 30.0,
+    ) -> dict:
+        """Block until the TI-ONE task is in one of ``statuses``; returns its TrainingTaskDetail, TimeoutError
+        otherwise."""
+        from .tione.views import detail
+
+        wanted = {statuses} if isinstance(statuses, str) else set(statuses)
+        assert self.tione is not None, "start() the emulator first"
+        store = self.tione.store
+        if not store.wait_for(lambda: store.status(task_id) in wanted, timeout):
+            raise TimeoutError(f"task {task_id!r} is {store.status(task_id)!r}, not in {wanted}")
+        return detail(store.require(task_id, None))
+
+    def arrears_stop(self, task_id: str) -> None:
+        """Stop a running TI-ONE task as the platform does when the account is in arrears: it ends STOPPED
+        with ``ChargeStatus`` ARREARS_STOP."""
+        from .tione.actions import ARREARS
+
+        assert self.tione is not None, "start() the emulator first"
+        self.tione.end_run(task_id, None, ARREARS, "ARREARS_STOP")
 
     def connection_uri_json(self, conn_id_region: str = "ap-beijing") -> str:
         """JSON for ``AIRFLOW_CONN_<ID>`` pointing the provider at this emulator."""

@@ -65,7 +65,8 @@ def _copy_job(job: dict) -> dict:
     return {k: (list(v) if isinstance(v, list) else v) for k, v in job.items()}
 
 
-def _atomic_write(path: Path, text: str) -> None:
+def atomic_write(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` so a reader (or a crash) never sees half a file."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     with open(tmp, "w", encoding="utf-8") as fh:
         fh.write(text)
@@ -103,7 +104,7 @@ class JobStore:
     def _save(self, rec: _Record) -> None:
         if self.dir is not None:
             text = json.dumps({"job": rec.job, "meta": rec.meta}, ensure_ascii=False)
-            _atomic_write(self._stem(rec).with_suffix(".json"), text)
+            atomic_write(self._stem(rec).with_suffix(".json"), text)
 
     def _save_logs(self, rec: _Record, entries: list[tuple[int, str, str]]) -> None:
         if self.dir is not None and entries:

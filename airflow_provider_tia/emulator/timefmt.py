@@ -1,4 +1,5 @@
-"""Time formats of the TI-A service: Go's ``time.String()`` layout in +0800 CST and RFC 3339 log times."""
+"""Time formats of the services: TI-A's Go ``time.String()`` layout in +0800 CST, TI-ONE's two reply layouts
+(in UTC+8, the zone of the service's samples) and RFC 3339 log times in UTC."""
 
 from __future__ import annotations
 
@@ -35,6 +36,16 @@ def rfc3339_nano(ns: int) -> str:
     """Format like Go's RFC3339Nano in UTC, e.g. ``2019-01-01T09:10:04.916553368Z``."""
     dt = datetime.fromtimestamp(ns // _NS, tz=timezone.utc)
     return f"{dt:%Y-%m-%dT%H:%M:%S}{_frac(ns)}Z"
+
+
+def tione_detail_time(ns: int | None) -> str:
+    """TI-ONE TrainingTaskDetail time, hour-only offset: ``2025-05-28T18:18:33+08`` ("" when unset)."""
+    return "" if ns is None else f"{datetime.fromtimestamp(ns // _NS, tz=CST):%Y-%m-%dT%H:%M:%S}+08"
+
+
+def tione_list_time(ns: int | None) -> str:
+    """TI-ONE list-item and pod time, no zone (UTC+8): ``2025-01-01 00:00:00`` ("" when unset)."""
+    return "" if ns is None else f"{datetime.fromtimestamp(ns // _NS, tz=CST):%Y-%m-%d %H:%M:%S}"
 
 
 def parse_query_time(text: str, zone: str = "+08:00") -> int:
