@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test test-reliability demo lint bench clean test-floor dist test-wheel
+.PHONY: venv test test-reliability demo demo-tione lint bench clean test-floor dist test-wheel
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,7 +22,11 @@ test-reliability: $(STAMP)
 	$(BIN)/python -m pytest -q tests/reliability -p no:randomly
 
 demo: $(STAMP)
-	$(BIN)/python example_dags/run_demo.py
+	$(BIN)/python example_dags/run_demo.py tia
+
+# The TI-ONE example DAG, offline: the emulator and moto (COS) are started by the demo.
+demo-tione: $(STAMP)
+	$(BIN)/python example_dags/run_demo.py tione
 
 # The emulator and a local Airflow (api-server, scheduler, dag-processor, triggerer) on 127.0.0.1; Ctrl-C stops all.
 .PHONY: ui

@@ -1,4 +1,4 @@
-"""Apache Airflow provider for Tencent Cloud TI-A training jobs."""
+"""Apache Airflow provider for Tencent Cloud TI-A training jobs and TI-ONE training tasks."""
 
 from __future__ import annotations
 
@@ -11,40 +11,68 @@ def get_provider_info() -> dict:
     """Provider metadata read by Airflow's providers manager (entry point ``apache_airflow_provider``)."""
     return {
         "package-name": "airflow-provider-tia",
-        "name": "Tencent Cloud TI-A",
-        "description": "Run Tencent Cloud TI-A training jobs as Airflow tasks, with a local TI-A emulator.",
+        "name": "Tencent Cloud TI-A and TI-ONE",
+        "description": "Run Tencent Cloud TI-A training jobs and TI-ONE training tasks as Airflow tasks, "
+        "with a local emulator of both.",
         "versions": [__version__],
         "integrations": [
             {
                 "integration-name": "Tencent Cloud TI-A",
                 "external-doc-url": "https://cloud.tencent.com/document/api/851",
                 "tags": ["service"],
-            }
+            },
+            {
+                "integration-name": "Tencent Cloud TI-ONE",
+                "external-doc-url": "https://cloud.tencent.com/document/api/851",
+                "tags": ["service"],
+            },
         ],
         "hooks": [
-            {"integration-name": "Tencent Cloud TI-A", "python-modules": ["airflow_provider_tia.hooks.tia"]}
+            {"integration-name": "Tencent Cloud TI-A", "python-modules": ["airflow_provider_tia.hooks.tia"]},
+            {
+                "integration-name": "Tencent Cloud TI-ONE",
+                "python-modules": ["airflow_provider_tia.hooks.tione"],
+            },
         ],
         "operators": [
             {
                 "integration-name": "Tencent Cloud TI-A",
                 "python-modules": ["airflow_provider_tia.operators.tia"],
-            }
+            },
+            {
+                "integration-name": "Tencent Cloud TI-ONE",
+                "python-modules": ["airflow_provider_tia.operators.tione"],
+            },
         ],
         "sensors": [
-            {"integration-name": "Tencent Cloud TI-A", "python-modules": ["airflow_provider_tia.sensors.tia"]}
+            {
+                "integration-name": "Tencent Cloud TI-A",
+                "python-modules": ["airflow_provider_tia.sensors.tia"],
+            },
+            {
+                "integration-name": "Tencent Cloud TI-ONE",
+                "python-modules": ["airflow_provider_tia.sensors.tione"],
+            },
         ],
         "triggers": [
             {
                 "integration-name": "Tencent Cloud TI-A",
                 "python-modules": ["airflow_provider_tia.triggers.tia"],
-            }
+            },
+            {
+                "integration-name": "Tencent Cloud TI-ONE",
+                "python-modules": ["airflow_provider_tia.triggers.tione"],
+            },
         ],
-        "extra-links": ["airflow_provider_tia.links.tia.TIAJobLink"],
+        "extra-links": [
+            "airflow_provider_tia.links.tia.TIAJobLink",
+            "airflow_provider_tia.links.tione.TIONETaskLink",
+        ],
         "connection-types": [
             {
                 "hook-class-name": _HOOK,
                 "connection-type": "tencentcloud",
-                "hook-name": "Tencent Cloud TI-A",
+                "hook-name": "Tencent Cloud (TI-A, TI-ONE)",
                 # Airflow's form shows a placeholder ("start typing") and suggestions for an extra field
                 # only through its schema's "examples"; ui-field-behaviour placeholders reach the
                 # standard fields (login, password) only. No "scheme" field: the endpoint URL carries
@@ -53,7 +81,7 @@ def get_provider_info() -> dict:
                 "conn-fields": {
                     "region": {
                         "label": "Region",
-                        "description": "Region of the TI-A API, e.g. ap-beijing (required unless set on the task)",
+                        "description": "Region of the API, e.g. ap-guangzhou (required unless set on the task)",
                         "schema": {
                             "type": ["string", "null"],
                             "examples": ["ap-beijing", "ap-shanghai", "ap-guangzhou", "ap-chengdu"],
@@ -66,8 +94,8 @@ def get_provider_info() -> dict:
                     },
                     "endpoint": {
                         "label": "Endpoint",
-                        "description": "API host or URL; empty: https://tia.tencentcloudapi.com. "
-                        "The local emulator: http://127.0.0.1:9000 (the URL's scheme is used)",
+                        "description": "API host or URL for both services; empty: each service's own "
+                        "(tia/tione.tencentcloudapi.com). The local emulator: http://127.0.0.1:9000",
                         "schema": {
                             "type": ["string", "null"],
                             "examples": ["tia.tencentcloudapi.com", "http://127.0.0.1:9000"],

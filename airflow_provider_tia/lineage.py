@@ -219,6 +219,35 @@ def tia_job_lineage(job: Mapping[str, Any] | None) -> OperatorLineage | None:
     )
 
 
+def tione_task_lineage(task: Mapping[str, Any] | None) -> OperatorLineage | None:
+    """Lineage of a TI-ONE training task (the dict CreateTrainingTaskOperator returns): the code
+    package and each DataConfig's COS source as inputs, Output as the output, the task as run facets."""
+    if not isinstance(task, Mapping) or not openlineage_available():
+        return None
+    from airflow.providers.openlineage.extractors import OperatorLineage
+
+    sources = [task.get("CodePackagePath")]
+    sources += [
+        config.get("COSSource") for config in task.get("DataConfigs") or [] if isinstance(config, Mapping)
+    ]
+    inputs: list[Dataset] = []
+    for dataset in map(cos_path_info_dataset, sources):
+        if dataset is not None and dataset not in inputs:
+            inputs.append(dataset)
+    output = cos_path_info_dataset(task.get("Output"))
+    return OperatorLineage(
+        inputs=inputs,
+        outputs=[output] if output is not None else [],
+        run_facets=training_job_run_facets(
+            "tione",
+            _text(task.get("Id")),
+            _text(task.get("Name")),
+            _text(task.get("Region")),
+            _text(task.get("Status")),
+        ),
+    )
+
+
 __all__ = [
     "StorageLocation",
     "cos_dataset",
@@ -230,5 +259,6 @@ __all__ = [
     "parse_location",
     "split_mount",
     "tia_job_lineage",
+    "tione_task_lineage",
     "training_job_run_facets",
 ]

@@ -56,7 +56,7 @@ class TrainingLogLine:
         return self.id
 
     def format(self) -> str:
-        return f"[{self.pod_name}] {self.text}"
+        return f"[{self.pod_name}] {self.text}" if self.pod_name else self.text
 
 
 def rfc3339(moment: DateTime) -> str:

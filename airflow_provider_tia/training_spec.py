@@ -129,7 +129,7 @@ TRAINING_SPEC_FIELDS: tuple[SpecField, ...] = tuple(
         ("data_configs", "DataConfigs", "list[dict]", f"Input data (at most {MAX_DATA_CONFIGS} DataConfig objects).", False, c.items(DATA_CONFIG, max_items=MAX_DATA_CONFIGS, what="data configs")),
         ("vpc_id", "VpcId", "str", "VPC to attach.", False, _STR),
         ("subnet_id", "SubnetId", "str", "Subnet to attach.", False, _STR),
-        ("output", "Output", "dict", "Output on COS: ``{'Bucket', 'Region', 'Paths': [one path]}``.", False, COS_PATH),
+        ("output_path", "Output", "dict", "Output on COS: ``{'Bucket', 'Region', 'Paths': [one path]}``.", False, COS_PATH),
         ("log_config", "LogConfig", "dict", "CLS delivery: ``{'LogsetId', 'TopicId'}``.", False, LOG_CONFIG),
         ("tuning_parameters", "TuningParameters", "str", "Hyperparameters (<= 2048 characters; a dict is written as JSON).", False, c.json_text(max_len=2048)),
         ("log_enable", "LogEnable", "bool", "Whether the task reports logs.", False, c.boolean),
@@ -186,7 +186,7 @@ class TrainingTaskSpec:
     data_configs: list[dict[str, Any]] | None = None
     vpc_id: str | None = None
     subnet_id: str | None = None
-    output: dict[str, Any] | None = None
+    output_path: dict[str, Any] | None = None
     log_config: dict[str, str] | None = None
     tuning_parameters: str | dict[str, Any] | None = None
     log_enable: bool | str | None = None

@@ -51,8 +51,11 @@ def airflow_db() -> Path:
 
 
 def load_dag(dag_id: str):
-    """Import a DAG file of the DAGs folder (file name = dag_id + .py) and return its DAG."""
+    """Import a DAG file of the DAGs folder (file name = dag_id + .py, or the file naming the dag_id)
+    and return its DAG."""
     path = _DAGS / f"{dag_id}.py"
+    if not path.exists():
+        path = next(p for p in sorted(_DAGS.glob("*.py")) if f'"{dag_id}"' in p.read_text())
     spec = importlib.util.spec_from_file_location(f"tia_test_dag_{dag_id}", path)
     module = importlib.util.module_from_spec(spec)
     assert spec.loader is not None
@@ -94,6 +97,26 @@ def moto_url():
         yield f"http://127.0.0.1:{port}"
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def cos_emulator(moto_url, tmp_path_factory):
+    """An emulator (TI-A and TI-ONE, local runner) fetching code from and writing output to moto's COS."""
+    from airflow_provider_tia.emulator import TIAEmulator
+
+    with TIAEmulator(
+        runner="local", state_dir=tmp_path_factory.mktemp("cos-emu"), cos_endpoint=moto_url
+    ) as emu:
+        yield emu
+
+
+@pytest.fixture
+def cos_connection(cos_emulator, moto_url, monkeypatch) -> str:
+    """``tencentcloud_default`` pointing at ``cos_emulator``, with moto as its COS endpoint."""
+    conn = json.loads(cos_emulator.connection_uri_json())
+    conn["extra"]["cos_endpoint"] = moto_url
+    monkeypatch.setenv("AIRFLOW_CONN_TENCENTCLOUD_DEFAULT", json.dumps(conn))
+    return "tencentcloud_default"
 
 
 @pytest.fixture(scope="module")

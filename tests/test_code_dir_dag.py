@@ -2,28 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 BUCKET = "tia-code-1250000000"
-
-
-@pytest.fixture(scope="module")
-def cos_emulator(moto_url, tmp_path_factory):
-    from airflow_provider_tia.emulator import TIAEmulator
-
-    with TIAEmulator(
-        runner="local", state_dir=tmp_path_factory.mktemp("code-dir"), cos_endpoint=moto_url
-    ) as emu:
-        yield emu
-
-
-@pytest.fixture
-def cos_connection(cos_emulator, moto_url, monkeypatch) -> None:
-    conn = json.loads(cos_emulator.connection_uri_json())
-    conn["extra"]["cos_endpoint"] = moto_url
-    monkeypatch.setenv("AIRFLOW_CONN_TENCENTCLOUD_DEFAULT", json.dumps(conn))
 
 
 def test_code_dir_runs_from_cos_and_is_uploaded_once(

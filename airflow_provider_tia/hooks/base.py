@@ -16,6 +16,8 @@ from airflow_provider_tia.exceptions import TIA_ERRORS, ErrorTable
 from airflow_provider_tia.hooks import sdk
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from typing_extensions import Self
 
 AsyncClientT = TypeVar("AsyncClientT", bound="AsyncTencentCloudClient")
@@ -101,17 +103,26 @@ class TencentCloudBaseHook(TencentCloudConnectionHook):
             sdk.client_profile(settings, self.service),
         )
 
-    def call(self, action: str, params: dict[str, Any]) -> dict[str, Any]:
+    def call(
+        self,
+        action: str,
+        params: dict[str, Any],
+        *,
+        before_retry: Callable[[], dict[str, Any] | None] | None = None,
+    ) -> dict[str, Any]:
         """One signed call with retries: ``Response`` (with ``RequestId``), or a typed ``TIAError``.
 
         The error says how many attempts the call made (``error.attempts``): above 1, an earlier
-        attempt may have acted although its reply was lost.
+        attempt may have acted although its reply was lost. ``before_retry`` runs before each
+        attempt after the first: a ``Response`` it returns (what the lost attempt did, found
+        another way) ends the call, so a call that is not idempotent is never sent twice for nothing.
         """
         client, attempts = self.client, [0]
 
         def attempt(number: int) -> Any:
             attempts[0] = number
-            return client.call_json(action, params)
+            found = before_retry() if number > 1 and before_retry is not None else None
+            return {"Response": found} if found is not None else client.call_json(action, params)
 
         try:
             payload = sdk.call_with_retries(attempt, self.settings.retry_policy(self.errors), action)

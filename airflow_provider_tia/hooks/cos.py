@@ -168,6 +168,11 @@ class COSHook(TencentCloudConnectionHook):
             ExtraArgs=extra or None,
         )
 
+    def read_object(self, bucket: str, key: str) -> bytes:
+        """An object's content (e.g. a trained model's metrics); ``COSError`` when it is missing."""
+        reply = self._call(f"GET {bucket}/{key}", self.client.get_object, Bucket=bucket, Key=key)
+        return bytes(reply["Body"].read())
+
 
 def to_cos_error(what: str, error: BaseException) -> COSError:
     """A botocore/transport error as a COSError (code and RequestId kept, secrets redacted)."""

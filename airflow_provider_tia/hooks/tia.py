@@ -53,9 +53,9 @@ class TIAHook(TencentCloudBaseHook):
         super().__init__(*args, **kwargs)
         self.api_calls: Counter[str] = Counter()
 
-    def call(self, action: str, params: dict[str, Any]) -> dict[str, Any]:
+    def call(self, action: str, params: dict[str, Any], **options: Any) -> dict[str, Any]:
         self.api_calls[action] += 1
-        return super().call(action, params)
+        return super().call(action, params, **options)
 
     # ----------------------------------------------------------------------------------------- jobs
     def create_job(self, spec: JobSpec) -> Job:

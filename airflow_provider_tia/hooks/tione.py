@@ -60,12 +60,18 @@ class TIONEHook(TencentCloudBaseHook):
     def create_training_task(self, spec: TrainingTaskSpec) -> str:
         """CreateTrainingTask -> the task's Id. A lost reply is reconciled by the spec's tags, never duplicated.
 
-        After a transient error, or any error of a call made more than once (an earlier attempt may
-        have created the task), the task is looked up by its tags and name: exactly one match is it.
+        TI-ONE takes no client token, so a retry could create a second task: before each retry, and
+        after a call that failed once it had been attempted more than once, the task is looked up by
+        its tags and name, and exactly one match is it.
         """
         request = spec.to_request()
+
+        def created_meanwhile() -> dict[str, Any] | None:
+            found = self._created(spec)
+            return {"Id": found.id, "RequestId": None} if found is not None else None
+
         try:
-            response = self.call("CreateTrainingTask", request)
+            response = self.call("CreateTrainingTask", request, before_retry=created_meanwhile)
         except TIAApiError as error:
             if error.attempts <= 1 and not isinstance(error, TransientError):
                 raise
@@ -83,20 +89,23 @@ class TIONEHook(TencentCloudBaseHook):
         )
         return task_id
 
-    def _reconcile(self, spec: TrainingTaskSpec, error: TIAApiError) -> str:
+    def _created(self, spec: TrainingTaskSpec) -> TrainingTask | None:
+        """The one task carrying the spec's tags and name, if exactly one does."""
         tags = {tag["TagKey"]: tag["TagValue"] for tag in spec.to_request().get("Tags", [])}
-        if not tags:
-            raise error
+        found = self.find_training_tasks(name=spec.name, tags=tags) if tags else []
+        return found[0] if len(found) == 1 else None
+
+    def _reconcile(self, spec: TrainingTaskSpec, error: TIAApiError) -> str:
         try:
-            found = self.find_training_tasks(name=spec.name, tags=tags)
+            found = self._created(spec)
         except TIAError:
             raise error from None
-        if len(found) != 1:
+        if found is None:
             raise error
         self.log.warning(
-            "CreateTrainingTask of %s: %s; %s carries its tags, using it", spec.name, error, found[0].label
+            "CreateTrainingTask of %s: %s; %s carries its tags, using it", spec.name, error, found.label
         )
-        return found[0].id
+        return found.id
 
     def describe_training_task(self, task_id: str) -> TrainingTask:
         """DescribeTrainingTask; ``JobNotFound`` when there is no such task."""
@@ -140,9 +149,9 @@ class TIONEHook(TencentCloudBaseHook):
             _pod_of,
         )
 
-    def log_reader(self, task: TrainingTask, state: dict[str, Any] | None = None) -> TIONELogReader:
-        """The task's log reader for a ``LogFollower`` (``state``: from ``reader.state()``)."""
-        return TIONELogReader(self.call, task.id, _instance_of(task, state))
+    def log_reader(self, task: TrainingTask | str, state: dict[str, Any] | None = None) -> TIONELogReader:
+        """The log reader of a task (or of a task Id, resuming from ``state``: ``reader.state()``)."""
+        return TIONELogReader(self.call, *_instance_of(task, state))
 
     def probe(self) -> tuple[str, dict[str, Any]]:
         """``test_connection``'s call: DescribeTrainingTasks, Limit 1, in the connection's region."""
@@ -175,8 +184,10 @@ class AsyncTIONEClient(AsyncTencentCloudClient):
             is not None
         )
 
-    def log_reader(self, task: TrainingTask, state: dict[str, Any] | None = None) -> AsyncTIONELogReader:
-        return AsyncTIONELogReader(self.call, task.id, _instance_of(task, state))
+    def log_reader(
+        self, task: TrainingTask | str, state: dict[str, Any] | None = None
+    ) -> AsyncTIONELogReader:
+        return AsyncTIONELogReader(self.call, *_instance_of(task, state))
 
 
 # ------------------------------------------------------------------------------- shared call logic
@@ -246,6 +257,10 @@ def _pod_of(item: Any) -> dict[str, Any]:
     return dict(item)
 
 
-def _instance_of(task: TrainingTask, state: dict[str, Any] | None) -> str | None:
-    """The task's latest run; a resumed reader's run when the task read carries none (a list item)."""
-    return task.latest_instance_id or (state or {}).get("instance_id")
+def _instance_of(task: TrainingTask | str, state: dict[str, Any] | None) -> tuple[str, str | None]:
+    """The task's Id and latest run; a resumed reader's run when the task read carries none (a list
+    item, or only the Id)."""
+    saved = (state or {}).get("instance_id")
+    if isinstance(task, str):
+        return task, saved
+    return task.id, task.latest_instance_id or saved

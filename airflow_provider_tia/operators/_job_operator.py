@@ -12,11 +12,12 @@ from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator, conf
+from airflow.sdk import conf
 
 from airflow_provider_tia import lifecycle
 from airflow_provider_tia.lifecycle import Deadline, JobEvent, Reason
 from airflow_provider_tia.operators._compat import ResumableJobMixin
+from airflow_provider_tia.operators.base import TencentCloudOperator
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -56,7 +57,7 @@ def with_param_docs(doc: str | None, action: str, fields: Sequence[Any]) -> str:
     return f"{(doc or '').rstrip()}\n{shared}\n\n    {action} parameters (templated):\n\n{request}\n"
 
 
-class JobRunOperator(ResumableJobMixin, BaseOperator):
+class JobRunOperator(ResumableJobMixin, TencentCloudOperator):
     """Base of the operators that create a training job and wait for it (see the subclasses).
 
     :param conn_id: Airflow connection id (type ``tencentcloud``; ``tia_conn_id`` on TI-A's classes).
@@ -109,6 +110,16 @@ class JobRunOperator(ResumableJobMixin, BaseOperator):
 
     def lineage(self, job: dict[str, Any] | None) -> OperatorLineage | None:
         return None
+
+    def trigger_kwargs(self, resume: dict[str, Any]) -> dict[str, Any]:
+        """What every platform's trigger takes from this task: region, interval, budget, resume."""
+        return {
+            "region": self.region,
+            "poll_interval": self.poll_interval,
+            "deadline": self._deadline.at,
+            "budget": self.max_wait,
+            "resume": resume,
+        }
 
     # ------------------------------------------------------------------------------------ execute
     def execute(self, context: Context) -> Any:

@@ -163,12 +163,8 @@ class CreateJobOperator(JobRunOperator, TIABaseOperator):
             job_name=key["name"],
             cluster=key["cluster"],
             tia_conn_id=self.tia_conn_id,
-            region=self.region,
-            poll_interval=self.poll_interval,
-            deadline=self._deadline.at,
-            budget=self.max_wait,
             delete_on_kill=self.delete_on_kill,
-            resume=resume,
+            **self.trigger_kwargs(resume),
         )
 
     def lineage(self, job: dict[str, Any] | None) -> OperatorLineage | None:

@@ -59,6 +59,25 @@ class JobWatchTrigger(BaseTrigger):
         self.end_on_kill = end_on_kill
         self.resume = resume
 
+    def platform_kwargs(self) -> dict[str, Any]:
+        """The subclass's own constructor arguments (the job, the connection, the kill), for ``serialize``."""
+        raise NotImplementedError
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        cls = type(self)
+        return (
+            f"{cls.__module__}.{cls.__qualname__}",
+            {
+                **self.platform_kwargs(),
+                "region": self.region,
+                "poll_interval": self.poll_interval,
+                "deadline": self.deadline,
+                "batched": self.batched,
+                "budget": self.budget,
+                "resume": self.resume,
+            },
+        )
+
     @property
     def label(self) -> str:
         raise NotImplementedError

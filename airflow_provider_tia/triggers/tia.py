@@ -17,7 +17,6 @@ if TYPE_CHECKING:
     from airflow_provider_tia.hooks.tia import AsyncTIAClient, AsyncTIALogReader
     from airflow_provider_tia.job import Job
 
-CLASSPATH = "airflow_provider_tia.triggers.tia.JobTrigger"
 
 
 class JobTrigger(JobWatchTrigger):
@@ -76,22 +75,13 @@ class JobTrigger(JobWatchTrigger):
     def delete_on_kill(self) -> bool:
         return self.end_on_kill
 
-    def serialize(self) -> tuple[str, dict[str, Any]]:
-        return (
-            CLASSPATH,
-            {
-                "job_name": self.job_name,
-                "cluster": self.cluster,
-                "tia_conn_id": self.conn_id,
-                "region": self.region,
-                "poll_interval": self.poll_interval,
-                "deadline": self.deadline,
-                "delete_on_kill": self.end_on_kill,
-                "batched": self.batched,
-                "budget": self.budget,
-                "resume": self.resume,
-            },
-        )
+    def platform_kwargs(self) -> dict[str, Any]:
+        return {
+            "job_name": self.job_name,
+            "cluster": self.cluster,
+            "tia_conn_id": self.conn_id,
+            "delete_on_kill": self.end_on_kill,
+        }
 
     @property
     def label(self) -> str:

@@ -17,6 +17,8 @@ parser.add_argument("--fail-once", default="")
 parser.add_argument("--token", default="tok")
 opts = parser.parse_args()
 task = json.loads(os.environ.get("TF_CONFIG", "{}")).get("task", {})
+if not task and "RANK" in os.environ:  # TI-ONE DDP: rank 0 plays the master
+    task = {"type": "master" if os.environ["RANK"] == "0" else "worker", "index": os.environ["RANK"]}
 role = f"{task.get('type', 'master')}{task.get('index', 0)}"
 for i in range(opts.lines):
     print(f"{opts.token} {role} step {i}", flush=True)

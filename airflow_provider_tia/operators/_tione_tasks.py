@@ -1,0 +1,163 @@
+"""TI-ONE's training-task calls for one task execution (``PlatformJobs``): find, create, stop, delete.
+
+A training task's key is ``{"id", "name", "tag"}``: TI-ONE addresses tasks by Id only, and the Id
+is unknown until CreateTrainingTask answers. Until then the key's ``tag`` (the idempotency tag
+every task this Airflow task instance creates carries) finds it: after a lost reply, on a retry,
+and when the task is killed while the create call is in flight.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_tia.exceptions import JobAlreadyExists, JobNotFound, TIAError, WrongState
+from airflow_provider_tia.lifecycle import Action
+from airflow_provider_tia.operators._jobs import Key, PlatformJobs, TaskLog
+
+if TYPE_CHECKING:
+    from airflow_provider_tia import lifecycle
+    from airflow_provider_tia.hooks.tione import TIONEHook
+    from airflow_provider_tia.tione_logs import TIONELogReader
+    from airflow_provider_tia.training_spec import TrainingTaskSpec
+    from airflow_provider_tia.training_task import TrainingTask
+
+TASK_KEY_TAG = "airflow-task-key"  # tag on every training task: hash of (dag, task, run, map index)
+TERMINAL = ("SUCCEED", "FAILED", "STOPPED", "SUBMIT_FAILED")
+END_WAIT = 300.0  # seconds a stopped task may take to end before a delete gives up
+KILL_ACTIONS = ("stop", "delete", "leave")
+
+
+def task_key(task_id: str | None, name: str | None, tag: str | None = None) -> Key:
+    """The JSON-safe key of a training task: its Id once known, its name, the idempotency tag."""
+    return {"id": task_id, "name": name or task_id, **({"tag": tag} if tag else {})}
+
+
+class TIONETasks(PlatformJobs):
+    """Training-task calls of one execution.
+
+    :param kill_action: What a kill does to the task: ``"stop"`` (default; the record stays and
+        can run again), ``"delete"`` (stop, then remove it) or ``"leave"``.
+    """
+
+    final_states = TERMINAL
+    success_state = "SUCCEED"
+    state_field = "Status"
+
+    def __init__(
+        self,
+        hook: TIONEHook,
+        deadline: lifecycle.Deadline,
+        interval: float,
+        log: TaskLog,
+        kill_action: str = "stop",
+    ) -> None:
+        super().__init__(deadline, interval, log, end_on_kill=kill_action != "leave")
+        self.hook, self.kill_action = hook, kill_action
+        self.end_verb, self.ended = (
+            ("stopping", "stopped") if kill_action == "stop" else ("deleting", "deleted")
+        )
+
+    def key_of(self, job: TrainingTask) -> Key:
+        return task_key(job.id, job.name, (self.target or {}).get("tag"))
+
+    def label(self, key: Key) -> str:
+        task_id = key.get("id")
+        return f"TI-ONE training task {key['name']}" + (f" ({task_id})" if task_id else "")
+
+    def matches(self, key: Key, job: TrainingTask) -> bool:
+        return job.id == key.get("id")
+
+    def describe(self, key: Key) -> TrainingTask:
+        task_id = key.get("id") or self._id_by_tag(key)
+        if task_id is None:
+            raise JobNotFound(f"{self.label(key)} does not exist", code="ResourceNotFound")
+        return self.hook.describe_training_task(task_id)
+
+    def log_reader(
+        self, key: Key, job: TrainingTask | None = None, state: dict[str, Any] | None = None
+    ) -> TIONELogReader:
+        return self.hook.log_reader(job if job is not None else key["id"], state)
+
+    # ----------------------------------------------------------------------------------- finding
+    def _id_by_tag(self, key: Key) -> str | None:
+        tag = key.get("tag")
+        found = self.hook.find_training_tasks(tags={TASK_KEY_TAG: tag}) if tag else []
+        return newest(found).id if found else None
+
+    def find_own(self, tag: str) -> TrainingTask | None:
+        """The task an earlier try of this task instance created (carries its tag), if any."""
+        found = self.hook.find_training_tasks(tags={TASK_KEY_TAG: tag})
+        return newest(found) if found else None
+
+    def find_named(self, name: str) -> TrainingTask | None:
+        """The newest task of exactly this name (the service's name filter may be fuzzy)."""
+        found = [task for task in self.hook.find_training_tasks(name=name) if task.name == name]
+        return newest(found) if found else None
+
+    # ----------------------------------------------------------------------------------- acting
+    def perform(
+        self, action: Action, spec: TrainingTaskSpec, existing: TrainingTask | None, tag: str
+    ) -> TrainingTask:
+        """Carry out ``lifecycle.decide``'s action; returns the task to watch.
+
+        RECREATE (this task instance's own task failed in an earlier try) runs the same task again
+        with StartTrainingTask: TI-ONE keeps the record and gives the run a new instance.
+        """
+        key = task_key(None, spec.name, tag)
+        if action is Action.FAIL:
+            raise JobAlreadyExists(
+                f"{self.label(key)} already exists (if_exists='fail')", code="FailedOperation.DuplicateName"
+            )
+        if existing is not None and action is Action.ATTACH:
+            self.log.info("Attaching to existing %s (%s)", existing.label, existing.state_name)
+            self.last, self.target = existing, task_key(existing.id, existing.name, tag)
+            return existing
+        if existing is not None and action is Action.RECREATE:
+            self.log.info("%s failed in an earlier try: starting it again", existing.label)
+            self.target = task_key(existing.id, existing.name, tag)
+            self.hook.start_training_task(existing.id)
+            return self._remember_read(self.target)
+        if existing is not None:
+            self.log.info("%s is replaced (if_exists='replace'): deleting it", existing.label)
+            self.delete(task_key(existing.id, existing.name))
+        task_id = self.create_watched(key, lambda: self.hook.create_training_task(spec))
+        return self._remember_read(task_key(task_id, spec.name, tag))
+
+    def _remember_read(self, key: Key) -> TrainingTask:
+        self.target = key
+        task = self.read(key)
+        self.last = task
+        return task
+
+    def end(self, key: Key, how: str = "", *, fresh_hook: bool = False) -> None:
+        how = how or self.kill_action
+        if how == "leave":
+            return
+        tasks = TIONETasks(self.hook.copy(), self.deadline, self.interval, self.log) if fresh_hook else self
+        resolved = {**key, "id": key.get("id") or tasks._id_by_tag(key)}
+        if resolved["id"] is None:
+            return  # nothing was created
+        if how == "stop":
+            tasks.hook.stop_training_task(resolved["id"], missing_ok=True)
+        else:
+            tasks.delete(resolved)
+
+    def delete(self, key: Key, timeout: float = END_WAIT) -> None:
+        """Delete the task; a running one is stopped first (the service may refuse to delete it)."""
+        try:
+            self.hook.delete_training_task(key["id"], missing_ok=True)
+            return
+        except WrongState:
+            self.log.info("%s is running: stopping it before deleting it", self.label(key))
+        self.hook.stop_training_task(key["id"], missing_ok=True)
+        ends_by = time.monotonic() + timeout
+        while (task := self.read_or_none(key)) is not None and not task.is_terminal:
+            if time.monotonic() >= ends_by:
+                raise TIAError(f"{self.label(key)} was stopped but did not end within {timeout:.0f}s")
+            time.sleep(min(self.interval, 2.0))
+        self.hook.delete_training_task(key["id"], missing_ok=True)
+
+
+def newest(tasks: list[TrainingTask]) -> TrainingTask:
+    return max(tasks, key=lambda task: (task.create_time is not None, task.create_time or 0, task.id))

@@ -1,0 +1,242 @@
+"""Operators for TI-ONE training tasks (``tione`` 2021-11-11): create and wait, stop, delete.
+
+The wait, the deferral, the resume and the kill are ``JobRunOperator``'s (shared with TI-A); this
+module says what a training task is made of and how it is found again. Nothing heavy is imported
+at module level.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_tia import lifecycle, staging
+from airflow_provider_tia.lifecycle import IfExists
+from airflow_provider_tia.links.tione import XCOM_KEY, TIONETaskLink, link_value
+from airflow_provider_tia.operators._job_operator import JobRunOperator, choice, with_param_docs
+from airflow_provider_tia.operators._spec import run_suffix, suffixed
+from airflow_provider_tia.operators._tione_tasks import KILL_ACTIONS, TASK_KEY_TAG, TIONETasks, task_key
+from airflow_provider_tia.operators.base import DEFAULT_CONN_ID, TencentCloudOperator
+from airflow_provider_tia.training_spec import MAX_NAME_LENGTH, TRAINING_SPEC_FIELDS, TrainingTaskSpec
+
+if TYPE_CHECKING:
+    from airflow.providers.openlineage.extractors import OperatorLineage
+    from airflow.sdk import Context
+
+    from airflow_provider_tia.hooks.tione import TIONEHook
+    from airflow_provider_tia.operators._jobs import Key
+    from airflow_provider_tia.triggers.tione import TrainingTaskTrigger
+
+SPEC_ATTRS = tuple(field.attr for field in TRAINING_SPEC_FIELDS)
+CONVENIENCE = ("start_cmd", "envs", "tags")  # also accepted as plain dicts / a string
+TAG_LENGTH = 32
+
+
+class TIONEBaseOperator(TencentCloudOperator):
+    """Base of the TI-ONE operators and sensor: connection id, region, hook, and the task link.
+
+    :param tencentcloud_conn_id: Airflow connection id (type ``tencentcloud``; the TI-A one serves too).
+    :param region: Region overriding the connection's (templated).
+    """
+
+    operator_extra_links = (TIONETaskLink(),)
+    hook_class_path = "airflow_provider_tia.hooks.tione.TIONEHook"
+    if TYPE_CHECKING:
+        hook: TIONEHook
+
+    def __init__(self, *, tencentcloud_conn_id: str = DEFAULT_CONN_ID, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.tencentcloud_conn_id = tencentcloud_conn_id
+
+    @property
+    def conn_id(self) -> str:
+        return self.tencentcloud_conn_id
+
+    def push_link(self, context: Context, task_id: str) -> None:
+        """Store the "TI-ONE Training Task" link's target now, so the link works while the task runs."""
+        self.push_link_value(context, XCOM_KEY, link_value(self.hook.settings, task_id))
+
+
+class CreateTrainingTaskOperator(JobRunOperator, TIONEBaseOperator):
+    """Create a TI-ONE training task, wait for it with its logs in the task log, return the final task.
+
+    Example::
+
+        CreateTrainingTaskOperator(
+            task_id="train", name="nightly-ddp", charge_type="POSTPAID_BY_HOUR",
+            framework_name="PYTORCH", training_mode="DDP",
+            resource_config_infos=[{"Role": "WORKER", "InstanceType": "TI.S.MEDIUM.POST", "InstanceNum": 2}],
+            code_dir="/opt/airflow/dags/train", code_bucket="ml-code-1250000000",
+            start_cmd="python train.py", envs={"EPOCHS": "{{ params.epochs }}"},
+            output={"Bucket": "ml-out-1250000000", "Region": "ap-guangzhou", "Paths": ["models/"]},
+        )
+
+    One keyword per CreateTrainingTask field (snake_case, all templated; nested objects as dicts
+    with the API's field names), validated after rendering and before any call (``JobSpecError``
+    names the field). Every task carries the tag ``airflow-task-key`` (a hash of dag, task, run and
+    map index): a retry, a lost reply or a crash finds the task again by it, so one task instance
+    never creates two training tasks. ``on_timeout``: ``"stop"`` (default), ``"delete"`` or ``"leave"``.
+
+    :param start_cmd: One start command (templated) for every role (``StartCmdInfo``'s StartCmd and WorkerStartCmd).
+    :param envs: Environment variables as a dict (templated), or the API's ``[{"Name", "Value"}]``.
+    :param tags: Tags as a dict (templated), or the API's ``[{"TagKey", "TagValue"}]``.
+    :param if_exists: Another task of this name exists (one this task instance did not create):
+        ``"attach"`` to it (default), ``"fail"``, ``"replace"`` it, or ``"suffix"`` the name per run.
+        The task this task instance created is always reattached; a failed one is started again on a retry.
+    :param on_kill_action: What killing the Airflow task does to the training task: ``"stop"``
+        (default), ``"delete"`` or ``"leave"``.
+    :param code_dir: Local directory of training code (templated), packed and uploaded to COS
+        (``airflow-provider-tia[cos]``) as the code package (``CodePackagePath``); unchanged code
+        is not uploaded again.
+    :param code_bucket: COS bucket (``<name>-<appid>``) for ``code_dir`` (templated).
+    :param code_prefix: Key prefix in the bucket (templated).
+    :param code_max_bytes: Largest ``code_dir`` accepted (bytes).
+    """
+
+    ON_TIMEOUT = ("stop", "delete", "leave")
+    template_fields = (*SPEC_ATTRS, *CONVENIENCE, "region", "code_dir", "code_bucket", "code_prefix")
+    template_fields_renderers = {attr: "json" for attr in SPEC_ATTRS if attr not in ("name", "remark")}
+    ui_color = "#e6f7ef"
+    external_id_key = "tione_created_task"  # task_state_store key: the task this task instance created
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        charge_type: str = "POSTPAID_BY_HOUR",
+        resource_config_infos: list[dict[str, Any]] | None = None,
+        start_cmd: str | None = None,
+        envs: dict[str, str] | list[dict[str, Any]] | None = None,
+        tags: dict[str, str] | list[dict[str, Any]] | None = None,
+        if_exists: str = "attach",
+        on_kill_action: str = "stop",
+        code_dir: str | None = None,
+        code_bucket: str | None = None,
+        code_prefix: str = staging.DEFAULT_PREFIX,
+        code_max_bytes: int = staging.DEFAULT_MAX_BYTES,
+        **kwargs: Any,
+    ) -> None:
+        api_values = {attr: kwargs.pop(attr, None) for attr in SPEC_ATTRS if attr in kwargs}
+        super().__init__(**kwargs)
+        for attr in SPEC_ATTRS:
+            setattr(self, attr, api_values.get(attr))
+        self.name, self.charge_type, self.resource_config_infos = name, charge_type, resource_config_infos
+        self.start_cmd, self.envs, self.tags = start_cmd, envs, tags
+        self.if_exists = IfExists(choice("if_exists", if_exists, tuple(e.value for e in IfExists)))
+        self.on_kill_action = choice("on_kill_action", on_kill_action, KILL_ACTIONS)
+        self.code_dir, self.code_bucket, self.code_prefix = code_dir, code_bucket, code_prefix
+        self.code_max_bytes = code_max_bytes
+
+    @cached_property
+    def jobs(self) -> TIONETasks:
+        return TIONETasks(self.hook, self._deadline, self.poll_interval, self.log, self.on_kill_action)
+
+    def build_spec(self, context: Context) -> tuple[TrainingTaskSpec, str]:
+        """The spec from the rendered fields, and this task instance's idempotency tag."""
+        ti = context["ti"]
+        tag = run_suffix(ti.dag_id, ti.task_id, ti.run_id, getattr(ti, "map_index", -1), TAG_LENGTH)
+        values = {attr: getattr(self, attr) for attr in (*SPEC_ATTRS, *CONVENIENCE)}
+        if self.if_exists is IfExists.SUFFIX:
+            values["name"] = suffixed(str(values["name"]), tag[:8], MAX_NAME_LENGTH)
+        # Raises JobSpecError naming the field, before any API call.
+        spec = TrainingTaskSpec.from_kwargs(
+            **{attr: value for attr, value in values.items() if value is not None}
+        )
+        return spec.with_tags({TASK_KEY_TAG: tag}), tag
+
+    def submit_job(self, context: Context) -> Key:
+        """Validate, stage code, then find this task instance's task (by tag) or decide to create one."""
+        spec, tag = self.build_spec(context)
+        if self.code_dir:
+            spec = self._stage_code(spec)
+        own = self.jobs.find_own(tag)
+        existing = own if own is not None else self.jobs.find_named(spec.name)
+        action = lifecycle.decide(
+            existing, if_exists=self.if_exists, owned=own is not None, try_number=context["ti"].try_number
+        )
+        task = self.jobs.perform(action, spec, existing, tag)
+        self.push_link(context, task.id)
+        return task_key(task.id, task.name, tag)
+
+    def _stage_code(self, spec: TrainingTaskSpec) -> TrainingTaskSpec:
+        from airflow_provider_tia.hooks.cos import COSHook
+
+        cos = COSHook(self.tencentcloud_conn_id, region=self.region)
+        staged = staging.stage_for_task(
+            cos,
+            str(self.code_dir),
+            self.code_bucket,
+            task_log=self.log,
+            prefix=self.code_prefix,
+            max_bytes=self.code_max_bytes,
+        )
+        # The code package is the staged object's folder (open question 12: a folder or an archive).
+        return spec.with_code_package(
+            str(self.code_bucket), cos.settings.region, staged.key.rsplit("/", 1)[0] + "/"
+        )
+
+    def push_job_link(self, context: Context, key: Key) -> None:
+        self.push_link(context, key["id"])
+
+    def make_trigger(self, key: Key, resume: dict[str, Any]) -> TrainingTaskTrigger:
+        from airflow_provider_tia.triggers.tione import TrainingTaskTrigger
+
+        return TrainingTaskTrigger(
+            training_task_id=key["id"],
+            tencentcloud_conn_id=self.tencentcloud_conn_id,
+            kill_action=self.on_kill_action,
+            **self.trigger_kwargs(resume),
+        )
+
+    def lineage(self, job: dict[str, Any] | None) -> OperatorLineage | None:
+        """The code package and DataConfigs as inputs, Output as the output, the task as the run."""
+        from airflow_provider_tia.lineage import tione_task_lineage
+
+        return tione_task_lineage(job)
+
+
+CreateTrainingTaskOperator.__doc__ = with_param_docs(
+    CreateTrainingTaskOperator.__doc__, "CreateTrainingTask", TRAINING_SPEC_FIELDS
+)
+
+
+class _TaskActionOperator(TIONEBaseOperator):
+    """One call on one training task by Id (templated)."""
+
+    template_fields = ("training_task_id", "region")
+
+    def __init__(self, *, training_task_id: str, missing_ok: bool = True, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.training_task_id = training_task_id
+        self.missing_ok = missing_ok
+
+
+class StopTrainingTaskOperator(_TaskActionOperator):
+    """Stop a TI-ONE training task (its record stays; StartTrainingTask can run it again).
+
+    Example::
+
+        StopTrainingTaskOperator(task_id="stop", training_task_id="{{ ti.xcom_pull('train')['Id'] }}")
+
+    :param training_task_id: The task's Id, ``train-…`` (templated).
+    :param missing_ok: Succeed when the task does not exist (default True).
+    """
+
+    def execute(self, context: Context) -> bool:
+        return self.hook.stop_training_task(self.training_task_id, missing_ok=self.missing_ok)
+
+
+class DeleteTrainingTaskOperator(_TaskActionOperator):
+    """Delete a TI-ONE training task; a running one is stopped first.
+
+    :param training_task_id: The task's Id, ``train-…`` (templated).
+    :param missing_ok: Succeed when the task does not exist (default True).
+    """
+
+    def execute(self, context: Context) -> bool:
+        tasks = TIONETasks(self.hook, lifecycle.Deadline(), 5.0, self.log)
+        key = task_key(self.training_task_id, self.training_task_id)
+        if not self.missing_ok and tasks.read_or_none(key) is None:
+            tasks.describe(key)  # raises JobNotFound naming the task
+        tasks.delete(key)
+        return True

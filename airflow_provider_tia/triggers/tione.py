@@ -1,0 +1,131 @@
+"""TrainingTaskTrigger: waits in the triggerer for a TI-ONE training task, streaming its logs.
+
+The waiting, the event, the live logs and the kill are ``JobWatchTrigger``'s (shared with TI-A);
+this module says how to read, stop and delete a training task, and how one sweep reads many.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_tia.exceptions import TIAError, WrongState
+from airflow_provider_tia.triggers.base import JobWatchTrigger
+from airflow_provider_tia.triggers.poller import BatchPoller
+
+if TYPE_CHECKING:
+    from airflow_provider_tia.hooks.tione import AsyncTIONEClient, TIONEHook
+    from airflow_provider_tia.training_task import TrainingTask
+
+
+
+class RegionTaskPoller(BatchPoller):
+    """TI-ONE: the watched tasks of one region, read with DescribeTrainingTasks (Id filter, 50 a page).
+
+    A task the listing does not return (just created, or deleted) is read with DescribeTrainingTask,
+    which also tells a deleted task (not found) from a listing that lags.
+    """
+
+    async def _read(self, client: AsyncTIONEClient, names: set[str]) -> dict[str, Any] | None:
+        try:
+            listed = await client.find_training_tasks(ids=sorted(names))
+        except TIAError as error:
+            self._deliver_all(error)
+            return None
+        found: dict[str, Any] = {task.id: task for task in listed if task.id in names}
+        missing = [task_id for task_id in names if task_id not in found]
+        if missing:
+            await self._describe_each(missing, client.describe_training_task, found)
+        return found
+
+
+class TrainingTaskTrigger(JobWatchTrigger):
+    """Polls a TI-ONE training task until it ends (SUCCEED, FAILED, STOPPED, SUBMIT_FAILED), then
+    fires one event (see ``JobWatchTrigger``).
+
+    Example::
+
+        TrainingTaskTrigger(training_task_id="train-1208038387393233920", poll_interval=30)
+
+    :param training_task_id: The task's Id.
+    :param tencentcloud_conn_id: Airflow connection id (credentials are read in the triggerer).
+    :param region: Region overriding the connection's.
+    :param poll_interval: Seconds between two reads of the task (and of its logs).
+    :param deadline: Epoch seconds after which waiting stops (``lifecycle.Deadline``), or None.
+    :param budget: The task's budget in seconds, for the timeout message.
+    :param kill_action: What a user killing the deferred task does: "stop", "delete" or "leave".
+    :param batched: Share one DescribeTrainingTasks poller per region in the triggerer (default).
+    :param resume: What the task needs when it resumes; echoed in the event (``logs`` kept current).
+    """
+
+    poller_class = RegionTaskPoller
+
+    def __init__(
+        self,
+        training_task_id: str,
+        tencentcloud_conn_id: str = "tencentcloud_default",
+        region: str | None = None,
+        poll_interval: float = 30.0,
+        deadline: float | None = None,
+        kill_action: str = "stop",
+        batched: bool = True,
+        budget: float | None = None,
+        resume: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(
+            conn_id=tencentcloud_conn_id,
+            region=region,
+            poll_interval=poll_interval,
+            deadline=deadline,
+            budget=budget,
+            end_on_kill=kill_action != "leave",
+            batched=batched,
+            resume=dict(resume or {"key": {"id": training_task_id, "name": training_task_id}}),
+        )
+        self.training_task_id = training_task_id
+        self.kill_action = kill_action
+
+    def platform_kwargs(self) -> dict[str, Any]:
+        return {
+            "training_task_id": self.training_task_id,
+            "tencentcloud_conn_id": self.conn_id,
+            "kill_action": self.kill_action,
+        }
+
+    @property
+    def label(self) -> str:
+        name = (self.resume.get("key") or {}).get("name") or self.training_task_id
+        return f"TI-ONE training task {name} ({self.training_task_id})"
+
+    @property
+    def scope(self) -> str:
+        return self.region or ""
+
+    @property
+    def watch_name(self) -> str:
+        return self.training_task_id
+
+    def _hook(self) -> TIONEHook:
+        from airflow_provider_tia.hooks.tione import TIONEHook
+
+        return TIONEHook(self.conn_id, self.region)
+
+    async def _client(self) -> AsyncTIONEClient:
+        return await self._hook().async_client()
+
+    async def _describe(self, client: AsyncTIONEClient) -> TrainingTask:
+        return await client.describe_training_task(self.training_task_id)
+
+    def _log_reader(self, client: AsyncTIONEClient, state: dict[str, Any] | None) -> Any:
+        return client.log_reader(self.training_task_id, state)
+
+    async def _end_job(self) -> None:
+        async with await self._client() as client:
+            if self.kill_action == "delete":
+                try:
+                    await client.delete_training_task(self.training_task_id)
+                    self.log.info("Deleted %s", self.label)
+                    return
+                except WrongState:  # the service may refuse to delete a running task: stop it
+                    pass
+            await client.stop_training_task(self.training_task_id)
+            self.log.info("Stopped %s", self.label)

@@ -1,0 +1,135 @@
+"""TIONEHook and AsyncTIONEClient over real HTTP against the emulator (simulated runner): every action,
+errors by class, a lost CreateTrainingTask reply, logs past one page, and the async twins."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pendulum
+import pytest
+
+from airflow_provider_tia.exceptions import AuthFailure, JobNotFound, WrongState
+from airflow_provider_tia.hooks.tione import TIONEHook
+from airflow_provider_tia.logs import LogCursor, LogFollower
+from airflow_provider_tia.training_spec import TrainingTaskSpec
+
+CONN = "tione_hook_test"
+
+
+@pytest.fixture
+def hook(simulated_emulator, connect) -> TIONEHook:
+    connect(CONN, simulated_emulator, extra={"retry_backoff": 0.01})
+    simulated_emulator.set_faults(None)
+    return TIONEHook(CONN)
+
+
+def spec(name: str | None = None, **sim: str) -> TrainingTaskSpec:
+    """A one-worker task; ``sim`` tags steer the simulated runner (duration, outcome, log_lines)."""
+    return TrainingTaskSpec.from_kwargs(
+        name=name or f"hook-{uuid.uuid4().hex[:8]}",
+        charge_type="POSTPAID_BY_HOUR",
+        resource_config_infos=[{"Role": "WORKER", "InstanceType": "TI.S.MEDIUM.POST", "InstanceNum": 1}],
+        start_cmd="python train.py",
+        tags={"owner": "tests", **{f"sim.{k}": v for k, v in sim.items()}},
+    )
+
+
+def test_create_describe_and_the_task_model(hook, simulated_emulator) -> None:
+    task_id = hook.create_training_task(spec("model-ok", duration="0.3"))
+    assert task_id.startswith("train-")
+    simulated_emulator.wait_for_task(task_id, "SUCCEED")
+    task = hook.describe_training_task(task_id)
+    assert (task.id, task.name, task.state_name, task.succeeded, task.is_terminal) == (
+        task_id,
+        "model-ok",
+        "SUCCEED",
+        True,
+        True,
+    )
+    assert task.create_time is not None and task.create_time.tzinfo is not None
+    assert task.latest_instance_id and task.latest_instance_id.startswith(f"{task_id}-")
+    assert task.tags["owner"] == "tests"
+    result = task.to_dict()
+    assert result["Id"] == task_id and pendulum.parse(result["CreateTime"]).tzinfo is not None
+
+
+def test_find_pages_filters_by_tag_name_and_ids(hook) -> None:
+    marker = uuid.uuid4().hex[:8]
+    ids = [
+        hook.create_training_task(spec(f"page-{marker}-{i}").with_tags({"batch": marker})) for i in range(55)
+    ]
+    by_tag = hook.find_training_tasks(tags={"batch": marker})
+    assert sorted(task.id for task in by_tag) == sorted(ids)  # two pages of at most 50
+    named = hook.find_training_tasks(name=f"page-{marker}-7")
+    assert [task.id for task in named] == [ids[7]]  # exact name, not every name containing it
+    assert {task.id for task in hook.find_training_tasks(ids=ids[:3])} == set(ids[:3])
+
+
+def test_stop_start_delete_and_their_errors(hook, simulated_emulator) -> None:
+    task_id = hook.create_training_task(spec(duration="30"))
+    simulated_emulator.wait_for_task(task_id, "RUNNING")
+    with pytest.raises(WrongState, match="InternalError.NotAllow"):
+        hook.delete_training_task(task_id)  # a running task is not deleted
+    assert hook.stop_training_task(task_id) is True
+    stopped = simulated_emulator.wait_for_task(task_id, "STOPPED")
+    first_run = stopped["LatestInstanceId"]
+    task = hook.describe_training_task(task_id)
+    assert task.failed and "stopped" in (task.message or "").lower()
+    with pytest.raises(WrongState):
+        hook.stop_training_task(task_id)  # already ended
+    hook.start_training_task(task_id)
+    assert hook.describe_training_task(task_id).latest_instance_id != first_run
+    hook.stop_training_task(task_id)
+    simulated_emulator.wait_for_task(task_id, "STOPPED")
+    assert hook.delete_training_task(task_id) is True
+    assert hook.delete_training_task(task_id) is False  # missing_ok
+    with pytest.raises(JobNotFound, match="ResourceNotFound"):
+        hook.describe_training_task(task_id)
+
+
+def test_a_lost_create_reply_creates_one_task(hook, simulated_emulator) -> None:
+    marker = uuid.uuid4().hex
+    simulated_emulator.set_faults("CreateTrainingTask:drop_after=1")
+    try:
+        task_id = hook.create_training_task(spec().with_tags({"airflow-task-key": marker}))
+        assert simulated_emulator.fault_counts[("CreateTrainingTask", "drop_after")] == 1
+    finally:
+        simulated_emulator.set_faults(None)
+    found = hook.find_training_tasks(tags={"airflow-task-key": marker})
+    assert [task.id for task in found] == [task_id]  # the retry found the task instead of creating another
+
+
+def test_logs_past_one_page_each_line_once(hook, simulated_emulator) -> None:
+    task_id = hook.create_training_task(spec(duration="0.2", log_lines="2500"))
+    simulated_emulator.wait_for_task(task_id, "SUCCEED")
+    task = hook.describe_training_task(task_id)
+    printed: list[str] = []
+    follower = LogFollower(hook.log_reader(task), LogCursor(task.create_time), printed.append)
+    assert follower.poll() == 2500
+    assert follower.poll() == 0  # nothing twice
+    assert len(set(printed)) == 2500
+
+
+def test_async_client_twins(hook, simulated_emulator) -> None:
+    task_id = hook.create_training_task(spec(duration="30"))
+    simulated_emulator.wait_for_task(task_id, "RUNNING")
+
+    async def run() -> tuple[str, list[str], bool]:
+        async with await hook.async_client() as client:
+            task = await client.describe_training_task(task_id)
+            listed = await client.find_training_tasks(ids=[task_id])
+            stopped = await client.stop_training_task(task_id)
+            return task.state_name, [t.id for t in listed], stopped
+
+    assert asyncio.run(run()) == ("RUNNING", [task_id], True)
+    simulated_emulator.wait_for_task(task_id, "STOPPED")
+
+
+def test_connection_check_and_auth_failure(simulated_emulator, connect) -> None:
+    connect(CONN, simulated_emulator)
+    assert TIONEHook(CONN).test_connection()[0] is True
+    connect("tione_bad", simulated_emulator, password="wrong-secret-key-value")
+    with pytest.raises(AuthFailure) as info:
+        TIONEHook("tione_bad").describe_training_task("train-1")
+    assert "wrong-secret-key-value" not in str(info.value)
