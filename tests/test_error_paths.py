@@ -70,7 +70,9 @@ def test_transient_errors_until_the_deadline_time_out(tia_emulator, no_retry, fa
         task_id="t", name="e-never", cluster=CLUSTER, runtime_version="r", tia_conn_id=no_retry,
         poll_interval=0.1, max_wait=1,
     )  # fmt: skip
-    with pytest.raises(JobWaitTimeout, match="Reading TI-A job e-never in ap-beijing: gave up at the task's deadline"):
+    with pytest.raises(
+        JobWaitTimeout, match="Reading TI-A job e-never in ap-beijing: gave up at the task's deadline"
+    ):
         op.execute({"ti": FakeTI()})
     assert tia_emulator.calls["CreateJob"] == 0 or tia_emulator.store.get(CLUSTER, "e-never") is None
 

@@ -131,7 +131,7 @@ def test_kill_stops_the_task_and_a_retry_reattaches(cos, tione, cos_emulator) ->
     name = unique("kill")
     ti = FakeTI("train", run_id=name)  # the task instance: its own idempotency tag
     op, errors = _operator(name), []
-    thread = threading.Thread(target=lambda: _execute(op, ti, errors))
+    thread = threading.Thread(target=_execute, args=(op, ti, errors))
     thread.start()
     deadline = time.monotonic() + 60
     while op.jobs.last is None and time.monotonic() < deadline:
@@ -165,7 +165,7 @@ def test_stopped_by_someone_else_and_arrears_fail_saying_so(cos, tione, cos_emul
     for ending, expected in (("stop", "stopped"), ("arrears", "arrears")):
         name, errors = unique(ending), []
         op = _operator(name, lines=900)  # 90 s: ended by the test long before
-        thread = threading.Thread(target=lambda op=op: _execute(op, FakeTI("train", run_id=name), errors))
+        thread = threading.Thread(target=_execute, args=(op, FakeTI("train", run_id=name), errors))
         thread.start()
         deadline = time.monotonic() + 60
         while op.jobs.last is None and time.monotonic() < deadline:

@@ -88,7 +88,8 @@ def test_events_success_failed_vanished_timeout(hook, tia_emulator):
         vanished["message"]
         == "TI-A job g-none in ap-beijing no longer exists: it was deleted while being watched"
     )
-    assert ok["resume"] == {"key": {"name": "g-ok", "cluster": CLUSTER}}  # what the task handed over comes back
+    # What the task handed over comes back.
+    assert ok["resume"] == {"key": {"name": "g-ok", "cluster": CLUSTER}}
     assert (
         timeout["status"] == "error" and "deadline" in timeout["message"] and timeout["reason"] == "timeout"
     )

@@ -18,7 +18,6 @@ if TYPE_CHECKING:
     from airflow_provider_tia.job import Job
 
 
-
 class JobTrigger(JobWatchTrigger):
     """Polls a TI-A job until it is Succeeded or Failed, then fires exactly one event (see the base).
 

@@ -17,7 +17,6 @@ if TYPE_CHECKING:
     from airflow_provider_tia.training_task import TrainingTask
 
 
-
 class RegionTaskPoller(BatchPoller):
     """TI-ONE: the watched tasks of one region, read with DescribeTrainingTasks (Id filter, 50 a page).
 
