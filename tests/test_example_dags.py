@@ -31,7 +31,8 @@ def test_example_dags_parse_without_errors(airflow_db) -> None:
     assert bag.import_errors == {}
     assert sorted(bag.dag_ids) == EXAMPLES
     for dag_id in EXAMPLES:
-        assert set(bag.get_dag(dag_id).tags) == {"example", "tia"}
+        platform = dag_id.split("_")[1]  # example_<platform>_...
+        assert set(bag.get_dag(dag_id).tags) == {"example", platform} and platform in ("tia", "tione")
 
 
 def xcom(dag_run, task_id: str):
@@ -45,6 +46,27 @@ def xcom(dag_run, task_id: str):
             )
         ).first()
         return None if row is None else XComModel.deserialize_value(row)
+
+
+def test_tione_example_trains_ddp_from_cos_and_reads_the_model_back(
+    dag_loader, cos_connection, capfd
+) -> None:
+    from airflow_provider_tia.hooks.cos import COSHook
+
+    bucket = "tione-example-1250000000"
+    COSHook().client.create_bucket(
+        Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "ap-beijing"}
+    )
+    run = dag_loader("example_tione_training").test(run_conf={"bucket": bucket, "epochs": 3}, **MANUAL)
+    out = capfd.readouterr().out
+    assert run.state == "success", out[-3000:]
+    task = xcom(run, "train")
+    assert task["Status"] == "SUCCEED" and task["TrainingMode"] == "DDP"
+    for rank in (0, 1):
+        assert f"worker {rank} epoch 3: shard accuracy" in out  # both workers trained, logs streamed
+    model = xcom(run, "read_model")
+    assert model["workers"] == 2 and model["epochs"] == 3 and model["accuracy"] > 0.8
+    assert model["model"] == f"cos://{bucket}/{task['Output']['Paths'][0]}model.pkl"
 
 
 def test_seed_distributed_example_trains_and_saves_a_model(

@@ -133,3 +133,48 @@ def test_connection_check_and_auth_failure(simulated_emulator, connect) -> None:
     with pytest.raises(AuthFailure) as info:
         TIONEHook("tione_bad").describe_training_task("train-1")
     assert "wrong-secret-key-value" not in str(info.value)
+
+
+@pytest.fixture(scope="module")
+def slow_submit_emulator():
+    """Tasks stay SUBMITTING for 2 s, where TI-ONE refuses Stop ("retry later")."""
+    from airflow_provider_tia.emulator import TIAEmulator
+
+    with TIAEmulator(runner="simulated", sim_duration=30, tione_submit_delay=2.0) as emulator:
+        yield emulator
+
+
+def test_kill_while_submitting_still_stops_the_task(slow_submit_emulator, connect) -> None:
+    import threading
+
+    from tia_test_support import FakeTI
+
+    from airflow_provider_tia.operators.tione import CreateTrainingTaskOperator
+
+    connect("tencentcloud_default", slow_submit_emulator)
+    name = f"submitting-{uuid.uuid4().hex[:6]}"
+    op = CreateTrainingTaskOperator(
+        task_id="train",
+        name=name,
+        resource_config_infos=[{"Role": "WORKER", "InstanceType": "TI.S.MEDIUM.POST", "InstanceNum": 1}],
+        start_cmd="python train.py",
+        poll_interval=0.2,
+    )
+    errors: list[BaseException] = []
+    thread = threading.Thread(target=lambda: _run(op, FakeTI("train", run_id=name), errors))
+    thread.start()
+    deadline = pendulum.now().add(seconds=30)
+    while op.jobs.last is None and pendulum.now() < deadline:
+        threading.Event().wait(0.05)
+    assert op.jobs.last is not None and op.jobs.last.state_name == "SUBMITTING"
+    op.on_kill()  # refused at first: the task is still being submitted
+    thread.join(60)
+    task_id = op.jobs.last.id
+    assert slow_submit_emulator.wait_for_task(task_id, "STOPPED", timeout=30)["FailureReason"] == "User Stop"
+
+
+def _run(op, ti, errors: list[BaseException]) -> None:
+    try:
+        op.execute({"ti": ti})
+    except BaseException as error:
+        errors.append(error)

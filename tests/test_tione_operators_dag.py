@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+import urllib.request
 import uuid
 
 import pytest

@@ -87,7 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     emu.start()
-    print(f"TI-A emulator listening on {emu.url.rstrip('/')} (runner={emu.runner.name})", flush=True)
+    print(
+        f"TI-A and TI-ONE emulator listening on {emu.url.rstrip('/')} (runner={emu.runner.name})", flush=True
+    )
     try:
         while not stop.wait(0.5):
             pass

@@ -27,7 +27,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from .auth import AuthError
-from .console import CONSOLE_PATH, job_page
+from .console import CONSOLE_PATH, TIONE_CONSOLE_PATH, job_page, task_page
 from .errors import ApiError
 from .limits import MAX_ACTION_CHARS, MAX_BODY_BYTES, MAX_COUNTED_ACTIONS
 
@@ -363,6 +363,14 @@ def create_app(backend: Backend) -> Starlette:
         )
         return HTMLResponse(html, status_code=status)
 
+    async def tione_console(request: Request) -> Response:
+        service = backend.services.get("tione")
+        store = getattr(service, "store", None)
+        if store is None:
+            return HTMLResponse("TI-ONE is not served", status_code=404)
+        status, html = await run_in_threadpool(task_page, store, request.query_params.get("id", ""))
+        return HTMLResponse(html, status_code=status)
+
     async def other(request: Request, exc: Exception) -> Response:
         request_id = str(uuid.uuid4())
         if request.method not in API_METHODS:
@@ -381,6 +389,7 @@ def create_app(backend: Backend) -> Starlette:
         routes=[
             Route("/", endpoint, methods=list(API_METHODS)),
             Route(CONSOLE_PATH, console, methods=["GET"]),
+            Route(TIONE_CONSOLE_PATH, tione_console, methods=["GET"]),
         ],
         exception_handlers={404: other, 405: other},
     )

@@ -1,7 +1,8 @@
-"""A tiny human page for one job (``GET /console/tia/job?cluster=&name=[&account=<uin>]``), no auth.
+"""Tiny human pages for one TI-A job (``GET /console/tia/job?cluster=&name=[&account=<uin>]``) and one
+TI-ONE training task (``GET /console/tione/task?id=``), no auth.
 
-A local developer tool, the target of the provider's console link: state, Message, times, replicas and
-the last log lines, all HTML-escaped. ``account`` (a Uin) picks another account's job; default: the
+Local developer tools, the targets of the provider's console links: state, messages, times and the
+last log lines, all HTML-escaped. ``account`` (a Uin) picks another account's job; default: the
 emulator's default account.
 """
 
@@ -13,8 +14,11 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .runner import Runner
     from .store import JobStore
+    from .tione.store import TaskStore
 
 CONSOLE_PATH = "/console/tia/job"
+TIONE_CONSOLE_PATH = "/console/tione/task"
+TASK_FIELDS = ("Name", "Id", "Status", "FailureReason", "Message", "ChargeStatus", "LatestInstanceId", "Uin")
 LOG_TAIL = 50
 _STYLE = "body{font-family:sans-serif;margin:2em}td,th{text-align:left;padding:2px 12px 2px 0}pre{background:#f4f4f4}"
 
@@ -51,3 +55,22 @@ def job_page(
         f"<h2>Last {LOG_TAIL} log lines</h2><pre>{escape(tail)}</pre>"
     )
     return 200, _page(f"TI-A job {name}", body)
+
+
+def task_page(store: TaskStore, task_id: str) -> tuple[int, str]:
+    """(HTTP status, HTML) of a TI-ONE task's page: 200 with the task, 404 saying it is missing."""
+    task = store.get(task_id) if task_id else None
+    if task is None:
+        text = f"TI-ONE training task {task_id!r} not found"
+        return 404, _page("task not found", f"<h1>Task not found</h1><p>{escape(text)}</p>")
+    rows = "".join(
+        f"<tr><th>{key}</th><td>{escape(str(task.get(key) or ''))}</td></tr>" for key in TASK_FIELDS
+    )
+    instance = str(task.get("LatestInstanceId") or "")
+    lines = store.log_window(instance, str(task["Uin"]), 0, 2**63 - 1)[-LOG_TAIL:] if instance else []
+    tail = "\n".join(f"{pod}: {text}" for _, _, pod, text in lines)
+    body = (
+        f"<h1>TI-ONE training task {escape(str(task.get('Name') or task_id))}</h1><table>{rows}</table>"
+        f"<h2>Last {LOG_TAIL} log lines</h2><pre>{escape(tail)}</pre>"
+    )
+    return 200, _page(f"TI-ONE task {task_id}", body)

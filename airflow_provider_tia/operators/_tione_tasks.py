@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 TASK_KEY_TAG = "airflow-task-key"  # tag on every training task: hash of (dag, task, run, map index)
 TERMINAL = ("SUCCEED", "FAILED", "STOPPED", "SUBMIT_FAILED")
 END_WAIT = 300.0  # seconds a stopped task may take to end before a delete gives up
+STOP_RETRY = 60.0  # seconds a task still being submitted is asked again to stop
 KILL_ACTIONS = ("stop", "delete", "leave")
 
 
@@ -139,9 +140,26 @@ class TIONETasks(PlatformJobs):
         if resolved["id"] is None:
             return  # nothing was created
         if how == "stop":
-            tasks.hook.stop_training_task(resolved["id"], missing_ok=True)
+            tasks.stop(resolved)
         else:
             tasks.delete(resolved)
+
+    def stop(self, key: Key, timeout: float = STOP_RETRY) -> None:
+        """Stop the task. A task still being submitted refuses Stop ("retry later"): it is asked again
+        until it is stopped, ends, or ``timeout`` passes."""
+        gives_up = time.monotonic() + timeout
+        while True:
+            try:
+                self.hook.stop_training_task(key["id"], missing_ok=True)
+                return
+            except WrongState:
+                task = self.read_or_none(key)
+                if task is None or task.is_terminal:
+                    return
+                if time.monotonic() >= gives_up:
+                    raise
+                self.log.info("%s is %s and refuses Stop yet: asking again", self.label(key), task.state_name)
+                time.sleep(1.0)
 
     def delete(self, key: Key, timeout: float = END_WAIT) -> None:
         """Delete the task; a running one is stopped first (the service may refuse to delete it)."""
@@ -150,7 +168,7 @@ class TIONETasks(PlatformJobs):
             return
         except WrongState:
             self.log.info("%s is running: stopping it before deleting it", self.label(key))
-        self.hook.stop_training_task(key["id"], missing_ok=True)
+        self.stop(key)
         ends_by = time.monotonic() + timeout
         while (task := self.read_or_none(key)) is not None and not task.is_terminal:
             if time.monotonic() >= ends_by:

@@ -83,12 +83,16 @@ DETACH = textwrap.dedent("""
     if os.fork() == 0:  # a classic daemon: fork, setsid, fork again, the middle process exits
         os.setsid()
         if os.fork() == 0:
-            with open(os.path.join(out, "daemon-%d" % os.getpid()), "w") as fh:
+            with open(os.path.join(out, "tmp%d" % os.getpid()), "w") as fh:
                 fh.write(str(os.getpid()))
+            os.rename(os.path.join(out, "tmp%d" % os.getpid()), os.path.join(out, "daemon-%d" % os.getpid()))
             time.sleep(600)
         os._exit(0)
     with open(os.path.join(out, "detached-%d" % os.getpid()), "w") as fh:
         fh.write(str(detached.pid))
+    deadline = time.time() + 30  # the daemon has written its pid before the job can end
+    while not any(n.startswith("daemon-") for n in os.listdir(out)) and time.time() < deadline:
+        time.sleep(0.01)
     if sys.argv[2] == "wait":
         time.sleep(600)
 """)
