@@ -15,7 +15,13 @@ import pendulum
 import pytest
 
 from airflow_provider_tia.dialogue import drive
-from airflow_provider_tia.exceptions import TIONE_ERRORS, InvalidParameter, LogWindowTooLarge
+from airflow_provider_tia.exceptions import (
+    TIONE_ERRORS,
+    InvalidParameter,
+    JobAlreadyExists,
+    LogWindowTooLarge,
+    TransientError,
+)
 from airflow_provider_tia.hooks import tione
 from airflow_provider_tia.hooks.tione import TIONEHook
 from airflow_provider_tia.logs import AsyncLogFollower, LogCursor, LogFollower
@@ -86,7 +92,7 @@ def test_a_line() -> None:
     assert (line.key, line.format()) == ("line-1", f"[{INSTANCE}-worker-0] step 1")
     assert line.time == T0.add(seconds=1, microseconds=500_000)
     anonymous = TrainingLogLine.from_api({"Message": None, "PodName": None, "Timestamp": None, "Id": None})
-    assert anonymous.time is None and anonymous.format() == "[] " and anonymous.key
+    assert anonymous.time is None and anonymous.format() == "" and anonymous.key  # no "[] " for no pod
 
 
 def test_pages_follow_context_until_a_short_page() -> None:
@@ -258,7 +264,7 @@ def _hook_with(replies: dict[str, Any]) -> TIONEHook:
     """A hook whose ``call`` (the wire) answers from ``replies``: a reply, an error to raise, or a list."""
     hook = TIONEHook("unused")
 
-    def call(action: str, params: dict[str, Any]) -> dict[str, Any]:
+    def call(action: str, params: dict[str, Any], **_options: Any) -> dict[str, Any]:
         reply = replies[action]
         if isinstance(reply, Exception):
             raise reply
@@ -301,7 +307,7 @@ def test_no_or_two_matches_keep_the_original_error() -> None:
                 "DescribeTrainingTasks": {"TrainingTaskSet": found},
             }
         )
-        with pytest.raises(Exception, match="CreateTrainingTask: x") as info:
+        with pytest.raises(TransientError, match="CreateTrainingTask: x") as info:
             hook.create_training_task(SPEC)
         assert info.value.code == "InternalError"  # type: ignore[attr-defined]
 
@@ -321,7 +327,7 @@ def test_a_first_attempt_refusal_is_not_reconciled() -> None:
             "DescribeTrainingTasks": AssertionError("no lookup"),
         }
     )
-    with pytest.raises(Exception, match="DuplicateName"):
+    with pytest.raises(JobAlreadyExists, match="DuplicateName"):
         taken.create_training_task(SPEC)
 
 
