@@ -64,6 +64,10 @@ def test_find_pages_filters_by_tag_name_and_ids(hook) -> None:
     named = hook.find_training_tasks(name=f"page-{marker}-7")
     assert [task.id for task in named] == [ids[7]]  # exact name, not every name containing it
     assert {task.id for task in hook.find_training_tasks(ids=ids[:3])} == set(ids[:3])
+    # A triggerer's poller asks for every task it watches: far more ids than one Filter takes
+    # (the emulator refuses lists of more than 256 values).
+    unknown = [f"train-{n}" for n in range(1000)]
+    assert {task.id for task in hook.find_training_tasks(ids=unknown + ids)} == set(ids)
 
 
 def test_stop_start_delete_and_their_errors(hook, simulated_emulator) -> None:
