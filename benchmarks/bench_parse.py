@@ -17,7 +17,7 @@ import tempfile
 import textwrap
 from pathlib import Path
 
-ROUNDS = int(os.environ.get("BENCH_PARSE_ROUNDS", "15"))
+ROUNDS = int(os.environ.get("BENCH_PARSE_ROUNDS", "11"))
 
 HEADER = """
 import pendulum

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 CONN_ID = "tia_bench"
 JOBS = int(os.environ.get("BENCH_TRIGGER_JOBS", "1000"))
 INTERVAL = float(os.environ.get("BENCH_TRIGGER_INTERVAL", "5"))
-SPREAD = (5.0, float(os.environ.get("BENCH_TRIGGER_MAX_DURATION", "45")))
+SPREAD = (5.0, float(os.environ.get("BENCH_TRIGGER_MAX_DURATION", "35")))
 LOG_LINES = int(os.environ.get("BENCH_TRIGGER_LOG_LINES", "40"))
 LOG_PAGE = 1000  # QueryLogs' and DescribeLogs' largest page
 CALLS: Counter[str] = Counter()
@@ -143,6 +143,7 @@ class Platform:
     create: Callable[[str, int], list[str]]  # (scope, log lines) -> what the triggers watch
     trigger: str  # the trigger class
     trigger_args: Callable[[str, str], tuple[dict[str, Any], dict[str, Any]]]  # (watched, scope)
+    delay_note: str = ""  # what the measured delay includes besides the wait
 
     def make_trigger(
         self, watched: str, scope: str, batched: bool, logs: dict[str, Any] | None
@@ -172,6 +173,7 @@ PLATFORMS = {
         create_tione_tasks,
         "airflow_provider_tia.triggers.tione.TrainingTaskTrigger",
         tione_trigger_args,
+        "; EndTime is to the second, truncated: up to 1 s of each delay is that",
     ),
 }
 
@@ -267,7 +269,10 @@ def report(platform: Platform, results: dict[str, dict]) -> None:
         f"(target >= 20x)"
     )
     print(f"RESULT {key}trigger_cpu {per}/batched = {p['cpu'] / max(1e-9, b['cpu']):.1f}x")
-    print(f"RESULT {key}trigger_p95_delay batched = {b['p95']:.2f} s (target <= {INTERVAL:.0f} s)")
+    print(
+        f"RESULT {key}trigger_p95_delay batched = {b['p95']:.2f} s "
+        f"(target <= {INTERVAL:.0f} s{platform.delay_note})"
+    )
     print(f"RESULT {key}trigger_peak_memory batched = {b['peak_mb']:.1f} MB (target < 50 MB)")
     floor = JOBS * -(-LOG_LINES // LOG_PAGE)  # one page of logs per job at the least
     log_calls = live["by_action"].get(platform.logs_action, 0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from airflow_provider_tia.dialogue import Dialogue, adrive, drive, unless_gone
@@ -233,6 +234,7 @@ def _find(
     )
     found: dict[str, TrainingTask] = {}
     for id_set in id_sets:
+        most = len(id_set) if id_set is not None else math.inf  # no more tasks than the ids it names
         params: dict[str, Any] = {"Offset": 0, "Limit": LIST_PAGE_SIZE}
         filters = [
             {"Name": key, "Values": values}
@@ -250,9 +252,9 @@ def _find(
             )
             new = [task for task in page if task.id not in found]
             found.update((task.id, task) for task in new if _matches(task, wanted, tags))
-            if len(page) < LIST_PAGE_SIZE or not new:
-                break
             params["Offset"] += len(page)
+            if len(page) < LIST_PAGE_SIZE or not new or params["Offset"] >= most:
+                break
     return list(found.values())
 
 
