@@ -1,14 +1,24 @@
-"""One triggerer watching 1,000 TI-A jobs: shared batched polling vs one DescribeJob per job.
+"""One triggerer watching 1,000 jobs: shared batched polling vs one describe call per job, per platform.
 
-1,000 jobs run on the emulator's simulated runner (its own process) and finish at spread times; 1,000
-JobTriggers run in one event loop, as in a triggerer. Run twice, batched (ClusterPoller: paged ListJobs
-shared by the triggers of a cluster) and per-job, on fresh job sets. Prints API calls per minute,
-triggerer CPU seconds, peak memory of the triggers, and the delay from a job's end to its event.
+For each platform, 1,000 jobs run on the emulator's simulated runner (its own process) and finish at
+spread times; 1,000 triggers run in one event loop, as in a triggerer. Three modes on fresh job sets:
+batched, per-job, batched with live logs.
+
+- TI-A: ``JobTrigger``; batched = ``ClusterPoller`` (paged ListJobs shared by the triggers of a
+  cluster), per-job = one DescribeJob per job per interval; logs read with QueryLogs.
+- TI-ONE: ``TrainingTaskTrigger``; batched = ``RegionTaskPoller`` (DescribeTrainingTasks with an Id
+  filter, 50 a page, shared by the triggers of a region), per-task = one DescribeTrainingTask per task
+  per interval; logs read with DescribeLogs.
+
+Prints API calls per minute, triggerer CPU seconds, peak memory of the triggers, and the delay from a
+job's end to its event. ``BENCH_TRIGGER_PLATFORMS`` (e.g. ``tione``) runs only some platforms.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import importlib
 import os
 import random
 import statistics
@@ -16,29 +26,36 @@ import sys
 import time
 import tracemalloc
 from collections import Counter
+from typing import TYPE_CHECKING, Any
 
 sys.path.insert(0, os.path.dirname(__file__))
 from _common import emulator_process  # noqa: E402
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from airflow.triggers.base import BaseTrigger
+
+CONN_ID = "tia_bench"
 JOBS = int(os.environ.get("BENCH_TRIGGER_JOBS", "1000"))
 INTERVAL = float(os.environ.get("BENCH_TRIGGER_INTERVAL", "5"))
-SPREAD = (5.0, float(os.environ.get("BENCH_TRIGGER_MAX_DURATION", "45")))
+SPREAD = (5.0, float(os.environ.get("BENCH_TRIGGER_MAX_DURATION", "35")))
+LOG_LINES = int(os.environ.get("BENCH_TRIGGER_LOG_LINES", "40"))
+LOG_PAGE = 1000  # QueryLogs' and DescribeLogs' largest page
 CALLS: Counter[str] = Counter()
 
 
 def count_calls() -> None:
-    from airflow_provider_tia.hooks.tia import AsyncTIAClient
+    """Count every async API call (the triggers' calls; creating the jobs is synchronous)."""
+    from airflow_provider_tia.hooks.base import AsyncTencentCloudClient
 
-    original = AsyncTIAClient.call
+    original = AsyncTencentCloudClient.call
 
     async def counted(self, action, params):
         CALLS[action] += 1
         return await original(self, action, params)
 
-    AsyncTIAClient.call = counted
-
-
-LOG_LINES = int(os.environ.get("BENCH_TRIGGER_LOG_LINES", "40"))
+    AsyncTencentCloudClient.call = counted  # type: ignore[method-assign]
 
 
 class LineLog:
@@ -56,49 +73,124 @@ class LineLog:
     def debug(self, *args: object) -> None: ...
 
 
-def create_jobs(cluster: str, log_lines: int = 2) -> None:
+def sim_settings(log_lines: int) -> list[dict[str, str]]:
+    """What the simulated runner does with each job (the same durations on every platform)."""
+    rng = random.Random(7)
+    return [
+        {"sim.duration": f"{rng.uniform(*SPREAD):.1f}", "sim.log_lines": str(log_lines)} for _ in range(JOBS)
+    ]
+
+
+def create_tia_jobs(scope: str, log_lines: int) -> list[str]:
     from airflow_provider_tia.hooks.tia import TIAHook
     from airflow_provider_tia.job import JobSpec
 
-    hook = TIAHook("tia_bench")
-    rng = random.Random(7)
-    for i in range(JOBS):
-        duration = rng.uniform(*SPREAD)
+    hook = TIAHook(CONN_ID)
+    names = []
+    for i, sim in enumerate(sim_settings(log_lines)):
+        names.append(f"job-{i}")
         hook.create_job(
             JobSpec(
-                name=f"job-{i}",
-                cluster=cluster,
+                name=names[-1],
+                cluster=scope,
                 runtime_version="tia-1.7.0",
-                runtime_conf=[f"sim.duration={duration:.1f}", f"sim.log_lines={log_lines}"],
+                runtime_conf=[f"{key}={value}" for key, value in sim.items()],
             )
+        )
+    return names
+
+
+def tia_trigger_args(name: str, scope: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """JobTrigger's own arguments and what its task hands over in ``resume``."""
+    return {"job_name": name, "cluster": scope, "tia_conn_id": CONN_ID}, {"name": name, "cluster": scope}
+
+
+def create_tione_tasks(scope: str, log_lines: int) -> list[str]:
+    from airflow_provider_tia.hooks.tione import TIONEHook
+    from airflow_provider_tia.training_spec import TrainingTaskSpec
+
+    hook = TIONEHook(CONN_ID)
+    return [
+        hook.create_training_task(
+            TrainingTaskSpec.from_kwargs(
+                name=f"{scope}-{i}",
+                charge_type="POSTPAID_BY_HOUR",
+                resource_config_infos=[
+                    {"Role": "WORKER", "InstanceType": "TI.S.MEDIUM.POST", "InstanceNum": 1}
+                ],
+                start_cmd="python train.py",
+                tags=sim,
+            )
+        )
+        for i, sim in enumerate(sim_settings(log_lines))
+    ]
+
+
+def tione_trigger_args(task_id: str, scope: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """TrainingTaskTrigger's own arguments and what its task hands over in ``resume``."""
+    own = {"training_task_id": task_id, "tencentcloud_conn_id": CONN_ID}
+    return own, {"key": {"id": task_id, "name": task_id}}
+
+
+@dataclasses.dataclass(frozen=True)
+class Platform:
+    """What differs between platforms in this benchmark; the modes, the measures and the report do not."""
+
+    name: str
+    key: str  # RESULT names: "" for TI-A (the names the README quotes), "tione_" for TI-ONE
+    job: str  # what one trigger watches: "job", "task"
+    logs_action: str
+    create: Callable[[str, int], list[str]]  # (scope, log lines) -> what the triggers watch
+    trigger: str  # the trigger class
+    trigger_args: Callable[[str, str], tuple[dict[str, Any], dict[str, Any]]]  # (watched, scope)
+    delay_note: str = ""  # what the measured delay includes besides the wait
+
+    def make_trigger(
+        self, watched: str, scope: str, batched: bool, logs: dict[str, Any] | None
+    ) -> BaseTrigger:
+        module, _, name = self.trigger.rpartition(".")
+        own, resume = self.trigger_args(watched, scope)
+        return getattr(importlib.import_module(module), name)(
+            **own, poll_interval=INTERVAL, batched=batched, resume={**resume, "logs": logs}
         )
 
 
-async def watch_all(cluster: str, batched: bool, live_logs: bool = False) -> dict:
+PLATFORMS = {
+    "tia": Platform(
+        "TI-A",
+        "",
+        "job",
+        "QueryLogs",
+        create_tia_jobs,
+        "airflow_provider_tia.triggers.tia.JobTrigger",
+        tia_trigger_args,
+    ),
+    "tione": Platform(
+        "TI-ONE",
+        "tione_",
+        "task",
+        "DescribeLogs",
+        create_tione_tasks,
+        "airflow_provider_tia.triggers.tione.TrainingTaskTrigger",
+        tione_trigger_args,
+        "; EndTime is to the second, truncated: up to 1 s of each delay is that",
+    ),
+}
+
+
+async def watch_all(
+    platform: Platform, watched: list[str], scope: str, batched: bool, live_logs: bool
+) -> dict:
     import pendulum
 
     from airflow_provider_tia.logs import LogCursor
-    from airflow_provider_tia.triggers.tia import JobTrigger
 
     since = pendulum.now("UTC").subtract(minutes=10)
-    triggers = [
-        JobTrigger(
-            job_name=f"job-{i}",
-            cluster=cluster,
-            tia_conn_id="tia_bench",
-            poll_interval=INTERVAL,
-            batched=batched,
-            resume={
-                "name": f"job-{i}",
-                "cluster": cluster,
-                "logs": LogCursor(since).state() if live_logs else None,
-            },
-        )
-        for i in range(JOBS)
-    ]
+    logs_state = LogCursor(since).state() if live_logs else None
+    triggers = [platform.make_trigger(name, scope, batched, logs_state) for name in watched]
     logs = [LineLog() for _ in triggers]
     for trigger, log in zip(triggers, logs, strict=True):
-        trigger._log = log
+        trigger._log = log  # type: ignore[attr-defined]
     delays: list[float] = []
     events: Counter[str] = Counter()
 
@@ -141,21 +233,27 @@ async def watch_all(cluster: str, batched: bool, live_logs: bool = False) -> dic
     }
 
 
-def main() -> None:
-    count_calls()
+def measure(platform: Platform) -> dict[str, dict]:
+    """The three modes, each on a fresh set of jobs."""
     results = {}
-    with emulator_process("--runner", "simulated"):
-        for mode, batched, live in (
-            ("batched", True, False),
-            ("per-job", False, False),
-            ("batched + live logs", True, True),
-        ):
-            cluster = f"cls-bench-{mode.split()[0]}{'-logs' if live else ''}"
-            create_jobs(cluster, LOG_LINES if live else 2)
-            results[mode] = asyncio.run(watch_all(cluster, batched, live))
-    b, p = results["batched"], results["per-job"]
+    for mode, batched, live in (
+        ("batched", True, False),
+        (f"per-{platform.job}", False, False),
+        ("batched + live logs", True, True),
+    ):
+        scope = f"cls-bench-{mode.split()[0]}{'-logs' if live else ''}"
+        watched = platform.create(scope, LOG_LINES if live else 2)
+        results[mode] = asyncio.run(watch_all(platform, watched, scope, batched, live))
+    return results
+
+
+def report(platform: Platform, results: dict[str, dict]) -> None:
+    per = f"per-{platform.job}"
+    b, p, live = results["batched"], results[per], results["batched + live logs"]
+    key = platform.key
     print(
-        f"## {JOBS:,} triggers in one event loop (poll interval {INTERVAL:.0f} s, jobs end {SPREAD[0]:.0f}-{SPREAD[1]:.0f} s)"
+        f"## {JOBS:,} {platform.name} triggers in one event loop "
+        f"(poll interval {INTERVAL:.0f} s, {platform.job}s end {SPREAD[0]:.0f}-{SPREAD[1]:.0f} s)"
     )
     print(
         "| polling | API calls | calls/min | triggerer CPU s | peak MB (tracemalloc) | p50 / p95 delay s | events |"
@@ -167,20 +265,32 @@ def main() -> None:
             f"{r['peak_mb']:.1f} | {r['median']:.2f} / {r['p95']:.2f} | {r['events']} |"
         )
     print(
-        f"RESULT trigger_api_calls per-job/batched = {p['calls'] / max(1, b['calls']):.1f}x fewer (target >= 20x)"
+        f"RESULT {key}trigger_api_calls {per}/batched = {p['calls'] / max(1, b['calls']):.1f}x fewer "
+        f"(target >= 20x)"
     )
-    print(f"RESULT trigger_cpu per-job/batched = {p['cpu'] / max(1e-9, b['cpu']):.1f}x")
-    print(f"RESULT trigger_p95_delay batched = {b['p95']:.2f} s (target <= {INTERVAL:.0f} s)")
-    print(f"RESULT trigger_peak_memory batched = {b['peak_mb']:.1f} MB (target < 50 MB)")
-    live = results["batched + live logs"]
-    floor = JOBS * -(-LOG_LINES // 1000)  # one QueryLogs page per job at the least
-    polls_bound = live["calls"] - live["by_action"].get("QueryLogs", 0)
+    print(f"RESULT {key}trigger_cpu {per}/batched = {p['cpu'] / max(1e-9, b['cpu']):.1f}x")
     print(
-        f"RESULT live_logs QueryLogs calls = {live['by_action'].get('QueryLogs', 0):,} vs paging floor {floor:,} "
-        f"({live['by_action'].get('QueryLogs', 0) / floor:.1f}x: one page sequence per job per poll); "
-        f"state reads {polls_bound:,}; lost lines {live['lost']}, repeated {live['repeated']}; "
+        f"RESULT {key}trigger_p95_delay batched = {b['p95']:.2f} s "
+        f"(target <= {INTERVAL:.0f} s{platform.delay_note})"
+    )
+    print(f"RESULT {key}trigger_peak_memory batched = {b['peak_mb']:.1f} MB (target < 50 MB)")
+    floor = JOBS * -(-LOG_LINES // LOG_PAGE)  # one page of logs per job at the least
+    log_calls = live["by_action"].get(platform.logs_action, 0)
+    print(
+        f"RESULT {key}live_logs {platform.logs_action} calls = {log_calls:,} vs paging floor {floor:,} "
+        f"({log_calls / floor:.1f}x: one page sequence per {platform.job} per poll); "
+        f"state reads {live['calls'] - log_calls:,}; lost lines {live['lost']}, repeated {live['repeated']}; "
         f"peak {live['peak_mb']:.1f} MB"
     )
+
+
+def main() -> None:
+    chosen = os.environ.get("BENCH_TRIGGER_PLATFORMS", ",".join(PLATFORMS)).split(",")
+    count_calls()
+    with emulator_process("--runner", "simulated", conn_id=CONN_ID):
+        measured = {name: measure(PLATFORMS[name]) for name in chosen}
+    for name, results in measured.items():
+        report(PLATFORMS[name], results)
 
 
 if __name__ == "__main__":

@@ -54,7 +54,7 @@ def test_create_describe_and_the_task_model(hook, simulated_emulator) -> None:
     assert result["Id"] == task_id and pendulum.parse(result["CreateTime"]).tzinfo is not None
 
 
-def test_find_pages_filters_by_tag_name_and_ids(hook) -> None:
+def test_find_pages_filters_by_tag_name_and_ids(hook, simulated_emulator) -> None:
     marker = uuid.uuid4().hex[:8]
     ids = [
         hook.create_training_task(spec(f"page-{marker}-{i}").with_tags({"batch": marker})) for i in range(55)
@@ -64,6 +64,17 @@ def test_find_pages_filters_by_tag_name_and_ids(hook) -> None:
     named = hook.find_training_tasks(name=f"page-{marker}-7")
     assert [task.id for task in named] == [ids[7]]  # exact name, not every name containing it
     assert {task.id for task in hook.find_training_tasks(ids=ids[:3])} == set(ids[:3])
+    # A triggerer's poller asks for every task it watches: far more ids than one Filter takes
+    # (the emulator refuses lists of more than 256 values).
+    unknown = [f"train-{n}" for n in range(1000)]
+    simulated_emulator.reset_counters()
+    assert {task.id for task in hook.find_training_tasks(ids=unknown + ids)} == set(ids)
+    assert simulated_emulator.calls["DescribeTrainingTasks"] == 22  # one page per 50 ids (1,055 ids)
+    simulated_emulator.reset_counters()
+    assert {task.id for task in hook.find_training_tasks(ids=ids[:50])} == set(ids[:50])
+    assert (
+        simulated_emulator.calls["DescribeTrainingTasks"] == 1
+    )  # a full page of all 50: nothing more to ask
 
 
 def test_stop_start_delete_and_their_errors(hook, simulated_emulator) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from airflow_provider_tia.dialogue import Dialogue, adrive, drive, unless_gone
@@ -217,27 +218,44 @@ def _find(
     The end is a short page (what TotalCount counts is open), or a page of nothing new (a service
     that ignored Offset). Name matching may be fuzzy and list items may carry no Tags, so the
     filters are re-checked here: exact name, listed ids and statuses, and tags where present.
+    Many ids are asked for a page's worth at a time (one Filter of 1,000 Values may be refused;
+    the calls are as many as the pages of one filter would be).
     """
     wanted = {
         "Id": sorted(set(ids)) if ids is not None else None,
         "Name": [name] if name is not None else None,
         "Status": sorted({s.upper() for s in statuses}) if statuses is not None else None,
     }
-    params: dict[str, Any] = {"Offset": 0, "Limit": LIST_PAGE_SIZE}
-    filters = [{"Name": key, "Values": values} for key, values in wanted.items() if values is not None]
-    if filters:
-        params["Filters"] = filters
-    if tags:
-        params["TagFilters"] = [{"TagKey": key, "TagValues": [value]} for key, value in tags.items()]
+    all_ids = wanted["Id"]
+    id_sets = (
+        [None]
+        if all_ids is None
+        else [all_ids[i : i + LIST_PAGE_SIZE] for i in range(0, len(all_ids), LIST_PAGE_SIZE)]
+    )
     found: dict[str, TrainingTask] = {}
-    while True:
-        response = yield "DescribeTrainingTasks", dict(params)
-        page = sdk.reply_items("DescribeTrainingTasks", response, "TrainingTaskSet", TrainingTask.from_api)
-        new = [task for task in page if task.id not in found]
-        found.update((task.id, task) for task in new if _matches(task, wanted, tags))
-        if len(page) < LIST_PAGE_SIZE or not new:
-            return list(found.values())
-        params["Offset"] += len(page)
+    for id_set in id_sets:
+        most = len(id_set) if id_set is not None else math.inf  # no more tasks than the ids it names
+        params: dict[str, Any] = {"Offset": 0, "Limit": LIST_PAGE_SIZE}
+        filters = [
+            {"Name": key, "Values": values}
+            for key, values in {**wanted, "Id": id_set}.items()
+            if values is not None
+        ]
+        if filters:
+            params["Filters"] = filters
+        if tags:
+            params["TagFilters"] = [{"TagKey": key, "TagValues": [value]} for key, value in tags.items()]
+        while True:
+            response = yield "DescribeTrainingTasks", dict(params)
+            page = sdk.reply_items(
+                "DescribeTrainingTasks", response, "TrainingTaskSet", TrainingTask.from_api
+            )
+            new = [task for task in page if task.id not in found]
+            found.update((task.id, task) for task in new if _matches(task, wanted, tags))
+            params["Offset"] += len(page)
+            if len(page) < LIST_PAGE_SIZE or not new or params["Offset"] >= most:
+                break
+    return list(found.values())
 
 
 def _matches(
