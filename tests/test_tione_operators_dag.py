@@ -194,10 +194,12 @@ def test_sensor_pokes_and_defers(dag_loader, cos, tione, cos_emulator, capfd) ->
 
 def test_stop_and_delete_operators(cos, tione, cos_emulator) -> None:
     name = unique("ops")
-    task_id = _operator(name, lines=900, wait_for_completion=False).execute(
-        {"ti": FakeTI("train", run_id=name)}
-    )["Id"]
+    ti = FakeTI("train", run_id=name)
+    task_id = _operator(name, lines=900, wait_for_completion=False).execute({"ti": ti})["Id"]
     cos_emulator.wait_for_task(task_id, "RUNNING", timeout=60)
+    link = ti.pushed["tione_training_task"]  # the link's target: the emulator's page of the task
+    with urllib.request.urlopen(link["url"], timeout=10) as page:
+        assert task_id in page.read().decode()
     assert StopTrainingTaskOperator(task_id="stop", training_task_id=task_id).execute({}) is True
     cos_emulator.wait_for_task(task_id, "STOPPED")
     assert DeleteTrainingTaskOperator(task_id="delete", training_task_id=task_id).execute({}) is True

@@ -47,7 +47,9 @@ def test_cli_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         line = proc.stdout.readline()
-        m = re.fullmatch(r"TI-A and TI-ONE emulator listening on http://(127\.0\.0\.1:\d+) \(runner=simulated\)\n", line)
+        m = re.fullmatch(
+            r"TI-A and TI-ONE emulator listening on http://(127\.0\.0\.1:\d+) \(runner=simulated\)\n", line
+        )
         assert m, line
         http = HttpProfile(endpoint=m.group(1), protocol="http", reqTimeout=10)
         c = TiaClient(Credential("AKIDcli", "cli-key", "cli-token"), CLUSTER, ClientProfile(httpProfile=http))
