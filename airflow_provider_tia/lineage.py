@@ -198,25 +198,23 @@ def _text(value: Any) -> str | None:
     return str(value) if value not in (None, "") else None
 
 
-# ---------------------------------------------------------------------------------------- TI-A
+# ------------------------------------------------------------------------------------------- lineage
+def _lineage(inputs: list[Dataset], outputs: list[Dataset], platform: str, *run: Any) -> OperatorLineage:
+    """The datasets, and the job (Id, name, location, state) as run facets."""
+    from airflow.providers.openlineage.extractors import OperatorLineage
+
+    return OperatorLineage(
+        inputs=inputs, outputs=outputs, run_facets=training_job_run_facets(platform, *map(_text, run))
+    )
+
+
 def tia_job_lineage(job: Mapping[str, Any] | None) -> OperatorLineage | None:
     """Lineage of a TI-A job (the dict CreateJobOperator returns): PackageDir entries as inputs, the job
     as run facets. None without the OpenLineage provider or without a job."""
     if not isinstance(job, Mapping) or not openlineage_available():
         return None
-    from airflow.providers.openlineage.extractors import OperatorLineage
-
-    return OperatorLineage(
-        inputs=package_dir_datasets(job.get("PackageDir")),
-        outputs=[],
-        run_facets=training_job_run_facets(
-            "tia",
-            _text(job.get("Id")),
-            _text(job.get("Name")),
-            _text(job.get("Cluster")),
-            _text(job.get("State")),
-        ),
-    )
+    run = ("tia", job.get("Id"), job.get("Name"), job.get("Cluster"), job.get("State"))
+    return _lineage(package_dir_datasets(job.get("PackageDir")), [], *run)
 
 
 def tione_task_lineage(task: Mapping[str, Any] | None) -> OperatorLineage | None:
@@ -224,8 +222,6 @@ def tione_task_lineage(task: Mapping[str, Any] | None) -> OperatorLineage | None
     package and each DataConfig's COS source as inputs, Output as the output, the task as run facets."""
     if not isinstance(task, Mapping) or not openlineage_available():
         return None
-    from airflow.providers.openlineage.extractors import OperatorLineage
-
     sources = [task.get("CodePackagePath")]
     sources += [
         config.get("COSSource") for config in task.get("DataConfigs") or [] if isinstance(config, Mapping)
@@ -235,17 +231,8 @@ def tione_task_lineage(task: Mapping[str, Any] | None) -> OperatorLineage | None
         if dataset is not None and dataset not in inputs:
             inputs.append(dataset)
     output = cos_path_info_dataset(task.get("Output"))
-    return OperatorLineage(
-        inputs=inputs,
-        outputs=[output] if output is not None else [],
-        run_facets=training_job_run_facets(
-            "tione",
-            _text(task.get("Id")),
-            _text(task.get("Name")),
-            _text(task.get("Region")),
-            _text(task.get("Status")),
-        ),
-    )
+    run = ("tione", task.get("Id"), task.get("Name"), task.get("Region"), task.get("Status"))
+    return _lineage(inputs, [output] if output is not None else [], *run)
 
 
 __all__ = [

@@ -11,17 +11,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from collections.abc import Iterator
 
 ROOT = Path(__file__).resolve().parent.parent
 HOME = ROOT / ".airflow-demo"
@@ -53,26 +47,6 @@ def run_dag(dag_id: str, conf: dict) -> str:
     return state
 
 
-@contextlib.contextmanager
-def moto_server() -> Iterator[str]:
-    """moto's S3 server on a free local port: the demo's COS."""
-    import logging
-
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per S3 request
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
-
-
 def demo_tia() -> bool:
     from airflow_provider_tia.emulator import TIAEmulator
 
@@ -91,10 +65,11 @@ def demo_tione() -> bool:
     import boto3
 
     from airflow_provider_tia.emulator import TIAEmulator
+    from airflow_provider_tia.emulator.cos import local_cos_server
 
     bucket = "tione-demo-1250000000"
     with (
-        moto_server() as cos,
+        local_cos_server() as cos,
         TIAEmulator(runner="local", state_dir=HOME / "emulator-tione", cos_endpoint=cos) as emulator,
     ):
         print(f"==> emulator (TI-A and TI-ONE) on {emulator.url}, COS (moto) on {cos}", flush=True)

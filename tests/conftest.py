@@ -86,17 +86,10 @@ def run_dag(airflow_db, tia_connection):
 @pytest.fixture(scope="session")
 def moto_url():
     """moto's S3 server on a free local port, standing in for COS (its S3-compatible API)."""
-    from moto.server import ThreadedMotoServer
+    from airflow_provider_tia.emulator.cos import local_cos_server
 
-    from airflow_provider_tia.emulator.local import free_ports
-
-    port = free_ports(1)[0]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
+    with local_cos_server() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

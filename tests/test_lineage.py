@@ -195,6 +195,38 @@ def test_tione_cos_path_info_names_the_same_dataset_as_a_tia_cos_entry(ol) -> No
     ]
 
 
+def test_tione_task_lineage_code_data_and_output(ol) -> None:
+    data = {"Bucket": "data-1250000000", "Region": "ap-guangzhou", "Paths": ["digits/"]}
+    task = {
+        "Id": "train-1208038387393233920",
+        "Name": "digits-ddp",
+        "Region": "ap-guangzhou",
+        "Status": "FAILED",
+        "CodePackagePath": {"Bucket": "code-1250000000", "Region": "ap-guangzhou", "Paths": ["tia-code/ab/"]},
+        "DataConfigs": [
+            {"DataSourceType": "COS", "COSSource": data},
+            {"DataSourceType": "COS", "COSSource": data},
+        ],
+        "Output": {"Bucket": "out-1250000000", "Region": "ap-guangzhou", "Paths": ["models/"]},
+    }
+    lineage = ol.tione_task_lineage(task)
+    assert names(lineage.inputs) == [
+        ("cosn://code-1250000000", "/tia-code/ab"),
+        ("cosn://data-1250000000", "/digits"),
+    ]
+    assert names(lineage.outputs) == [("cosn://out-1250000000", "/models")]
+    run = lineage.run_facets["tencentcloud_training_job"]
+    assert (run.platform, run.jobId, run.location, run.state) == (
+        "tione",
+        task["Id"],
+        "ap-guangzhou",
+        "FAILED",
+    )
+    unset = {**task, "Output": {"Bucket": "", "Region": "", "Paths": []}, "DataConfigs": None}
+    assert ol.tione_task_lineage(unset).outputs == [] and len(ol.tione_task_lineage(unset).inputs) == 1
+    assert ol.tione_task_lineage(None) is None
+
+
 # ----------------------------------------------------------------------------- imports stay optional
 def _python(code: str, env: dict[str, str] | None = None, timeout: float = 240) -> str:
     result = subprocess.run(

@@ -8,6 +8,7 @@ downloaded. The resulting directory becomes the replicas' working directory; the
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib.util
 import os
@@ -15,7 +16,10 @@ import re
 import tarfile
 import threading
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 _HOST = re.compile(
     r"^(?P<bucket>[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)\.cos\.(?P<region>[a-z0-9-]+)\.myqcloud\.com$"
@@ -203,3 +207,23 @@ def download_tree(client: Any, bucket: str, path: str, dest: Path) -> int:
             client.download_file(bucket, key, target)
             count += 1
     return count
+
+
+@contextlib.contextmanager
+def local_cos_server() -> Iterator[str]:
+    """moto's S3 server on a free local port, standing in for COS in the demo and the tests (needs
+    ``moto[server]``, part of the ``test`` extra); yields its URL."""
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    from .local import free_ports
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per S3 request
+    port = free_ports(1)[0]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
