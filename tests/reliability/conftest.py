@@ -73,7 +73,7 @@ def reliability_results() -> Results:
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # noqa: ARG001 - pytest hook
     if not RESULTS.rows:
         return
-    terminalreporter.section("TI-A reliability")
+    terminalreporter.section("TI-A and TI-ONE reliability")
     for line in RESULTS.table():
         terminalreporter.write_line(line)
 

@@ -1,5 +1,6 @@
-"""Helpers of the reliability suite: drive CreateJobOperator directly (sync and deferred), as a worker
-and a triggerer would, against an emulator, and check the outcome, the jobs and the log lines."""
+"""Helpers of the reliability suite: drive CreateJobOperator (or CreateTrainingTaskOperator) directly
+(sync and deferred), as a worker and a triggerer would, against an emulator, and check the outcome, the
+jobs and the log lines."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
     from airflow_provider_tia.emulator import TIAEmulator
-    from airflow_provider_tia.operators.tia import CreateJobOperator
+    from airflow_provider_tia.operators._job_operator import JobRunOperator
 
 CLUSTER = "ap-beijing"
 USER_ACTION = "__airflow_user_action__"  # the triggerer's cancel message for a user action
@@ -41,16 +42,23 @@ def conn_json(emu: TIAEmulator, **extra: Any) -> str:
     return json.dumps(body)
 
 
+def sim_settings(
+    duration: float, outcome: str = "Succeeded", lines: int = 5, start_delay: float = 0.0
+) -> dict[str, str]:
+    """The simulated runner's settings of one job: TI-ONE takes them as tags, TI-A as RuntimeConf."""
+    return {
+        "sim.duration": str(duration),
+        "sim.outcome": outcome,
+        "sim.log_lines": str(lines),
+        "sim.start_delay": str(start_delay),
+    }
+
+
 def sim_conf(
     duration: float, outcome: str = "Succeeded", lines: int = 5, start_delay: float = 0.0
 ) -> list[str]:
-    """RuntimeConf entries of the simulated runner."""
-    return [
-        f"sim.duration={duration}",
-        f"sim.outcome={outcome}",
-        f"sim.log_lines={lines}",
-        f"sim.start_delay={start_delay}",
-    ]
+    """RuntimeConf entries of the simulated runner (TI-A)."""
+    return [f"{key}={value}" for key, value in sim_settings(duration, outcome, lines, start_delay).items()]
 
 
 # ------------------------------------------------------------------------------ task-instance stand-in
@@ -123,7 +131,7 @@ def _sink_logger(messages: list[str]) -> logging.Logger:
     return logger
 
 
-def capture(op: CreateJobOperator, messages: list[str]) -> CreateJobOperator:
+def capture(op: JobRunOperator, messages: list[str]) -> JobRunOperator:
     """Send ``op.log`` (its task log: job lines and operator messages) into ``messages``."""
     object.__setattr__(op, "_cached_logger", _TaskLogger(_sink_logger(messages), {}))
     return op
@@ -145,16 +153,21 @@ def line_figures(name: str, expected: list[str], printed: list[str]) -> tuple[in
     return lost, duplicated
 
 
-def count_creations(emu: TIAEmulator) -> Counter:
-    """Count jobs the emulator really created, per (cluster, name) (a duplicate would count twice)."""
-    store = emu.store
+def count_creations(
+    emu: TIAEmulator,
+    store: Any = None,
+    key: Callable[[dict], Any] = lambda spec: (spec["Cluster"], spec["Name"]),
+) -> Counter:
+    """Count jobs the emulator really created, per ``key(spec)`` (a duplicate would count twice): TI-A
+    jobs per (cluster, name) by default; ``store`` names another store (``emu.tione.store``)."""
+    store = store or emu.store
     assert store is not None
     counter: Counter = Counter()
     original = store.create
 
-    def create(spec: dict) -> dict:
-        job = original(spec)
-        counter[(spec["Cluster"], spec["Name"])] += 1
+    def create(spec: dict, *args: Any) -> dict:
+        job = original(spec, *args)
+        counter[key(spec)] += 1
         return job
 
     store.create = create  # type: ignore[method-assign]
@@ -272,18 +285,20 @@ class Outcome:
 
     @property
     def state(self) -> str:
-        """``Succeeded``/``Failed`` as seen by the task, or the error's class name."""
+        """The job's final state as seen by the task (TI-A ``State``, TI-ONE ``Status``), ``Failed`` for
+        JobFailed, or the error's class name."""
         from airflow_provider_tia.exceptions import JobFailed
 
         if self.error is None:
-            return str((self.result or {}).get("State"))
+            result = self.result or {}
+            return str(result.get("State", result.get("Status")))
         if isinstance(self.error, JobFailed):
             return "Failed"
         return type(self.error).__name__
 
 
 def drive(
-    make_op: Callable[[], CreateJobOperator],
+    make_op: Callable[[], JobRunOperator],
     ti: FakeTI,
     triggerer: Triggerer | None = None,
     store: DictStore | None = None,
