@@ -6,15 +6,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
-import queue
-import signal
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
-from pathlib import Path
 
 import pytest
 from airflow.sdk.exceptions import TaskDeferred
@@ -23,6 +17,7 @@ from tia_rel_helpers import (
     USER_ACTION,
     DictStore,
     FakeTI,
+    Spy,
     Triggerer,
     capture,
     conn_json,
@@ -32,6 +27,7 @@ from tia_rel_helpers import (
     line_figures,
     rebuild,
     run_like_triggerer,
+    run_worker_until_job_line,
     served_lines,
     sim_conf,
 )
@@ -39,7 +35,6 @@ from tia_rel_helpers import (
 from airflow_provider_tia.emulator import TIAEmulator
 from airflow_provider_tia.operators.tia import CreateJobOperator
 
-WORKER = str(Path(__file__).resolve().parent / "tia_rel_worker.py")
 CONN = "tia_rel_crash"
 
 
@@ -71,54 +66,7 @@ def make_op(name: str, duration: float, lines: int, deferrable: bool = False, **
     )
 
 
-class Spy:
-    """Counts calls of an async method of one trigger instance (cleanup, on_kill) and still runs it."""
-
-    def __init__(self, trigger, method: str) -> None:
-        self.calls = 0
-        original = getattr(trigger, method)
-
-        async def spy(*args, **kwargs):
-            self.calls += 1
-            return await original(*args, **kwargs)
-
-        setattr(trigger, method, spy)
-
-
 # ------------------------------------------------------------------------------- worker SIGKILL
-def _run_worker_until_first_line(name: str, store_arg: str) -> list[str]:
-    """Start a worker process, wait until it printed a job line, SIGKILL it; returns what it printed."""
-    proc = subprocess.Popen(
-        [sys.executable, WORKER, name, store_arg, "4", "40"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=os.environ.copy(),
-    )
-    lines: queue.Queue = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
-    printed: list[str] = []
-    deadline = time.monotonic() + 60
-    try:
-        while time.monotonic() < deadline:
-            try:
-                line = lines.get(timeout=0.5)
-            except queue.Empty:
-                assert proc.poll() is None, f"worker exited early: {printed}"
-                continue
-            if line.startswith("TASK: "):
-                printed.append(line[len("TASK: ") :].rstrip("\n"))
-            if printed and printed[-1].startswith(f"[{name}-"):
-                break
-        else:
-            raise AssertionError(f"no job line from the worker: {printed}")
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
-    assert proc.returncode == -signal.SIGKILL
-    return printed
-
-
 @pytest.mark.parametrize("state_store", [True, False], ids=["task-state-store", "name-only"])
 def test_worker_killed_mid_wait_retry_reattaches(
     crash_emu, crash_conn, tmp_path, state_store, reliability_results
@@ -126,7 +74,9 @@ def test_worker_killed_mid_wait_retry_reattaches(
     name = f"rel-kill-{'store' if state_store else 'name'}"
     creations = count_creations(crash_emu)
     store_file = tmp_path / "task_state_store.json"
-    first_try = _run_worker_until_first_line(name, str(store_file) if state_store else "-")
+    first_try = run_worker_until_job_line(
+        [name, str(store_file) if state_store else "-", "4", "40"], f"[{name}-"
+    )
     job = crash_emu.store.get(CLUSTER, name)
     assert job["State"] == "Running"  # SIGKILL: no on_kill, the job goes on
     if state_store:

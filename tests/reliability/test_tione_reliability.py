@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -18,8 +19,10 @@ import pytest
 from airflow.sdk.exceptions import TaskDeferred
 from tia_rel_helpers import (
     USER_ACTION,
+    DictStore,
     FakeTI,
     Outcome,
+    Spy,
     Triggerer,
     capture,
     conn_json,
@@ -28,6 +31,7 @@ from tia_rel_helpers import (
     line_figures,
     rebuild,
     run_like_triggerer,
+    run_worker_until_job_line,
 )
 from tione_rel_helpers import (
     FAILED,
@@ -249,3 +253,238 @@ def test_lost_create_replies_make_no_duplicates(tione_emu, tione_conn, reliabili
     # A lost reply's retry found the task by its tag before sending CreateTrainingTask again.
     assert tione_emu.calls["CreateTrainingTask"] == LOST_TASKS
     assert all(o.state == SUCCEED for o in outcomes)
+
+
+# ------------------------------------------------------------------------------------ crash / restart
+CRASH_CONN = "tia_rel_crash"  # tia_rel_worker.py's connection: one connection serves both platforms
+CRASH_DAG = "tia_rel_crash"  # the worker's task instance: (tia_rel_crash, train, <run id>)
+
+
+@pytest.fixture
+def crash_conn(tione_emu, monkeypatch) -> str:
+    monkeypatch.setenv("AIRFLOW_CONN_TIA_REL_CRASH", conn_json(tione_emu, retry_backoff=0.01))
+    tione_emu.set_faults(None)
+    tione_emu.reset_counters()
+    return CRASH_CONN
+
+
+def crash_figures(
+    emu: TIAEmulator, name: str, printed: list[str], creations: Counter
+) -> tuple[dict, int, int]:
+    """(the one task of this name, lost lines, duplicates: extra tasks and lines printed twice)."""
+    task = the_task(emu, name)
+    assert task is not None, f"no task {name}"
+    lost, duplicated = line_figures(task["Id"], served_task_lines(emu, task["Id"]), printed)
+    return task, lost, duplicated + max(0, creations[name] - 1)
+
+
+@pytest.mark.parametrize("state_store", [True, False], ids=["task-state-store", "tag-only"])
+def test_worker_killed_mid_wait_retry_reattaches_by_tag(
+    tione_emu, crash_conn, tmp_path, state_store, reliability_results
+) -> None:
+    name = f"rel-one-kill-{'store' if state_store else 'tag'}"
+    creations = count_task_creations(tione_emu)
+    store_file = tmp_path / "task_state_store.json"
+    run_id = f"manual__{name}"  # a task instance of its own: its own idempotency tag
+    first_try = run_worker_until_job_line(
+        [name, str(store_file) if state_store else "-", "3", "30", "tione", run_id], "[train-"
+    )
+    running = the_task(tione_emu, name)
+    assert running is not None and running["Status"] == "RUNNING"  # SIGKILL: no on_kill, the task goes on
+    if state_store:
+        assert json.loads(store_file.read_text())["tione_created_task"]["id"] == running["Id"]
+
+    store = DictStore(json.loads(store_file.read_text())) if state_store else None
+    retry = drive(
+        lambda: training_op(name, CRASH_CONN, 3, 30),
+        FakeTI(CRASH_DAG, "train", run_id, try_number=2),
+        store=store,
+        name=name,
+    )
+    task, lost, duplicated = crash_figures(tione_emu, name, retry.printed, creations)
+    false_failures = int(retry.state != SUCCEED or retry.result["Id"] != running["Id"])
+    reliability_results.record(
+        f"TI-ONE crash: worker SIGKILLed, try 2 reattaches ({'state store' if state_store else 'by tag'})",
+        1,
+        faults=1,
+        false_failures=false_failures,
+        duplicates=duplicated,
+        lost_lines=lost,
+    )
+    assert retry.error is None and retry.result["Id"] == task["Id"] == running["Id"]
+    calls = tione_emu.calls
+    assert (calls["CreateTrainingTask"], calls["StopTrainingTask"], calls["StartTrainingTask"]) == (1, 0, 0)
+    assert creations == {name: 1}
+    message = (
+        "Reconnecting to existing job"
+        if state_store
+        else f"Attaching to existing TI-ONE training task {name}"
+    )
+    assert sum(message in m for m in retry.printed) == 1, retry.printed
+    assert (false_failures, duplicated, lost) == (0, 0, 0)
+    assert len(served_task_lines(tione_emu, task["Id"])) == 30
+    assert any(m.startswith("[train-") for m in first_try)
+
+
+def _defer(name: str, printed: list[str], ti: FakeTI, duration: float, lines: int) -> TaskDeferred:
+    op = capture(training_op(name, CRASH_CONN, duration, lines, deferrable=True), printed)
+    with pytest.raises(TaskDeferred) as deferred:
+        op.execute(context_for(ti))
+    return deferred.value
+
+
+def test_triggerer_restart_mid_wait_keeps_the_task(
+    tione_emu, crash_conn, reliability_results, trigger_xcoms
+) -> None:
+    name = "rel-one-triggerer-restart"
+    creations = count_task_creations(tione_emu)
+    ti = FakeTI(CRASH_DAG, "train", "manual__restart")
+    printed: list[str] = []
+    deferred = _defer(name, printed, ti, 3, 30)
+    payload = deferred.trigger.serialize()
+    task_id = payload[1]["training_task_id"]
+    assert payload[1]["tencentcloud_conn_id"] == CRASH_CONN
+
+    first = rebuild(deferred.trigger, ti, printed)
+    cleanup, on_kill = Spy(first, "cleanup"), Spy(first, "on_kill")
+    old = Triggerer()
+    try:
+        running = old.submit(run_like_triggerer(first))
+        tione_emu.wait_for_task(task_id, "RUNNING")
+        deadline = time.monotonic() + 30  # until the first trigger printed lines (and checkpointed them)
+        while not any(m.startswith("[train-") for m in printed) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        running.cancel()  # the triggerer shuts down: its tasks are cancelled without a user action
+        with contextlib.suppress(Exception):
+            running.result(10)
+        deadline = time.monotonic() + 10
+        while cleanup.calls == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        old.close()
+    assert (cleanup.calls, on_kill.calls) == (1, 0)
+    assert tione_emu.tione.store.status(task_id) == "RUNNING"  # not stopped by a restart
+
+    new = Triggerer()  # another triggerer picks the trigger up from the database
+    try:
+        second = rebuild(first, ti, printed)
+        assert second.serialize() == payload
+        events = new.run(second)
+    finally:
+        new.close()
+    result = capture(training_op(name, CRASH_CONN, 3, 30, deferrable=True), printed).execute_complete(
+        context_for(ti), events[0]
+    )
+    assert trigger_xcoms.values, "the first trigger checkpointed its log position"
+    task, lost, duplicated = crash_figures(tione_emu, name, printed, creations)
+    false_failures = int(len(events) != 1 or result["Status"] != SUCCEED or result["Id"] != task_id)
+    reliability_results.record(
+        "TI-ONE crash: triggerer restarted mid-wait",
+        1,
+        faults=1,
+        false_failures=false_failures,
+        duplicates=duplicated,
+        lost_lines=lost,
+    )
+    assert len(events) == 1 and events[0]["status"] == "success"
+    assert task["Status"] == SUCCEED and tione_emu.calls["CreateTrainingTask"] == 1
+    assert tione_emu.calls["StopTrainingTask"] == 0
+    assert (false_failures, duplicated, lost) == (0, 0, 0)
+
+
+def test_user_marks_deferred_task_failed_trigger_stops_the_task(
+    tione_emu, crash_conn, reliability_results
+) -> None:
+    name = "rel-one-user-kill"
+    ti, printed = FakeTI(CRASH_DAG, "train", "manual__userkill"), []
+    deferred = _defer(name, [], ti, 30, 5)
+    task_id = deferred.trigger.training_task_id
+    trigger = rebuild(deferred.trigger, ti, printed)
+    cleanup, on_kill = Spy(trigger, "cleanup"), Spy(trigger, "on_kill")
+
+    async def scenario() -> None:
+        task = asyncio.ensure_future(run_like_triggerer(trigger))
+        deadline = time.monotonic() + 30  # until the trigger is mid-wait: it printed the first line
+        while not any(m.startswith("[train-") for m in printed) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        task.cancel(USER_ACTION)  # what the triggerer does when a user marks the task failed
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    triggerer = Triggerer()
+    try:
+        triggerer.submit(scenario()).result(30)
+    finally:
+        triggerer.close()
+    with contextlib.suppress(TimeoutError):
+        tione_emu.wait_for_task(task_id, "STOPPED", timeout=10)
+    stopped = tione_emu.tione.store.status(task_id) == "STOPPED"
+    reliability_results.record(
+        "TI-ONE crash: user marks deferred task failed", 1, faults=1, false_failures=int(not stopped)
+    )
+    assert stopped and (on_kill.calls, cleanup.calls) == (1, 1)
+    calls = tione_emu.calls
+    assert (calls["CreateTrainingTask"], calls["StopTrainingTask"], calls["DeleteTrainingTask"]) == (1, 1, 0)
+    assert tione_emu.tione.store.get(task_id)["FailureReason"] == "User Stop"
+
+
+def test_emulator_restarted_with_state_dir_mid_wait(tmp_path, monkeypatch, reliability_results) -> None:
+    state = tmp_path / "state"
+    first = TIAEmulator(runner="simulated", state_dir=state).start()
+    monkeypatch.setenv("AIRFLOW_CONN_TIA_REL_CRASH", conn_json(first, retry_backoff=0.01))
+    creations = count_task_creations(first)
+    triggerer = Triggerer()
+    outcomes: dict[str, Outcome] = {}
+    names = {"rel-one-restart-sync": False, "rel-one-restart-deferred": True}
+
+    def run(name: str, deferrable: bool) -> None:
+        outcomes[name] = drive(
+            lambda: training_op(name, CRASH_CONN, 3, 30, deferrable=deferrable),
+            FakeTI(CRASH_DAG, f"t-{name}", "manual__svc"),
+            triggerer,
+            name=name,
+        )
+
+    threads = [threading.Thread(target=run, args=item) for item in names.items()]
+    second = None
+    try:
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not all(
+            (task := the_task(first, n)) and task["Status"] == "RUNNING" for n in names
+        ):
+            time.sleep(0.05)
+        time.sleep(0.8)  # a few polls and log lines before the service goes away
+        first.stop()  # the service goes away mid-wait...
+        time.sleep(1.0)
+        second = TIAEmulator(
+            runner="simulated", state_dir=state, port=first.port
+        ).start()  # ...and comes back
+        second_creations = count_task_creations(second)
+        for thread in threads:
+            thread.join(60)
+    finally:
+        triggerer.close()
+        if second is not None:
+            second.stop()
+        first.stop()
+    false_failures = lost = duplicated = 0
+    for name, outcome in outcomes.items():
+        task, task_lost, task_dup = crash_figures(second, name, outcome.printed, creations + second_creations)
+        false_failures += outcome.state != task["Status"] or task["Status"] != SUCCEED
+        lost, duplicated = lost + task_lost, duplicated + task_dup
+    reliability_results.record(
+        "TI-ONE crash: service restarted (state dir)",
+        len(names),
+        faults=1,
+        false_failures=false_failures,
+        duplicates=duplicated,
+        lost_lines=lost,
+    )
+    assert [outcomes[n].state for n in names] == [SUCCEED, SUCCEED]
+    assert outcomes["rel-one-restart-deferred"].deferred and not outcomes["rel-one-restart-sync"].deferred
+    assert creations == Counter(dict.fromkeys(names, 1)) and not second_creations
+    assert second.calls["CreateTrainingTask"] == 0
+    assert second.calls["DescribeTrainingTask"] + second.calls["DescribeTrainingTasks"] > 0
+    assert (false_failures, duplicated, lost) == (0, 0, 0)

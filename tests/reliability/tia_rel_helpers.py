@@ -11,8 +11,15 @@ import importlib
 import itertools
 import json
 import logging
+import os
+import queue
+import signal
+import subprocess
+import sys
 import threading
+import time
 from collections import Counter
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk.exceptions import TaskDeferred
@@ -24,6 +31,7 @@ if TYPE_CHECKING:
     from airflow_provider_tia.operators._job_operator import JobRunOperator
 
 CLUSTER = "ap-beijing"
+WORKER = str(Path(__file__).resolve().parent / "tia_rel_worker.py")
 USER_ACTION = "__airflow_user_action__"  # the triggerer's cancel message for a user action
 _ids = itertools.count()
 
@@ -330,3 +338,52 @@ def drive(
     if outcome.result is not None:
         ti.xcom_push("return_value", outcome.result)
     return outcome
+
+
+# ------------------------------------------------------------------------------------------ crashes
+class Spy:
+    """Counts calls of an async method of one trigger instance (cleanup, on_kill) and still runs it."""
+
+    def __init__(self, trigger: Any, method: str) -> None:
+        self.calls = 0
+        original = getattr(trigger, method)
+
+        async def spy(*args: Any, **kwargs: Any) -> Any:
+            self.calls += 1
+            return await original(*args, **kwargs)
+
+        setattr(trigger, method, spy)
+
+
+def run_worker_until_job_line(args: list[str], line_prefix: str) -> list[str]:
+    """Start a worker process (``tia_rel_worker.py`` with ``args``), wait until it printed a job line
+    (starting with ``line_prefix``), SIGKILL it; returns what it printed."""
+    proc = subprocess.Popen(
+        [sys.executable, WORKER, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=os.environ.copy(),
+    )
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
+    printed: list[str] = []
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline:
+            try:
+                line = lines.get(timeout=0.5)
+            except queue.Empty:
+                assert proc.poll() is None, f"worker exited early: {printed}"
+                continue
+            if line.startswith("TASK: "):
+                printed.append(line[len("TASK: ") :].rstrip("\n"))
+            if printed and printed[-1].startswith(line_prefix):
+                break
+        else:
+            raise AssertionError(f"no job line from the worker: {printed}")
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    assert proc.returncode == -signal.SIGKILL
+    return printed

@@ -4,7 +4,6 @@ the emulator really holds (tasks by name, their log lines, how many were created
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from tia_rel_helpers import count_creations, sim_settings
@@ -12,6 +11,8 @@ from tia_rel_helpers import count_creations, sim_settings
 from airflow_provider_tia.operators.tione import CreateTrainingTaskOperator
 
 if TYPE_CHECKING:
+    from collections import Counter
+
     from airflow_provider_tia.emulator import TIAEmulator
 
 WORKER = [{"Role": "WORKER", "InstanceType": "TI.S.MEDIUM.POST", "InstanceNum": 1}]
