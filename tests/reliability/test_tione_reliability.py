@@ -6,33 +6,15 @@ true status, no task instance may create two training tasks (TI-ONE has no clien
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import json
-import threading
+import dataclasses
+import functools
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from airflow.sdk.exceptions import TaskDeferred
-from tia_rel_helpers import (
-    USER_ACTION,
-    DictStore,
-    FakeTI,
-    Outcome,
-    Spy,
-    Triggerer,
-    capture,
-    conn_json,
-    context_for,
-    drive,
-    line_figures,
-    rebuild,
-    run_like_triggerer,
-    run_worker_until_job_line,
-)
+import tia_rel_helpers as rel
 from tione_rel_helpers import (
     FAILED,
     SUCCEED,
@@ -46,6 +28,11 @@ from tione_rel_helpers import (
 from airflow_provider_tia.emulator import TIAEmulator
 from airflow_provider_tia.exceptions import JobAlreadyExists, JobFailed
 from airflow_provider_tia.operators._tione_tasks import TASK_KEY_TAG
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from airflow.sdk.exceptions import TaskDeferred
 
 CONN = "tione_rel"
 READS = ("DescribeTrainingTask", "DescribeTrainingTasks", "DescribeLogs")
@@ -72,18 +59,9 @@ TASKS = 100
 LOST_TASKS = 30
 
 
-@pytest.fixture(scope="module")
-def tione_emu() -> TIAEmulator:
-    with TIAEmulator(runner="simulated", sim_duration=1.0, seed=SEED) as emu:
-        yield emu
-
-
 @pytest.fixture
-def tione_conn(tione_emu, monkeypatch) -> str:
-    monkeypatch.setenv("AIRFLOW_CONN_TIONE_REL", conn_json(tione_emu, retry_backoff=0.01))
-    tione_emu.set_faults(None)
-    tione_emu.reset_counters()
-    return CONN
+def tione_conn(simulated_emulator, monkeypatch) -> str:
+    return rel.connect(monkeypatch, simulated_emulator, CONN)
 
 
 # ------------------------------------------------------------------------------------------ driver
@@ -110,16 +88,16 @@ def plan(i: int, prefix: str) -> dict[str, Any]:
     return kwargs
 
 
-def run_tasks(plans: list[dict[str, Any]], run_id: str) -> list[Outcome]:
+def run_tasks(plans: list[dict[str, Any]], run_id: str) -> list[rel.Outcome]:
     """Every planned task at once, one thread each, the deferred ones in one triggerer."""
-    triggerer = Triggerer()
+    triggerer = rel.Triggerer()
     try:
         with ThreadPoolExecutor(max_workers=len(plans)) as pool:
             futures = [
                 pool.submit(
-                    drive,
+                    rel.drive,
                     lambda p=p: training_op(**p),
-                    FakeTI("tione_rel", p["task_id"], run_id=run_id),
+                    rel.FakeTI("tione_rel", p["task_id"], run_id=run_id),
                     triggerer,
                     None,
                     p["name"],
@@ -131,7 +109,7 @@ def run_tasks(plans: list[dict[str, Any]], run_id: str) -> list[Outcome]:
         triggerer.close()
 
 
-def judge(emu: TIAEmulator, outcome: Outcome, creations: Counter) -> dict[str, int]:
+def judge(emu: TIAEmulator, outcome: rel.Outcome, creations: Counter) -> dict[str, int]:
     """Figures of one task: false failure, duplicates (tasks and lines), lost lines."""
     found = tasks_named(emu, outcome.name)
     task = found[0] if found else {}
@@ -142,7 +120,7 @@ def judge(emu: TIAEmulator, outcome: Outcome, creations: Counter) -> dict[str, i
     if isinstance(outcome.error, JobFailed):
         false_failure |= task["FailureReason"] not in str(outcome.error)
     lost, duplicated = (
-        line_figures(task["Id"], served_task_lines(emu, task["Id"]), outcome.printed) if task else (0, 0)
+        rel.line_figures(task["Id"], served_task_lines(emu, task["Id"]), outcome.printed) if task else (0, 0)
     )
     return {
         "false_failure": int(false_failure),
@@ -153,21 +131,54 @@ def judge(emu: TIAEmulator, outcome: Outcome, creations: Counter) -> dict[str, i
     }
 
 
-def total_of(emu: TIAEmulator, outcomes: list[Outcome], creations: Counter) -> tuple[Counter, list]:
-    """The summed figures, and the tasks with any non-zero figure (with what they ended with)."""
+@dataclasses.dataclass
+class FaultyRun:
+    """Planned tasks run under a fault spec: how they ended and their summed figures."""
+
+    outcomes: list[rel.Outcome]
+    faults: Counter  # injected faults per (action, kind)
+    creations: Counter  # training tasks created per name
+    total: Counter  # summed judge() figures
+    bad: list  # the tasks with a non-zero figure, with how they ended
+
+
+def run_under_faults(
+    emu: TIAEmulator, spec: str, seed: int, plans: list[dict[str, Any]], scenario: str, results: Any
+) -> FaultyRun:
+    """Run the planned tasks with ``spec`` injected, judge each, and record the scenario's row."""
+    emu.set_faults(spec, seed=seed)
+    creations = count_task_creations(emu)
+    try:
+        outcomes = run_tasks(plans, f"manual__{seed}")
+    finally:
+        emu.set_faults(None)
     figures = [judge(emu, o, creations) for o in outcomes]
     total: Counter = Counter()
     for f in figures:
         total.update(f)
-    bad = [
-        (o.name, o.state, repr(o.error)[:300], f)
-        for o, f in zip(outcomes, figures, strict=True)
-        if any(f.values())
-    ]
-    return total, bad
+    run = FaultyRun(
+        outcomes,
+        Counter(emu.fault_counts),
+        creations,
+        total,
+        [
+            (o.name, o.state, repr(o.error)[:300], f)
+            for o, f in zip(outcomes, figures, strict=True)
+            if any(f.values())
+        ],
+    )
+    results.record(
+        scenario,
+        len(plans),
+        faults=sum(run.faults.values()),
+        false_failures=total["false_failure"],
+        duplicates=total["duplicate_tasks"] + total["duplicate_lines"],
+        lost_lines=total["lost_lines"],
+    )
+    return run
 
 
-def own_tags(emu: TIAEmulator, outcomes: list[Outcome]) -> Counter:
+def own_tags(emu: TIAEmulator, outcomes: list[rel.Outcome]) -> Counter:
     """How many tasks carry each task instance's idempotency tag (exactly one each)."""
     tags: Counter = Counter()
     for outcome in outcomes:
@@ -177,30 +188,28 @@ def own_tags(emu: TIAEmulator, outcomes: list[Outcome]) -> Counter:
 
 
 # ---------------------------------------------------------------------------------- transient faults
-def test_100_tasks_under_transient_faults(tione_emu, tione_conn, reliability_results) -> None:
-    tione_emu.set_faults(SPEC, seed=SEED)
-    creations = count_task_creations(tione_emu)
-    try:
-        outcomes = run_tasks([plan(i, "rel-one") for i in range(TASKS)], "manual__tione_faults")
-    finally:
-        tione_emu.set_faults(None)
-    faults = Counter(tione_emu.fault_counts)
-    total, bad = total_of(tione_emu, outcomes, creations)
-    reliability_results.record(
+def test_100_tasks_under_transient_faults(simulated_emulator, tione_conn, reliability_results) -> None:
+    emu = simulated_emulator
+    plans = [plan(i, "rel-one") for i in range(TASKS)]
+    run = run_under_faults(
+        emu,
+        SPEC,
+        SEED,
+        plans,
         "TI-ONE transient faults: 100 tasks (50 polling, 50 deferred)",
-        TASKS,
-        faults=sum(faults.values()),
-        false_failures=total["false_failure"],
-        duplicates=total["duplicate_tasks"] + total["duplicate_lines"],
-        lost_lines=total["lost_lines"],
+        reliability_results,
     )
-    assert bad == []
+    outcomes, faults, creations, total = run.outcomes, run.faults, run.creations, run.total
+    assert run.bad == []
     assert (total["false_failure"], total["duplicate_tasks"], total["missing_tasks"]) == (0, 0, 0)
     assert (total["duplicate_lines"], total["lost_lines"]) == (0, 0)
     assert Counter(o.state for o in outcomes) == {SUCCEED: 80, "Failed": 20}
-    tags = own_tags(tione_emu, outcomes)
+    tags = own_tags(simulated_emulator, outcomes)
     assert len(tags) == TASKS and set(tags.values()) == {1} and None not in tags
-    served = sum(len(served_task_lines(tione_emu, the_task(tione_emu, o.name)["Id"])) for o in outcomes)
+    served = sum(
+        len(served_task_lines(simulated_emulator, the_task(simulated_emulator, o.name)["Id"]))
+        for o in outcomes
+    )
     assert served == sum(2 + (i * 3) % 20 for i in range(TASKS))
     # Deferrable tasks really deferred (a task may rarely end before its first read), one event each.
     deferred = [o for o in outcomes if o.deferred]
@@ -212,7 +221,7 @@ def test_100_tasks_under_transient_faults(tione_emu, tione_conn, reliability_res
         kinds[kind] += n
     assert all(kinds[k] > 0 for k in [*READ_FAULTS, *CREATE_FAULTS]), kinds
     assert all(sum(n for (a, _), n in faults.items() if a == action) > 0 for action in READS), faults
-    reads = sum(tione_emu.calls[a] for a in READS)
+    reads = sum(simulated_emulator.calls[a] for a in READS)
     read_faults = sum(n for (action, _), n in faults.items() if action in READS)
     assert 0.14 * reads <= read_faults <= 0.26 * reads, (read_faults, reads)
     lost_replies = (
@@ -220,39 +229,33 @@ def test_100_tasks_under_transient_faults(tione_emu, tione_conn, reliability_res
     )
     assert lost_replies >= 5
     create_faults = sum(n for (action, _), n in faults.items() if action == "CreateTrainingTask")
-    assert TASKS < tione_emu.calls["CreateTrainingTask"] <= TASKS + create_faults
+    assert TASKS < simulated_emulator.calls["CreateTrainingTask"] <= TASKS + create_faults
     assert sum(creations.values()) == TASKS
 
 
-def test_lost_create_replies_make_no_duplicates(tione_emu, tione_conn, reliability_results) -> None:
+def test_lost_create_replies_make_no_duplicates(simulated_emulator, tione_conn, reliability_results) -> None:
     plans = [
         {**plan(i, "rel-lost"), "duration": 0.3, "lines": 3, "outcome": "Succeeded", "start_delay": 0.0}
         for i in range(LOST_TASKS)
     ]
-    tione_emu.set_faults(fault_spec({}, {"drop_after": 0.6, "InternalError_after": 0.5}), seed=SEED + 1)
-    creations = count_task_creations(tione_emu)
-    try:
-        outcomes = run_tasks(plans, "manual__tione_lost")
-    finally:
-        tione_emu.set_faults(None)
-    faults = Counter(tione_emu.fault_counts)
-    total, bad = total_of(tione_emu, outcomes, creations)
-    reliability_results.record(
+    lost = fault_spec({}, {"drop_after": 0.6, "InternalError_after": 0.5})
+    run = run_under_faults(
+        simulated_emulator,
+        lost,
+        SEED + 1,
+        plans,
         "TI-ONE lost CreateTrainingTask replies",
-        len(plans),
-        faults=sum(faults.values()),
-        false_failures=total["false_failure"],
-        duplicates=total["duplicate_tasks"] + total["duplicate_lines"],
-        lost_lines=total["lost_lines"],
+        reliability_results,
     )
-    assert bad == []
-    assert total["missing_tasks"] == 0 and sum(creations.values()) == len(plans)
-    assert set(own_tags(tione_emu, outcomes).values()) == {1}
+    faults, total = run.faults, run.total
+    assert run.bad == []
+    assert total["missing_tasks"] == 0 and sum(run.creations.values()) == len(plans)
+    assert set(own_tags(simulated_emulator, run.outcomes).values()) == {1}
     assert faults[("CreateTrainingTask", "drop_after")] >= 10
     assert faults[("CreateTrainingTask", "InternalError_after")] >= 3
     # A lost reply's retry found the task by its tag before sending CreateTrainingTask again.
-    assert tione_emu.calls["CreateTrainingTask"] == LOST_TASKS
-    assert all(o.state == SUCCEED for o in outcomes)
+    assert simulated_emulator.calls["CreateTrainingTask"] == LOST_TASKS
+    assert all(o.state == SUCCEED for o in run.outcomes)
 
 
 # ------------------------------------------------------------------------------------ crash / restart
@@ -261,58 +264,54 @@ CRASH_DAG = "tia_rel_crash"  # the worker's task instance: (tia_rel_crash, train
 
 
 @pytest.fixture
-def crash_conn(tione_emu, monkeypatch) -> str:
-    monkeypatch.setenv("AIRFLOW_CONN_TIA_REL_CRASH", conn_json(tione_emu, retry_backoff=0.01))
-    tione_emu.set_faults(None)
-    tione_emu.reset_counters()
-    return CRASH_CONN
+def crash_conn(simulated_emulator, monkeypatch) -> str:
+    return rel.connect(monkeypatch, simulated_emulator, CRASH_CONN)
 
 
 def crash_figures(
     emu: TIAEmulator, name: str, printed: list[str], creations: Counter
-) -> tuple[dict, int, int]:
-    """(the one task of this name, lost lines, duplicates: extra tasks and lines printed twice)."""
+) -> tuple[dict, Counter]:
+    """The one task of this name, and its figures: lost lines, duplicates (extra tasks, lines printed twice)."""
     task = the_task(emu, name)
     assert task is not None, f"no task {name}"
-    lost, duplicated = line_figures(task["Id"], served_task_lines(emu, task["Id"]), printed)
-    return task, lost, duplicated + max(0, creations[name] - 1)
+    lost, duplicated = rel.line_figures(task["Id"], served_task_lines(emu, task["Id"]), printed)
+    return task, Counter(lost_lines=lost, duplicates=duplicated + max(0, creations[name] - 1))
 
 
-@pytest.mark.parametrize("state_store", [True, False], ids=["task-state-store", "tag-only"])
+@pytest.mark.parametrize("store_name", ["task_state_store.json", None], ids=["task-state-store", "tag-only"])
 def test_worker_killed_mid_wait_retry_reattaches_by_tag(
-    tione_emu, crash_conn, tmp_path, state_store, reliability_results
+    simulated_emulator, crash_conn, tmp_path, store_name, reliability_results
 ) -> None:
-    name = f"rel-one-kill-{'store' if state_store else 'tag'}"
-    creations = count_task_creations(tione_emu)
-    store_file = tmp_path / "task_state_store.json"
+    """Try 1 (a worker process) is SIGKILLed mid-wait; try 2 finds its task (by the task state store,
+    else by the idempotency tag) and waits for it: no second task, every line printed."""
+    state_store = store_name is not None
+    name, store_file = f"rel-one-kill-{'store' if state_store else 'tag'}", tmp_path / (store_name or "-")
     run_id = f"manual__{name}"  # a task instance of its own: its own idempotency tag
-    first_try = run_worker_until_job_line(
-        [name, str(store_file) if state_store else "-", "3", "30", "tione", run_id], "[train-"
+    creations = count_task_creations(simulated_emulator)
+    first_try, store = rel.kill_worker_mid_wait(
+        name, store_file if state_store else None, ["3", "30", "tione", run_id], "[train-"
     )
-    running = the_task(tione_emu, name)
+    running = the_task(simulated_emulator, name)
     assert running is not None and running["Status"] == "RUNNING"  # SIGKILL: no on_kill, the task goes on
-    if state_store:
-        assert json.loads(store_file.read_text())["tione_created_task"]["id"] == running["Id"]
+    if store is not None:
+        assert store.data["tione_created_task"]["id"] == running["Id"]
 
-    store = DictStore(json.loads(store_file.read_text())) if state_store else None
-    retry = drive(
+    retry = rel.drive(
         lambda: training_op(name, CRASH_CONN, 3, 30),
-        FakeTI(CRASH_DAG, "train", run_id, try_number=2),
+        rel.FakeTI(CRASH_DAG, "train", run_id, try_number=2),
         store=store,
         name=name,
     )
-    task, lost, duplicated = crash_figures(tione_emu, name, retry.printed, creations)
-    false_failures = int(retry.state != SUCCEED or retry.result["Id"] != running["Id"])
+    task, figures = crash_figures(simulated_emulator, name, retry.printed, creations)
+    figures["false_failures"] = int(retry.state != SUCCEED or retry.result["Id"] != running["Id"])
     reliability_results.record(
         f"TI-ONE crash: worker SIGKILLed, try 2 reattaches ({'state store' if state_store else 'by tag'})",
         1,
         faults=1,
-        false_failures=false_failures,
-        duplicates=duplicated,
-        lost_lines=lost,
+        **figures,
     )
     assert retry.error is None and retry.result["Id"] == task["Id"] == running["Id"]
-    calls = tione_emu.calls
+    calls = simulated_emulator.calls
     assert (calls["CreateTrainingTask"], calls["StopTrainingTask"], calls["StartTrainingTask"]) == (1, 0, 0)
     assert creations == {name: 1}
     message = (
@@ -321,170 +320,116 @@ def test_worker_killed_mid_wait_retry_reattaches_by_tag(
         else f"Attaching to existing TI-ONE training task {name}"
     )
     assert sum(message in m for m in retry.printed) == 1, retry.printed
-    assert (false_failures, duplicated, lost) == (0, 0, 0)
-    assert len(served_task_lines(tione_emu, task["Id"])) == 30
+    assert +figures == Counter()  # no non-zero figure
+    assert len(served_task_lines(simulated_emulator, task["Id"])) == 30
     assert any(m.startswith("[train-") for m in first_try)
 
 
-def _defer(name: str, printed: list[str], ti: FakeTI, duration: float, lines: int) -> TaskDeferred:
-    op = capture(training_op(name, CRASH_CONN, duration, lines, deferrable=True), printed)
-    with pytest.raises(TaskDeferred) as deferred:
-        op.execute(context_for(ti))
-    return deferred.value
+def _defer(name: str, printed: list[str], ti: rel.FakeTI, duration: float, lines: int) -> TaskDeferred:
+    return rel.defer(
+        rel.capture(training_op(name, CRASH_CONN, duration, lines, deferrable=True), printed), ti
+    )
+
+
+def _printed_a_line(printed: list[str]) -> Callable[[], bool]:
+    """Whether the task log holds a line of the training task (the trigger is mid-wait, checkpointed)."""
+    return lambda: any(m.startswith("[train-") for m in printed)
 
 
 def test_triggerer_restart_mid_wait_keeps_the_task(
-    tione_emu, crash_conn, reliability_results, trigger_xcoms
+    simulated_emulator, crash_conn, reliability_results, trigger_xcoms
 ) -> None:
     name = "rel-one-triggerer-restart"
-    creations = count_task_creations(tione_emu)
-    ti = FakeTI(CRASH_DAG, "train", "manual__restart")
+    creations = count_task_creations(simulated_emulator)
+    ti = rel.FakeTI(CRASH_DAG, "train", "manual__restart")
     printed: list[str] = []
     deferred = _defer(name, printed, ti, 3, 30)
     payload = deferred.trigger.serialize()
     task_id = payload[1]["training_task_id"]
     assert payload[1]["tencentcloud_conn_id"] == CRASH_CONN
 
-    first = rebuild(deferred.trigger, ti, printed)
-    cleanup, on_kill = Spy(first, "cleanup"), Spy(first, "on_kill")
-    old = Triggerer()
-    try:
-        running = old.submit(run_like_triggerer(first))
-        tione_emu.wait_for_task(task_id, "RUNNING")
-        deadline = time.monotonic() + 30  # until the first trigger printed lines (and checkpointed them)
-        while not any(m.startswith("[train-") for m in printed) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        running.cancel()  # the triggerer shuts down: its tasks are cancelled without a user action
-        with contextlib.suppress(Exception):
-            running.result(10)
-        deadline = time.monotonic() + 10
-        while cleanup.calls == 0 and time.monotonic() < deadline:
-            time.sleep(0.05)
-    finally:
-        old.close()
+    first = rel.rebuild(deferred.trigger, ti, printed)
+    cleanup, on_kill = rel.shut_down_mid_wait(first, _printed_a_line(printed))
     assert (cleanup.calls, on_kill.calls) == (1, 0)
-    assert tione_emu.tione.store.status(task_id) == "RUNNING"  # not stopped by a restart
+    assert simulated_emulator.tione.store.status(task_id) == "RUNNING"  # not stopped by a restart
 
-    new = Triggerer()  # another triggerer picks the trigger up from the database
-    try:
-        second = rebuild(first, ti, printed)
-        assert second.serialize() == payload
-        events = new.run(second)
-    finally:
-        new.close()
-    result = capture(training_op(name, CRASH_CONN, 3, 30, deferrable=True), printed).execute_complete(
-        context_for(ti), events[0]
+    events = rel.run_recreated(first, ti, printed)  # another triggerer picks the trigger up from the database
+    result = rel.capture(training_op(name, CRASH_CONN, 3, 30, deferrable=True), printed).execute_complete(
+        rel.context_for(ti), events[0]
     )
     assert trigger_xcoms.values, "the first trigger checkpointed its log position"
-    task, lost, duplicated = crash_figures(tione_emu, name, printed, creations)
-    false_failures = int(len(events) != 1 or result["Status"] != SUCCEED or result["Id"] != task_id)
+    task, figures = crash_figures(simulated_emulator, name, printed, creations)
+    figures["false_failures"] = int(
+        len(events) != 1 or result["Status"] != SUCCEED or result["Id"] != task_id
+    )
     reliability_results.record(
         "TI-ONE crash: triggerer restarted mid-wait",
         1,
         faults=1,
-        false_failures=false_failures,
-        duplicates=duplicated,
-        lost_lines=lost,
+        **figures,
     )
     assert len(events) == 1 and events[0]["status"] == "success"
-    assert task["Status"] == SUCCEED and tione_emu.calls["CreateTrainingTask"] == 1
-    assert tione_emu.calls["StopTrainingTask"] == 0
-    assert (false_failures, duplicated, lost) == (0, 0, 0)
+    assert task["Status"] == SUCCEED and simulated_emulator.calls["CreateTrainingTask"] == 1
+    assert simulated_emulator.calls["StopTrainingTask"] == 0
+    assert +figures == Counter()  # no non-zero figure
 
 
 def test_user_marks_deferred_task_failed_trigger_stops_the_task(
-    tione_emu, crash_conn, reliability_results
+    simulated_emulator, crash_conn, reliability_results
 ) -> None:
     name = "rel-one-user-kill"
-    ti, printed = FakeTI(CRASH_DAG, "train", "manual__userkill"), []
+    ti, printed = rel.FakeTI(CRASH_DAG, "train", "manual__userkill"), []
     deferred = _defer(name, [], ti, 30, 5)
     task_id = deferred.trigger.training_task_id
-    trigger = rebuild(deferred.trigger, ti, printed)
-    cleanup, on_kill = Spy(trigger, "cleanup"), Spy(trigger, "on_kill")
-
-    async def scenario() -> None:
-        task = asyncio.ensure_future(run_like_triggerer(trigger))
-        deadline = time.monotonic() + 30  # until the trigger is mid-wait: it printed the first line
-        while not any(m.startswith("[train-") for m in printed) and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-        task.cancel(USER_ACTION)  # what the triggerer does when a user marks the task failed
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-    triggerer = Triggerer()
-    try:
-        triggerer.submit(scenario()).result(30)
-    finally:
-        triggerer.close()
-    with contextlib.suppress(TimeoutError):
-        tione_emu.wait_for_task(task_id, "STOPPED", timeout=10)
-    stopped = tione_emu.tione.store.status(task_id) == "STOPPED"
+    on_kill, cleanup = rel.user_kill_mid_wait(
+        rel.rebuild(deferred.trigger, ti, printed), _printed_a_line(printed)
+    )
+    rel.wait_until(lambda: simulated_emulator.tione.store.status(task_id) == "STOPPED", 10)
+    stopped = simulated_emulator.tione.store.status(task_id) == "STOPPED"
     reliability_results.record(
         "TI-ONE crash: user marks deferred task failed", 1, faults=1, false_failures=int(not stopped)
     )
     assert stopped and (on_kill.calls, cleanup.calls) == (1, 1)
-    calls = tione_emu.calls
+    calls = simulated_emulator.calls
     assert (calls["CreateTrainingTask"], calls["StopTrainingTask"], calls["DeleteTrainingTask"]) == (1, 1, 0)
-    assert tione_emu.tione.store.get(task_id)["FailureReason"] == "User Stop"
+    assert simulated_emulator.tione.store.get(task_id)["FailureReason"] == "User Stop"
 
 
 def test_emulator_restarted_with_state_dir_mid_wait(tmp_path, monkeypatch, reliability_results) -> None:
-    state = tmp_path / "state"
-    first = TIAEmulator(runner="simulated", state_dir=state).start()
-    monkeypatch.setenv("AIRFLOW_CONN_TIA_REL_CRASH", conn_json(first, retry_backoff=0.01))
+    first = TIAEmulator(runner="simulated", state_dir=tmp_path / "state").start()
+    monkeypatch.setenv("AIRFLOW_CONN_TIA_REL_CRASH", rel.conn_json(first, retry_backoff=0.01))
     creations = count_task_creations(first)
-    triggerer = Triggerer()
-    outcomes: dict[str, Outcome] = {}
     names = {"rel-one-restart-sync": False, "rel-one-restart-deferred": True}
 
-    def run(name: str, deferrable: bool) -> None:
-        outcomes[name] = drive(
-            lambda: training_op(name, CRASH_CONN, 3, 30, deferrable=deferrable),
-            FakeTI(CRASH_DAG, f"t-{name}", "manual__svc"),
-            triggerer,
-            name=name,
-        )
+    def run(name: str, deferrable: bool) -> Callable[[rel.Triggerer], rel.Outcome]:
+        ti = rel.FakeTI(CRASH_DAG, f"t-{name}", "manual__svc")
+        op = functools.partial(training_op, name, CRASH_CONN, 3, 30, deferrable=deferrable)
+        return lambda triggerer: rel.drive(op, ti, triggerer, name=name)
 
-    threads = [threading.Thread(target=run, args=item) for item in names.items()]
-    second = None
-    try:
-        for thread in threads:
-            thread.start()
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not all(
-            (task := the_task(first, n)) and task["Status"] == "RUNNING" for n in names
-        ):
-            time.sleep(0.05)
+    def mid_wait() -> bool:
+        running = [the_task(first, n) for n in names]
+        if not all(task and task["Status"] == "RUNNING" for task in running):
+            return False
         time.sleep(0.8)  # a few polls and log lines before the service goes away
-        first.stop()  # the service goes away mid-wait...
-        time.sleep(1.0)
-        second = TIAEmulator(
-            runner="simulated", state_dir=state, port=first.port
-        ).start()  # ...and comes back
-        second_creations = count_task_creations(second)
-        for thread in threads:
-            thread.join(60)
-    finally:
-        triggerer.close()
-        if second is not None:
-            second.stop()
-        first.stop()
-    false_failures = lost = duplicated = 0
+        return True
+
+    second, outcomes, second_creations = rel.restart_service_mid_wait(
+        first, {name: run(name, d) for name, d in names.items()}, mid_wait, count_task_creations
+    )
+    figures: Counter = Counter()
     for name, outcome in outcomes.items():
-        task, task_lost, task_dup = crash_figures(second, name, outcome.printed, creations + second_creations)
-        false_failures += outcome.state != task["Status"] or task["Status"] != SUCCEED
-        lost, duplicated = lost + task_lost, duplicated + task_dup
+        task, task_figures = crash_figures(second, name, outcome.printed, creations + second_creations)
+        figures.update(task_figures)
+        figures["false_failures"] += outcome.state != task["Status"] or task["Status"] != SUCCEED
     reliability_results.record(
         "TI-ONE crash: service restarted (state dir)",
         len(names),
         faults=1,
-        false_failures=false_failures,
-        duplicates=duplicated,
-        lost_lines=lost,
+        **figures,
     )
     assert [outcomes[n].state for n in names] == [SUCCEED, SUCCEED]
     assert outcomes["rel-one-restart-deferred"].deferred and not outcomes["rel-one-restart-sync"].deferred
     assert creations == Counter(dict.fromkeys(names, 1)) and not second_creations
     assert second.calls["CreateTrainingTask"] == 0
     assert second.calls["DescribeTrainingTask"] + second.calls["DescribeTrainingTasks"] > 0
-    assert (false_failures, duplicated, lost) == (0, 0, 0)
+    assert +figures == Counter()  # no non-zero figure

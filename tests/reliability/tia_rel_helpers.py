@@ -50,6 +50,14 @@ def conn_json(emu: TIAEmulator, **extra: Any) -> str:
     return json.dumps(body)
 
 
+def connect(monkeypatch: Any, emu: TIAEmulator, conn_id: str) -> str:
+    """Point the connection ``conn_id`` at ``emu`` (fast retries), with no faults and fresh counters."""
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", conn_json(emu, retry_backoff=0.01))
+    emu.set_faults(None)
+    emu.reset_counters()
+    return conn_id
+
+
 def sim_settings(
     duration: float, outcome: str = "Succeeded", lines: int = 5, start_delay: float = 0.0
 ) -> dict[str, str]:
@@ -387,3 +395,117 @@ def run_worker_until_job_line(args: list[str], line_prefix: str) -> list[str]:
         proc.wait(10)
     assert proc.returncode == -signal.SIGKILL
     return printed
+
+
+def kill_worker_mid_wait(
+    name: str, store_file: Path | None, args: list[str], line_prefix: str
+) -> tuple[list[str], DictStore | None]:
+    """Run a worker for job ``name`` (``args``: the worker's after the store) with a task state store
+    in ``store_file`` (or none) until its first job line, SIGKILL it. Returns what it printed and the
+    task state store it left, as the next try gets it."""
+    printed = run_worker_until_job_line([name, str(store_file) if store_file else "-", *args], line_prefix)
+    return printed, DictStore(json.loads(store_file.read_text())) if store_file else None
+
+
+def wait_until(condition: Callable[[], Any], timeout: float = 30) -> bool:
+    """Poll ``condition`` until it holds (True) or ``timeout`` seconds pass (False)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def defer(op: JobRunOperator, ti: FakeTI) -> TaskDeferred:
+    """``execute`` until the task defers; its TaskDeferred (the trigger to run)."""
+    try:
+        op.execute(context_for(ti))
+    except TaskDeferred as deferred:
+        return deferred
+    raise AssertionError(f"{op.task_id} did not defer")
+
+
+def shut_down_mid_wait(trigger: Any, mid_wait: Callable[[], Any]) -> tuple[Spy, Spy]:
+    """Run ``trigger`` in a triggerer until ``mid_wait()``, then shut that triggerer down: its tasks are
+    cancelled without a user action. Returns the trigger's (cleanup, on_kill) call counters."""
+    cleanup, on_kill = Spy(trigger, "cleanup"), Spy(trigger, "on_kill")
+    old = Triggerer()
+    try:
+        running = old.submit(run_like_triggerer(trigger))
+        assert wait_until(mid_wait), "the trigger never got mid-wait"
+        running.cancel()
+        with contextlib.suppress(Exception):
+            running.result(10)
+        wait_until(lambda: cleanup.calls > 0, 10)
+    finally:
+        old.close()
+    return cleanup, on_kill
+
+
+def run_recreated(trigger: Any, ti: FakeTI, printed: list[str]) -> list[dict]:
+    """Another triggerer picks the trigger up from the database (``serialize()``) and runs it to its event."""
+    new = Triggerer()
+    try:
+        second = rebuild(trigger, ti, printed)
+        assert second.serialize() == trigger.serialize()
+        return new.run(second)
+    finally:
+        new.close()
+
+
+def user_kill_mid_wait(trigger: Any, mid_wait: Callable[[], Any]) -> tuple[Spy, Spy]:
+    """Run ``trigger`` until ``mid_wait()``, then cancel it as the triggerer does when a user marks the
+    deferred task failed. Returns its (on_kill, cleanup) call counters."""
+    cleanup, on_kill = Spy(trigger, "cleanup"), Spy(trigger, "on_kill")
+
+    async def scenario() -> None:
+        task = asyncio.ensure_future(run_like_triggerer(trigger))
+        deadline = time.monotonic() + 30
+        while not mid_wait() and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        task.cancel(USER_ACTION)
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    triggerer = Triggerer()
+    try:
+        triggerer.submit(scenario()).result(60)
+    finally:
+        triggerer.close()
+    return on_kill, cleanup
+
+
+def restart_service_mid_wait(
+    first: TIAEmulator,
+    runs: dict[str, Callable[[Triggerer], Outcome]],
+    mid_wait: Callable[[], Any],
+    count: Callable[[TIAEmulator], Counter],
+) -> tuple[TIAEmulator, dict[str, Outcome], Counter]:
+    """Run each task (a thread each; the deferred ones in one triggerer); once ``mid_wait()``, stop the
+    emulator ``first`` and start another on its port and state dir. Returns the second emulator (stopped,
+    its store readable), the outcomes, and ``count(second)`` (creations there)."""
+    from airflow_provider_tia.emulator import TIAEmulator
+
+    triggerer, outcomes = Triggerer(), {}
+    threads = [
+        threading.Thread(target=lambda n=name, r=run: outcomes.__setitem__(n, r(triggerer)))
+        for name, run in runs.items()
+    ]
+    second = None
+    try:
+        for thread in threads:
+            thread.start()
+        assert wait_until(mid_wait), "the tasks never got mid-wait"
+        first.stop()  # the service goes away mid-wait...
+        time.sleep(1.0)
+        second = TIAEmulator(runner="simulated", state_dir=first.state_dir, port=first.port).start()
+        creations = count(second)  # ...and comes back
+        for thread in threads:
+            thread.join(60)
+    finally:
+        triggerer.close()
+        if second is not None:
+            second.stop()
+        first.stop()
+    return second, outcomes, creations
