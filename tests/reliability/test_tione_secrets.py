@@ -8,9 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import pickle
 import time
-import traceback
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
@@ -19,7 +17,6 @@ import tia_rel_helpers as rel
 from tione_rel_helpers import training_op
 
 from airflow_provider_tia.exceptions import AuthFailure, JobFailed, JobWaitTimeout
-from airflow_provider_tia.hooks.sdk import SDK_LOGGER
 from airflow_provider_tia.triggers.tione import TrainingTaskTrigger
 
 if TYPE_CHECKING:
@@ -46,6 +43,7 @@ PATHS = {
     "sec-one-timeout-d": ("tione_rel_secret", True, 30, "Succeeded", 1, JobWaitTimeout),
     "sec-one-badkey": ("tione_rel_badkey", False, 0.4, "Succeeded", None, AuthFailure),
 }
+RUNS = len(PATHS) + 1  # the paths and a trigger reading with a bad key
 
 
 def leaks(texts: list[str]) -> int:
@@ -56,15 +54,6 @@ def where(text: str) -> str:
     """What stands before the first secret in ``text`` (for the failure message)."""
     at = min(i for i in (text.find(secret) for secret in SECRETS) if i >= 0)
     return repr(text[max(0, at - 160) : at])
-
-
-class _Records(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.texts: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.texts.append(self.format(record))
 
 
 def _conn(emu, password: str) -> str:
@@ -87,16 +76,12 @@ def rendered(op: CreateTrainingTaskOperator) -> str:
 
 
 def test_tione_secrets_never_leak(
-    simulated_emulator, monkeypatch, capfd, caplog, reliability_results
+    simulated_emulator, monkeypatch, capfd, caplog, sdk_records, reliability_results
 ) -> None:
     simulated_emulator.add_credential(SECRET_ID, SECRET_KEY)
     monkeypatch.setenv("AIRFLOW_CONN_TIONE_REL_SECRET", _conn(simulated_emulator, SECRET_KEY))
     monkeypatch.setenv("AIRFLOW_CONN_TIONE_REL_BADKEY", _conn(simulated_emulator, WRONG_KEY))
-    sdk_records = _Records()
-    sdk_logger = logging.getLogger(SDK_LOGGER)
-    sdk_logger.addHandler(sdk_records)
     caplog.set_level(logging.DEBUG)
-    sdk_logger.setLevel(logging.DEBUG)
     operators: list[CreateTrainingTaskOperator] = []
 
     def make(name: str):
@@ -138,40 +123,23 @@ def test_tione_secrets_never_leak(
         bad_events = asyncio.run(rel.run_like_triggerer(rel.rebuild(bad_trigger)))
     finally:
         triggerer.close()
-        sdk_logger.removeHandler(sdk_records)
-        sdk_logger.setLevel(logging.NOTSET)
 
-    haystack: list[str] = []
-    for outcome in outcomes.values():
-        haystack += outcome.printed
-        haystack.append(json.dumps(outcome.ti.xcoms))
-        haystack.append(
-            json.dumps([outcome.trigger_payload, outcome.defer_kwargs, outcome.events], default=str)
-        )
-        if outcome.error is not None:
-            haystack += [str(outcome.error), repr(outcome.error), *traceback.format_exception(outcome.error)]
-            haystack.append(pickle.dumps(outcome.error).decode("latin-1"))
+    haystack = rel.outcome_texts(outcomes.values())
     haystack.append(json.dumps([bad_trigger.serialize(), bad_events], default=str))
     for op in operators:
         haystack += [rendered(op), repr(op.hook), repr(op.hook.settings)]
     captured = capfd.readouterr()
     haystack += [captured.out, captured.err, caplog.text, *sdk_records.texts]
-    leaked = leaks(haystack)
-
-    states = {name: outcome.state for name, outcome in outcomes.items()}
-    expected = {
-        name: (error.__name__ if error and error is not JobFailed else "Failed" if error else "SUCCEED")
-        for name, (*_, error) in PATHS.items()
+    expected = rel.expected_states({name: error for name, (*_, error) in PATHS.items()}, "SUCCEED")
+    figures = {
+        "false_failures": sum(outcomes[name].state != state for name, state in expected.items()),
+        "leaked_secrets": leaks(haystack),
     }
-    false_failures = sum(states[n] != expected[n] for n in PATHS)
     reliability_results.record(
-        "TI-ONE secrets: success, task failure, timeout, auth failure",
-        len(PATHS) + 1,
-        false_failures=false_failures,
-        leaked_secrets=leaked,
+        "TI-ONE secrets: success, task failure, timeout, auth failure", RUNS, **figures
     )
-    assert states == expected
-    assert leaked == 0, [where(text) for text in haystack if leaks([text])]
+    assert {name: outcome.state for name, outcome in outcomes.items()} == expected
+    assert figures["leaked_secrets"] == 0, [where(text) for text in haystack if leaks([text])]
     # The checks saw what they had to see: the secrets really travelled (the service got them), the SDK's
     # DEBUG log of requests, the deferred paths' trigger payloads and the auth-failure event.
     spec = simulated_emulator.tione.store.get(ok_id)["Spec"]

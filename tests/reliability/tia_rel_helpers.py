@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk.exceptions import TaskDeferred
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
 
     from airflow_provider_tia.emulator import TIAEmulator
     from airflow_provider_tia.operators._job_operator import JobRunOperator
@@ -509,3 +509,31 @@ def restart_service_mid_wait(
             second.stop()
         first.stop()
     return second, outcomes, creations
+
+
+# ------------------------------------------------------------------------------------------ secrets
+def outcome_texts(outcomes: Iterable[Outcome]) -> list[str]:
+    """Everything a task try leaves where a secret must not be: its task log, XCom, trigger payload and
+    events, and its error (text, repr, traceback, pickle)."""
+    import pickle
+    import traceback
+
+    texts: list[str] = []
+    for outcome in outcomes:
+        texts += outcome.printed
+        texts.append(json.dumps(outcome.ti.xcoms if outcome.ti else None))
+        texts.append(json.dumps([outcome.trigger_payload, outcome.defer_kwargs, outcome.events], default=str))
+        if outcome.error is not None:
+            texts += [str(outcome.error), repr(outcome.error), *traceback.format_exception(outcome.error)]
+            texts.append(pickle.dumps(outcome.error).decode("latin-1"))
+    return texts
+
+
+def expected_states(errors: dict[str, type[BaseException] | None], success: str) -> dict[str, str]:
+    """``Outcome.state`` each task should end with: ``success``, ``Failed`` (JobFailed) or the error's name."""
+    from airflow_provider_tia.exceptions import JobFailed
+
+    return {
+        name: success if error is None else "Failed" if error is JobFailed else error.__name__
+        for name, error in errors.items()
+    }
