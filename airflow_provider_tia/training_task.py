@@ -27,6 +27,7 @@ STATUSES = (
 )
 ARREARS_STOP = "ARREARS_STOP"
 TASK_TIMES = ("CreateTime", "UpdateTime", "StartTime", "EndTime")
+SECRET_MASK = "***"  # what Airflow's secret masker writes
 
 
 def task_label(name: str | None, task_id: str) -> str:
@@ -136,5 +137,21 @@ class TrainingTask(JobBase):
         return reason
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-safe dict for XCom: the API's field names, times as ISO 8601 (UTC), Status normalised."""
-        return {**json_safe_dict(self.raw, TASK_TIMES), "Status": self.state_name}
+        """A JSON-safe dict for XCom and trigger events: the API's field names, times as ISO 8601 (UTC),
+        Status normalised, and the secrets a reply echoes (EnvVar values, the image password) masked."""
+        return {**_without_secrets(json_safe_dict(self.raw, TASK_TIMES)), "Status": self.state_name}
+
+
+def _without_secrets(task: dict[str, Any]) -> dict[str, Any]:
+    """The task with every EnvVar Value and ImageInfo.ImageSecret.Password replaced by ``***``: the
+    list item echoes Envs and replies echo ImageInfo, and the spec treats both as secrets."""
+    envs, image = task.get("Envs"), task.get("ImageInfo")
+    if isinstance(envs, list):
+        task["Envs"] = [
+            {**env, "Value": SECRET_MASK} if isinstance(env, dict) and env.get("Value") else env
+            for env in envs
+        ]
+    secret = image.get("ImageSecret") if isinstance(image, dict) else None
+    if isinstance(secret, dict) and secret.get("Password"):
+        task["ImageInfo"] = {**image, "ImageSecret": {**secret, "Password": SECRET_MASK}}  # type: ignore[dict-item]
+    return task

@@ -156,6 +156,19 @@ def test_to_dict_is_json_safe_with_iso_times() -> None:
         assert pendulum.parse(out[key]).tzinfo is not None  # type: ignore[union-attr]
 
 
+def test_to_dict_masks_env_values_and_the_image_password() -> None:
+    image = {
+        "ImageType": "CUSTOM",
+        "ImageUrl": "r/i:1",
+        "ImageSecret": {"Username": "u", "Password": "pw-123"},
+    }
+    envs = [{"Name": "TOKEN", "Value": "tok-456"}, {"Name": "EMPTY", "Value": ""}]
+    out = TrainingTask.from_api({**LIST_ITEM, "Envs": envs, "ImageInfo": image}).to_dict()
+    assert out["Envs"] == [{"Name": "TOKEN", "Value": "***"}, {"Name": "EMPTY", "Value": ""}]
+    assert out["ImageInfo"]["ImageSecret"] == {"Username": "u", "Password": "***"}
+    assert out["ImageInfo"]["ImageUrl"] == "r/i:1" and "pw-123" not in json.dumps(out)
+
+
 @pytest.mark.parametrize("bad", [None, [], "train-1", {"Name": "no id"}, {"Id": ""}])
 def test_malformed_replies(bad: object) -> None:
     with pytest.raises(MalformedResponse):

@@ -7,6 +7,7 @@ figures, so the table shows the real numbers even when a test fails.
 from __future__ import annotations
 
 import dataclasses
+import logging
 
 import pytest
 
@@ -73,7 +74,7 @@ def reliability_results() -> Results:
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # noqa: ARG001 - pytest hook
     if not RESULTS.rows:
         return
-    terminalreporter.section("TI-A reliability")
+    terminalreporter.section("TI-A and TI-ONE reliability")
     for line in RESULTS.table():
         terminalreporter.write_line(line)
 
@@ -85,3 +86,27 @@ def trigger_xcoms():
 
     with triggerer_comms() as comms:
         yield comms
+
+
+class LogRecords(logging.Handler):
+    """Every record of a logger, formatted."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.texts: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.texts.append(self.format(record))
+
+
+@pytest.fixture
+def sdk_records():
+    """The SDK's DEBUG log (every request and reply) during the test."""
+    from airflow_provider_tia.hooks.sdk import SDK_LOGGER
+
+    records, logger = LogRecords(), logging.getLogger(SDK_LOGGER)
+    logger.addHandler(records)
+    logger.setLevel(logging.DEBUG)
+    yield records
+    logger.removeHandler(records)
+    logger.setLevel(logging.NOTSET)

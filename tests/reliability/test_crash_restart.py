@@ -3,43 +3,41 @@ failed by a user, the TI-A service (emulator with --state-dir) restarted mid-wai
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import json
-import os
-import queue
-import signal
-import subprocess
-import sys
-import threading
 import time
 from collections import Counter
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-from airflow.sdk.exceptions import TaskDeferred
 from tia_rel_helpers import (
     CLUSTER,
-    USER_ACTION,
-    DictStore,
     FakeTI,
+    Outcome,
     Triggerer,
     capture,
     conn_json,
+    connect,
     context_for,
     count_creations,
+    defer,
     drive,
+    kill_worker_mid_wait,
     line_figures,
     rebuild,
-    run_like_triggerer,
+    restart_service_mid_wait,
+    run_recreated,
     served_lines,
+    shut_down_mid_wait,
     sim_conf,
+    user_kill_mid_wait,
+    wait_until,
 )
 
 from airflow_provider_tia.emulator import TIAEmulator
 from airflow_provider_tia.operators.tia import CreateJobOperator
 
-WORKER = str(Path(__file__).resolve().parent / "tia_rel_worker.py")
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 CONN = "tia_rel_crash"
 
 
@@ -51,9 +49,7 @@ def crash_emu() -> TIAEmulator:
 
 @pytest.fixture
 def crash_conn(crash_emu, monkeypatch) -> str:
-    monkeypatch.setenv("AIRFLOW_CONN_TIA_REL_CRASH", conn_json(crash_emu, retry_backoff=0.01))
-    crash_emu.reset_counters()
-    return CONN
+    return connect(monkeypatch, crash_emu, CONN)
 
 
 def make_op(name: str, duration: float, lines: int, deferrable: bool = False, **kwargs) -> CreateJobOperator:
@@ -71,68 +67,20 @@ def make_op(name: str, duration: float, lines: int, deferrable: bool = False, **
     )
 
 
-class Spy:
-    """Counts calls of an async method of one trigger instance (cleanup, on_kill) and still runs it."""
-
-    def __init__(self, trigger, method: str) -> None:
-        self.calls = 0
-        original = getattr(trigger, method)
-
-        async def spy(*args, **kwargs):
-            self.calls += 1
-            return await original(*args, **kwargs)
-
-        setattr(trigger, method, spy)
-
-
 # ------------------------------------------------------------------------------- worker SIGKILL
-def _run_worker_until_first_line(name: str, store_arg: str) -> list[str]:
-    """Start a worker process, wait until it printed a job line, SIGKILL it; returns what it printed."""
-    proc = subprocess.Popen(
-        [sys.executable, WORKER, name, store_arg, "4", "40"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=os.environ.copy(),
-    )
-    lines: queue.Queue = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
-    printed: list[str] = []
-    deadline = time.monotonic() + 60
-    try:
-        while time.monotonic() < deadline:
-            try:
-                line = lines.get(timeout=0.5)
-            except queue.Empty:
-                assert proc.poll() is None, f"worker exited early: {printed}"
-                continue
-            if line.startswith("TASK: "):
-                printed.append(line[len("TASK: ") :].rstrip("\n"))
-            if printed and printed[-1].startswith(f"[{name}-"):
-                break
-        else:
-            raise AssertionError(f"no job line from the worker: {printed}")
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
-    assert proc.returncode == -signal.SIGKILL
-    return printed
-
-
 @pytest.mark.parametrize("state_store", [True, False], ids=["task-state-store", "name-only"])
 def test_worker_killed_mid_wait_retry_reattaches(
     crash_emu, crash_conn, tmp_path, state_store, reliability_results
 ) -> None:
     name = f"rel-kill-{'store' if state_store else 'name'}"
     creations = count_creations(crash_emu)
-    store_file = tmp_path / "task_state_store.json"
-    first_try = _run_worker_until_first_line(name, str(store_file) if state_store else "-")
+    store_file = tmp_path / "task_state_store.json" if state_store else None
+    first_try, store = kill_worker_mid_wait(name, store_file, ["4", "40"], f"[{name}-")
     job = crash_emu.store.get(CLUSTER, name)
     assert job["State"] == "Running"  # SIGKILL: no on_kill, the job goes on
-    if state_store:
-        assert json.loads(store_file.read_text())["tia_created_job"]["id"] == job["Id"]
+    if store is not None:
+        assert store.data["tia_created_job"]["id"] == job["Id"]
 
-    store = DictStore(json.loads(store_file.read_text())) if state_store else None
     retry = drive(
         lambda: make_op(name, 4, 40),
         FakeTI("tia_rel_crash", "train", "manual__crash", try_number=2),
@@ -167,10 +115,11 @@ def test_worker_killed_mid_wait_retry_reattaches(
 
 # ------------------------------------------------------------------------------- triggerer restart
 def _defer(name: str, printed: list[str], ti: FakeTI, duration: float = 3, lines: int = 30):
-    op = capture(make_op(name, duration, lines, deferrable=True), printed)
-    with pytest.raises(TaskDeferred) as deferred:
-        op.execute(context_for(ti))
-    return deferred.value
+    return defer(capture(make_op(name, duration, lines, deferrable=True), printed), ti)
+
+
+def _printed_a_line(printed: list[str], name: str) -> Callable[[], bool]:
+    return lambda: any(m.startswith(f"[{name}-") for m in printed)
 
 
 def test_triggerer_restart_mid_wait_recreates_trigger_and_keeps_job(
@@ -185,30 +134,11 @@ def test_triggerer_restart_mid_wait_recreates_trigger_and_keeps_job(
     assert payload[1]["tia_conn_id"] == CONN and payload[1]["job_name"] == name
 
     first = rebuild(deferred.trigger, ti, printed)
-    cleanup, on_kill = Spy(first, "cleanup"), Spy(first, "on_kill")
-    old = Triggerer()
-    try:
-        running = old.submit(run_like_triggerer(first))
-        crash_emu.wait_for_state(name, CLUSTER, "Running", timeout=30)
-        time.sleep(0.6)
-        running.cancel()  # the triggerer shuts down: its tasks are cancelled without a user action
-        with contextlib.suppress(Exception):
-            running.result(10)
-        deadline = time.monotonic() + 10
-        while cleanup.calls == 0 and time.monotonic() < deadline:
-            time.sleep(0.05)
-    finally:
-        old.close()
+    cleanup, on_kill = shut_down_mid_wait(first, _printed_a_line(printed, name))
     assert (cleanup.calls, on_kill.calls) == (1, 0)
     assert crash_emu.store.get(CLUSTER, name)["State"] == "Running"  # not deleted by a restart
 
-    new = Triggerer()  # another triggerer picks the trigger up from the database
-    try:
-        second = rebuild(first, ti, printed)
-        assert second.serialize() == payload
-        events = new.run(second)
-    finally:
-        new.close()
+    events = run_recreated(first, ti, printed)  # another triggerer picks the trigger up from the database
     resumed = capture(make_op(name, 3, 30, deferrable=True), printed)
     result = resumed.execute_complete(context_for(ti), events[0])
     assert trigger_xcoms.values, "the first trigger checkpointed its log position"
@@ -235,23 +165,12 @@ def test_user_marks_deferred_task_failed_trigger_deletes_job(
 ) -> None:
     name = "rel-user-kill"
     ti = FakeTI("tia_rel_crash", "train", "manual__userkill")
+    printed: list[str] = []
     deferred = _defer(name, [], ti, duration=20, lines=5)
-    trigger = rebuild(deferred.trigger)
-    cleanup, on_kill = Spy(trigger, "cleanup"), Spy(trigger, "on_kill")
-
-    async def scenario() -> None:
-        task = asyncio.ensure_future(run_like_triggerer(trigger))
-        await asyncio.sleep(0.8)
-        task.cancel(USER_ACTION)  # what the triggerer does when a user marks the task failed
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-    triggerer = Triggerer()
-    try:
-        triggerer.submit(scenario()).result(30)
-    finally:
-        triggerer.close()
-    time.sleep(0.3)
+    on_kill, cleanup = user_kill_mid_wait(
+        rebuild(deferred.trigger, ti, printed), _printed_a_line(printed, name)
+    )
+    wait_until(lambda: crash_emu.store.get(CLUSTER, name) is None, 10)
     deleted = crash_emu.store.get(CLUSTER, name) is None
     reliability_results.record(
         "crash: user marks deferred task failed", 1, faults=1, false_failures=int(not deleted)
@@ -262,43 +181,29 @@ def test_user_marks_deferred_task_failed_trigger_deletes_job(
 
 # ------------------------------------------------------------------------------- service restart
 def test_emulator_restarted_with_state_dir_mid_wait(tmp_path, monkeypatch, reliability_results) -> None:
-    state = tmp_path / "state"
-    first = TIAEmulator(runner="simulated", state_dir=state).start()
-    port = first.port
+    first = TIAEmulator(runner="simulated", state_dir=tmp_path / "state").start()
     monkeypatch.setenv("AIRFLOW_CONN_TIA_REL_CRASH", conn_json(first, retry_backoff=0.01))
     creations = count_creations(first)
-    triggerer = Triggerer()
-    outcomes: dict[str, object] = {}
     names = {"rel-restart-sync": False, "rel-restart-deferred": True}
 
-    def run(name: str, deferrable: bool) -> None:
-        outcomes[name] = drive(
+    def run(name: str, deferrable: bool) -> Callable[[Triggerer], Outcome]:
+        return lambda triggerer: drive(
             lambda: make_op(name, 4, 40, deferrable=deferrable),
             FakeTI("tia_rel_crash", f"t-{name}", "manual__svc"),
             triggerer,
             name=name,
         )
 
-    threads = [threading.Thread(target=run, args=item) for item in names.items()]
-    second = None
-    try:
-        for thread in threads:
-            thread.start()
+    def mid_wait() -> bool:
         for name in names:
             first.wait_for_state(name, CLUSTER, "Running", timeout=30)
-        time.sleep(1.0)
+        time.sleep(1.0)  # a few polls and log lines before the service goes away
         assert [first.store.state(CLUSTER, n) for n in names] == ["Running", "Running"]
-        first.stop()  # the service goes away mid-wait...
-        time.sleep(1.0)
-        second = TIAEmulator(runner="simulated", state_dir=state, port=port).start()  # ...and comes back
-        second_creations = count_creations(second)
-        for thread in threads:
-            thread.join(60)
-    finally:
-        triggerer.close()
-        if second is not None:
-            second.stop()
-        first.stop()
+        return True
+
+    second, outcomes, second_creations = restart_service_mid_wait(
+        first, {name: run(name, deferrable) for name, deferrable in names.items()}, mid_wait, count_creations
+    )
     false_failures = lost = duplicated = 0
     for name in names:
         outcome = outcomes[name]

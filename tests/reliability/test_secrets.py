@@ -7,9 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import pickle
 import time
-import traceback
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -20,6 +18,8 @@ from tia_rel_helpers import (
     Triggerer,
     context_for,
     drive,
+    expected_states,
+    outcome_texts,
     rebuild,
     run_like_triggerer,
     sim_conf,
@@ -27,7 +27,6 @@ from tia_rel_helpers import (
 
 from airflow_provider_tia.emulator import TIAEmulator
 from airflow_provider_tia.exceptions import AuthFailure, JobFailed, JobWaitTimeout
-from airflow_provider_tia.hooks.sdk import SDK_LOGGER
 from airflow_provider_tia.operators.tia import CreateJobOperator
 
 SECRET_ID = "AKIDrelTemporary01"
@@ -40,15 +39,6 @@ SECRETS = (SECRET_KEY, TOKEN, WRONG_KEY, WRONG_TOKEN)
 
 def leaks(texts: list[str]) -> int:
     return sum(text.count(secret) for text in texts for secret in SECRETS)
-
-
-class _Records(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.texts: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.texts.append(self.format(record))
 
 
 @pytest.fixture(scope="module")
@@ -89,16 +79,12 @@ PATHS = {
 }
 
 
-def test_secrets_never_leak(secret_emu, monkeypatch, capfd, caplog, reliability_results) -> None:
+def test_secrets_never_leak(secret_emu, monkeypatch, capfd, caplog, sdk_records, reliability_results) -> None:
     monkeypatch.setenv("AIRFLOW_CONN_TIA_REL_SECRET", _conn(secret_emu, SECRET_KEY, TOKEN))
     monkeypatch.setenv("AIRFLOW_CONN_TIA_REL_BADKEY", _conn(secret_emu, WRONG_KEY, TOKEN))
     monkeypatch.setenv("AIRFLOW_CONN_TIA_REL_BADTOKEN", _conn(secret_emu, SECRET_KEY, WRONG_TOKEN))
     secret_emu.reset_counters()
-    sdk_records = _Records()
-    sdk_logger = logging.getLogger(SDK_LOGGER)
-    sdk_logger.addHandler(sdk_records)
     caplog.set_level(logging.DEBUG)  # root and the SDK's logger (tencentcloud_sdk_common) at DEBUG
-    sdk_logger.setLevel(logging.DEBUG)
     operators: list[CreateJobOperator] = []
 
     def make(name: str):
@@ -144,19 +130,8 @@ def test_secrets_never_leak(secret_emu, monkeypatch, capfd, caplog, reliability_
         bad_events = asyncio.run(run_like_triggerer(rebuild(bad_trigger)))
     finally:
         triggerer.close()
-        sdk_logger.removeHandler(sdk_records)
-        sdk_logger.setLevel(logging.NOTSET)
 
-    haystack: list[str] = []
-    for outcome in outcomes.values():
-        haystack += outcome.printed
-        haystack.append(json.dumps(outcome.ti.xcoms))
-        haystack.append(
-            json.dumps([outcome.trigger_payload, outcome.defer_kwargs, outcome.events], default=str)
-        )
-        if outcome.error is not None:
-            haystack += [str(outcome.error), repr(outcome.error), *traceback.format_exception(outcome.error)]
-            haystack.append(pickle.dumps(outcome.error).decode("latin-1"))
+    haystack = outcome_texts(outcomes.values())
     haystack.append(json.dumps([bad_trigger.serialize(), bad_events], default=str))
     for op in operators:  # rendered template fields, as the UI shows them
         op.render_template_fields(
@@ -169,10 +144,7 @@ def test_secrets_never_leak(secret_emu, monkeypatch, capfd, caplog, reliability_
     leaked = leaks(haystack)
 
     states = {name: outcome.state for name, outcome in outcomes.items()}
-    expected = {
-        name: (error.__name__ if error and error is not JobFailed else "Failed" if error else "Succeeded")
-        for name, (*_, error) in PATHS.items()
-    }
+    expected = expected_states({name: error for name, (*_, error) in PATHS.items()}, "Succeeded")
     false_failures = sum(states[n] != expected[n] for n in PATHS)
     reliability_results.record(
         "secrets: success, job failure, timeout, auth failure",

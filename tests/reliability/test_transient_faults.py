@@ -15,6 +15,7 @@ from tia_rel_helpers import (
     Outcome,
     Triggerer,
     conn_json,
+    connect,
     count_creations,
     drive,
     line_figures,
@@ -52,8 +53,7 @@ def faulty() -> TIAEmulator:
 
 @pytest.fixture
 def rel_conn(faulty, monkeypatch) -> str:
-    monkeypatch.setenv("AIRFLOW_CONN_TIA_REL", conn_json(faulty, retry_backoff=0.01))
-    return "tia_rel"
+    return connect(monkeypatch, faulty, "tia_rel")
 
 
 def plan(i: int) -> dict:

@@ -1,5 +1,6 @@
-"""Helpers of the reliability suite: drive CreateJobOperator directly (sync and deferred), as a worker
-and a triggerer would, against an emulator, and check the outcome, the jobs and the log lines."""
+"""Helpers of the reliability suite: drive CreateJobOperator (or CreateTrainingTaskOperator) directly
+(sync and deferred), as a worker and a triggerer would, against an emulator, and check the outcome, the
+jobs and the log lines."""
 
 from __future__ import annotations
 
@@ -10,19 +11,27 @@ import importlib
 import itertools
 import json
 import logging
+import os
+import queue
+import signal
+import subprocess
+import sys
 import threading
+import time
 from collections import Counter
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk.exceptions import TaskDeferred
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
 
     from airflow_provider_tia.emulator import TIAEmulator
-    from airflow_provider_tia.operators.tia import CreateJobOperator
+    from airflow_provider_tia.operators._job_operator import JobRunOperator
 
 CLUSTER = "ap-beijing"
+WORKER = str(Path(__file__).resolve().parent / "tia_rel_worker.py")
 USER_ACTION = "__airflow_user_action__"  # the triggerer's cancel message for a user action
 _ids = itertools.count()
 
@@ -41,16 +50,31 @@ def conn_json(emu: TIAEmulator, **extra: Any) -> str:
     return json.dumps(body)
 
 
+def connect(monkeypatch: Any, emu: TIAEmulator, conn_id: str) -> str:
+    """Point the connection ``conn_id`` at ``emu`` (fast retries), with no faults and fresh counters."""
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", conn_json(emu, retry_backoff=0.01))
+    emu.set_faults(None)
+    emu.reset_counters()
+    return conn_id
+
+
+def sim_settings(
+    duration: float, outcome: str = "Succeeded", lines: int = 5, start_delay: float = 0.0
+) -> dict[str, str]:
+    """The simulated runner's settings of one job: TI-ONE takes them as tags, TI-A as RuntimeConf."""
+    return {
+        "sim.duration": str(duration),
+        "sim.outcome": outcome,
+        "sim.log_lines": str(lines),
+        "sim.start_delay": str(start_delay),
+    }
+
+
 def sim_conf(
     duration: float, outcome: str = "Succeeded", lines: int = 5, start_delay: float = 0.0
 ) -> list[str]:
-    """RuntimeConf entries of the simulated runner."""
-    return [
-        f"sim.duration={duration}",
-        f"sim.outcome={outcome}",
-        f"sim.log_lines={lines}",
-        f"sim.start_delay={start_delay}",
-    ]
+    """RuntimeConf entries of the simulated runner (TI-A)."""
+    return [f"{key}={value}" for key, value in sim_settings(duration, outcome, lines, start_delay).items()]
 
 
 # ------------------------------------------------------------------------------ task-instance stand-in
@@ -123,7 +147,7 @@ def _sink_logger(messages: list[str]) -> logging.Logger:
     return logger
 
 
-def capture(op: CreateJobOperator, messages: list[str]) -> CreateJobOperator:
+def capture(op: JobRunOperator, messages: list[str]) -> JobRunOperator:
     """Send ``op.log`` (its task log: job lines and operator messages) into ``messages``."""
     object.__setattr__(op, "_cached_logger", _TaskLogger(_sink_logger(messages), {}))
     return op
@@ -145,16 +169,21 @@ def line_figures(name: str, expected: list[str], printed: list[str]) -> tuple[in
     return lost, duplicated
 
 
-def count_creations(emu: TIAEmulator) -> Counter:
-    """Count jobs the emulator really created, per (cluster, name) (a duplicate would count twice)."""
-    store = emu.store
+def count_creations(
+    emu: TIAEmulator,
+    store: Any = None,
+    key: Callable[[dict], Any] = lambda spec: (spec["Cluster"], spec["Name"]),
+) -> Counter:
+    """Count jobs the emulator really created, per ``key(spec)`` (a duplicate would count twice): TI-A
+    jobs per (cluster, name) by default; ``store`` names another store (``emu.tione.store``)."""
+    store = store or emu.store
     assert store is not None
     counter: Counter = Counter()
     original = store.create
 
-    def create(spec: dict) -> dict:
-        job = original(spec)
-        counter[(spec["Cluster"], spec["Name"])] += 1
+    def create(spec: dict, *args: Any) -> dict:
+        job = original(spec, *args)
+        counter[key(spec)] += 1
         return job
 
     store.create = create  # type: ignore[method-assign]
@@ -272,18 +301,20 @@ class Outcome:
 
     @property
     def state(self) -> str:
-        """``Succeeded``/``Failed`` as seen by the task, or the error's class name."""
+        """The job's final state as seen by the task (TI-A ``State``, TI-ONE ``Status``), ``Failed`` for
+        JobFailed, or the error's class name."""
         from airflow_provider_tia.exceptions import JobFailed
 
         if self.error is None:
-            return str((self.result or {}).get("State"))
+            result = self.result or {}
+            return str(result.get("State", result.get("Status")))
         if isinstance(self.error, JobFailed):
             return "Failed"
         return type(self.error).__name__
 
 
 def drive(
-    make_op: Callable[[], CreateJobOperator],
+    make_op: Callable[[], JobRunOperator],
     ti: FakeTI,
     triggerer: Triggerer | None = None,
     store: DictStore | None = None,
@@ -315,3 +346,194 @@ def drive(
     if outcome.result is not None:
         ti.xcom_push("return_value", outcome.result)
     return outcome
+
+
+# ------------------------------------------------------------------------------------------ crashes
+class Spy:
+    """Counts calls of an async method of one trigger instance (cleanup, on_kill) and still runs it."""
+
+    def __init__(self, trigger: Any, method: str) -> None:
+        self.calls = 0
+        original = getattr(trigger, method)
+
+        async def spy(*args: Any, **kwargs: Any) -> Any:
+            self.calls += 1
+            return await original(*args, **kwargs)
+
+        setattr(trigger, method, spy)
+
+
+def run_worker_until_job_line(args: list[str], line_prefix: str) -> list[str]:
+    """Start a worker process (``tia_rel_worker.py`` with ``args``), wait until it printed a job line
+    (starting with ``line_prefix``), SIGKILL it; returns what it printed."""
+    proc = subprocess.Popen(
+        [sys.executable, WORKER, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=os.environ.copy(),
+    )
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
+    printed: list[str] = []
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline:
+            try:
+                line = lines.get(timeout=0.5)
+            except queue.Empty:
+                assert proc.poll() is None, f"worker exited early: {printed}"
+                continue
+            if line.startswith("TASK: "):
+                printed.append(line[len("TASK: ") :].rstrip("\n"))
+            if printed and printed[-1].startswith(line_prefix):
+                break
+        else:
+            raise AssertionError(f"no job line from the worker: {printed}")
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    assert proc.returncode == -signal.SIGKILL
+    return printed
+
+
+def kill_worker_mid_wait(
+    name: str, store_file: Path | None, args: list[str], line_prefix: str
+) -> tuple[list[str], DictStore | None]:
+    """Run a worker for job ``name`` (``args``: the worker's after the store) with a task state store
+    in ``store_file`` (or none) until its first job line, SIGKILL it. Returns what it printed and the
+    task state store it left, as the next try gets it."""
+    printed = run_worker_until_job_line([name, str(store_file) if store_file else "-", *args], line_prefix)
+    return printed, DictStore(json.loads(store_file.read_text())) if store_file else None
+
+
+def wait_until(condition: Callable[[], Any], timeout: float = 30) -> bool:
+    """Poll ``condition`` until it holds (True) or ``timeout`` seconds pass (False)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def defer(op: JobRunOperator, ti: FakeTI) -> TaskDeferred:
+    """``execute`` until the task defers; its TaskDeferred (the trigger to run)."""
+    try:
+        op.execute(context_for(ti))
+    except TaskDeferred as deferred:
+        return deferred
+    raise AssertionError(f"{op.task_id} did not defer")
+
+
+def shut_down_mid_wait(trigger: Any, mid_wait: Callable[[], Any]) -> tuple[Spy, Spy]:
+    """Run ``trigger`` in a triggerer until ``mid_wait()``, then shut that triggerer down: its tasks are
+    cancelled without a user action. Returns the trigger's (cleanup, on_kill) call counters."""
+    cleanup, on_kill = Spy(trigger, "cleanup"), Spy(trigger, "on_kill")
+    old = Triggerer()
+    try:
+        running = old.submit(run_like_triggerer(trigger))
+        assert wait_until(mid_wait), "the trigger never got mid-wait"
+        running.cancel()
+        with contextlib.suppress(Exception):
+            running.result(10)
+        wait_until(lambda: cleanup.calls > 0, 10)
+    finally:
+        old.close()
+    return cleanup, on_kill
+
+
+def run_recreated(trigger: Any, ti: FakeTI, printed: list[str]) -> list[dict]:
+    """Another triggerer picks the trigger up from the database (``serialize()``) and runs it to its event."""
+    new = Triggerer()
+    try:
+        second = rebuild(trigger, ti, printed)
+        assert second.serialize() == trigger.serialize()
+        return new.run(second)
+    finally:
+        new.close()
+
+
+def user_kill_mid_wait(trigger: Any, mid_wait: Callable[[], Any]) -> tuple[Spy, Spy]:
+    """Run ``trigger`` until ``mid_wait()``, then cancel it as the triggerer does when a user marks the
+    deferred task failed. Returns its (on_kill, cleanup) call counters."""
+    cleanup, on_kill = Spy(trigger, "cleanup"), Spy(trigger, "on_kill")
+
+    async def scenario() -> None:
+        task = asyncio.ensure_future(run_like_triggerer(trigger))
+        deadline = time.monotonic() + 30
+        while not mid_wait() and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        task.cancel(USER_ACTION)
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    triggerer = Triggerer()
+    try:
+        triggerer.submit(scenario()).result(60)
+    finally:
+        triggerer.close()
+    return on_kill, cleanup
+
+
+def restart_service_mid_wait(
+    first: TIAEmulator,
+    runs: dict[str, Callable[[Triggerer], Outcome]],
+    mid_wait: Callable[[], Any],
+    count: Callable[[TIAEmulator], Counter],
+) -> tuple[TIAEmulator, dict[str, Outcome], Counter]:
+    """Run each task (a thread each; the deferred ones in one triggerer); once ``mid_wait()``, stop the
+    emulator ``first`` and start another on its port and state dir. Returns the second emulator (stopped,
+    its store readable), the outcomes, and ``count(second)`` (creations there)."""
+    from airflow_provider_tia.emulator import TIAEmulator
+
+    triggerer, outcomes = Triggerer(), {}
+    threads = [
+        threading.Thread(target=lambda n=name, r=run: outcomes.__setitem__(n, r(triggerer)))
+        for name, run in runs.items()
+    ]
+    second = None
+    try:
+        for thread in threads:
+            thread.start()
+        assert wait_until(mid_wait), "the tasks never got mid-wait"
+        first.stop()  # the service goes away mid-wait...
+        time.sleep(1.0)
+        second = TIAEmulator(runner="simulated", state_dir=first.state_dir, port=first.port).start()
+        creations = count(second)  # ...and comes back
+        for thread in threads:
+            thread.join(60)
+    finally:
+        triggerer.close()
+        if second is not None:
+            second.stop()
+        first.stop()
+    return second, outcomes, creations
+
+
+# ------------------------------------------------------------------------------------------ secrets
+def outcome_texts(outcomes: Iterable[Outcome]) -> list[str]:
+    """Everything a task try leaves where a secret must not be: its task log, XCom, trigger payload and
+    events, and its error (text, repr, traceback, pickle)."""
+    import pickle
+    import traceback
+
+    texts: list[str] = []
+    for outcome in outcomes:
+        texts += outcome.printed
+        texts.append(json.dumps(outcome.ti.xcoms if outcome.ti else None))
+        texts.append(json.dumps([outcome.trigger_payload, outcome.defer_kwargs, outcome.events], default=str))
+        if outcome.error is not None:
+            texts += [str(outcome.error), repr(outcome.error), *traceback.format_exception(outcome.error)]
+            texts.append(pickle.dumps(outcome.error).decode("latin-1"))
+    return texts
+
+
+def expected_states(errors: dict[str, type[BaseException] | None], success: str) -> dict[str, str]:
+    """``Outcome.state`` each task should end with: ``success``, ``Failed`` (JobFailed) or the error's name."""
+    from airflow_provider_tia.exceptions import JobFailed
+
+    return {
+        name: success if error is None else "Failed" if error is JobFailed else error.__name__
+        for name, error in errors.items()
+    }

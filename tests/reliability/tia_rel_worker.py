@@ -1,6 +1,7 @@
-"""One try of a CreateJobOperator task in its own process, as a worker runs it (killed by the tests).
+"""One try of a CreateJobOperator (or CreateTrainingTaskOperator) task in its own process, as a worker runs
+it (killed by the tests).
 
-Usage: python tia_rel_worker.py <job name> <state-store file or "-"> <sim duration> <log lines>
+Usage: python tia_rel_worker.py <job name> <state-store file or "-"> <sim duration> <log lines> [tia|tione [run id]]
 The connection ``tia_rel_crash`` comes from the environment. Job lines and operator messages are printed
 to stdout as ``TASK: <message>``; the task state store (if any) is a JSON file rewritten on every set.
 """
@@ -11,10 +12,14 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tia_rel_helpers import CLUSTER, DictStore, FakeTI, context_for, sim_conf
 
 from airflow_provider_tia.operators.tia import CreateJobOperator
+
+if TYPE_CHECKING:
+    from airflow_provider_tia.operators._job_operator import JobRunOperator
 
 
 class FileStore(DictStore):
@@ -27,9 +32,12 @@ class FileStore(DictStore):
         self.path.write_text(json.dumps(self.data))
 
 
-def main() -> None:
-    name, store_arg, duration, lines = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
-    op = CreateJobOperator(
+def make_op(platform: str, name: str, duration: float, lines: int) -> JobRunOperator:
+    if platform == "tione":
+        from tione_rel_helpers import training_op
+
+        return training_op(name, "tia_rel_crash", duration, lines)
+    return CreateJobOperator(
         task_id="train",
         name=name,
         cluster=CLUSTER,
@@ -39,6 +47,11 @@ def main() -> None:
         tia_conn_id="tia_rel_crash",
         poll_interval=0.2,
     )
+
+
+def main() -> None:
+    name, store_arg, duration, lines = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
+    op = make_op(sys.argv[5] if len(sys.argv) > 5 else "tia", name, duration, lines)
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(logging.Formatter("TASK: %(message)s"))
     logger = logging.getLogger("tia.reliability.worker")
@@ -47,7 +60,8 @@ def main() -> None:
     logger.propagate = False
     object.__setattr__(op, "_cached_logger", logger)
     store = None if store_arg == "-" else FileStore(Path(store_arg))
-    op.execute(context_for(FakeTI("tia_rel_crash", "train", run_id="manual__crash", try_number=1), store))
+    run_id = sys.argv[6] if len(sys.argv) > 6 else "manual__crash"
+    op.execute(context_for(FakeTI("tia_rel_crash", "train", run_id=run_id, try_number=1), store))
     print("TASK-ENDED", flush=True)
 
 
