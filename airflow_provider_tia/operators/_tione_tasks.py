@@ -26,6 +26,7 @@ TASK_KEY_TAG = "airflow-task-key"  # tag on every training task: hash of (dag, t
 TERMINAL = ("SUCCEED", "FAILED", "STOPPED", "SUBMIT_FAILED")
 END_WAIT = 300.0  # seconds a stopped task may take to end before a delete gives up
 STOP_RETRY = 60.0  # seconds a task still being submitted is asked again to stop
+START_WAIT = 60.0  # seconds a restarted task may take to show its new run
 KILL_ACTIONS = ("stop", "delete", "leave")
 
 
@@ -118,12 +119,23 @@ class TIONETasks(PlatformJobs):
             self.log.info("%s failed in an earlier try: starting it again", existing.label)
             self.target = task_key(existing.id, existing.name, tag)
             self.hook.start_training_task(existing.id)
-            return self._remember_read(self.target)
+            return self._started_again(self.target, existing)
         if existing is not None:
             self.log.info("%s is replaced (if_exists='replace'): deleting it", existing.label)
             self.delete(task_key(existing.id, existing.name))
         task_id = self.create_watched(key, lambda: self.hook.create_training_task(spec))
         return self._remember_read(task_key(task_id, spec.name, tag))
+
+    def _started_again(self, key: Key, before: TrainingTask, timeout: float = START_WAIT) -> TrainingTask:
+        """The task once its new run shows (Start is asynchronous: a read right after it may still
+        show the failed run), so the wait never ends on the old run's status."""
+        shows_by = time.monotonic() + timeout
+        while True:
+            task = self._remember_read(key)
+            new_run = task.latest_instance_id != before.latest_instance_id or not task.is_terminal
+            if new_run or time.monotonic() >= shows_by:
+                return task
+            time.sleep(min(self.interval, 2.0))
 
     def _remember_read(self, key: Key) -> TrainingTask:
         self.target = key
