@@ -82,6 +82,7 @@ with DAG(
         tags={"team": "ml"},
         poll_interval=1,
         max_wait=1800,
+        deferrable=True,  # waits in the triggerer; the logs still stream into the task log
     )
 
     @task

@@ -1,4 +1,4 @@
-"""`make ui`: the TI-A emulator and a local Airflow 3 with the example DAGs, in one command.
+"""`make ui`: the TI-A and TI-ONE emulator, a local COS (moto) and Airflow 3 with the example DAGs.
 
 Starts, all on 127.0.0.1 and under a private AIRFLOW_HOME (default ``.airflow-ui/``, SQLite, LocalExecutor):
 the emulator (local runner: jobs really run), then Airflow's api-server, scheduler, dag-processor and
@@ -37,6 +37,7 @@ HOST = "127.0.0.1"
 USER = "admin"
 CONN_ID = "tencentcloud_default"
 EMULATOR = "airflow_provider_tia.emulator"
+TIONE_BUCKET = "tione-demo-1250000000"  # example_tione_training's default bucket
 # The emulator's key pair: a local demo credential, given to the emulator and stored in the connection.
 EMULATOR_SECRET_ID, EMULATOR_SECRET_KEY = "AKIDemulator", "emulator-secret"
 
@@ -100,7 +101,7 @@ class UIStack:
         self.home = Path(home).resolve()
         self.logs = self.home / "process-logs"
         self._want_port, self._want_emulator_port = port, emulator_port
-        self.port = self.emulator_port = 0
+        self.port = self.emulator_port = self.cos_port = 0
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self._token: str | None = None
 
@@ -112,6 +113,10 @@ class UIStack:
     @property
     def emulator_endpoint(self) -> str:
         return f"{HOST}:{self.emulator_port}"
+
+    @property
+    def cos_endpoint(self) -> str:
+        return f"http://{HOST}:{self.cos_port}"
 
     @property
     def password(self) -> str:
@@ -146,16 +151,21 @@ class UIStack:
         """Start everything; returns once the UI can be used. StackError (after stopping) otherwise."""
         deadline = time.monotonic() + timeout
         self.logs.mkdir(parents=True, exist_ok=True)
-        self.port, self.emulator_port = pick_ports(self._want_port, self._want_emulator_port)
+        self.port, self.emulator_port, self.cos_port = pick_ports(
+            self._want_port, self._want_emulator_port, 0
+        )
         _ = self.password  # made now: the api-server reads the file when it starts
         try:
             airflow, emulator = [sys.executable, "-m", "airflow"], [sys.executable, "-m", EMULATOR]
             port, state = str(self.emulator_port), str(self.home / "emulator")
             keys = ["--secret-id", EMULATOR_SECRET_ID, "--secret-key", EMULATOR_SECRET_KEY]
             self._run_once("db-migrate", [*airflow, "db", "migrate"], deadline)
+            # moto's S3 server stands in for COS: TI-ONE code packages, data and outputs live there.
+            self._spawn("cos", [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(self.cos_port)])
             self._spawn(
                 "emulator",
-                [*emulator, "--host", HOST, "--port", port, "--runner", "local", "--state-dir", state, *keys],
+                [*emulator, "--host", HOST, "--port", port, "--runner", "local", "--state-dir", state, *keys]
+                + ["--cos-endpoint", self.cos_endpoint],
             )
             self._spawn(
                 "api-server",
@@ -166,6 +176,7 @@ class UIStack:
             self._spawn("triggerer", [*airflow, "triggerer", "--skip-serve-logs"])
             self._wait("the components to report healthy", self._healthy, deadline)
             self._put_connection()
+            self._wait("the COS bucket of the TI-ONE example", self._bucket_ready, deadline)
             self._wait("the example DAGs to load", self._dags_loaded, deadline)
         except BaseException:
             self.stop()
@@ -269,7 +280,12 @@ class UIStack:
             self.api("DELETE", f"/api/v2/connections/{CONN_ID}")
         # The scheme goes in the endpoint URL: a short extra value such as "http" makes Airflow's secret
         # masker warn in every task log; "token": null shows the Session token field in the Edit form.
-        extra = {"region": "ap-beijing", "endpoint": f"http://{self.emulator_endpoint}", "token": None}
+        extra = {
+            "region": "ap-beijing",
+            "endpoint": f"http://{self.emulator_endpoint}",
+            "cos_endpoint": self.cos_endpoint,
+            "token": None,
+        }
         self.api(
             "POST",
             "/api/v2/connections",
@@ -280,9 +296,31 @@ class UIStack:
                 "login": EMULATOR_SECRET_ID,
                 "password": EMULATOR_SECRET_KEY,
                 "extra": json.dumps(extra),
-                "description": "The local TI-A emulator started by `make ui`",
+                "description": "The local TI-A and TI-ONE emulator (and COS) started by `make ui`",
             },
         )
+
+    def _bucket_ready(self) -> bool:
+        """Create the TI-ONE example's bucket (``example_tione_training``'s default) once COS answers."""
+        import boto3
+        from botocore.exceptions import BotoCoreError
+
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=self.cos_endpoint,
+            region_name="ap-beijing",
+            aws_access_key_id=EMULATOR_SECRET_ID,
+            aws_secret_access_key=EMULATOR_SECRET_KEY,
+        )
+        try:
+            s3.create_bucket(
+                Bucket=TIONE_BUCKET, CreateBucketConfiguration={"LocationConstraint": "ap-beijing"}
+            )
+        except s3.exceptions.BucketAlreadyOwnedByYou:
+            pass
+        except BotoCoreError:  # not listening yet
+            return False
+        return True
 
     def _dags_loaded(self) -> bool:
         """True once every example DAG is loaded or has an import error (shown in the UI)."""
