@@ -140,7 +140,7 @@ def test_a_user_sees_our_connection_form_runs_the_example_and_finds_the_job_link
         form = page.get_by_role("dialog")
         conn_type = form.get_by_role("combobox", name="Connection Type")
         conn_type.fill("Tencent")
-        page.get_by_role("option", name="Tencent Cloud TI-A").click()
+        page.get_by_role("option", name="Tencent Cloud (TI-A, TI-ONE)").click()
         expect(form.get_by_role("textbox", name="SecretId")).to_be_visible()
         expect(form.get_by_role("textbox", name="SecretKey")).to_be_visible()
         for hidden in ("Host", "Port", "Schema", "Login", "Password"):
