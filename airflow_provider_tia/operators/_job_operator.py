@@ -131,7 +131,7 @@ class JobRunOperator(ResumableJobMixin, TencentCloudOperator):
         job = self.jobs.read_or_none(external_id)
         if self.jobs.is_gone(external_id, job):
             return GONE
-        self.jobs.remember(job)
+        self.jobs.remember(job, external_id)
         return job.state_name
 
     def is_job_active(self, status: str) -> bool:
@@ -147,7 +147,7 @@ class JobRunOperator(ResumableJobMixin, TencentCloudOperator):
         self.push_job_link(context, key)
         last = self.jobs.last
         job = last if last is not None and not self.jobs.is_gone(key, last) else self.jobs.read(key)
-        self.jobs.remember(job)
+        self.jobs.remember(job, key)
         if not self.wait_for_completion:
             self._result = self.final_job = job.to_dict()
             return self._result
@@ -157,10 +157,9 @@ class JobRunOperator(ResumableJobMixin, TencentCloudOperator):
             return self._end(lifecycle.finished(job, label), follower)
         if self.deferrable:
             self.jobs.poll_logs(follower)
-            resume = {"key": self.jobs.key_of(job), "logs": follower.state() if follower else None}
-            self.defer(
-                trigger=self.make_trigger(self.jobs.key_of(job), resume), method_name="execute_complete"
-            )
+            target = self.jobs.target or key
+            resume = {"key": target, "logs": follower.state() if follower else None}
+            self.defer(trigger=self.make_trigger(target, resume), method_name="execute_complete")
         event = lifecycle.wait(
             lambda: self.jobs.describe(key),
             label,

@@ -85,8 +85,10 @@ class PlatformJobs:
         return getattr(job, "create_time", None)
 
     # ------------------------------------------------------------------------------- shared calls
-    def remember(self, job: Any) -> None:
-        self.last, self.target = job, self.key_of(job)
+    def remember(self, job: Any, key: Key | None = None) -> None:
+        """``job`` is the one this execution is about; ``key`` (what addressed it) wins over what its
+        read says (a TI-A reply may leave out its cluster)."""
+        self.last, self.target = job, {**self.key_of(job), **(key or {})}
 
     def read(self, key: Key) -> Any:
         """The job, read again after transient errors until the task's deadline."""
