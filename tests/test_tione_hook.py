@@ -189,3 +189,46 @@ def _run(op, ti, errors: list[BaseException]) -> None:
         op.execute({"ti": ti})
     except BaseException as error:
         errors.append(error)
+
+
+def test_transient_errors_before_create_never_fail_the_task(simulated_emulator, connect) -> None:
+    """DescribeTrainingTasks (finding this task instance's task) fails past the hook's own attempts: the
+    operator rides it out within its budget, then creates and watches its task."""
+    import threading
+
+    from tia_test_support import FakeTI
+
+    from airflow_provider_tia.operators.tione import CreateTrainingTaskOperator
+
+    connect("tencentcloud_default", simulated_emulator, extra={"retry_backoff": 0.01, "max_attempts": 2})
+    name = f"flaky-list-{uuid.uuid4().hex[:6]}"
+    op = CreateTrainingTaskOperator(
+        task_id="train",
+        name=name,
+        resource_config_infos=[{"Role": "WORKER", "InstanceType": "TI.S.MEDIUM.POST", "InstanceNum": 1}],
+        start_cmd="python train.py",
+        tags={"sim.duration": "0.3"},
+        poll_interval=0.2,
+        max_wait=60,
+    )
+    simulated_emulator.set_faults("DescribeTrainingTasks:InternalError=1")
+    results: list[object] = []
+    thread = threading.Thread(target=lambda: results.append(_result(op, FakeTI("train", run_id=name))))
+    thread.start()
+    try:
+        deadline = pendulum.now().add(seconds=30)
+        while simulated_emulator.fault_counts[("DescribeTrainingTasks", "InternalError")] < 4:
+            assert pendulum.now() < deadline, "the operator never listed its tasks"
+            threading.Event().wait(0.05)
+    finally:
+        simulated_emulator.set_faults(None)
+    thread.join(60)
+    (result,) = results
+    assert isinstance(result, dict) and result["Status"] == "SUCCEED", result
+
+
+def _result(op, ti) -> object:
+    try:
+        return op.execute({"ti": ti})
+    except BaseException as error:
+        return error

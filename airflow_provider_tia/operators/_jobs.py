@@ -9,7 +9,7 @@ how to read, create and end (delete or stop) one job.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from airflow.sdk.exceptions import AirflowException
 
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from airflow_provider_tia.logs import LogReader
 
 Key = dict[str, Any]
+T = TypeVar("T")
 
 
 class TaskLog(Protocol):
@@ -90,11 +91,14 @@ class PlatformJobs:
         read says (a TI-A reply may leave out its cluster)."""
         self.last, self.target = job, {**self.key_of(job), **(key or {})}
 
+    def retrying(self, call: Callable[[], T], what: str) -> T:
+        """``call()``, again after transient errors until the task's deadline: a passing fault never
+        fails the task while its budget lasts."""
+        return lifecycle.retry_transient(call, self.deadline, self.interval, what)
+
     def read(self, key: Key) -> Any:
         """The job, read again after transient errors until the task's deadline."""
-        return lifecycle.retry_transient(
-            lambda: self.describe(key), self.deadline, self.interval, f"Reading {self.label(key)}"
-        )
+        return self.retrying(lambda: self.describe(key), f"Reading {self.label(key)}")
 
     def read_or_none(self, key: Key) -> Any:
         try:

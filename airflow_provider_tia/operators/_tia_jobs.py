@@ -8,13 +8,13 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_tia import lifecycle
 from airflow_provider_tia.exceptions import JobAlreadyExists, TIAError
 from airflow_provider_tia.job import job_key, job_label
 from airflow_provider_tia.lifecycle import Action, IfExists
 from airflow_provider_tia.operators._jobs import Key, PlatformJobs, TaskLog
 
 if TYPE_CHECKING:
+    from airflow_provider_tia import lifecycle
     from airflow_provider_tia.hooks.tia import TIAHook, TIALogReader
     from airflow_provider_tia.job import Job, JobSpec
 
@@ -99,9 +99,7 @@ class TIAJobs(PlatformJobs):
 
     def delete_and_wait(self, key: Key, timeout: float = DELETE_WAIT) -> None:
         """Delete the job and wait until it is gone (a name can be reused only then)."""
-        lifecycle.retry_transient(
-            lambda: self.end(key), self.deadline, self.interval, f"DeleteJob {key['name']}"
-        )
+        self.retrying(lambda: self.end(key), f"DeleteJob {key['name']}")
         gone_by = time.monotonic() + timeout
         while self.read_or_none(key) is not None:
             if time.monotonic() >= gone_by:

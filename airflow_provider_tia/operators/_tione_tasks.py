@@ -84,17 +84,24 @@ class TIONETasks(PlatformJobs):
     # ----------------------------------------------------------------------------------- finding
     def _id_by_tag(self, key: Key) -> str | None:
         tag = key.get("tag")
-        found = self.hook.find_training_tasks(tags={TASK_KEY_TAG: tag}) if tag else []
+        found = self.find_tagged(tag) if tag else []
         return newest(found).id if found else None
+
+    def find_tagged(self, tag: str) -> list[TrainingTask]:
+        """The tasks carrying this task instance's tag (DescribeTrainingTasks, riding out transient errors)."""
+        return self.retrying(
+            lambda: self.hook.find_training_tasks(tags={TASK_KEY_TAG: tag}), f"Finding tasks tagged {tag}"
+        )
 
     def find_own(self, tag: str) -> TrainingTask | None:
         """The task an earlier try of this task instance created (carries its tag), if any."""
-        found = self.hook.find_training_tasks(tags={TASK_KEY_TAG: tag})
+        found = self.find_tagged(tag)
         return newest(found) if found else None
 
     def find_named(self, name: str) -> TrainingTask | None:
         """The newest task of exactly this name (the service's name filter may be fuzzy)."""
-        found = [task for task in self.hook.find_training_tasks(name=name) if task.name == name]
+        named = self.retrying(lambda: self.hook.find_training_tasks(name=name), f"Finding tasks named {name}")
+        found = [task for task in named if task.name == name]
         return newest(found) if found else None
 
     # ----------------------------------------------------------------------------------- acting
@@ -118,7 +125,7 @@ class TIONETasks(PlatformJobs):
         if existing is not None and action is Action.RECREATE:
             self.log.info("%s failed in an earlier try: starting it again", existing.label)
             self.target = task_key(existing.id, existing.name, tag)
-            self.hook.start_training_task(existing.id)
+            self.retrying(lambda: self.hook.start_training_task(existing.id), f"Starting {existing.label}")
             return self._started_again(self.target, existing)
         if existing is not None:
             self.log.info("%s is replaced (if_exists='replace'): deleting it", existing.label)
@@ -162,7 +169,10 @@ class TIONETasks(PlatformJobs):
         gives_up = time.monotonic() + timeout
         while True:
             try:
-                self.hook.stop_training_task(key["id"], missing_ok=True)
+                self.retrying(
+                    lambda: self.hook.stop_training_task(key["id"], missing_ok=True),
+                    f"Stopping {self.label(key)}",
+                )
                 return
             except WrongState:
                 task = self.read_or_none(key)
@@ -175,8 +185,12 @@ class TIONETasks(PlatformJobs):
 
     def delete(self, key: Key, timeout: float = END_WAIT) -> None:
         """Delete the task; a running one is stopped first (the service may refuse to delete it)."""
+
+        def delete() -> bool:
+            return self.hook.delete_training_task(key["id"], missing_ok=True)
+
         try:
-            self.hook.delete_training_task(key["id"], missing_ok=True)
+            self.retrying(delete, f"Deleting {self.label(key)}")
             return
         except WrongState:
             self.log.info("%s is running: stopping it before deleting it", self.label(key))
@@ -186,7 +200,7 @@ class TIONETasks(PlatformJobs):
             if time.monotonic() >= ends_by:
                 raise TIAError(f"{self.label(key)} was stopped but did not end within {timeout:.0f}s")
             time.sleep(min(self.interval, 2.0))
-        self.hook.delete_training_task(key["id"], missing_ok=True)
+        self.retrying(delete, f"Deleting {self.label(key)}")
 
 
 def newest(tasks: list[TrainingTask]) -> TrainingTask:
