@@ -160,19 +160,11 @@ def test_kill_while_submitting_still_stops_the_task(slow_submit_emulator, connec
 
     from tia_test_support import FakeTI
 
-    from airflow_provider_tia.operators.tione import CreateTrainingTaskOperator
-
     connect("tencentcloud_default", slow_submit_emulator)
     name = f"submitting-{uuid.uuid4().hex[:6]}"
-    op = CreateTrainingTaskOperator(
-        task_id="train",
-        name=name,
-        resource_config_infos=[{"Role": "WORKER", "InstanceType": "TI.S.MEDIUM.POST", "InstanceNum": 1}],
-        start_cmd="python train.py",
-        poll_interval=0.2,
-    )
-    errors: list[BaseException] = []
-    thread = threading.Thread(target=lambda: _run(op, FakeTI("train", run_id=name), errors))
+    op = _operator(name)
+    results: list[object] = []
+    thread = threading.Thread(target=lambda: results.append(_result(op, FakeTI("train", run_id=name))))
     thread.start()
     deadline = pendulum.now().add(seconds=30)
     while op.jobs.last is None and pendulum.now() < deadline:
@@ -184,13 +176,6 @@ def test_kill_while_submitting_still_stops_the_task(slow_submit_emulator, connec
     assert slow_submit_emulator.wait_for_task(task_id, "STOPPED", timeout=30)["FailureReason"] == "User Stop"
 
 
-def _run(op, ti, errors: list[BaseException]) -> None:
-    try:
-        op.execute({"ti": ti})
-    except BaseException as error:
-        errors.append(error)
-
-
 def test_transient_errors_before_create_never_fail_the_task(simulated_emulator, connect) -> None:
     """DescribeTrainingTasks (finding this task instance's task) fails past the hook's own attempts: the
     operator rides it out within its budget, then creates and watches its task."""
@@ -198,19 +183,9 @@ def test_transient_errors_before_create_never_fail_the_task(simulated_emulator, 
 
     from tia_test_support import FakeTI
 
-    from airflow_provider_tia.operators.tione import CreateTrainingTaskOperator
-
     connect("tencentcloud_default", simulated_emulator, extra={"retry_backoff": 0.01, "max_attempts": 2})
     name = f"flaky-list-{uuid.uuid4().hex[:6]}"
-    op = CreateTrainingTaskOperator(
-        task_id="train",
-        name=name,
-        resource_config_infos=[{"Role": "WORKER", "InstanceType": "TI.S.MEDIUM.POST", "InstanceNum": 1}],
-        start_cmd="python train.py",
-        tags={"sim.duration": "0.3"},
-        poll_interval=0.2,
-        max_wait=60,
-    )
+    op = _operator(name, tags={"sim.duration": "0.3"}, max_wait=60)
     simulated_emulator.set_faults("DescribeTrainingTasks:InternalError=1")
     results: list[object] = []
     thread = threading.Thread(target=lambda: results.append(_result(op, FakeTI("train", run_id=name))))
@@ -227,7 +202,22 @@ def test_transient_errors_before_create_never_fail_the_task(simulated_emulator, 
     assert isinstance(result, dict) and result["Status"] == "SUCCEED", result
 
 
+def _operator(name: str, **options: object):  # the operator module is imported lazily
+    """A one-worker training task for the simulated runner, polled every 0.2 s."""
+    from airflow_provider_tia.operators.tione import CreateTrainingTaskOperator
+
+    return CreateTrainingTaskOperator(
+        task_id="train",
+        name=name,
+        resource_config_infos=[{"Role": "WORKER", "InstanceType": "TI.S.MEDIUM.POST", "InstanceNum": 1}],
+        start_cmd="python train.py",
+        poll_interval=0.2,
+        **options,
+    )
+
+
 def _result(op, ti) -> object:
+    """What the operator returned, or the error it raised."""
     try:
         return op.execute({"ti": ti})
     except BaseException as error:

@@ -74,7 +74,7 @@ class TIAJobs(PlatformJobs):
             )
         if existing is not None and action is Action.ATTACH:
             self.log.info("Attaching to existing %s (%s)", self.label(key), existing.state_name)
-            self.last, self.target = existing, job_key(spec.name, spec.cluster, existing.raw.get("Id"))
+            self.remember(existing, job_key(spec.name, spec.cluster, existing.raw.get("Id")))
             return existing
         if existing is not None:
             why = (
@@ -85,7 +85,7 @@ class TIAJobs(PlatformJobs):
             self.log.info("%s %s: deleting it and creating it again", self.label(key), why)
             self.delete_and_wait(key)
         job = self.create_watched(key, lambda: self._create(spec, if_exists))
-        self.last, self.target = job, job_key(spec.name, spec.cluster, job.raw.get("Id"))
+        self.remember(job, job_key(spec.name, spec.cluster, job.raw.get("Id")))
         return job
 
     def _create(self, spec: JobSpec, if_exists: IfExists) -> Job:

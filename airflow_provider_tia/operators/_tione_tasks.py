@@ -83,9 +83,8 @@ class TIONETasks(PlatformJobs):
 
     # ----------------------------------------------------------------------------------- finding
     def _id_by_tag(self, key: Key) -> str | None:
-        tag = key.get("tag")
-        found = self.find_tagged(tag) if tag else []
-        return newest(found).id if found else None
+        own = self.find_own(key["tag"]) if key.get("tag") else None
+        return own.id if own is not None else None
 
     def find_tagged(self, tag: str) -> list[TrainingTask]:
         """The tasks carrying this task instance's tag (DescribeTrainingTasks, riding out transient errors)."""
@@ -120,7 +119,7 @@ class TIONETasks(PlatformJobs):
             )
         if existing is not None and action is Action.ATTACH:
             self.log.info("Attaching to existing %s (%s)", existing.label, existing.state_name)
-            self.last, self.target = existing, task_key(existing.id, existing.name, tag)
+            self.remember(existing, task_key(existing.id, existing.name, tag))
             return existing
         if existing is not None and action is Action.RECREATE:
             self.log.info("%s failed in an earlier try: starting it again", existing.label)
@@ -145,9 +144,9 @@ class TIONETasks(PlatformJobs):
             time.sleep(min(self.interval, 2.0))
 
     def _remember_read(self, key: Key) -> TrainingTask:
-        self.target = key
+        self.target = key  # before the read: a kill during it ends this task
         task = self.read(key)
-        self.last = task
+        self.remember(task, key)
         return task
 
     def end(self, key: Key, how: str = "", *, fresh_hook: bool = False) -> None:
