@@ -68,6 +68,23 @@ def get_provider_info() -> dict:
             "airflow_provider_tia.links.tia.TIAJobLink",
             "airflow_provider_tia.links.tione.TIONETaskLink",
         ],
+        "config": {
+            "tencentcloud": {
+                "description": "Tencent Cloud TI-A and TI-ONE provider.",
+                "options": {
+                    "min_trigger_event_delay": {
+                        "description": "Seconds after a deferral before a trigger of this provider fires "
+                        "its event, even when the job ended sooner: a trigger that fires within seconds of "
+                        "the deferral can meet Airflow's scheduler race in which the deferring try's stale "
+                        "executor success fails the resumed task (apache/airflow #67287, #71580).",
+                        "version_added": "0.1.0",
+                        "type": "float",
+                        "example": "15",
+                        "default": "15",
+                    }
+                },
+            }
+        },
         "connection-types": [
             {
                 "hook-class-name": _HOOK,
@@ -91,6 +108,15 @@ def get_provider_info() -> dict:
                         "label": "Session token",
                         "description": "Token of temporary (STS) credentials; leave empty for permanent keys",
                         "schema": {"type": ["string", "null"], "format": "password"},
+                    },
+                    "cos_endpoint": {
+                        "label": "COS endpoint",
+                        "description": "S3-compatible COS URL for code_dir staging; empty: "
+                        "https://cos.<region>.myqcloud.com. A local stand-in: http://127.0.0.1:9100",
+                        "schema": {
+                            "type": ["string", "null"],
+                            "examples": ["https://cos.ap-guangzhou.myqcloud.com"],
+                        },
                     },
                     "endpoint": {
                         "label": "Endpoint",

@@ -53,38 +53,43 @@ class JobLike(Protocol):
 
 # -------------------------------------------------------------------------------------------- decide
 class IfExists(str, enum.Enum):
-    """What to do when a job of the requested name already exists."""
+    """What to do when the requested name is held by a job this task instance did not create.
 
-    ATTACH = "attach"
+    The job a task instance created itself (found again after a retry, crash or lost reply) is
+    always attached to, whatever this says.
+    """
+
+    NEW = "new"  # default: this run trains anew, under the name with a per-run suffix
+    ATTACH = "attach"  # opt-in: adopt the other run's job and report its outcome
     FAIL = "fail"
-    REPLACE = "replace"
-    SUFFIX = "suffix"  # the name is made unique per run first, then as ATTACH
+    REPLACE = "replace"  # delete the other job, then create this one under the name
+    SUFFIX = "suffix"  # always use the name with a per-run suffix (every try of a run: the same name)
 
 
 class Action(str, enum.Enum):
     CREATE = "create"
     ATTACH = "attach"
+    RENAME = "rename"  # the name is another run's: create under the name with this run's suffix
     REPLACE = "replace"  # delete the existing job, then create
-    RECREATE = "recreate"  # the task's own job failed in an earlier try: delete it, then create
+    RECREATE = "recreate"  # the task's own job failed in an earlier try: run it again
     FAIL = "fail"
 
 
 def decide(existing: JobLike | None, *, if_exists: IfExists, owned: bool, try_number: int) -> Action:
     """Create or reuse: ``owned`` says an earlier try of this task instance created ``existing``.
 
-    A Failed job is recreated only on a retry (``try_number > 1``): on the first try it is a job
-    someone else's run left behind, and attaching reports its failure.
+    Only a task instance's own job is ever run again (a Failed one, on a retry); a job of another
+    run is never restarted, whatever ``if_exists`` says: attaching to it reports its outcome.
     """
     if existing is None:
         return Action.CREATE
-    if not owned:
-        if if_exists is IfExists.FAIL:
-            return Action.FAIL
-        if if_exists is IfExists.REPLACE:
-            return Action.REPLACE
-    if existing.failed and try_number > 1:
-        return Action.RECREATE
-    return Action.ATTACH
+    if owned:
+        return Action.RECREATE if existing.failed and try_number > 1 else Action.ATTACH
+    return {
+        IfExists.NEW: Action.RENAME,
+        IfExists.FAIL: Action.FAIL,
+        IfExists.REPLACE: Action.REPLACE,
+    }.get(if_exists, Action.ATTACH)
 
 
 # -------------------------------------------------------------------------------------------- events

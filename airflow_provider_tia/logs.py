@@ -25,6 +25,9 @@ WINDOW_CAP = 10_000  # lines one query window can return (TI-A QueryLogs, TI-ONE
 DEFAULT_OVERLAP = 5.0  # seconds re-read before the newest line, for lines indexed late
 TAIL_SIZE = 50
 FORGET_AFTER = 4000  # keys kept before the ones older than the overlap are dropped
+# XCom of the log position and of the trigger run printing the lines: written by the task before it
+# defers (so a reader always finds it), then by the trigger after each poll that printed lines.
+CHECKPOINT_KEY = "job_log_checkpoint"
 
 
 class Line(Protocol):
@@ -174,6 +177,17 @@ class LogCursor:
         if other.newest is None:
             return False
         return self.newest is None or other.newest > self.newest
+
+
+def newest_state(*states: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The log position that has printed the most (a checkpoint may be ahead of an event's position)."""
+    best: dict[str, Any] | None = None
+    for state in states:
+        if not isinstance(state, dict) or not state.get("since"):
+            continue
+        if best is None or LogCursor.from_state(best).is_behind(LogCursor.from_state(state)):
+            best = state
+    return best
 
 
 def _parse(text: str) -> DateTime:

@@ -244,6 +244,10 @@ class TrainingTaskSpec:
         merged = {tag["TagKey"]: tag["TagValue"] for tag in self.tags or ()}  # type: ignore[index]
         return dataclasses.replace(self, tags={**merged, **tags})
 
+    def with_name(self, name: str) -> TrainingTaskSpec:
+        """The same spec under another name (validated again)."""
+        return dataclasses.replace(self, name=name)
+
     def with_code_package(self, bucket: str, region: str, path: str) -> TrainingTaskSpec:
         """The same spec with its code package at ``cos://bucket/path`` in ``region``."""
         return dataclasses.replace(

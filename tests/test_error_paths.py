@@ -116,12 +116,12 @@ def test_deferred_vanished_and_api_error_events_fail_with_their_type(tia_connect
     gone = lifecycle.assess(JobVanished("x"), "TI-A job e-gone in ap-beijing")
     assert gone is not None
     with pytest.raises(JobVanished, match="TI-A job e-gone in ap-beijing no longer exists"):
-        op.execute_complete({}, {**gone.to_payload(), "resume": resume})
+        op.execute_complete({"ti": FakeTI()}, {**gone.to_payload(), "resume": resume})
     denied = lifecycle.JobEvent(
         lifecycle.Status.ERROR, lifecycle.Reason.API_ERROR, "Could not read: denied", None, resume
     )
     with pytest.raises(TIAError, match="Could not read: denied"):
-        op.execute_complete({}, denied.to_payload())
+        op.execute_complete({"ti": FakeTI()}, denied.to_payload())
 
 
 def test_log_read_failures_never_decide_the_task(tia_emulator, tia_connection, faults, capfd) -> None:

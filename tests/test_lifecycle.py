@@ -50,19 +50,31 @@ RUNNING, FAILED, DONE = FakeJob("Running"), FakeJob("Failed", "oom"), FakeJob("S
 @pytest.mark.parametrize(
     ("existing", "if_exists", "owned", "try_number", "action"),
     [
+        (None, IfExists.NEW, False, 1, Action.CREATE),
         (None, IfExists.ATTACH, False, 1, Action.CREATE),
         (None, IfExists.FAIL, False, 3, Action.CREATE),
+        # Another run's job holds the name: by default this run trains anew under a suffixed name.
+        (RUNNING, IfExists.NEW, False, 1, Action.RENAME),
+        (DONE, IfExists.NEW, False, 1, Action.RENAME),
+        (FAILED, IfExists.NEW, False, 2, Action.RENAME),
+        (RUNNING, IfExists.NEW, True, 2, Action.ATTACH),  # our own job from an earlier try
+        (FAILED, IfExists.NEW, True, 2, Action.RECREATE),
+        (FAILED, IfExists.NEW, True, 1, Action.ATTACH),
+        # Attaching to another run's job is opt-in, and that job is never restarted.
         (RUNNING, IfExists.ATTACH, False, 1, Action.ATTACH),
         (DONE, IfExists.ATTACH, False, 2, Action.ATTACH),
-        (FAILED, IfExists.ATTACH, False, 1, Action.ATTACH),  # first try: report the failure, don't rerun
-        (FAILED, IfExists.ATTACH, False, 2, Action.RECREATE),  # a retry runs it again
-        (FAILED, IfExists.ATTACH, True, 2, Action.RECREATE),
+        (FAILED, IfExists.ATTACH, False, 1, Action.ATTACH),  # reports the failure
+        (FAILED, IfExists.ATTACH, False, 2, Action.ATTACH),  # a retry does not restart another run's job
+        (FAILED, IfExists.ATTACH, True, 2, Action.RECREATE),  # only its own
         (RUNNING, IfExists.FAIL, False, 1, Action.FAIL),
-        (RUNNING, IfExists.FAIL, True, 2, Action.ATTACH),  # our own job from an earlier try
+        (FAILED, IfExists.FAIL, False, 2, Action.FAIL),
+        (RUNNING, IfExists.FAIL, True, 2, Action.ATTACH),
         (FAILED, IfExists.FAIL, True, 2, Action.RECREATE),
         (RUNNING, IfExists.REPLACE, False, 1, Action.REPLACE),
+        (FAILED, IfExists.REPLACE, False, 2, Action.REPLACE),
         (RUNNING, IfExists.REPLACE, True, 2, Action.ATTACH),
         (RUNNING, IfExists.SUFFIX, False, 1, Action.ATTACH),
+        (FAILED, IfExists.SUFFIX, True, 2, Action.RECREATE),
     ],
 )
 def test_decide(existing, if_exists, owned, try_number, action) -> None:

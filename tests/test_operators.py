@@ -11,6 +11,7 @@ from tia_test_support import SCRIPTS, FakeTI
 
 from airflow_provider_tia.exceptions import JobNotFound, JobSpecError, JobVanished
 from airflow_provider_tia.job import SPEC_FIELDS
+from airflow_provider_tia.links.tia import TIAJobLink
 from airflow_provider_tia.operators._spec import build_spec, run_suffix, suffixed
 from airflow_provider_tia.operators.tia import CreateJobOperator, DeleteJobOperator
 
@@ -54,7 +55,8 @@ def test_on_kill_deletes_the_job(tia_emulator, tia_connection):
     assert tia_emulator.store.get("ap-beijing", "k-kill") is None
     assert len(errors) == 1 and isinstance(errors[0], JobVanished)
     assert "TI-A job k-kill in ap-beijing no longer exists" in str(errors[0])
-    assert ti.pushed["tia_job"]["name"] == "k-kill" and ti.pushed["tia_job"]["cluster"] == "ap-beijing"
+    page = ti.pushed[TIAJobLink().xcom_key]  # the link resolves while the job runs
+    assert "/console/tia/job?" in page and "name=k-kill" in page and "cluster=ap-beijing" in page
 
 
 def test_kill_while_create_job_is_in_flight_deletes_the_job(tia_emulator, tia_connection):
@@ -111,7 +113,7 @@ def test_constructor_checks_and_template_fields():
         runtime_version="r",
         max_wait=__import__("datetime").timedelta(minutes=2),
     )
-    assert op.max_wait == 120 and op.deferrable is False and op.if_exists == "attach"
+    assert op.max_wait == 120 and op.deferrable is False and op.if_exists == "new"
     for field in (
         "name",
         "cluster",

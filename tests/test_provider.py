@@ -45,7 +45,8 @@ def test_providers_manager_registers_everything() -> None:
     behaviour = info["behaviour"]
     assert behaviour["relabeling"] == {"login": "SecretId", "password": "SecretKey"}
     assert "host" in behaviour["hidden_fields"]
-    assert info["widgets"] == [f"extra__tencentcloud__{f}" for f in ("endpoint", "region", "token")]
+    fields = ("cos_endpoint", "endpoint", "region", "token")
+    assert info["widgets"] == [f"extra__tencentcloud__{f}" for f in fields]
     assert info["sensitive"] == ["extra__tencentcloud__token"]
     # The form's placeholder and suggestions for a custom field come from its schema's examples.
     fields = info["fields"]

@@ -13,6 +13,7 @@ import pytest
 from tia_test_support import FakeTI
 
 from airflow_provider_tia.hooks.tione import TIONEHook
+from airflow_provider_tia.links.tione import TIONETaskLink
 from airflow_provider_tia.operators.tione import (
     CreateTrainingTaskOperator,
     DeleteTrainingTaskOperator,
@@ -197,8 +198,8 @@ def test_stop_and_delete_operators(cos, tione, cos_emulator) -> None:
     ti = FakeTI("train", run_id=name)
     task_id = _operator(name, lines=900, wait_for_completion=False).execute({"ti": ti})["Id"]
     cos_emulator.wait_for_task(task_id, "RUNNING", timeout=60)
-    link = ti.pushed["tione_training_task"]  # the link's target: the emulator's page of the task
-    with urllib.request.urlopen(link["url"], timeout=10) as page:
+    link = ti.pushed[TIONETaskLink().xcom_key]  # the link's target: the emulator's page of the task
+    with urllib.request.urlopen(link, timeout=10) as page:
         assert task_id in page.read().decode()
     assert StopTrainingTaskOperator(task_id="stop", training_task_id=task_id).execute({}) is True
     cos_emulator.wait_for_task(task_id, "STOPPED")

@@ -11,7 +11,9 @@ import pytest
 from tia_test_support import CLUSTER, script_spec
 
 from airflow_provider_tia.hooks.tia import TIAHook
+from airflow_provider_tia.triggers.base import MIN_EVENT_DELAY
 from airflow_provider_tia.triggers.tia import JobTrigger
+from airflow_provider_tia.triggers.tione import TrainingTaskTrigger
 
 
 def _create(hook: TIAHook, name: str, *args: str) -> None:
@@ -29,7 +31,20 @@ def hook(tia_connection) -> TIAHook:
     return TIAHook(tia_connection)
 
 
-def test_serialize_round_trip():
+def _round_trip(trigger) -> tuple[str, dict]:
+    """serialize() -> Airflow's serde (as the triggerer stores it) -> the class again: nothing lost."""
+    import importlib
+
+    from airflow.sdk.serde import deserialize, serialize
+
+    classpath, kwargs = trigger.serialize()
+    module, _, name = classpath.rpartition(".")
+    again = getattr(importlib.import_module(module), name)(**deserialize(serialize(kwargs)))
+    assert again.serialize() == (classpath, kwargs)
+    return classpath, kwargs
+
+
+def test_serialize_round_trip_keeps_every_field():
     resume = {"key": {"name": "job-a", "cluster": CLUSTER}, "logs": None}
     trigger = JobTrigger(
         "job-a",
@@ -42,8 +57,9 @@ def test_serialize_round_trip():
         batched=False,
         budget=60,
         resume=resume,
+        not_before=1699999999.5,
     )
-    classpath, kwargs = trigger.serialize()
+    classpath, kwargs = _round_trip(trigger)
     assert classpath == "airflow_provider_tia.triggers.tia.JobTrigger"
     assert kwargs == {
         "job_name": "job-a",
@@ -56,14 +72,56 @@ def test_serialize_round_trip():
         "batched": False,
         "budget": 60,
         "resume": resume,
+        "not_before": 1699999999.5,
     }
-    import importlib
 
-    from airflow.sdk.serde import deserialize, serialize
 
-    module, _, name = classpath.rpartition(".")
-    again = getattr(importlib.import_module(module), name)(**deserialize(serialize(kwargs)))
-    assert again.serialize() == (classpath, kwargs)
+@pytest.mark.parametrize("kill_action", ["stop", "delete", "leave"])
+def test_training_task_trigger_round_trip_keeps_every_field(kill_action):
+    resume = {"key": {"id": "train-1", "name": "n", "tag": "t"}, "logs": {"since": "2026-01-01T00:00:00Z"}}
+    trigger = TrainingTaskTrigger(
+        "train-1",
+        "my_conn",
+        "ap-guangzhou",
+        3.0,
+        1700000000.0,
+        kill_action,
+        batched=False,
+        budget=90,
+        resume=resume,
+        not_before=1699999990.0,
+    )
+    classpath, kwargs = _round_trip(trigger)
+    assert classpath == "airflow_provider_tia.triggers.tione.TrainingTaskTrigger"
+    assert kwargs == {
+        "training_task_id": "train-1",
+        "tencentcloud_conn_id": "my_conn",
+        "kill_action": kill_action,
+        "region": "ap-guangzhou",
+        "poll_interval": 3.0,
+        "deadline": 1700000000.0,
+        "batched": False,
+        "budget": 90,
+        "resume": resume,
+        "not_before": 1699999990.0,
+    }
+
+
+def test_not_before_defaults_to_the_deferral_plus_the_configured_delay(monkeypatch):
+    monkeypatch.setenv("AIRFLOW__TENCENTCLOUD__MIN_TRIGGER_EVENT_DELAY", "12")
+    before = time.time()
+    assert before + 12 <= JobTrigger("a", CLUSTER).not_before <= time.time() + 12
+    monkeypatch.delenv("AIRFLOW__TENCENTCLOUD__MIN_TRIGGER_EVENT_DELAY")
+    assert JobTrigger("a", CLUSTER).not_before >= before + MIN_EVENT_DELAY  # the default
+
+
+def test_an_event_never_fires_before_not_before(hook, tia_emulator):
+    """A job that ends at once still fires no sooner than ``not_before`` (Airflow's fast-trigger race)."""
+    _create(hook, "g-fast", "--lines", "1")
+    tia_emulator.wait_for_state("g-fast", CLUSTER, "Succeeded")
+    not_before = time.time() + 1.5
+    event = asyncio.run(_first_event(JobTrigger("g-fast", CLUSTER, poll_interval=0.1, not_before=not_before)))
+    assert event["status"] == "success" and time.time() >= not_before
 
 
 def test_events_success_failed_vanished_timeout(hook, tia_emulator):
@@ -111,23 +169,68 @@ def test_transient_errors_keep_polling(hook, tia_emulator, monkeypatch):
     assert tia_emulator.fault_counts[("DescribeJob", "InternalError")] >= 3  # several failed polls, then on
 
 
-def test_on_kill_deletes_job_cleanup_does_not(hook, tia_emulator):
-    _create(hook, "g-kill", "--lines", "100", "--sleep", "0.1")
+class _TI:
+    """The task instance a triggerer gives a trigger (what ``on_kill`` reads of it)."""
+
+    def __init__(self, map_index: int = -1) -> None:
+        self.dag_id, self.task_id, self.run_id, self.map_index = "d", "train", "r", map_index
+
+
+def _task_states(monkeypatch, state: str | None | Exception, map_index: int = -1) -> None:
+    """What Airflow's API answers for the task's state (the execution API, reached through the triggerer)."""
+    from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+
+    name = "train" if map_index < 0 else f"train_{map_index}"
+
+    def get_task_states(**query):
+        if isinstance(state, Exception):
+            raise state
+        assert query["map_index"] == map_index and query["task_ids"] == ["train"]
+        return {"r": {name: state, "other_task": "failed"}}
+
+    monkeypatch.setattr(RuntimeTaskInstance, "get_task_states", staticmethod(get_task_states))
+
+
+@pytest.mark.parametrize(
+    ("state", "map_index", "ended"),
+    [
+        ("deferred", -1, False),  # Airflow moved the trigger to another triggerer: the job goes on
+        ("deferred", 3, False),
+        ("failed", -1, True),  # a user marked the task failed
+        ("success", 2, True),  # ... or succeeded (a mapped instance)
+        (None, -1, True),  # ... or cleared it (no state)
+        (RuntimeError("API down"), -1, False),  # unknown: never a reason to end a job
+    ],
+)
+def test_on_kill_ends_the_job_only_once_the_task_left_deferral(
+    hook, tia_emulator, monkeypatch, state, map_index, ended
+):
+    name = f"g-kill-{map_index + 1}-{str(state).lower()[:8].replace(' ', '-')}-{int(ended)}"
+    _create(hook, name, "--lines", "100", "--sleep", "0.1")
+    _task_states(monkeypatch, state, map_index)
+    trigger = JobTrigger(name, CLUSTER, poll_interval=0.2)
+    trigger.task_instance = _TI(map_index)
+    asyncio.run(trigger.on_kill())
+    job = tia_emulator.store.get(CLUSTER, name)
+    assert (job is None) is ended
+    if job is not None:
+        assert job["State"] in ("Created", "Running")  # neither deleted nor ended
+        hook.delete_job(name, CLUSTER)
+
+
+def test_cancel_and_cleanup_never_end_the_job(hook, tia_emulator):
+    """A triggerer stopping (cancel without a user action) and cleanup() leave the job running."""
     _create(hook, "g-keep", "--lines", "100", "--sleep", "0.1")
 
     async def scenario() -> None:
-        for name, kill in (("g-keep", False), ("g-kill", True)):
-            trigger = JobTrigger(name, CLUSTER, poll_interval=0.2)
-            task = asyncio.ensure_future(_first_event(trigger))
-            await asyncio.sleep(0.5)
-            task.cancel("__airflow_user_action__" if kill else None)
-            with pytest.raises(asyncio.CancelledError):
-                await task
-            await trigger.cleanup()  # the triggerer calls it on every exit, restarts included
-            if kill:
-                await trigger.on_kill()  # Airflow 3.3+: only on a user action
+        trigger = JobTrigger("g-keep", CLUSTER, poll_interval=0.2)
+        task = asyncio.ensure_future(_first_event(trigger))
+        await asyncio.sleep(0.5)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await trigger.cleanup()  # the triggerer calls it on every exit, restarts included
 
     asyncio.run(scenario())
-    assert tia_emulator.store.get(CLUSTER, "g-kill") is None
     assert tia_emulator.store.get(CLUSTER, "g-keep")["State"] == "Running"
     hook.delete_job("g-keep", CLUSTER)

@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import conf
 
 from airflow_provider_tia import lifecycle
+from airflow_provider_tia.ending import EndAction
 from airflow_provider_tia.lifecycle import Deadline, JobEvent, Reason
+from airflow_provider_tia.logs import CHECKPOINT_KEY, newest_state
 from airflow_provider_tia.operators._compat import ResumableJobMixin
 from airflow_provider_tia.operators.base import TencentCloudOperator
 
@@ -32,7 +34,6 @@ if TYPE_CHECKING:
 TAIL_LINES = 20
 FINAL_LOG_ATTEMPTS = 3  # reads of the last log lines once the job has ended (each with the hook's retries)
 GONE = "Gone"  # get_job_status of a recorded job that no longer exists (or is another job of that name)
-PAST = {"delete": "deleted", "stop": "stopped"}
 
 
 def seconds(value: float | timedelta | None, parameter: str) -> float | None:
@@ -159,6 +160,8 @@ class JobRunOperator(ResumableJobMixin, TencentCloudOperator):
             self.jobs.poll_logs(follower)
             target = self.jobs.target or key
             resume = {"key": target, "logs": follower.state() if follower else None}
+            if follower is not None:  # the trigger's checkpoint exists from the start
+                context["ti"].xcom_push(key=CHECKPOINT_KEY, value=resume["logs"])
             self.defer(trigger=self.make_trigger(target, resume), method_name="execute_complete")
         event = lifecycle.wait(
             lambda: self.jobs.describe(key),
@@ -191,10 +194,11 @@ class JobRunOperator(ResumableJobMixin, TencentCloudOperator):
         return self._result
 
     def _apply_on_timeout(self, message: str) -> str:
-        if self.on_timeout == "leave" or self.jobs.target is None:
+        action = EndAction(self.on_timeout)
+        if action is EndAction.LEAVE or self.jobs.target is None:
             return message + "; the job was left running (on_timeout='leave')"
-        self.jobs.end(self.jobs.target, self.on_timeout)
-        return message + f"; the job was {PAST[self.on_timeout]} (on_timeout={self.on_timeout!r})"
+        self.jobs.end(self.jobs.target, action)
+        return message + f"; the job was {action.past} (on_timeout={action.value!r})"
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
         """Resume after the trigger: the remaining log lines, then end like the polling path.
@@ -203,7 +207,10 @@ class JobRunOperator(ResumableJobMixin, TencentCloudOperator):
         """
         received = JobEvent.from_payload(event)
         self.jobs.target = key = received.resume["key"]
+        self.push_job_link(context, key)  # this worker's operator is new: the link is published again
         logs = received.resume.get("logs")
+        if logs is not None:  # a trigger moved to another triggerer may have printed past the event
+            logs = newest_state(logs, context["ti"].xcom_pull(key=CHECKPOINT_KEY))
         follower = self.jobs.follower(key, state=logs) if self.print_logs and logs is not None else None
         return self._end(received, follower)
 

@@ -67,6 +67,11 @@ def run_suffix(
     return hashlib.sha256(key.encode()).hexdigest()[:length]
 
 
+def task_instance_hash(ti: Any, length: int = SUFFIX_LENGTH) -> str:
+    """``run_suffix`` of a running task instance (its dag, task, run and map index)."""
+    return run_suffix(ti.dag_id, ti.task_id, ti.run_id, getattr(ti, "map_index", -1), length)
+
+
 def suffixed(name: str, suffix: str, max_length: int = MAX_NAME_LENGTH) -> str:
     """``name-suffix``, trimming ``name`` so the result stays a valid job name (TI-A: 63 characters)."""
     head = name[: max_length - len(suffix) - 1].rstrip("-")

@@ -8,6 +8,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_tia import ending
+from airflow_provider_tia.ending import EndAction
 from airflow_provider_tia.exceptions import JobAlreadyExists, TIAError
 from airflow_provider_tia.job import job_key, job_label
 from airflow_provider_tia.lifecycle import Action, IfExists
@@ -59,8 +61,10 @@ class TIAJobs(PlatformJobs):
         return self.hook.describe_job(key["name"], key["cluster"])
 
     def end(self, key: Key, how: str = "", *, fresh_hook: bool = False) -> None:
+        """Delete the job (``ending.end_tia_job``, as the triggerer's kill does)."""
         hook = self.hook.copy() if fresh_hook else self.hook
-        hook.delete_job(key["name"], key["cluster"], missing_ok=True)
+        delete = lambda: hook.delete_job(key["name"], key["cluster"], missing_ok=True)  # noqa: E731
+        ending.drive(ending.end_tia_job(EndAction(how or EndAction.DELETE)), {"delete": delete})
 
     def log_reader(self, key: Key, job: Any = None, state: dict[str, Any] | None = None) -> TIALogReader:
         return self.hook.log_reader(key["name"], key["cluster"], state)

@@ -11,11 +11,15 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_tia.exceptions import JobAlreadyExists, JobNotFound, TIAError, WrongState
+from airflow_provider_tia import ending
+from airflow_provider_tia.ending import EndAction
+from airflow_provider_tia.exceptions import JobAlreadyExists, JobNotFound
 from airflow_provider_tia.lifecycle import Action
 from airflow_provider_tia.operators._jobs import Key, PlatformJobs, TaskLog
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from airflow_provider_tia import lifecycle
     from airflow_provider_tia.hooks.tione import TIONEHook
     from airflow_provider_tia.tione_logs import TIONELogReader
@@ -24,10 +28,8 @@ if TYPE_CHECKING:
 
 TASK_KEY_TAG = "airflow-task-key"  # tag on every training task: hash of (dag, task, run, map index)
 TERMINAL = ("SUCCEED", "FAILED", "STOPPED", "SUBMIT_FAILED")
-END_WAIT = 300.0  # seconds a stopped task may take to end before a delete gives up
-STOP_RETRY = 60.0  # seconds a task still being submitted is asked again to stop
 START_WAIT = 60.0  # seconds a restarted task may take to show its new run
-KILL_ACTIONS = ("stop", "delete", "leave")
+KILL_ACTIONS = tuple(action.value for action in EndAction)
 
 
 def task_key(task_id: str | None, name: str | None, tag: str | None = None) -> Key:
@@ -119,8 +121,8 @@ class TIONETasks(PlatformJobs):
             )
         if existing is not None and action is Action.ATTACH:
             self.log.info("Attaching to existing %s (%s)", existing.label, existing.state_name)
-            self.remember(existing, task_key(existing.id, existing.name, tag))
-            return existing
+            # The detail, not the list item it was found as: every path returns the same shape.
+            return self._remember_read(task_key(existing.id, existing.name, tag))
         if existing is not None and action is Action.RECREATE:
             self.log.info("%s failed in an earlier try: starting it again", existing.label)
             self.target = task_key(existing.id, existing.name, tag)
@@ -150,56 +152,37 @@ class TIONETasks(PlatformJobs):
         return task
 
     def end(self, key: Key, how: str = "", *, fresh_hook: bool = False) -> None:
-        how = how or self.kill_action
-        if how == "leave":
+        action = EndAction(how or self.kill_action)
+        if action is EndAction.LEAVE:
             return
         tasks = TIONETasks(self.hook.copy(), self.deadline, self.interval, self.log) if fresh_hook else self
         resolved = {**key, "id": key.get("id") or tasks._id_by_tag(key)}
         if resolved["id"] is None:
             return  # nothing was created
-        if how == "stop":
-            tasks.stop(resolved)
-        else:
-            tasks.delete(resolved)
+        tasks.end_as(resolved, action)
 
-    def stop(self, key: Key, timeout: float = STOP_RETRY) -> None:
-        """Stop the task. A task still being submitted refuses Stop ("retry later"): it is asked again
-        until it is stopped, ends, or ``timeout`` passes."""
-        gives_up = time.monotonic() + timeout
-        while True:
-            try:
-                self.retrying(
-                    lambda: self.hook.stop_training_task(key["id"], missing_ok=True),
-                    f"Stopping {self.label(key)}",
-                )
-                return
-            except WrongState:
-                task = self.read_or_none(key)
-                if task is None or task.is_terminal:
-                    return
-                if time.monotonic() >= gives_up:
-                    raise
-                self.log.info("%s is %s and refuses Stop yet: asking again", self.label(key), task.state_name)
-                time.sleep(1.0)
+    def end_as(self, key: Key, action: EndAction) -> None:
+        """Carry out ``ending.end_training_task`` (the triggerer's kill runs the same plan)."""
+        label = self.label(key)
 
-    def delete(self, key: Key, timeout: float = END_WAIT) -> None:
+        def call(what: str, request: Callable[[], Any]) -> Callable[[], Any]:
+            return lambda: self.retrying(request, f"{what} {label}")
+
+        calls = {
+            "stop": call("Stopping", lambda: self.hook.stop_training_task(key["id"], missing_ok=True)),
+            "delete": call("Deleting", lambda: self.hook.delete_training_task(key["id"], missing_ok=True)),
+            "read": lambda: self.read_or_none(key),
+        }
+        ending.drive(
+            ending.end_training_task(action, lambda note: self.log.info("%s: %s", label, note)), calls
+        )
+
+    def stop(self, key: Key) -> None:
+        self.end_as(key, EndAction.STOP)
+
+    def delete(self, key: Key) -> None:
         """Delete the task; a running one is stopped first (the service may refuse to delete it)."""
-
-        def delete() -> bool:
-            return self.hook.delete_training_task(key["id"], missing_ok=True)
-
-        try:
-            self.retrying(delete, f"Deleting {self.label(key)}")
-            return
-        except WrongState:
-            self.log.info("%s is running: stopping it before deleting it", self.label(key))
-        self.stop(key)
-        ends_by = time.monotonic() + timeout
-        while (task := self.read_or_none(key)) is not None and not task.is_terminal:
-            if time.monotonic() >= ends_by:
-                raise TIAError(f"{self.label(key)} was stopped but did not end within {timeout:.0f}s")
-            time.sleep(min(self.interval, 2.0))
-        self.retrying(delete, f"Deleting {self.label(key)}")
+        self.end_as(key, EndAction.DELETE)
 
 
 def newest(tasks: list[TrainingTask]) -> TrainingTask:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator
 
-from airflow_provider_tia.links.tia import XCOM_KEY, TIAJobLink, link_value
+from airflow_provider_tia.links.tia import TIAJobLink, link_url
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -29,6 +29,7 @@ class TencentCloudOperator(BaseOperator):
     def __init__(self, *, region: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.region = region
+        self.job_links: dict[str, str] = {}  # link name -> URL of this execution's job (``JobLink``)
 
     @property
     def conn_id(self) -> str:
@@ -39,10 +40,6 @@ class TencentCloudOperator(BaseOperator):
         """The platform's hook (its module stays out of DAG parsing until a task runs)."""
         module, _, name = self.hook_class_path.rpartition(".")
         return getattr(importlib.import_module(module), name)(self.conn_id, self.region)
-
-    def push_link_value(self, context: Context, key: str, value: dict[str, Any]) -> None:
-        """Store a link's target now, so the link works while the job runs."""
-        context["ti"].xcom_push(key=key, value=value)
 
 
 class TIABaseOperator(TencentCloudOperator):
@@ -67,4 +64,4 @@ class TIABaseOperator(TencentCloudOperator):
 
     def push_link(self, context: Context, name: str, cluster: str) -> None:
         """Store the "TI-A Job" link's target now, so the link works while the job runs."""
-        self.push_link_value(context, XCOM_KEY, link_value(self.hook.settings, name, cluster))
+        TIAJobLink().publish(self, context, link_url(self.hook.settings, name, cluster))

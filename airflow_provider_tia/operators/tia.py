@@ -6,6 +6,7 @@ this module says what a TI-A job is made of. Nothing heavy is imported at module
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -13,7 +14,7 @@ from airflow_provider_tia import lifecycle, staging
 from airflow_provider_tia.job import SPEC_FIELDS, job_key, job_label
 from airflow_provider_tia.lifecycle import IfExists
 from airflow_provider_tia.operators._job_operator import JobRunOperator, choice, with_param_docs
-from airflow_provider_tia.operators._spec import build_spec, run_suffix, suffixed
+from airflow_provider_tia.operators._spec import build_spec, suffixed, task_instance_hash
 from airflow_provider_tia.operators._tia_jobs import TIAJobs
 from airflow_provider_tia.operators.base import TIABaseOperator
 
@@ -47,9 +48,13 @@ class CreateJobOperator(JobRunOperator, TIABaseOperator):
     ``JobSpecError``. A retry after a crash reconnects to the job this task created (Airflow 3.3's
     ``ResumableJobMixin``; by name on older versions). ``on_timeout``: ``"delete"`` (default) or ``"leave"``.
 
-    :param if_exists: A job with this name exists: ``"attach"`` to it (default), ``"fail"``, ``"replace"``
-        it, or ``"suffix"`` the name with a hash of (dag_id, task_id, run_id, map_index), then attach.
-        On attach, a Failed job fails the task on the first try and is recreated on a retry.
+    :param if_exists: The name is held by a job this task instance did not create (another run's):
+        ``"new"`` (default) creates this run's job under ``<name>-<hash of dag, task, run, map index>``,
+        so a scheduled DAG with a fixed name trains on every run; ``"attach"`` adopts the other job and
+        reports its outcome (opt-in; it is never restarted); ``"fail"``; ``"replace"`` deletes it first;
+        ``"suffix"`` always uses the suffixed name. The job this task instance created is always
+        re-attached (Airflow 3.3's state store; below 3.3, a job of this name created after the DAG
+        run started), and a Failed one is run again on a retry.
     :param delete_on_kill: Delete (TI-A's only way to stop) the job when the task is killed.
     :param code_dir: Local directory of training code (templated), packed and uploaded to COS
         (``airflow-provider-tia[cos]``) and mounted as the first PackageDir entry; unchanged code is not
@@ -83,7 +88,7 @@ class CreateJobOperator(JobRunOperator, TIABaseOperator):
         parameter_server_count: int | str | None = None,
         debug: bool | str | None = None,
         runtime_conf: list[str] | None = None,
-        if_exists: str = "attach",
+        if_exists: str = IfExists.NEW.value,
         delete_on_kill: bool = True,
         code_dir: str | None = None,
         code_bucket: str | None = None,
@@ -113,9 +118,7 @@ class CreateJobOperator(JobRunOperator, TIABaseOperator):
         """The JobSpec from the rendered fields (name suffixed when ``if_exists="suffix"``)."""
         spec = build_spec({attr: getattr(self, attr) for attr in SPEC_ATTRS})
         if self.if_exists is IfExists.SUFFIX:
-            ti = context["ti"]
-            suffix = run_suffix(ti.dag_id, ti.task_id, ti.run_id, getattr(ti, "map_index", -1))
-            spec = spec.with_name(suffixed(spec.name, suffix))
+            spec = spec.with_name(suffixed(spec.name, task_instance_hash(context["ti"])))
         return spec
 
     def submit_job(self, context: Context) -> dict[str, Any]:
@@ -133,25 +136,44 @@ class CreateJobOperator(JobRunOperator, TIABaseOperator):
             spec = staging.mount_code_dir(
                 cos, spec, self.code_dir, self.code_bucket, task_log=self.log, **options
             )
+        # A suffixed name is this task instance's own: the suffix is a hash of it.
+        suffixed_name = self.if_exists is IfExists.SUFFIX
         existing = self.jobs.read_or_none(job_key(spec.name, spec.cluster))
+        owned = suffixed_name or self._owned(existing, context)
         action = lifecycle.decide(
-            existing,
-            if_exists=self.if_exists,
-            owned=self._owned(existing, context),
-            try_number=context["ti"].try_number,
+            existing, if_exists=self.if_exists, owned=owned, try_number=context["ti"].try_number
         )
+        if action is lifecycle.Action.RENAME:
+            renamed = spec.with_name(suffixed(spec.name, task_instance_hash(context["ti"])))
+            self.log.info(
+                "%s is another run's job: this run's job is %s",
+                job_label(spec.name, spec.cluster),
+                renamed.name,
+            )
+            spec, existing = renamed, self.jobs.read_or_none(job_key(renamed.name, spec.cluster))
+            action = lifecycle.decide(
+                existing, if_exists=self.if_exists, owned=True, try_number=context["ti"].try_number
+            )
         job = self.jobs.perform(action, spec, existing, self.if_exists)
         self.push_link(context, job.name, spec.cluster)
         return job_key(job.name, spec.cluster, job.raw.get("Id"))
 
     def _owned(self, existing: Job | None, context: Context) -> bool:
-        """Whether an earlier try of this task instance created ``existing`` (the state store's record)."""
-        record = lifecycle.recorded_job(context.get("task_state_store"), self.external_id_key)
-        return (
-            existing is not None
-            and bool(existing.raw.get("Id"))
-            and record.get("id") == existing.raw.get("Id")
-        )
+        """Whether an earlier try of this task instance created ``existing``.
+
+        Airflow 3.3+: the task state store's record of the job's Id. Older versions have no store:
+        there a job created after this DAG run started is taken as this run's (an earlier try's).
+        """
+        if existing is None:
+            return False
+        store = context.get("task_state_store")
+        if store is not None:
+            record = lifecycle.recorded_job(store, self.external_id_key)
+            return bool(existing.raw.get("Id")) and record.get("id") == existing.raw.get("Id")
+        started = getattr(context.get("dag_run"), "start_date", None)
+        created = existing.create_time
+        # CreateTime has whole seconds: a job made in the run's first second still counts.
+        return started is not None and created is not None and created >= started - timedelta(seconds=1)
 
     def push_job_link(self, context: Context, key: Key) -> None:
         self.push_link(context, key["name"], key["cluster"])

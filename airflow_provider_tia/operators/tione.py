@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_tia import lifecycle, staging
 from airflow_provider_tia.lifecycle import IfExists
-from airflow_provider_tia.links.tione import XCOM_KEY, TIONETaskLink, link_value
+from airflow_provider_tia.links.tione import TIONETaskLink, link_url
 from airflow_provider_tia.operators._job_operator import JobRunOperator, choice, with_param_docs
-from airflow_provider_tia.operators._spec import run_suffix, suffixed
+from airflow_provider_tia.operators._spec import SUFFIX_LENGTH, suffixed, task_instance_hash
 from airflow_provider_tia.operators._tione_tasks import KILL_ACTIONS, TASK_KEY_TAG, TIONETasks, task_key
 from airflow_provider_tia.operators.base import DEFAULT_CONN_ID, TencentCloudOperator
 from airflow_provider_tia.training_spec import MAX_NAME_LENGTH, TRAINING_SPEC_FIELDS, TrainingTaskSpec
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from airflow_provider_tia.triggers.tione import TrainingTaskTrigger
 
 SPEC_ATTRS = tuple(field.attr for field in TRAINING_SPEC_FIELDS)
-CONVENIENCE = ("start_cmd", "envs", "tags")  # also accepted as plain dicts / a string
 TAG_LENGTH = 32
 
 
@@ -54,7 +53,7 @@ class TIONEBaseOperator(TencentCloudOperator):
 
     def push_link(self, context: Context, task_id: str) -> None:
         """Store the "TI-ONE Training Task" link's target now, so the link works while the task runs."""
-        self.push_link_value(context, XCOM_KEY, link_value(self.hook.settings, task_id))
+        TIONETaskLink().publish(self, context, link_url(self.hook.settings, task_id))
 
 
 class CreateTrainingTaskOperator(JobRunOperator, TIONEBaseOperator):
@@ -68,7 +67,7 @@ class CreateTrainingTaskOperator(JobRunOperator, TIONEBaseOperator):
             resource_config_infos=[{"Role": "WORKER", "InstanceType": "TI.S.MEDIUM.POST", "InstanceNum": 2}],
             code_dir="/opt/airflow/dags/train", code_bucket="ml-code-1250000000",
             start_cmd="python train.py", envs={"EPOCHS": "{{ params.epochs }}"},
-            output={"Bucket": "ml-out-1250000000", "Region": "ap-guangzhou", "Paths": ["models/"]},
+            output_path={"Bucket": "ml-out-1250000000", "Region": "ap-guangzhou", "Paths": ["models/"]},
         )
 
     One keyword per CreateTrainingTask field (snake_case, all templated; nested objects as dicts
@@ -80,9 +79,12 @@ class CreateTrainingTaskOperator(JobRunOperator, TIONEBaseOperator):
     :param start_cmd: One start command (templated) for every role (``StartCmdInfo``'s StartCmd and WorkerStartCmd).
     :param envs: Environment variables as a dict (templated), or the API's ``[{"Name", "Value"}]``.
     :param tags: Tags as a dict (templated), or the API's ``[{"TagKey", "TagValue"}]``.
-    :param if_exists: Another task of this name exists (one this task instance did not create):
-        ``"attach"`` to it (default), ``"fail"``, ``"replace"`` it, or ``"suffix"`` the name per run.
-        The task this task instance created is always reattached; a failed one is started again on a retry.
+    :param if_exists: The name is held by a task this task instance did not create (another run's):
+        ``"new"`` (default) creates this run's task under ``<name>-<hash of dag, task, run, map index>``,
+        so a scheduled DAG with a fixed name trains on every run; ``"attach"`` adopts the other task and
+        reports its outcome (opt-in; it is never restarted); ``"fail"``; ``"replace"`` deletes it first;
+        ``"suffix"`` always uses the suffixed name. The task this task instance created (found by its
+        tag) is always re-attached, and a failed one is started again on a retry.
     :param on_kill_action: What killing the Airflow task does to the training task: ``"stop"``
         (default), ``"delete"`` or ``"leave"``.
     :param code_dir: Local directory of training code (templated), packed and uploaded to COS
@@ -94,7 +96,8 @@ class CreateTrainingTaskOperator(JobRunOperator, TIONEBaseOperator):
     """
 
     ON_TIMEOUT = ("stop", "delete", "leave")
-    template_fields = (*SPEC_ATTRS, *CONVENIENCE, "region", "code_dir", "code_bucket", "code_prefix")
+    # Each field once: Airflow renders every entry, so a field listed twice is rendered twice.
+    template_fields = (*SPEC_ATTRS, "start_cmd", "region", "code_dir", "code_bucket", "code_prefix")
     template_fields_renderers = {attr: "json" for attr in SPEC_ATTRS if attr not in ("name", "remark")}
     ui_color = "#e6f7ef"
     external_id_key = "tione_created_task"  # task_state_store key: the task this task instance created
@@ -105,10 +108,35 @@ class CreateTrainingTaskOperator(JobRunOperator, TIONEBaseOperator):
         name: str,
         charge_type: str = "POSTPAID_BY_HOUR",
         resource_config_infos: list[dict[str, Any]] | None = None,
-        start_cmd: str | None = None,
-        envs: dict[str, str] | list[dict[str, Any]] | None = None,
+        ti_project_id: str | None = None,
+        framework_name: str | None = None,
+        framework_version: str | None = None,
+        framework_environment: str | None = None,
+        resource_group_id: str | None = None,
         tags: dict[str, str] | list[dict[str, Any]] | None = None,
-        if_exists: str = "attach",
+        image_info: dict[str, Any] | None = None,
+        code_package_path: dict[str, Any] | None = None,
+        start_cmd_info: dict[str, str] | None = None,
+        training_mode: str | None = None,
+        data_configs: list[dict[str, Any]] | None = None,
+        vpc_id: str | None = None,
+        subnet_id: str | None = None,
+        output_path: dict[str, Any] | None = None,
+        log_config: dict[str, str] | None = None,
+        tuning_parameters: str | dict[str, Any] | None = None,
+        log_enable: bool | str | None = None,
+        remark: str | None = None,
+        data_source: str | None = None,
+        callback_url: str | None = None,
+        encoded_start_cmd_info: dict[str, str] | None = None,
+        code_repos: list[dict[str, str]] | None = None,
+        expose_network_config: dict[str, Any] | None = None,
+        envs: dict[str, str] | list[dict[str, Any]] | None = None,
+        train_tool_config: dict[str, Any] | None = None,
+        resource_supply_attribute: dict[str, str] | None = None,
+        queues: list[str] | None = None,
+        start_cmd: str | None = None,
+        if_exists: str = IfExists.NEW.value,
         on_kill_action: str = "stop",
         code_dir: str | None = None,
         code_bucket: str | None = None,
@@ -116,12 +144,12 @@ class CreateTrainingTaskOperator(JobRunOperator, TIONEBaseOperator):
         code_max_bytes: int = staging.DEFAULT_MAX_BYTES,
         **kwargs: Any,
     ) -> None:
-        api_values = {attr: kwargs.pop(attr, None) for attr in SPEC_ATTRS if attr in kwargs}
+        # Every request field is an explicit keyword, so .partial()/.expand() accept it by name.
+        api_values = {attr: value for attr, value in locals().items() if attr in SPEC_ATTRS}
         super().__init__(**kwargs)
-        for attr in SPEC_ATTRS:
-            setattr(self, attr, api_values.get(attr))
-        self.name, self.charge_type, self.resource_config_infos = name, charge_type, resource_config_infos
-        self.start_cmd, self.envs, self.tags = start_cmd, envs, tags
+        for attr, value in api_values.items():
+            setattr(self, attr, value)
+        self.start_cmd = start_cmd
         self.if_exists = IfExists(choice("if_exists", if_exists, tuple(e.value for e in IfExists)))
         self.on_kill_action = choice("on_kill_action", on_kill_action, KILL_ACTIONS)
         self.code_dir, self.code_bucket, self.code_prefix = code_dir, code_bucket, code_prefix
@@ -133,11 +161,10 @@ class CreateTrainingTaskOperator(JobRunOperator, TIONEBaseOperator):
 
     def build_spec(self, context: Context) -> tuple[TrainingTaskSpec, str]:
         """The spec from the rendered fields, and this task instance's idempotency tag."""
-        ti = context["ti"]
-        tag = run_suffix(ti.dag_id, ti.task_id, ti.run_id, getattr(ti, "map_index", -1), TAG_LENGTH)
-        values = {attr: getattr(self, attr) for attr in (*SPEC_ATTRS, *CONVENIENCE)}
+        tag = task_instance_hash(context["ti"], TAG_LENGTH)
+        values = {attr: getattr(self, attr) for attr in (*SPEC_ATTRS, "start_cmd")}
         if self.if_exists is IfExists.SUFFIX:
-            values["name"] = suffixed(str(values["name"]), tag[:8], MAX_NAME_LENGTH)
+            values["name"] = suffixed(str(values["name"]), tag[:SUFFIX_LENGTH], MAX_NAME_LENGTH)
         # Raises JobSpecError naming the field, before any API call.
         spec = TrainingTaskSpec.from_kwargs(
             **{attr: value for attr, value in values.items() if value is not None}
@@ -154,6 +181,15 @@ class CreateTrainingTaskOperator(JobRunOperator, TIONEBaseOperator):
         action = lifecycle.decide(
             existing, if_exists=self.if_exists, owned=own is not None, try_number=context["ti"].try_number
         )
+        if action is lifecycle.Action.RENAME:
+            renamed = spec.with_name(suffixed(spec.name, tag[:SUFFIX_LENGTH], MAX_NAME_LENGTH))
+            self.log.info(
+                "The name %s is another run's task (%s): this run's task is %s",
+                spec.name,
+                existing.id if existing is not None else "?",
+                renamed.name,
+            )
+            spec, existing, action = renamed, None, lifecycle.Action.CREATE
         task = self.jobs.perform(action, spec, existing, tag)
         self.push_link(context, task.id)
         return task_key(task.id, task.name, tag)

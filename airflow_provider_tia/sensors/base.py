@@ -75,6 +75,7 @@ class JobWatchSensor(BaseSensorOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
         """The trigger's event -> the job dict, or the error (``soft_fail`` is applied by the base class)."""
+        self.push_watched_link(context)  # this worker's operator is new: the link is published again
         return lifecycle.finish(
             lifecycle.JobEvent.from_payload(event),
             timeout_error=AirflowSensorTimeout,

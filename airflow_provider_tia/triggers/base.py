@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
+import uuid
 from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_tia import lifecycle
 from airflow_provider_tia.exceptions import TIAError, TransientError
+from airflow_provider_tia.logs import CHECKPOINT_KEY
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, AsyncIterator
@@ -24,8 +27,18 @@ if TYPE_CHECKING:
 
 # Airflow 3.3+ calls BaseTrigger.on_kill() on user actions; older versions only cancel run().
 HAS_ON_KILL = "on_kill" in BaseTrigger.__dict__
-_USER_ACTION = "__airflow_user_action__"
-CHECKPOINT_KEY = "tia_log_checkpoint"  # XCom of the log position, so a restarted trigger prints no line twice
+MIN_EVENT_DELAY = 15.0  # default of [tencentcloud] min_trigger_event_delay (seconds)
+
+
+def min_event_delay() -> float:
+    """Seconds a trigger waits after the deferral before it fires (``[tencentcloud] min_trigger_event_delay``).
+
+    A trigger that fires within seconds of the deferral can meet Airflow's scheduler race, in which the
+    stale executor "success" of the deferring try fails the resumed task (apache/airflow #67287, #71580).
+    """
+    from airflow.sdk import conf
+
+    return conf.getfloat("tencentcloud", "min_trigger_event_delay", fallback=MIN_EVENT_DELAY)
 
 
 class JobWatchTrigger(BaseTrigger):
@@ -50,6 +63,7 @@ class JobWatchTrigger(BaseTrigger):
         end_on_kill: bool,
         batched: bool,
         resume: dict[str, Any],
+        not_before: float | None = None,
     ) -> None:
         super().__init__()
         self.conn_id, self.region, self.batched = conn_id, region, batched
@@ -58,6 +72,9 @@ class JobWatchTrigger(BaseTrigger):
         self.budget = budget
         self.end_on_kill = end_on_kill
         self.resume = resume
+        self._run_id = uuid.uuid4().hex  # this run of the trigger, as the owner of the log checkpoint
+        # Made in the worker at the deferral, then carried by serialize(): the earliest event time.
+        self.not_before = time.time() + min_event_delay() if not_before is None else float(not_before)
 
     def platform_kwargs(self) -> dict[str, Any]:
         """The subclass's own constructor arguments (the job, the connection, the kill), for ``serialize``."""
@@ -75,6 +92,7 @@ class JobWatchTrigger(BaseTrigger):
                 "batched": self.batched,
                 "budget": self.budget,
                 "resume": self.resume,
+                "not_before": self.not_before,
             },
         )
 
@@ -94,13 +112,14 @@ class JobWatchTrigger(BaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         try:
-            yield TriggerEvent((await self._watch()).to_payload())
-        except asyncio.CancelledError as error:
-            # Airflow < 3.3 has no on_kill(): stop the job only if the task left the deferred state
-            # (a user action), not on a triggerer restart. 3.3+ calls on_kill() itself.
-            user_action = bool(error.args) and error.args[0] == _USER_ACTION
-            if not HAS_ON_KILL and not user_action and self.end_on_kill and await self._safe_to_cancel():
-                await self._end_job()
+            event = await self._watch()
+            await asyncio.sleep(max(0.0, self.not_before - time.time()))
+            yield TriggerEvent(event.to_payload())
+        except asyncio.CancelledError:
+            # Airflow < 3.3 has no on_kill(): any cancel may be a user action (or a restart, or a
+            # move to another triggerer); on_kill ends the job only if the task left the deferred state.
+            if not HAS_ON_KILL:
+                await self.on_kill()
             raise
 
     async def _watch(self) -> lifecycle.JobEvent:
@@ -120,7 +139,7 @@ class JobWatchTrigger(BaseTrigger):
                     if job is None or job.state_name != update.state_name:  # log changes, not every poll
                         self.log.info("%s is %s", self.label, update.state_name)
                     job = update
-                await self._follow_logs(follower)
+                follower = await self._follow_logs(follower)
                 event = lifecycle.assess(update, self.label)
                 if event is not None:
                     return self._with_resume(event, follower)
@@ -175,7 +194,8 @@ class JobWatchTrigger(BaseTrigger):
 
     # --------------------------------------------------------------------------------------- logs
     async def _follower(self, stack: contextlib.AsyncExitStack) -> AsyncLogFollower | None:
-        """A live log follower when the task asked for logs, from the newest of its position and the checkpoint."""
+        """A live log follower when the task asked for logs, from the newest of its position and the
+        checkpoint; this run of the trigger takes the checkpoint over (a superseded run stops printing)."""
         state = self.resume.get("logs")
         if state is None:
             return None
@@ -191,19 +211,33 @@ class JobWatchTrigger(BaseTrigger):
             self.log.warning("Logs of %s will be printed when the task resumes (%s)", self.label, error)
             return None
         reader = self._log_reader(client, state.get("reader"))
-        return AsyncLogFollower(reader, cursor, self.log.info)
+        follower = AsyncLogFollower(reader, cursor, self.log.info)
+        await self._write_checkpoint(follower.state())
+        return follower
 
-    async def _follow_logs(self, follower: AsyncLogFollower | None) -> None:
-        """New log lines into the task log (best effort: the job's state decides, not its logs)."""
+    async def _follow_logs(self, follower: AsyncLogFollower | None) -> AsyncLogFollower | None:
+        """New log lines into the task log (best effort: the job's state decides, not its logs).
+
+        Lines are printed only while this run owns the checkpoint: when Airflow moves the trigger to
+        another triggerer, the new run takes it over and this one stops printing (returns None)."""
         if follower is None:
-            return
+            return None
+        lines: list[str] = []
+        follower.emit = lines.append
         try:
-            printed = await follower.poll()
+            await follower.poll()
         except TIAError as error:
             self.log.warning("Could not read the logs of %s (%s); will try again", self.label, error)
-            return
-        if printed:
-            await self._write_checkpoint(follower.state())
+        if not lines:
+            return follower
+        checkpoint = await self._read_checkpoint()
+        if checkpoint is not None and checkpoint.get("owner") not in (None, self._run_id):
+            self.log.info("Another triggerer now follows the logs of %s", self.label)
+            return None
+        for line in lines:
+            self.log.info(line)
+        await self._write_checkpoint(follower.state())
+        return follower
 
     def _xcom_address(self) -> dict[str, Any] | None:
         ti = self.task_instance
@@ -212,6 +246,7 @@ class JobWatchTrigger(BaseTrigger):
         return {"dag_id": ti.dag_id, "task_id": ti.task_id, "run_id": ti.run_id, "map_index": ti.map_index}
 
     async def _read_checkpoint(self) -> dict[str, Any] | None:
+        """The checkpoint the task wrote before deferring (so it exists: reading it logs no error)."""
         address = self._xcom_address()
         if address is None:
             return None
@@ -231,26 +266,50 @@ class JobWatchTrigger(BaseTrigger):
         try:
             from airflow.sdk.execution_time.xcom import XCom
 
-            await XCom.aset(CHECKPOINT_KEY, state, **address)
+            await XCom.aset(CHECKPOINT_KEY, {**state, "owner": self._run_id}, **address)
         except Exception as error:
             self.log.debug("Could not checkpoint the log position (%s)", error)
 
     # --------------------------------------------------------------------------------------- kill
     async def on_kill(self) -> None:
-        """A user marked the deferred task failed/success or cleared it: end the job."""
-        if self.end_on_kill:
-            await self._end_job()
+        """End the job when a user marked the deferred task failed/success or cleared it.
 
-    async def _safe_to_cancel(self) -> bool:  # pragma: no cover - Airflow < 3.3 only
-        """Whether the task is no longer deferred (a user action), as the amazon Glue trigger checks."""
-        from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
-        from airflow.utils.state import TaskInstanceState
-        from asgiref.sync import sync_to_async
+        Airflow 3.3 also calls this when it moves the trigger to another triggerer (HA): the task is
+        then still deferred, and the job must go on. So the job is ended only once the task instance
+        is no longer deferred; when that cannot be told, it is left running (a user can still stop it).
+        """
+        if not self.end_on_kill:
+            return
+        deferred = await self._still_deferred()
+        if deferred is not False:
+            why = (
+                "the task is still deferred (the trigger moved)"
+                if deferred
+                else "the task's state is unknown"
+            )
+            self.log.info("Not ending %s: %s", self.label, why)
+            return
+        self.log.info("The task is no longer deferred: ending %s", self.label)
+        await self._end_job()
 
+    async def _still_deferred(self) -> bool | None:
+        """Whether this trigger's task instance is still deferred, from the Airflow API (None: unknown)."""
         ti = self.task_instance
         if ti is None:
-            return False
-        states = await sync_to_async(RuntimeTaskInstance.get_task_states)(
-            dag_id=ti.dag_id, task_ids=[ti.task_id], run_ids=[ti.run_id], map_index=ti.map_index
-        )
-        return states.get(ti.run_id, {}).get(ti.task_id) != TaskInstanceState.DEFERRED
+            return None
+        try:
+            from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+            from asgiref.sync import sync_to_async
+
+            states = await sync_to_async(RuntimeTaskInstance.get_task_states)(
+                dag_id=ti.dag_id, task_ids=[ti.task_id], run_ids=[ti.run_id], map_index=ti.map_index
+            )
+        except Exception as error:  # never a reason to end a job
+            self.log.warning("Could not read the state of the task (%s)", error)
+            return None
+        # The API names a mapped instance "<task_id>_<map_index>"; a cleared one has no state (None).
+        name = ti.task_id if ti.map_index is None or ti.map_index < 0 else f"{ti.task_id}_{ti.map_index}"
+        of_run = states.get(ti.run_id, {})
+        if name not in of_run:
+            return None
+        return str(getattr(of_run[name], "value", of_run[name])) == "deferred"

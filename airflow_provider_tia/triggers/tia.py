@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_tia import ending
+from airflow_provider_tia.ending import EndAction
 from airflow_provider_tia.hooks.tia import TIAHook
 from airflow_provider_tia.job import job_key, job_label
 from airflow_provider_tia.triggers.base import JobWatchTrigger
@@ -36,6 +38,8 @@ class JobTrigger(JobWatchTrigger):
     :param batched: Share one paged-ListJobs poller with the other triggers of this cluster in the
         triggerer (default); False reads this job alone with DescribeJob.
     :param resume: What the task needs when it resumes; echoed in the event (``logs`` kept current).
+    :param not_before: Epoch seconds before which no event fires (default: the deferral plus
+        ``[tencentcloud] min_trigger_event_delay``, against Airflow's fast-trigger scheduler race).
     """
 
     poller_class = ClusterPoller
@@ -52,6 +56,7 @@ class JobTrigger(JobWatchTrigger):
         batched: bool = True,
         budget: float | None = None,
         resume: dict[str, Any] | None = None,
+        not_before: float | None = None,
     ) -> None:
         super().__init__(
             conn_id=tia_conn_id,
@@ -61,6 +66,7 @@ class JobTrigger(JobWatchTrigger):
             budget=budget,
             end_on_kill=delete_on_kill,
             batched=batched,
+            not_before=not_before,
             resume=dict(resume or {"key": job_key(job_name, cluster)}),
         )
         self.job_name = job_name
@@ -107,6 +113,8 @@ class JobTrigger(JobWatchTrigger):
         return client.log_reader(self.job_name, self.cluster, state)
 
     async def _end_job(self) -> None:
+        """``ending.end_tia_job``: the plan a worker's kill runs too."""
         async with await self._client() as client:
-            deleted = await client.delete_job(self.job_name, self.cluster)
-        self.log.info("Deleted %s: %s", self.label, deleted)
+            calls = {"delete": lambda: client.delete_job(self.job_name, self.cluster)}
+            await ending.adrive(ending.end_tia_job(EndAction.DELETE), calls)
+        self.log.info("Deleted %s", self.label)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_tia.exceptions import TIAError, WrongState
+from airflow_provider_tia import ending
+from airflow_provider_tia.ending import EndAction
+from airflow_provider_tia.exceptions import JobNotFound, TIAError
 from airflow_provider_tia.triggers.base import JobWatchTrigger
 from airflow_provider_tia.triggers.poller import BatchPoller
 
@@ -54,6 +56,8 @@ class TrainingTaskTrigger(JobWatchTrigger):
     :param kill_action: What a user killing the deferred task does: "stop", "delete" or "leave".
     :param batched: Share one DescribeTrainingTasks poller per region in the triggerer (default).
     :param resume: What the task needs when it resumes; echoed in the event (``logs`` kept current).
+    :param not_before: Epoch seconds before which no event fires (default: the deferral plus
+        ``[tencentcloud] min_trigger_event_delay``, against Airflow's fast-trigger scheduler race).
     """
 
     poller_class = RegionTaskPoller
@@ -69,6 +73,7 @@ class TrainingTaskTrigger(JobWatchTrigger):
         batched: bool = True,
         budget: float | None = None,
         resume: dict[str, Any] | None = None,
+        not_before: float | None = None,
     ) -> None:
         super().__init__(
             conn_id=tencentcloud_conn_id,
@@ -78,6 +83,7 @@ class TrainingTaskTrigger(JobWatchTrigger):
             budget=budget,
             end_on_kill=kill_action != "leave",
             batched=batched,
+            not_before=not_before,
             resume=dict(resume or {"key": {"id": training_task_id, "name": training_task_id}}),
         )
         self.training_task_id = training_task_id
@@ -118,13 +124,21 @@ class TrainingTaskTrigger(JobWatchTrigger):
         return client.log_reader(self.training_task_id, state)
 
     async def _end_job(self) -> None:
+        """``ending.end_training_task`` with the kill action: the plan a worker's kill runs too."""
+        action = EndAction(self.kill_action)
         async with await self._client() as client:
-            if self.kill_action == "delete":
+
+            async def read() -> TrainingTask | None:
                 try:
-                    await client.delete_training_task(self.training_task_id)
-                    self.log.info("Deleted %s", self.label)
-                    return
-                except WrongState:  # the service may refuse to delete a running task: stop it
-                    pass
-            await client.stop_training_task(self.training_task_id)
-            self.log.info("Stopped %s", self.label)
+                    return await client.describe_training_task(self.training_task_id)
+                except JobNotFound:
+                    return None
+
+            calls = {
+                "stop": lambda: client.stop_training_task(self.training_task_id),
+                "delete": lambda: client.delete_training_task(self.training_task_id),
+                "read": read,
+            }
+            plan = ending.end_training_task(action, lambda note: self.log.info("%s: %s", self.label, note))
+            await ending.adrive(plan, calls)
+        self.log.info("%s was %s", self.label, action.past)

@@ -1,4 +1,4 @@
-"""Test DAG: jobs that already exist (created by the test): attach to one, refuse the other."""
+"""Test DAG: jobs of other runs that already exist (created by the test): attach to one (opt-in), refuse the other."""
 
 from __future__ import annotations
 
@@ -19,7 +19,12 @@ with DAG(
     params={"prefix": "e"},
 ) as dag:
     CreateJobOperator(
-        task_id="attach", name="{{ params.prefix }}-attach", args=["train.py"], poll_interval=0.5, **JOB
+        task_id="attach",
+        name="{{ params.prefix }}-attach",
+        args=["train.py"],
+        if_exists="attach",
+        poll_interval=0.5,
+        **JOB,
     )
     CreateJobOperator(
         task_id="refuse",
