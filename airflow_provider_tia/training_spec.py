@@ -25,6 +25,9 @@ NAME_RULES = "use letters (Chinese or English), digits, '_' and '-', starting wi
 CHARGE_TYPES = ("PREPAID", "POSTPAID_BY_HOUR")
 IMAGE_TYPES = ("TCR", "CCR", "PreSet", "PRE_SET", "CUSTOM")
 MAX_DATA_CONFIGS = 10
+# The roles CreateTrainingTask documents for ResourceConfigInfo.Role; a misspelt one (WROKER) is refused
+# before any call. (Which roles each TrainingMode takes is not documented: the service decides that.)
+ROLES = ("WORKER", "PS", "DRIVER", "EXECUTOR")
 
 
 def _one_path(cos: dict[str, Any], path: str) -> None:
@@ -39,7 +42,7 @@ COS_PATH = c.model(
 RESOURCE_CONFIG_INFO = c.model(
     "ResourceConfigInfo",
     "Role InstanceNum",
-    Role=_STR,
+    Role=c.text(choices=ROLES),
     Cpu=c.integer(low=0),
     Memory=c.integer(low=0),
     GpuType=_STR,

@@ -126,12 +126,25 @@ def test_sensor_example_waits_for_a_job_created_elsewhere(
 ) -> None:
     name = f"elsewhere-{outcome}"
     create_job(tia_connection, name, tmp_path, fail=outcome == "failed")
+    calls_before = tia_emulator.calls["CreateJob"]
     run = dag_loader("example_tia_sensor").test(run_conf={"job_name": name}, **MANUAL)
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert states["start_elsewhere"] == "success"  # adopted the other pipeline's job, started none
+    assert tia_emulator.calls["CreateJob"] == calls_before
     if outcome == "success":
-        assert states == {"wait_for_job": "success", "after_training": "success"}
+        assert states == {"start_elsewhere": "success", "wait_for_job": "success", "after_training": "success"}
     else:
         assert states["wait_for_job"] == "failed" and states["after_training"] == "upstream_failed"
+
+
+def test_sensor_example_runs_on_its_own(dag_loader, tia_connection, tia_emulator) -> None:
+    """A newcomer's first run: no such job yet, the stand-in starts it, the sensor waits for it."""
+    name = "sensor-own"
+    run = dag_loader("example_tia_sensor").test(run_conf={"job_name": name}, **MANUAL)
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert states == {"start_elsewhere": "success", "wait_for_job": "success", "after_training": "success"}
+    assert tia_emulator.store.get("ap-beijing", name)["State"] == "Succeeded"
+    tia_emulator.store.delete("ap-beijing", name)
 
 
 def create_job(conn_id: str, name: str, package_dir: Path, *, fail: bool = False, seconds: int = 1) -> None:

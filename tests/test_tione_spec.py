@@ -95,13 +95,14 @@ INVALID: list[tuple[str, Any, str]] = [
     ("resource_config_infos", [], "resource_config_infos (ResourceConfigInfos)"),
     ("resource_config_infos", {"Role": "WORKER"}, "resource_config_infos (ResourceConfigInfos)"),
     ("resource_config_infos", [{"InstanceNum": 1}], "resource_config_infos[0].Role"),
-    ("resource_config_infos", [{"Role": "W"}], "resource_config_infos[0].InstanceNum"),
-    ("resource_config_infos", [{"Role": "W", "InstanceNum": 0}], "resource_config_infos[0].InstanceNum"),
-    ("resource_config_infos", [{"Role": "W", "InstanceNum": "two"}], "resource_config_infos[0].InstanceNum"),
-    ("resource_config_infos", [{"Role": "W", "InstanceNum": 1.5}], "resource_config_infos[0].InstanceNum"),
-    ("resource_config_infos", [{"Role": "W", "InstanceNum": True}], "resource_config_infos[0].InstanceNum"),
-    ("resource_config_infos", [{"Role": "W", "InstanceNum": 1, "Gpus": 1}], "resource_config_infos[0]"),
-    ("resource_config_infos", [{"Role": "W", "InstanceNum": 1, "RDMAConfig": {"Enable": "yes"}}],
+    ("resource_config_infos", [{"Role": "WROKER", "InstanceNum": 1}], "resource_config_infos[0].Role"),
+    ("resource_config_infos", [{"Role": "WORKER"}], "resource_config_infos[0].InstanceNum"),
+    ("resource_config_infos", [{"Role": "WORKER", "InstanceNum": 0}], "resource_config_infos[0].InstanceNum"),
+    ("resource_config_infos", [{"Role": "WORKER", "InstanceNum": "two"}], "resource_config_infos[0].InstanceNum"),
+    ("resource_config_infos", [{"Role": "WORKER", "InstanceNum": 1.5}], "resource_config_infos[0].InstanceNum"),
+    ("resource_config_infos", [{"Role": "WORKER", "InstanceNum": True}], "resource_config_infos[0].InstanceNum"),
+    ("resource_config_infos", [{"Role": "WORKER", "InstanceNum": 1, "Gpus": 1}], "resource_config_infos[0]"),
+    ("resource_config_infos", [{"Role": "WORKER", "InstanceNum": 1, "RDMAConfig": {"Enable": "yes"}}],
      "resource_config_infos[0].RDMAConfig.Enable"),
     ("code_package_path", {"Bucket": "b", "Region": "r", "Paths": ["a/", "b/"]}, "code_package_path.Paths"),
     ("code_package_path", {"Bucket": "b", "Region": "r", "Paths": []}, "code_package_path.Paths"),
@@ -206,7 +207,7 @@ def test_each_rule_names_its_field(attr: str, value: Any, path: str) -> None:
 
 def test_unknown_nested_keys_are_named() -> None:
     with pytest.raises(JobSpecError, match=r"unknown field\(s\) 'Gpus'.*ResourceConfigInfo has Role"):
-        _spec(resource_config_infos=[{"Role": "W", "InstanceNum": 1, "Gpus": 1}])
+        _spec(resource_config_infos=[{"Role": "WORKER", "InstanceNum": 1, "Gpus": 1}])
 
 
 def test_required_fields_and_unknown_keywords() -> None:

@@ -234,3 +234,38 @@ def test_cancel_and_cleanup_never_end_the_job(hook, tia_emulator):
     asyncio.run(scenario())
     assert tia_emulator.store.get(CLUSTER, "g-keep")["State"] == "Running"
     hook.delete_job("g-keep", CLUSTER)
+
+
+@pytest.mark.parametrize(("kill_action", "ends"), [("stop", "STOPPED"), ("delete", None), ("leave", "RUNNING")])
+def test_training_task_trigger_kill_runs_the_workers_end_plan(
+    simulated_emulator, connect, monkeypatch, kill_action, ends
+):
+    """The trigger's kill is ``ending.end_training_task``, as the worker's: "delete" stops a running
+    task, waits until it has ended, then deletes it (the service refuses to delete a running task)."""
+    from airflow_provider_tia.exceptions import JobNotFound
+    from airflow_provider_tia.hooks.tione import TIONEHook
+    from airflow_provider_tia.training_spec import TrainingTaskSpec
+
+    conn = connect("tione_kill", simulated_emulator)
+    hook = TIONEHook(conn)
+    task_id = hook.create_training_task(
+        TrainingTaskSpec.from_kwargs(
+            name=f"kill-{kill_action}",
+            charge_type="POSTPAID_BY_HOUR",
+            resource_config_infos=[{"Role": "WORKER", "InstanceType": "TI.S.MEDIUM.POST", "InstanceNum": 1}],
+            start_cmd="python train.py",
+            tags={"sim.duration": "120"},
+        )
+    )
+    simulated_emulator.wait_for_task(task_id, "RUNNING")
+    simulated_emulator.reset_counters()
+    _task_states(monkeypatch, "failed")
+    trigger = TrainingTaskTrigger(task_id, conn, kill_action=kill_action, poll_interval=0.2)
+    trigger.task_instance = _TI()
+    asyncio.run(trigger.on_kill())
+    if ends is None:
+        with pytest.raises(JobNotFound):
+            hook.describe_training_task(task_id)
+        assert simulated_emulator.calls["StopTrainingTask"] >= 1  # stopped before it could be deleted
+    else:
+        assert hook.describe_training_task(task_id).state_name in (ends, "STOPPING")

@@ -3,6 +3,8 @@ failed by a user, the TI-A service (emulator with --state-dir) restarted mid-wai
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections import Counter
 from typing import TYPE_CHECKING
@@ -10,8 +12,10 @@ from typing import TYPE_CHECKING
 import pytest
 from tia_rel_helpers import (
     CLUSTER,
+    USER_ACTION,
     FakeTI,
     Outcome,
+    Spy,
     Triggerer,
     capture,
     conn_json,
@@ -24,6 +28,7 @@ from tia_rel_helpers import (
     line_figures,
     rebuild,
     restart_service_mid_wait,
+    run_like_triggerer,
     run_recreated,
     served_lines,
     shut_down_mid_wait,
@@ -158,6 +163,55 @@ def test_triggerer_restart_mid_wait_recreates_trigger_and_keeps_job(
     assert result["State"] == "Succeeded" and job["State"] == "Succeeded" and result["Id"] == job["Id"]
     assert (crash_emu.calls["CreateJob"], crash_emu.calls["DeleteJob"]) == (1, 0)
     assert (false_failures, duplicated, lost) == (0, 0, 0)
+
+
+def test_trigger_moved_to_another_triggerer_keeps_job_and_prints_each_line_once(
+    crash_emu, crash_conn, reliability_results, trigger_xcoms
+) -> None:
+    """HA triggerers: Airflow 3.3.2 starts the trigger on another triggerer and cancels it on the old one
+    with the user-action message, so ``on_kill`` runs there; the task is still deferred: nothing ends."""
+    name = "rel-trigger-moved"
+    ti = FakeTI("tia_rel_crash", "train", "manual__moved")
+    printed: list[str] = []
+    deferred = _defer(name, printed, ti, duration=4, lines=40)
+    old_run, new_run = rebuild(deferred.trigger, ti, printed), rebuild(deferred.trigger, ti, printed)
+    on_kill = Spy(old_run, "on_kill")
+    old, new = Triggerer(), Triggerer()
+    try:
+        moved: list = []
+
+        async def reassigned() -> None:
+            task = asyncio.ensure_future(run_like_triggerer(old_run))
+            deadline = time.monotonic() + 30
+            while not _printed_a_line(printed, name)() and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            moved.append(new.submit(run_like_triggerer(new_run)))  # the other triggerer picks it up
+            await asyncio.sleep(1.0)  # both run the trigger for a while, as in a real reassignment
+            task.cancel(USER_ACTION)
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+        old.submit(reassigned()).result(60)
+        events = moved[0].result(60)
+    finally:
+        old.close()
+        new.close()
+    resumed = capture(make_op(name, 4, 40, deferrable=True), printed)
+    result = resumed.execute_complete(context_for(ti), events[0])
+    job = crash_emu.store.get(CLUSTER, name)
+    lost, duplicated = line_figures(name, served_lines(crash_emu, name), printed)
+    stopped = int(job is None or crash_emu.calls["DeleteJob"] > 0)
+    reliability_results.record(
+        "crash: trigger moved to another triggerer (HA)",
+        1,
+        faults=1,
+        false_failures=stopped + int(result["State"] != "Succeeded"),
+        duplicates=duplicated,
+        lost_lines=lost,
+    )
+    assert on_kill.calls == 1 and stopped == 0  # on_kill ran and saw the task still deferred
+    assert len(events) == 1 and events[0]["status"] == "success" and result["State"] == "Succeeded"
+    assert (lost, duplicated) == (0, 0)
 
 
 def test_user_marks_deferred_task_failed_trigger_deletes_job(

@@ -29,6 +29,7 @@ ACCEPTANCE_SAMPLE = 12
 # The contract's rules, written again here (not imported): a refusal must name one of these fields.
 NAME_MAX, TUNING_MAX, REMARK_MAX, DATA_CONFIGS_MAX = 60, 2048, 1024, 10
 CHARGE_TYPES = {"PREPAID", "POSTPAID_BY_HOUR"}
+ROLES = {"WORKER", "PS", "DRIVER", "EXECUTOR"}  # the roles the contract lists for ResourceConfigInfo
 ROLE_KEYS = {
     "Role",
     "Cpu",
@@ -113,7 +114,7 @@ def _list(value: Any, low: int = 0, high: int | None = None) -> list[Any]:
 
 def _role(value: Any) -> dict[str, Any]:
     role = _object(value, ROLE_KEYS, {"Role", "InstanceNum"})  # a role without a node count means nothing
-    out = {"Role": _text(role["Role"]), "InstanceNum": _integer(role["InstanceNum"], 1)}
+    out = {"Role": _choice(role["Role"], ROLES), "InstanceNum": _integer(role["InstanceNum"], 1)}
     if "InstanceType" in role:
         out["InstanceType"] = _text(role["InstanceType"])
     for key in ("Cpu", "Memory", "Gpu"):
@@ -221,7 +222,7 @@ integers_or_text = st.one_of(
 )
 roles = st.fixed_dictionaries(
     {
-        "Role": st.one_of(st.sampled_from(["WORKER", "PS", "MASTER"]), text, st.integers(), st.none()),
+        "Role": st.one_of(st.sampled_from(["WORKER", "PS", "WROKER", "worker"]), text, st.integers(), st.none()),
         "InstanceNum": integers_or_text,
     },
     optional={
@@ -457,5 +458,5 @@ def test_name_oracle_knows_the_rules() -> None:
     assert valid_name("a" * 60) and valid_name("任务-1_x") and valid_name("9a")
     assert not any(valid_name(n) for n in ("a" * 61, "_a", "-a", "a b", "", "Ａ", "é", "\u212a", None))
     assert oracle(
-        {"name": "a", "charge_type": "PREPAID", "resource_config_infos": [{"Role": "W", "InstanceNum": 1}]}
+        {"name": "a", "charge_type": "PREPAID", "resource_config_infos": [{"Role": "WORKER", "InstanceNum": 1}]}
     )[0] == {"resource_group_id"}

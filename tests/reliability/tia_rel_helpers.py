@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+import types
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -111,8 +112,21 @@ class DictStore:
         self.data[key] = json.loads(json.dumps(value))
 
 
+_RUN_STARTS: dict[str, Any] = {}  # run_id -> when its DAG run started (the same for every try)
+
+
 def context_for(ti: FakeTI, store: DictStore | None = None) -> dict[str, Any]:
-    ctx: dict[str, Any] = {"ti": ti, "task_instance": ti, "run_id": ti.run_id, "params": {}}
+    import pendulum
+
+    started = _RUN_STARTS.setdefault(ti.run_id, pendulum.now("UTC"))
+    dag_run = types.SimpleNamespace(run_id=ti.run_id, start_date=started)
+    ctx: dict[str, Any] = {
+        "ti": ti,
+        "task_instance": ti,
+        "run_id": ti.run_id,
+        "params": {},
+        "dag_run": dag_run,
+    }
     if store is not None:
         ctx["task_state_store"] = store
     return ctx
@@ -192,18 +206,34 @@ def count_creations(
 
 # ---------------------------------------------------------------------------------------- triggerer
 class TriggerXComs:
-    """What the triggerer's supervisor answers to a trigger's XCom calls (GetXCom/SetXCom), in memory.
+    """What the triggerer's supervisor answers to a trigger's XCom calls (GetXCom/SetXCom) and to its
+    question for the task's state (GetTaskStates: ``task_state``, e.g. "failed" once a user marked
+    the task failed), in memory.
 
     Installed as ``SUPERVISOR_COMMS`` by ``triggerer_comms``; it outlives triggerer "restarts", as the
     metadata database does.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, task_state: str | None = "deferred") -> None:
         self.values: dict[tuple, Any] = {}
+        self.task_state = task_state
 
     async def asend(self, msg: Any) -> Any:
-        from airflow.sdk.execution_time.comms import GetXCom, SetXCom, XComResult
+        return self.send(msg)
 
+    def send(self, msg: Any) -> Any:
+        from airflow.sdk.execution_time.comms import (
+            GetTaskStates,
+            GetXCom,
+            SetXCom,
+            TaskStatesResult,
+            XComResult,
+        )
+
+        if isinstance(msg, GetTaskStates):
+            name = msg.task_ids[0] if (msg.map_index or -1) < 0 else f"{msg.task_ids[0]}_{msg.map_index}"
+            states = {run_id: {name: self.task_state} for run_id in msg.run_ids or ()}
+            return TaskStatesResult(task_states=states)
         key = (msg.key, msg.dag_id, msg.task_id, msg.run_id, msg.map_index)
         if isinstance(msg, SetXCom):
             self.values[key] = msg.value
@@ -214,10 +244,10 @@ class TriggerXComs:
 
 
 @contextlib.contextmanager
-def triggerer_comms() -> Iterator[TriggerXComs]:
+def triggerer_comms(task_state: str | None = "deferred") -> Iterator[TriggerXComs]:
     from airflow.sdk.execution_time import task_runner
 
-    comms, before = TriggerXComs(), getattr(task_runner, "SUPERVISOR_COMMS", None)
+    comms, before = TriggerXComs(task_state), getattr(task_runner, "SUPERVISOR_COMMS", None)
     task_runner.SUPERVISOR_COMMS = comms  # type: ignore[attr-defined]
     try:
         yield comms
@@ -470,7 +500,8 @@ def user_kill_mid_wait(trigger: Any, mid_wait: Callable[[], Any]) -> tuple[Spy, 
 
     triggerer = Triggerer()
     try:
-        triggerer.submit(scenario()).result(60)
+        with triggerer_comms(task_state="failed"):  # the user marked the task failed: the API says so
+            triggerer.submit(scenario()).result(60)
     finally:
         triggerer.close()
     return on_kill, cleanup
