@@ -54,13 +54,13 @@ def printed(output: str, text: str) -> int:
     return len(re.findall(rf"\] \[[^\]]+\] {re.escape(text)} \[airflow", output))
 
 
-def xcom_of(run, task_id: str = "train"):
+def xcom_of(run, task_id: str = "train", key: str = "return_value"):
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
 
     with create_session() as session:
         row = session.scalars(
-            XComModel.get_many(run_id=run.run_id, key="return_value", task_ids=task_id, dag_ids=run.dag_id)
+            XComModel.get_many(run_id=run.run_id, key=key, task_ids=task_id, dag_ids=run.dag_id)
         ).first()
         return None if row is None else XComModel.deserialize_value(row)
 
@@ -81,6 +81,11 @@ def test_success_logs_each_line_once_and_returns_the_task(dag_loader, cos, tione
     assert tags["suite"] == "dag-test" and len(tags["airflow-task-key"]) == 32
     assert [task.id for task in tasks_named(tione, prefix)] == [result["Id"]]
     assert "RUN" in {env["Name"] for env in result.get("Envs") or [{"Name": "RUN"}]}
+    # A clean run logs no ERROR: nothing reads an XCom that is not there (the log checkpoint exists
+    # before the trigger reads it; the link is answered by the operator, not read back).
+    assert "XCom not found" not in out and not re.search(r"\[error\s*\]", out), out[-3000:]
+    page = xcom_of(run, key=TIONETaskLink().xcom_key)  # what the UI and the REST API read
+    assert page.endswith(f"/console/tione/task?id={result['Id']}")
 
 
 def test_failed_task_fails_with_its_reason_and_last_lines(dag_loader, cos, capfd) -> None:
@@ -101,6 +106,7 @@ def test_bad_input_is_refused_before_any_call(dag_loader, cos, cos_emulator, cap
     assert run.state == "failed"
     assert "Invalid parameter charge_type (ChargeType)" in out, out[-2000:]
     assert sum(cos_emulator.calls.values()) == 0
+    assert "XCom not found" not in out  # no link was looked up for a task that never existed
 
 
 def test_max_wait_stops_the_task(dag_loader, cos, tione, cos_emulator, capfd) -> None:
