@@ -25,9 +25,10 @@ NAME_RULES = "use letters (Chinese or English), digits, '_' and '-', starting wi
 CHARGE_TYPES = ("PREPAID", "POSTPAID_BY_HOUR")
 IMAGE_TYPES = ("TCR", "CCR", "PreSet", "PRE_SET", "CUSTOM")
 MAX_DATA_CONFIGS = 10
-# The roles CreateTrainingTask documents for ResourceConfigInfo.Role; a misspelt one (WROKER) is refused
-# before any call. (Which roles each TrainingMode takes is not documented: the service decides that.)
-ROLES = ("WORKER", "PS", "DRIVER", "EXECUTOR")
+# The roles of ResourceConfigInfo.Role: those CreateTrainingTask documents, and HEAD, which Tencent's own
+# client sends for RAY; a misspelt one (WROKER) is refused before any call. (Which roles each TrainingMode
+# takes is not documented: the service decides that.)
+ROLES = ("WORKER", "PS", "DRIVER", "EXECUTOR", "HEAD")
 
 
 def _one_path(cos: dict[str, Any], path: str) -> None:

@@ -155,3 +155,20 @@ def _without_secrets(task: dict[str, Any]) -> dict[str, Any]:
     if isinstance(secret, dict) and secret.get("Password"):
         task["ImageInfo"] = {**image, "ImageSecret": {**secret, "Password": SECRET_MASK}}  # type: ignore[dict-item]
     return task
+
+
+def output_prefix(task: Mapping[str, Any]) -> str:
+    """The COS key prefix in the ``Output`` bucket under which the task's outputs are: ``Paths[0]`` and
+    the task's ``Id`` joined by one ``/``, ending in ``/`` (``models/run1/`` -> ``models/run1/train-123/``).
+
+    ``task`` is a task as the operators return it (``Id``, ``Output: {Bucket, Region, Paths}``). This layout
+    is an assumption: the API does not document where outputs go, but Tencent's own client (tikit) imports
+    a task's model from ``Paths[0] + Id + "/"``, and the emulator writes there. ``MalformedResponse`` when
+    the task has no Id or no output path.
+    """
+    output, task_id = task.get("Output"), _text(task.get("Id"))
+    paths = output.get("Paths") if isinstance(output, Mapping) else None
+    if task_id is None or not isinstance(paths, list) or not paths or not isinstance(paths[0], str):
+        raise MalformedResponse("the training task has no Id or no Output path")
+    base = paths[0].rstrip("/")
+    return f"{base}/{task_id}/" if base else f"{task_id}/"

@@ -4,7 +4,8 @@
 2. ``train`` packs ``tione_ddp/`` (next to this file) into COS as the code package and runs it
    on two workers (``TrainingMode=DDP``: each worker sees RANK, WORLD_SIZE, MASTER_ADDR and
    MASTER_PORT); the task's logs stream into the Airflow task log, and the result is the task's dict.
-3. ``read_model`` reads ``metrics.json`` from the task's ``Output`` in COS.
+3. ``read_model`` reads ``metrics.json`` from the task's folder in its ``Output``: the outputs of a task
+   go under ``<Output path><task Id>/`` (``output_prefix``).
 
 Needs ``airflow-provider-tia[cos]``, a ``tencentcloud`` connection and buckets (``<name>-<appid>``)
 in the connection's region. ``make demo-tione`` runs it offline against the emulator and moto.
@@ -19,6 +20,7 @@ import pendulum
 from airflow.sdk import DAG, task
 
 from airflow_provider_tia.operators.tione import CreateTrainingTaskOperator
+from airflow_provider_tia.training_task import output_prefix
 
 CODE_DIR = str(Path(__file__).resolve().parent / "tione_ddp")
 DATA_PREFIX = "datasets/digits/"
@@ -51,8 +53,7 @@ with DAG(
 
     train = CreateTrainingTaskOperator(
         task_id="train",
-        name="digits-ddp",
-        if_exists="suffix",  # digits-ddp-<hash of dag, task, run>: one task per run
+        name="digits-ddp",  # held by an earlier run's task: this run's is digits-ddp-<hash> (if_exists="new")
         charge_type="POSTPAID_BY_HOUR",
         framework_name="PYTORCH",
         framework_environment="torch1.9-py3.8-cuda11.1-gpu",
@@ -87,13 +88,12 @@ with DAG(
 
     @task
     def read_model(trained: dict) -> dict:
-        """The model's metrics, read from the training task's Output in COS."""
+        """The model's metrics, read from the training task's folder in its Output bucket."""
         from airflow_provider_tia.hooks.cos import COSHook
 
-        output = trained["Output"]
-        prefix = output["Paths"][0]
-        metrics = json.loads(COSHook().read_object(output["Bucket"], f"{prefix}metrics.json"))
-        model = f"cos://{output['Bucket']}/{prefix}model.pkl"
+        bucket, prefix = trained["Output"]["Bucket"], output_prefix(trained)
+        metrics = json.loads(COSHook().read_object(bucket, f"{prefix}metrics.json"))
+        model = f"cos://{bucket}/{prefix}model.pkl"
         print(f"model {model}: accuracy {metrics['accuracy']:.4f} on {metrics['test_size']} test digits")
         return {"model": model, **metrics}
 

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from airflow_provider_tia.training_task import output_prefix
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted(p.stem for p in (ROOT / "example_dags").glob("example_*.py"))
 MANUAL = {"logical_date": None}
@@ -66,7 +68,8 @@ def test_tione_example_trains_ddp_from_cos_and_reads_the_model_back(
         assert f"worker {rank} epoch 3: shard accuracy" in out  # both workers trained, logs streamed
     model = xcom(run, "read_model")
     assert model["workers"] == 2 and model["epochs"] == 3 and model["accuracy"] > 0.8
-    assert model["model"] == f"cos://{bucket}/{task['Output']['Paths'][0]}model.pkl"
+    assert model["model"] == f"cos://{bucket}/{output_prefix(task)}model.pkl"
+    assert output_prefix(task) == f"{task['Output']['Paths'][0]}{task['Id']}/"
 
 
 def test_seed_distributed_example_trains_and_saves_a_model(
@@ -132,7 +135,11 @@ def test_sensor_example_waits_for_a_job_created_elsewhere(
     assert states["start_elsewhere"] == "success"  # adopted the other pipeline's job, started none
     assert tia_emulator.calls["CreateJob"] == calls_before
     if outcome == "success":
-        assert states == {"start_elsewhere": "success", "wait_for_job": "success", "after_training": "success"}
+        assert states == {
+            "start_elsewhere": "success",
+            "wait_for_job": "success",
+            "after_training": "success",
+        }
     else:
         assert states["wait_for_job"] == "failed" and states["after_training"] == "upstream_failed"
 

@@ -1,4 +1,5 @@
-"""The local runner on TI-ONE tasks: code from COS (moto), real processes per role, output back to COS."""
+"""The local runner on TI-ONE tasks: code from COS (moto), real processes per role, output back to COS
+under ``<Output path><task Id>/``."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from typing import TYPE_CHECKING
 import pytest
 from tia_emu_helpers import alive, wait_until
 from tione_emu_helpers import bucket, call, cos, create, detail, put_code, s3, serving
+
+from airflow_provider_tia.training_task import output_prefix
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -57,7 +60,7 @@ def test_two_replica_ddp_task_runs_for_real_and_uploads_its_output(cos_emu: Emu,
     assert d["Status"] == "SUCCEED", d["FailureReason"]
     results = {}
     for rank in (0, 1):
-        body = s3(moto_url).get_object(Bucket=out, Key=f"run1/rank{rank}.json")["Body"].read()
+        body = s3(moto_url).get_object(Bucket=out, Key=f"run1/{task_id}/rank{rank}.json")["Body"].read()
         results[rank] = json.loads(body)
     assert results[0]["sum"] + results[1]["sum"] == 21 and results[0]["sum"] == 1 + 3 + 5
     assert {r["world"] for r in results.values()} == {2} and {r["lr"] for r in results.values()} == {"0.1"}
@@ -122,7 +125,7 @@ def test_stop_kills_every_process(cos_emu: Emu, moto_url: str) -> None:
     assert d["FailureReason"] == "User Stop"
     wait_until(lambda: not any(alive(p) for p in pids), timeout=30)
     keys = {o["Key"] for o in s3(moto_url).list_objects_v2(Bucket=out).get("Contents", [])}
-    assert {"partial/mark0", "partial/mark1"} <= keys
+    assert {f"partial/{task_id}/mark0", f"partial/{task_id}/mark1"} <= keys
     assert detail(cos_emu, task_id)["ChargeStatus"] == "NOT_BILLING"
 
 
@@ -131,3 +134,25 @@ def test_replica_cap_is_enforced(cos_emu: Emu) -> None:
 
     body = spec(ResourceConfigInfos=[{"Role": "WORKER", "InstanceNum": 65}])
     assert error_code(cos_emu, "CreateTrainingTask", **body) == "InvalidParameterValue"
+
+
+@pytest.mark.parametrize("path", ["runs/a", "runs/a/", ""])
+def test_outputs_go_under_the_task_id_in_the_output_path(cos_emu: Emu, moto_url: str, path: str) -> None:
+    """``<Paths[0]><task Id>/``, one ``/`` between them: where Tencent's own client looks for a task's
+    model, and where the provider's ``output_prefix`` points; a second run writes to the same folder."""
+    out = bucket(moto_url)
+    task_id = create(
+        cos_emu,
+        Output=cos(out, path),
+        StartCmdInfo={"StartCmd": 'echo "$TIONE_INSTANCE_ID" > "$TIONE_OUTPUT_DIR/run-$TIONE_INSTANCE_ID"'},
+    )
+    first = cos_emu.wait_for_task(task_id, timeout=60)
+    assert first["Status"] == "SUCCEED", first["FailureReason"]
+    call(cos_emu, "StartTrainingTask", Id=task_id)
+    wait_until(lambda: detail(cos_emu, task_id)["LatestInstanceId"] != first["LatestInstanceId"], timeout=30)
+    second = cos_emu.wait_for_task(task_id, timeout=60)
+    assert second["Status"] == "SUCCEED", second["FailureReason"]
+    prefix = f"{path.rstrip('/')}/{task_id}/" if path else f"{task_id}/"
+    assert output_prefix(detail(cos_emu, task_id)) == prefix
+    keys = {o["Key"] for o in s3(moto_url).list_objects_v2(Bucket=out).get("Contents", [])}
+    assert keys == {f"{prefix}run-{d['LatestInstanceId']}" for d in (first, second)}

@@ -6,7 +6,10 @@ import re
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
-from tione_emu_helpers import call, create, detail, error_code, sim_tags
+from tencentcloud.common.common_client import CommonClient
+from tencentcloud.common.credential import Credential
+from tia_emu_helpers import profile
+from tione_emu_helpers import REGION, call, create, detail, error_code, sim_tags
 
 if TYPE_CHECKING:
     from airflow_provider_tia.emulator.server import TIAEmulator as Emu
@@ -59,6 +62,26 @@ def test_pod_name_wildcard_keyword_filter_and_window(sim_emu: Emu) -> None:
     assert old["Content"] == [] and old["Context"] == ""
 
 
+def test_without_service_id_pod_name_picks_the_lines(sim_emu: Emu) -> None:
+    """ServiceId is optional: Tencent's own client asks for ``<task Id>*`` alone."""
+    first, second = _finished(sim_emu, 6), _finished(sim_emu, 4)
+    task_id = first.rsplit("-", 1)[0]
+    star = _pages(sim_emu, PodName=f"{task_id}*", Limit=4, Order="ASC")
+    lines = [line for page in star for line in page]
+    assert len(lines) == 6 and {x["PodName"] for x in lines} == {f"{first}-worker-0", f"{first}-worker-1"}
+    assert [x["Id"] for x in lines] == sorted(x["Id"] for x in lines)
+    one = call(sim_emu, "DescribeLogs", Service="TRAIN", PodName=f"{second}-worker-1", Limit=1000)
+    assert len(one["Content"]) == 2 and {x["PodName"] for x in one["Content"]} == {f"{second}-worker-1"}
+    assert call(sim_emu, "DescribeLogs", Service="TRAIN", Limit=5)["Content"]  # every task of the account
+    assert call(sim_emu, "DescribeLogs", Service="TRAIN", PodName="train-0*")["Content"] == []
+    sim_emu.add_credential("AKIDlogsother", "other-key", uin="200000000003")
+    other = CommonClient(
+        "tione", "2021-11-11", Credential("AKIDlogsother", "other-key"), REGION, profile(sim_emu)
+    )
+    reply = other.call_json("DescribeLogs", {"Service": "TRAIN", "PodName": f"{task_id}*"})["Response"]
+    assert reply["Content"] == []
+
+
 def test_paging_past_10000_lines_is_refused(sim_emu: Emu) -> None:
     iid = _finished(sim_emu, 10_050, workers=1)
     context, served = "", 0
@@ -79,7 +102,7 @@ def test_describe_logs_validation(sim_emu: Emu) -> None:
     iid = _finished(sim_emu, 1)
     base = {"Service": "TRAIN", "ServiceId": iid}
     assert error_code(sim_emu, "DescribeLogs", **{**base, "Service": "NOTEBOOK"}) == "InvalidParameterValue"
-    assert error_code(sim_emu, "DescribeLogs", Service="TRAIN") == "MissingParameter"
+    assert error_code(sim_emu, "DescribeLogs", ServiceId=iid) == "MissingParameter"
     assert error_code(sim_emu, "DescribeLogs", **base, Limit=1001) == "InvalidParameterValue"
     assert error_code(sim_emu, "DescribeLogs", **base, Order="UP") == "InvalidParameterValue"
     assert error_code(sim_emu, "DescribeLogs", **base, StartTime="yesterday") == "InvalidParameterValue"

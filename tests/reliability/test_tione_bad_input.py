@@ -29,7 +29,7 @@ ACCEPTANCE_SAMPLE = 12
 # The contract's rules, written again here (not imported): a refusal must name one of these fields.
 NAME_MAX, TUNING_MAX, REMARK_MAX, DATA_CONFIGS_MAX = 60, 2048, 1024, 10
 CHARGE_TYPES = {"PREPAID", "POSTPAID_BY_HOUR"}
-ROLES = {"WORKER", "PS", "DRIVER", "EXECUTOR"}  # the roles the contract lists for ResourceConfigInfo
+ROLES = {"WORKER", "PS", "DRIVER", "EXECUTOR", "HEAD"}  # the contract's roles, and tikit's HEAD (RAY)
 ROLE_KEYS = {
     "Role",
     "Cpu",

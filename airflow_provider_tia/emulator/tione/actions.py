@@ -11,6 +11,10 @@ Rules the contract leaves open, as the emulator answers them:
   ``FailedOperation.DuplicateNameTaskIsCreating``; otherwise names may repeat.
 * DescribeTrainingTask with ``InstanceId``: any instance of the task is accepted and the task's current
   detail returned (past runs are not kept).
+* ``SchedulePolicy.BackOffLimit`` (restarts of a failed run, 0-10) is checked and kept, but a failed run
+  is not restarted.
+* ``EncodedStartCmdInfo`` that does not decode to a JSON StartCmdInfo is refused at Create
+  (InvalidParameterValue); DescribeTrainingTask shows it decoded as ``StartCmdInfo``.
 """
 
 from __future__ import annotations

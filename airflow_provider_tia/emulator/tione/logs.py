@@ -1,4 +1,8 @@
-"""DescribeLogs for TRAIN: one instance's lines in a time window, ordered, filtered and paged by Context.
+"""DescribeLogs for TRAIN: lines in a time window, ordered, filtered and paged by Context.
+
+The lines are those of one run (``ServiceId``: an instance id), else of every run of the caller's tasks;
+``PodName`` (one pod, or a prefix ending in ``*`` such as ``<task Id>*``) narrows either. Tencent's own
+client asks for a task's logs with ``PodName`` alone.
 
 Context is an opaque cursor over one query (instance, window, order, filters): it counts the lines served so
 far, and serving past MAX_LINES_PER_WINDOW of them gives ``FailedOperation.ContextLimitError`` (pick a new
@@ -64,12 +68,27 @@ def _matches(p: dict, pod: str, text: str) -> bool:
     return all(k in text for k in keys)
 
 
+def _may_hold(wanted: str, task_id: str) -> bool:
+    """Whether a pod named ``wanted`` (a prefix if it ends in ``*``) can be one of the task's: its pods are
+    named ``<task Id>-<instance suffix>-<role>-<index>``."""
+    own = task_id + "-"
+    if wanted.endswith("*"):
+        return own.startswith(wanted[:-1]) or wanted[:-1].startswith(own)
+    return wanted.startswith(own)
+
+
+def _window(store: TaskStore, p: dict, uin: str, start: int, end: int) -> list[tuple[int, str, str, str]]:
+    """The lines of the run ``ServiceId`` names, else of the runs of the tasks ``PodName`` may match."""
+    if p.get("ServiceId"):
+        return store.log_window(p["ServiceId"], uin, start, end)
+    wanted = p.get("PodName", "")
+    return store.account_log_window(uin, start, end, lambda task_id: not wanted or _may_hold(wanted, task_id))
+
+
 def describe_logs(store: TaskStore, p: dict, uin: str) -> dict:
     """The DescribeLogs reply for checked parameters ``p``."""
     if p["Service"] != "TRAIN":
         raise invalid("Service", "must be TRAIN here (the emulator serves training logs only)")
-    if not p.get("ServiceId"):
-        raise ApiError("MissingParameter", "The request is missing a required parameter `ServiceId`.")
     for f in p.get("Filters", []):
         if f.get("Name") != "Key":
             raise invalid("Filters.Name", "must be Key")
@@ -100,7 +119,7 @@ def describe_logs(store: TaskStore, p: dict, uin: str) -> dict:
             "FailedOperation.ContextLimitError",
             f"Paging went past {MAX_LINES_PER_WINDOW} lines in this time range; choose a new time range.",
         )
-    lines = [e for e in store.log_window(p["ServiceId"], uin, start, end + 1) if _matches(p, e[2], e[3])]
+    lines = [e for e in _window(store, p, uin, start, end + 1) if _matches(p, e[2], e[3])]
     if order == "DESC":
         lines.reverse()
     first = offset + served

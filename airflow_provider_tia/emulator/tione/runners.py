@@ -13,22 +13,22 @@ the emulator's output root as ``tione/<instance id>/``):
   (our staging uploads ``<prefix>/<digest>/code.tar.gz``).
 * ``data/<i>/``: the objects under ``DataConfigs[i].COSSource`` (env ``TIONE_DATA_DIR_<i>``; the first one
   also ``TIONE_DATA_DIR``). Other data sources are not fetched.
-* ``output/``: ``TIONE_OUTPUT_DIR``, shared by the replicas of the instance and uploaded to
-  ``Output`` (``<Paths[0]>/<relative path>``) when the instance ends: success, failure or stop.
+* ``output/``: ``TIONE_OUTPUT_DIR``, shared by the replicas of the instance and uploaded to the
+  ``Output`` bucket under ``<Paths[0]><task Id>/`` (``output_prefix``) when the instance ends: success,
+  failure or stop. Every run of a task writes to the same folder.
 
 Each replica runs its role's command through ``bash -c`` in ``code/``: ``PsStartCmd`` for role PS,
-``WorkerStartCmd`` for WORKER, else (or when that is empty) ``StartCmd``; ``EncodedStartCmdInfo`` wins over
-``StartCmdInfo``. The environment is clean (``local.base_env``) plus ``TIONE_TASK_ID``,
-``TIONE_TASK_NAME``, ``TIONE_INSTANCE_ID``, ``TIONE_ROLE``, ``TIONE_ROLE_INDEX``, ``TIONE_OUTPUT_DIR``,
-the data dirs, for DDP/MPI/HOROVOD ``MASTER_ADDR=127.0.0.1``, ``MASTER_PORT``, ``WORLD_SIZE``, ``RANK``
-(over all replicas, in ResourceConfigInfos order), for PS_WORKER ``TF_CONFIG`` (cluster by lower-case role,
-task type and index), then ``Envs`` as given.
+``WorkerStartCmd`` for WORKER, else (or when that is empty) ``StartCmd``; other roles (HEAD, DRIVER...) run
+``StartCmd``, else ``WorkerStartCmd``. ``EncodedStartCmdInfo`` wins over ``StartCmdInfo`` (a null command
+in it counts as empty). The environment is clean (``local.base_env``) plus ``TIONE_TASK_ID``,
+``TIONE_TASK_NAME``, ``TIONE_INSTANCE_ID``, ``TIONE_ROLE``, ``TIONE_ROLE_INDEX``, ``TIONE_OUTPUT_DIR``, the
+data dirs, for DDP/MPI/HOROVOD ``MASTER_ADDR=127.0.0.1``, ``MASTER_PORT``, ``WORLD_SIZE``, ``RANK`` (over
+all replicas, in ResourceConfigInfos order), for PS_WORKER ``TF_CONFIG`` (cluster by lower-case role, task
+type and index), then ``Envs`` as given.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import threading
 import time
@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 from ..limits import SIM_LOG_PODS
 from ..local import JobSetupError, LocalRunner, _LocalJob, _Replica, base_env, free_ports, tf_cluster
 from ..simulated import SimulatedRunner
+from .schema import start_commands
 from .store import TERMINAL, replicas, task_of
 
 if TYPE_CHECKING:
@@ -130,24 +131,32 @@ def runner_job(task: dict) -> dict:
     return {"Id": iid, "Name": iid, "State": state, "RuntimeConf": sim, "Task": task}
 
 
-def start_commands(spec: dict) -> dict[str, str]:
-    """StartCmdInfo, or the decoded EncodedStartCmdInfo, which wins; JobSetupError when it does not decode."""
-    encoded = spec.get("EncodedStartCmdInfo", {}).get("StartCmdInfo")
-    if not encoded:
-        return dict(spec.get("StartCmdInfo", {}))
+def commands_of(spec: dict) -> dict[str, str]:
+    """The task's start commands; JobSetupError when its EncodedStartCmdInfo does not decode (Create refuses
+    such a task, but one saved by an earlier emulator may hold one)."""
     try:
-        cmds = json.loads(base64.b64decode(encoded, validate=True))
-    except (binascii.Error, ValueError):
-        raise JobSetupError("EncodedStartCmdInfo.StartCmdInfo is not base64 of a JSON object") from None
-    if not isinstance(cmds, dict) or not all(isinstance(v, str) for v in cmds.values()):
-        raise JobSetupError("EncodedStartCmdInfo.StartCmdInfo must decode to an object of strings")
-    return cmds
+        return start_commands(spec)
+    except ValueError as exc:
+        raise JobSetupError(f"EncodedStartCmdInfo.StartCmdInfo {exc}") from None
+
+
+def output_prefix(path: str, task_id: str) -> str:
+    """Where a task's outputs go in the Output bucket: ``<Paths[0]><task Id>/``, one ``/`` between them.
+
+    Tencent's own client (tikit) imports a task's model from ``Paths[0] + task Id + "/"``: the service keeps
+    each task's outputs in a folder named by its Id, so several tasks can share one Output path."""
+    base = path.rstrip("/")
+    return f"{base}/{task_id}/" if base else f"{task_id}/"
 
 
 def role_command(cmds: dict[str, str], role: str) -> str:
-    """The command of a role: its own (PS, WORKER) when set, else StartCmd."""
+    """The command of a role: its own (PS, WORKER) when set, else StartCmd. A role with no field of its own
+    (a RAY task's HEAD, SPARK's DRIVER and EXECUTOR) falls back to WorkerStartCmd last: Tencent's own client
+    sends a RAY task's command only there."""
     own = ROLE_COMMANDS.get(role.upper())
-    return (cmds.get(own) if own else None) or cmds.get("StartCmd") or ""
+    if own:
+        return cmds.get(own) or cmds.get("StartCmd") or ""
+    return cmds.get("StartCmd") or cmds.get("WorkerStartCmd") or ""
 
 
 class TioneLocalRunner(LocalRunner):
@@ -201,7 +210,7 @@ class TioneLocalRunner(LocalRunner):
                 self._fetch(f"DataConfigs.{i}.COSSource", data["COSSource"], root / "data" / str(i))
                 env[f"TIONE_DATA_DIR_{i}"] = str(root / "data" / str(i))
                 env.setdefault("TIONE_DATA_DIR", env[f"TIONE_DATA_DIR_{i}"])
-        cmds = start_commands(spec)
+        cmds = commands_of(spec)
         reps = replicas(task)
         for role, _, _ in reps:
             if not role_command(cmds, role).strip():
@@ -229,17 +238,17 @@ class TioneLocalRunner(LocalRunner):
         return all(state == "Succeeded" for state in states.values())
 
     def wrap_up(self, instance_id: str) -> None:
-        """Upload the instance's output dir to the task's Output (a failed upload is logged, not raised)."""
+        """Upload the instance's output dir under the task's output prefix (a failed upload is logged, not
+        raised)."""
         task = self.store.task(instance_id)  # type: ignore[attr-defined]
         out = self.instance_dir(instance_id) / "output"
         if task is None or "Output" not in task["Spec"] or not out.is_dir():
             return
         target = task["Spec"]["Output"]
+        prefix = output_prefix(target["Paths"][0], task["Id"])
         try:
-            count = self._cos("Output").upload(target["Region"], target["Bucket"], target["Paths"][0], out)
-            note = (
-                f"[tione emulator] uploaded {count} output files to {target['Bucket']}/{target['Paths'][0]}"
-            )
+            count = self._cos("Output").upload(target["Region"], target["Bucket"], prefix, out)
+            note = f"[tione emulator] uploaded {count} output files to {target['Bucket']}/{prefix}"
         except Exception as exc:
             note = f"[tione emulator] output upload failed: {exc}"
         self.store.append_logs(instance_id, [("", note)])

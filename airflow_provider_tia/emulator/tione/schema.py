@@ -6,6 +6,9 @@ name ending in ``!`` is required. Errors name the parameter by its path (``DataC
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import re
 from typing import Any
 
@@ -20,8 +23,13 @@ MAX_TUNING_PARAMETERS = 2048
 MAX_REMARK = 1024
 MAX_PAGE = 50
 MAX_LOG_LIMIT = 1000
-NAME_RE = re.compile(r"[^\W_][\w-]*")  # letters (any script) or digits first, then letters, digits, _ and -
+# Chinese (CJK unified ideographs) or English letters, digits, _ and -; a letter or digit first.
+NAME_RE = re.compile(r"[A-Za-z0-9\u4e00-\u9fff][A-Za-z0-9_\u4e00-\u9fff-]*")
 CHARGE_TYPES = ("PREPAID", "POSTPAID_BY_HOUR")
+# ResourceConfigInfo roles: the documented ones, and HEAD (RAY), which Tencent's own client sends.
+ROLES = ("WORKER", "PS", "DRIVER", "EXECUTOR", "HEAD")
+HANG_TIMEOUT_MINUTES = (1, 14400)
+BACK_OFF_LIMITS = (0, 10)  # restarts of a failed run; Tencent's own client refuses more than 10
 
 COS_PATH = {"Bucket!": "str", "Region!": "str", "Paths!": ["str"]}
 RESOURCE = {
@@ -45,6 +53,14 @@ IMAGE = {
     "ImageSecret": {"KeyId": "str", "Username": "str", "Password": "str", "SecretId": "str"},
 }  # fmt: skip
 TAG = {"TagKey!": "str", "TagValue!": "str"}
+EXPOSE_NETWORK = {
+    "SSHConfig": {
+        "Enable": "bool", "PublicKey": "str", "Port": "int", "LoginCommand": "str",
+        "IsAddressChanged": "bool",
+        "PodSSHInfo": {"Host": "str", "Port": "int", "LoginCommand": "str"},
+    },
+    "ExposePortConfig": {"Enable": "bool", "VpcId": "str", "ClbId": "str", "ClbHost": "str"},
+}  # fmt: skip
 FILTER = {"Name": "str", "Values": ["str"], "Negative": "bool", "Fuzzy": "bool"}
 _PROJECT = {"TiProjectId": "str"}
 _BY_ID = {"Id!": "str", **_PROJECT}
@@ -58,11 +74,11 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "LogConfig": {"LogsetId!": "str", "TopicId!": "str"}, "TuningParameters": "str", "LogEnable": "bool",
         "Remark": "str", "DataSource": "str", "CallbackUrl": "str", "EncodedStartCmdInfo": {"StartCmdInfo": "str"},
         "CodeRepos": [{"Id!": "str", "TargetPath!": "str"}],
-        "ExposeNetworkConfig": {"SSHConfig": {"Enable": "bool", "PublicKey": "str"},
-                                "ExposePortConfig": {"Ports": ["int"]}},
+        "ExposeNetworkConfig": EXPOSE_NETWORK,
         "Envs": [{"Name": "str", "Value": "str", "IsPrivate": "bool"}],
         "TrainToolConfig": {"EnableHangMonitor": "bool", "HangMonitorNodes": ["str"], "LogHangTimeoutInMinute": "int"},
         "ResourceSupplyAttribute": {"SupplyType": "str", "ClusterType": "str"}, "Queues": ["str"],
+        "SchedulePolicy": {"PriorityClass": "str", "BackOffLimit": "int"},
     },
     "DescribeTrainingTask": {**_BY_ID, "InstanceId": "str"},
     "DescribeTrainingTasks": {
@@ -140,15 +156,17 @@ def check_create(p: dict) -> None:
     name = p["Name"]
     if not name or len(name) > MAX_TASK_NAME or not NAME_RE.fullmatch(name):
         raise invalid(
-            "Name", f"must be 1-{MAX_TASK_NAME} letters, digits, _ or -, starting with a letter or digit"
+            "Name",
+            f"must be 1-{MAX_TASK_NAME} Chinese or English letters, digits, _ or -, "
+            "starting with a letter or digit",
         )
     if p["ChargeType"] not in CHARGE_TYPES:
         raise invalid("ChargeType", f"must be one of {', '.join(CHARGE_TYPES)}")
     if not p["ResourceConfigInfos"]:
         raise invalid("ResourceConfigInfos", "must hold at least one role")
     for i, res in enumerate(p["ResourceConfigInfos"]):
-        if not res["Role"].strip():
-            raise invalid(f"ResourceConfigInfos.{i}.Role", "must not be empty")
+        if res["Role"] not in ROLES:
+            raise invalid(f"ResourceConfigInfos.{i}.Role", f"must be one of {', '.join(ROLES)}")
         if not 1 <= res.get("InstanceNum", 1) <= 1000:
             raise invalid(f"ResourceConfigInfos.{i}.InstanceNum", "must be within [1, 1000]")
     if len(p.get("DataConfigs", [])) > MAX_DATA_CONFIGS:
@@ -161,3 +179,46 @@ def check_create(p: dict) -> None:
                   if "COSSource" in d]  # fmt: skip
     for path, cos in cos_paths:
         check_cos_path(path, cos)
+    _check_tools(p)
+    try:
+        start_commands(p)
+    except ValueError as exc:
+        raise invalid("EncodedStartCmdInfo.StartCmdInfo", str(exc)) from None
+
+
+def _check_tools(p: dict) -> None:
+    """TrainToolConfig's hang timeout and SchedulePolicy's restart count within their ranges."""
+    low, high = HANG_TIMEOUT_MINUTES
+    if not low <= p.get("TrainToolConfig", {}).get("LogHangTimeoutInMinute", low) <= high:
+        raise invalid("TrainToolConfig.LogHangTimeoutInMinute", f"must be within [{low}, {high}]")
+    low, high = BACK_OFF_LIMITS
+    if not low <= p.get("SchedulePolicy", {}).get("BackOffLimit", low) <= high:
+        raise ApiError(
+            "InvalidParameterValue.BackOffLimitIllegal",
+            f"The parameter `SchedulePolicy.BackOffLimit` must be within [{low}, {high}].",
+        )
+
+
+def decode_start_cmds(encoded: str) -> dict[str, str]:
+    """The commands in an EncodedStartCmdInfo: base64 of a JSON StartCmdInfo. A null command reads as ""
+    (Tencent's own client sends null for the roles it leaves unused); ValueError says what is wrong."""
+    try:
+        cmds = json.loads(base64.b64decode(encoded, validate=True))
+    except (binascii.Error, ValueError, RecursionError):
+        raise ValueError("is not base64 of a JSON object") from None
+    if not isinstance(cmds, dict):
+        raise ValueError("must decode to a JSON object")
+    unknown = [k for k in cmds if k not in START_CMD]
+    if unknown:
+        raise ValueError(f"decodes to an unknown field {unknown[0][:64]!r}")
+    if not all(v is None or isinstance(v, str) for v in cmds.values()):
+        raise ValueError("must decode to an object of strings (or nulls)")
+    return {k: v or "" for k, v in cmds.items()}
+
+
+def start_commands(spec: dict) -> dict[str, str]:
+    """Every StartCmdInfo field of a task ("" when unset): the decoded EncodedStartCmdInfo, which wins when
+    set, else StartCmdInfo; ValueError when the encoded one does not decode."""
+    encoded = spec.get("EncodedStartCmdInfo", {}).get("StartCmdInfo")
+    cmds = decode_start_cmds(encoded) if encoded else spec.get("StartCmdInfo", {})
+    return {**dict.fromkeys(START_CMD, ""), **cmds}

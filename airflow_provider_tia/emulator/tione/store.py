@@ -9,6 +9,7 @@ reloaded on restart.
 
 from __future__ import annotations
 
+import heapq
 import json
 import secrets
 import string
@@ -231,3 +232,16 @@ class TaskStore:
                 return []
             lo, hi = bisect_left(rec.log_ns, start_ns), bisect_left(rec.log_ns, end_ns)
             return [e for e in rec.logs[lo:hi] if e[1] == instance_id]
+
+    def account_log_window(
+        self, uin: str, start_ns: int, end_ns: int, admit: Callable[[str], bool]
+    ) -> builtins.list[tuple[int, str, str, str]]:
+        """The lines with ``start_ns <= time < end_ns`` of every run of the account's tasks whose Id
+        ``admit`` accepts, oldest first (stamps are unique across tasks)."""
+        with self._lock:
+            windows = []
+            for rec in self._tasks.values():
+                if rec.task["Uin"] == uin and admit(rec.task["Id"]):
+                    lo, hi = bisect_left(rec.log_ns, start_ns), bisect_left(rec.log_ns, end_ns)
+                    windows.append(rec.logs[lo:hi])
+            return list(heapq.merge(*windows))

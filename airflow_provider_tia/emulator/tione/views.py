@@ -3,14 +3,19 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 from ..timefmt import tione_detail_time, tione_list_time
-from .schema import START_CMD
+from .schema import START_CMD, start_commands
 from .store import TERMINAL, replicas
 
 EMPTY_COS = {"Bucket": "", "Region": "", "Paths": []}
 CREATOR_TAG = "qcs:tag:createdBy"
+PRESET_REGISTRY = "tione.tencentcloudcr.com/qcloud-ti-platform"
+# Where the resources of a charge type come from, as Tencent's own client labels them (its task table
+# fails without this field): pay-as-you-go from the platform, prepaid from a resource group bought on it.
+RESOURCE_GROUP_SW_TYPES = {"POSTPAID_BY_HOUR": "NONE", "PREPAID": "NORMAL"}
 POD_STATUS = {
     "SUBMITTING": "SUBMITTING", "PENDING": "PENDING", "STARTING": "PENDING", "RUNNING": "RUNNING",
     "STOPPING": "TERMINATING", "STOPPED": "TERMINATED", "SUCCEED": "SUCCEEDED", "FAILED": "FAILED",
@@ -39,6 +44,22 @@ def _runtime(task: dict) -> int:
     return max(0, (end - task["StartNs"]) // 1_000_000_000)
 
 
+def image_info(spec: dict) -> dict | None:
+    """The task's image: its ImageInfo, else for a framework environment the platform's preset image
+    (ImageType ``PRE_SET``, as the service reports it), else None."""
+    if "ImageInfo" in spec:
+        return dict(spec["ImageInfo"])
+    env = spec.get("FrameworkEnvironment", "")
+    if not env:
+        return None
+    repo = re.sub(r"[^a-z0-9._-]+", "-", spec.get("FrameworkName", "").lower()).strip("-._") or "framework"
+    tag = re.sub(r"[^A-Za-z0-9._-]+", "-", env)[:128]
+    return {
+        "ImageType": "PRE_SET", "ImageUrl": f"{PRESET_REGISTRY}/{repo}:{tag}", "RegistryRegion": "",
+        "RegistryId": "", "ImageName": env,
+    }  # fmt: skip
+
+
 def _common(task: dict) -> dict:
     """Fields the Detail and the list item share."""
     spec = task["Spec"]
@@ -49,7 +70,7 @@ def _common(task: dict) -> dict:
         "ChargeStatus": task["ChargeStatus"], "ResourceGroupId": spec.get("ResourceGroupId", ""),
         "ResourceGroupName": "", "ResourceConfigInfos": _resources(task), "Tags": tags(task),
         "TrainingMode": spec.get("TrainingMode", ""), "Output": spec.get("Output", EMPTY_COS),
-        "ImageInfo": spec.get("ImageInfo"), "RuntimeInSeconds": _runtime(task),
+        "ImageInfo": image_info(spec), "RuntimeInSeconds": _runtime(task),
         "FailureReason": task["FailureReason"], "Message": task["Message"], "BillingInfo": "",
         "Status": task["Status"], "CallbackUrl": spec.get("CallbackUrl", ""),
     }  # fmt: skip
@@ -62,23 +83,39 @@ def detail(task: dict) -> dict:
     return {
         **_common(task), "Uin": task["Uin"], "Region": task["Region"],
         "CodePackagePath": spec.get("CodePackagePath", EMPTY_COS),
-        "StartCmdInfo": {**dict.fromkeys(START_CMD, ""), **spec.get("StartCmdInfo", {})},
+        "StartCmdInfo": _start_cmd_info(spec),
         "DataSource": spec.get("DataSource", ""), "DataConfigs": spec.get("DataConfigs", []),
         "TuningParameters": spec.get("TuningParameters", ""), "LogEnable": spec.get("LogEnable", False),
         "LogConfig": spec.get("LogConfig", {"LogsetId": "", "TopicId": ""}), "VpcId": spec.get("VpcId", ""),
         "SubnetId": spec.get("SubnetId", ""), "LatestInstanceId": task["LatestInstanceId"],
         "TensorBoardId": "", "Remark": spec.get("Remark", ""), "CodeRepos": spec.get("CodeRepos", []),
         **{f"{k}Time": v for k, v in times.items()},
+        **({"ExposeNetworkConfig": spec["ExposeNetworkConfig"]} if "ExposeNetworkConfig" in spec else {}),
     }  # fmt: skip
 
 
+def _start_cmd_info(spec: dict) -> dict:
+    """StartCmdInfo as run: decoded from EncodedStartCmdInfo when that was sent (replies have no encoded
+    form); the given StartCmdInfo if it does not decode (a task saved by an earlier emulator)."""
+    try:
+        return start_commands(spec)
+    except ValueError:
+        return {**dict.fromkeys(START_CMD, ""), **spec.get("StartCmdInfo", {})}
+
+
 def list_item(task: dict) -> dict:
-    """TrainingTaskSetItem: times like ``2025-01-01 00:00:00`` (UTC+8), Envs included, no LatestInstanceId."""
+    """TrainingTaskSetItem: times like ``2025-01-01 00:00:00`` (UTC+8), Envs included, no LatestInstanceId.
+
+    Also two fields Tencent's own client reads from list items though the SDK's model lacks them:
+    ``ResourceGroupSWType`` and ``AIMarketTemplateId`` ("" for a task not made from an AI-market
+    template; its table calls any task without a framework name a built-in model otherwise)."""
     times = {k: tione_list_time(task[f"{k}Ns"]) for k in ("Create", "Update", "Start", "End")}
     return {
         **_common(task),
         "AppId": str(task["AppId"]),
         "Envs": task["Spec"].get("Envs", []),
+        "ResourceGroupSWType": RESOURCE_GROUP_SW_TYPES.get(task["Spec"]["ChargeType"], ""),
+        "AIMarketTemplateId": "",
         **{f"{k}Time": v for k, v in times.items()},
     }
 
