@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from tia_test_support import context
 
 BUCKET = "tia-code-1250000000"
 
@@ -55,7 +56,7 @@ def test_bad_code_dir_is_refused_before_any_call(airflow_db, cos_connection, cos
         command=["python"],
     )
     with pytest.raises(CodeDirError, match="code_dir") as caught:
-        op.execute({"ti": None})
+        op.execute(context(None))
     assert isinstance(caught.value, AirflowFailException)
     assert sum(cos_emulator.calls.values()) == 0
 
@@ -75,5 +76,5 @@ def test_code_dir_without_bucket_names_code_bucket(cos_emulator, cos_connection,
         command=["python"],
     )
     with pytest.raises(JobSpecError, match="code_bucket"):
-        op.execute({"ti": None})
+        op.execute(context(None))
     assert sum(cos_emulator.calls.values()) == 0

@@ -10,7 +10,7 @@ import json
 
 import pytest
 from airflow.sdk.exceptions import TaskDeferred
-from tia_test_support import CLUSTER, SCRIPTS, FakeTI
+from tia_test_support import CLUSTER, SCRIPTS, FakeTI, context
 from tia_test_support import script_spec as _spec
 
 from airflow_provider_tia import lifecycle
@@ -60,7 +60,7 @@ def test_transient_errors_before_create_do_not_fail_the_task(tia_emulator, no_re
         command=["python"], args=["train.py", "--lines", "1"], tia_conn_id=no_retry, poll_interval=0.1,
         max_wait=60,
     )  # fmt: skip
-    assert op.execute({"ti": FakeTI()})["State"] == "Succeeded"
+    assert op.execute(context(FakeTI()))["State"] == "Succeeded"
     assert tia_emulator.fault_counts[("DescribeJob", "InternalError")] > 0
 
 
@@ -73,7 +73,7 @@ def test_transient_errors_until_the_deadline_time_out(tia_emulator, no_retry, fa
     with pytest.raises(
         JobWaitTimeout, match="Reading TI-A job e-never in ap-beijing: gave up at the task's deadline"
     ):
-        op.execute({"ti": FakeTI()})
+        op.execute(context(FakeTI()))
     assert tia_emulator.calls["CreateJob"] == 0 or tia_emulator.store.get(CLUSTER, "e-never") is None
 
 
@@ -84,7 +84,7 @@ def test_on_timeout_leave_keeps_the_job_running(tia_emulator, tia_connection) ->
         max_wait=1, on_timeout="leave",
     )  # fmt: skip
     with pytest.raises(JobWaitTimeout, match=r"did not finish within 1s; the job was left running"):
-        op.execute({"ti": FakeTI()})
+        op.execute(context(FakeTI()))
     assert tia_emulator.store.get(CLUSTER, "e-leave")["State"] == "Running"
     TIAHook(tia_connection).delete_job("e-leave", CLUSTER)
 
@@ -106,7 +106,7 @@ def test_job_created_concurrently_is_attached(tia_emulator, tia_connection, faul
                 hook.create_job(_spec("e-race", "--lines", "1"))
 
     op.hook.describe_job = describe_then_race  # type: ignore[method-assign]
-    assert op.execute({"ti": FakeTI()})["State"] == "Succeeded"
+    assert op.execute(context(FakeTI()))["State"] == "Succeeded"
     assert tia_emulator.calls["CreateJob"] >= 2  # ours was refused with AlreadyExists
 
 
@@ -130,7 +130,7 @@ def test_log_read_failures_never_decide_the_task(tia_emulator, tia_connection, f
         task_id="t", name="e-nologs", cluster=CLUSTER, runtime_version="r", package_dir=[SCRIPTS],
         command=["python"], args=["train.py", "--lines", "2"], poll_interval=0.1,
     )  # fmt: skip
-    assert op.execute({"ti": FakeTI()})["State"] == "Succeeded"
+    assert op.execute(context(FakeTI()))["State"] == "Succeeded"
     assert "Could not read the job's logs (AuthFailure.UnauthorizedOperation" in capfd.readouterr().out
 
 

@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from tia_test_support import own_name
 
 from airflow_provider_tia.training_task import output_prefix
 
@@ -81,9 +82,11 @@ def test_seed_distributed_example_trains_and_saves_a_model(
     assert run.logical_date is None
     job = xcom(run, "train")
     assert job["State"] == "Succeeded" and job["WorkerCount"] == 2 and job["ParameterServerCount"] == 1
+    name = job["Name"]  # test-job, or test-job-<hash> where it is another run's job's or no store records it
+    assert name.startswith("test-job")
     for pod in ("master-0", "worker-0", "worker-1", "ps-0"):
-        assert f"[test-job-{pod}] replica {pod} starting" in out
-    assert out.count("[test-job-master-0] master-0 epoch 8/8") == 1
+        assert f"[{name}-{pod}] replica {pod} starting" in out
+    assert out.count(f"[{name}-master-0] master-0 epoch 8/8") == 1
     model = pickle.loads((tmp_path / "digits_sgd.pkl").read_bytes())
     assert model.predict([[0.0] * 64]).shape == (1,)
     assert xcom(run, "report") == f"{tmp_path}/digits_sgd.pkl"
@@ -111,7 +114,7 @@ def test_retraining_example_defers_and_hands_the_job_downstream(
     stamp = f"{run.run_after:%Y%m%d-%H%M%S}"
     if run.logical_date is not None:
         assert stamp == "20240102-000000"
-    name = f"retrain-{stamp}"
+    name = own_name(f"retrain-{stamp}", run.dag_id, run.run_id)
     assert xcom(run, "publish") == {"job": name, "state": "Succeeded"}
     data = tmp_path / f"digits-{stamp}.csv"
     assert xcom(run, "prepare_data") == str(data) and data.is_file()

@@ -7,7 +7,7 @@ import time
 
 import pytest
 from airflow.sdk.exceptions import AirflowException
-from tia_test_support import SCRIPTS, FakeTI
+from tia_test_support import SCRIPTS, FakeTI, context
 
 from airflow_provider_tia.exceptions import JobNotFound, JobSpecError, JobVanished
 from airflow_provider_tia.job import SPEC_FIELDS
@@ -34,7 +34,7 @@ def _run_in_thread(op: CreateJobOperator, ti: FakeTI) -> tuple[threading.Thread,
 
     def run() -> None:
         try:
-            op.execute({"ti": ti})
+            op.execute(context(ti))
         except BaseException as error:
             errors.append(error)
 
@@ -183,3 +183,24 @@ def test_operator_module_is_light():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "[]"
+
+
+def test_without_a_task_state_store_each_run_names_its_own_job(tia_emulator, tia_connection):
+    """Below Airflow 3.3 nothing records the job a try created and a TI-A job carries no tag: with the
+    default ``if_exists="new"`` each run's job is ``<name>-<hash>``, which its retry finds again and
+    another run never takes (a fixed name on a schedule trains on every run)."""
+    from airflow_provider_tia.operators._spec import run_suffix, suffixed
+
+    def run(run_id: str, try_number: int = 1) -> dict:
+        op = CreateJobOperator(
+            task_id="train", name="nostore", cluster="ap-beijing", runtime_version="tia-1.7.0",
+            package_dir=[SCRIPTS], command=["python"], args=["train.py", "--lines", "1"], poll_interval=0.2,
+        )  # fmt: skip
+        return op.execute({"ti": FakeTI("train", try_number=try_number, run_id=run_id)})  # no store
+
+    before = tia_emulator.calls["CreateJob"]
+    day1, day1_again, day2 = run("day1"), run("day1", try_number=2), run("day2")
+    assert day1["Name"] == suffixed("nostore", run_suffix("d", "train", "day1", -1))
+    assert day1_again["Id"] == day1["Id"]  # the retry re-attached
+    assert day2["Name"] == suffixed("nostore", run_suffix("d", "train", "day2", -1)) != day1["Name"]
+    assert tia_emulator.calls["CreateJob"] - before == 2

@@ -34,3 +34,37 @@ class FakeTI:
 
     def xcom_push(self, key: str, value: Any) -> None:
         self.pushed[key] = value
+
+
+try:  # Airflow 3.3+: every task has a task_state_store, where CreateJobOperator records its job
+    from airflow.sdk import ResumableJobMixin  # noqa: F401
+
+    HAS_STATE_STORE = True
+except ImportError:
+    HAS_STATE_STORE = False
+
+
+class StateStore:
+    """A dict-backed ``task_state_store`` (what Airflow 3.3 keeps for a task instance across its tries)."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, Any] = {}
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.data.get(key, default)
+
+    def set(self, key: str, value: Any, **_: Any) -> None:
+        self.data[key] = value
+
+
+def context(ti: FakeTI | None) -> dict[str, Any]:
+    """A task's context as Airflow 3.3 gives it (with its task state store)."""
+    return {"ti": ti, "task_state_store": StateStore()}
+
+
+def own_name(base: str, dag_id: str, run_id: str, task_id: str = "train") -> str:
+    """The TI-A job name of a task instance with the default ``if_exists="new"``: ``base`` where the
+    task state store records the job (Airflow 3.3+), ``<base>-<hash of the task instance>`` below."""
+    from airflow_provider_tia.operators._spec import run_suffix, suffixed
+
+    return base if HAS_STATE_STORE else suffixed(base, run_suffix(dag_id, task_id, run_id, -1))

@@ -6,7 +6,6 @@ this module says what a TI-A job is made of. Nothing heavy is imported at module
 
 from __future__ import annotations
 
-from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -53,8 +52,10 @@ class CreateJobOperator(JobRunOperator, TIABaseOperator):
         so a scheduled DAG with a fixed name trains on every run; ``"attach"`` adopts the other job and
         reports its outcome (opt-in; it is never restarted); ``"fail"``; ``"replace"`` deletes it first;
         ``"suffix"`` always uses the suffixed name. The job this task instance created is always
-        re-attached (Airflow 3.3's state store; below 3.3, a job of this name created after the DAG
-        run started), and a Failed one is run again on a retry.
+        re-attached (Airflow 3.3's task state store records it), and a Failed one is run again on a
+        retry. Below Airflow 3.3 there is no such record and a TI-A job carries no tag, so ``"new"``
+        names every run's job ``<name>-<hash>`` there, as ``"suffix"`` does. Clearing a task makes
+        Airflow forget the record: the task then trains anew under ``<name>-<hash>``.
     :param delete_on_kill: Delete (TI-A's only way to stop) the job when the task is killed.
     :param code_dir: Local directory of training code (templated), packed and uploaded to COS
         (``airflow-provider-tia[cos]``) and mounted as the first PackageDir entry; unchanged code is not
@@ -115,11 +116,19 @@ class CreateJobOperator(JobRunOperator, TIABaseOperator):
         return TIAJobs(self.hook, self._deadline, self.poll_interval, self.log, self.delete_on_kill)
 
     def build_spec(self, context: Context) -> JobSpec:
-        """The JobSpec from the rendered fields (name suffixed when ``if_exists="suffix"``)."""
+        """The JobSpec from the rendered fields (name suffixed when ``_names_own_job``)."""
         spec = build_spec({attr: getattr(self, attr) for attr in SPEC_ATTRS})
-        if self.if_exists is IfExists.SUFFIX:
+        if self._names_own_job(context):
             spec = spec.with_name(suffixed(spec.name, task_instance_hash(context["ti"])))
         return spec
+
+    def _names_own_job(self, context: Context) -> bool:
+        """Whether the job's name itself must say it is this task instance's: ``"suffix"``, and
+        ``"new"`` where no task state store records the job a try created (Airflow < 3.3): a TI-A job
+        carries no tag, so only a per-run name tells a retry its own job from another run's."""
+        return self.if_exists is IfExists.SUFFIX or (
+            self.if_exists is IfExists.NEW and context.get("task_state_store") is None
+        )
 
     def submit_job(self, context: Context) -> dict[str, Any]:
         """Validate, stage code, then create or reuse the job as ``lifecycle.decide`` says."""
@@ -136,10 +145,9 @@ class CreateJobOperator(JobRunOperator, TIABaseOperator):
             spec = staging.mount_code_dir(
                 cos, spec, self.code_dir, self.code_bucket, task_log=self.log, **options
             )
-        # A suffixed name is this task instance's own: the suffix is a hash of it.
-        suffixed_name = self.if_exists is IfExists.SUFFIX
         existing = self.jobs.read_or_none(job_key(spec.name, spec.cluster))
-        owned = suffixed_name or self._owned(existing, context)
+        # A suffixed name is this task instance's own: the suffix is a hash of it.
+        owned = self._names_own_job(context) or self._owned(existing, context)
         action = lifecycle.decide(
             existing, if_exists=self.if_exists, owned=owned, try_number=context["ti"].try_number
         )
@@ -156,24 +164,21 @@ class CreateJobOperator(JobRunOperator, TIABaseOperator):
             )
         job = self.jobs.perform(action, spec, existing, self.if_exists)
         self.push_link(context, job.name, spec.cluster)
-        return job_key(job.name, spec.cluster, job.raw.get("Id"))
+        key = job_key(job.name, spec.cluster, job.raw.get("Id"))
+        # The state store records this key: an adopted job (if_exists="attach") is never this task
+        # instance's own, so a retry never recreates another run's job.
+        return {**key, "adopted": True} if action is lifecycle.Action.ATTACH and not owned else key
 
     def _owned(self, existing: Job | None, context: Context) -> bool:
-        """Whether an earlier try of this task instance created ``existing``.
-
-        Airflow 3.3+: the task state store's record of the job's Id. Older versions have no store:
-        there a job created after this DAG run started is taken as this run's (an earlier try's).
-        """
-        if existing is None:
-            return False
-        store = context.get("task_state_store")
-        if store is not None:
-            record = lifecycle.recorded_job(store, self.external_id_key)
-            return bool(existing.raw.get("Id")) and record.get("id") == existing.raw.get("Id")
-        started = getattr(context.get("dag_run"), "start_date", None)
-        created = existing.create_time
-        # CreateTime has whole seconds: a job made in the run's first second still counts.
-        return started is not None and created is not None and created >= started - timedelta(seconds=1)
+        """Whether an earlier try of this task instance created ``existing`` (the state store's record;
+        a job it adopted is not its own)."""
+        record = lifecycle.recorded_job(context.get("task_state_store"), self.external_id_key)
+        return (
+            existing is not None
+            and bool(existing.raw.get("Id"))
+            and record.get("id") == existing.raw.get("Id")
+            and not record.get("adopted")
+        )
 
     def push_job_link(self, context: Context, key: Key) -> None:
         self.push_link(context, key["name"], key["cluster"])

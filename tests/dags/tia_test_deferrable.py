@@ -11,6 +11,7 @@ from airflow_provider_tia.operators.tia import CreateJobOperator
 
 SCRIPTS = str(Path(__file__).resolve().parent / "scripts")
 JOB = dict(cluster="ap-beijing", runtime_version="tia-1.7.0", package_dir=[SCRIPTS], command=["python"])
+JOB["if_exists"] = "attach"  # fresh names per test: the exact name on every Airflow version
 
 with DAG(
     dag_id="tia_test_deferrable",

@@ -48,6 +48,7 @@ with DAG(
         worker_count="{{ params.workers }}",
         debug="{{ params.debug }}",
         runtime_conf=["env={{ params.prefix }}"],
+        if_exists="attach",  # fresh names per test: the exact name on every Airflow version
         poll_interval=0.5,
         max_wait=120,
     )

@@ -70,13 +70,27 @@ def offline(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 @pytest.fixture
 def client(cos_emulator: Emu) -> Any:
-    """tikit's Client aimed at the emulator."""
-    return tikit_client.Client(
-        cos_emulator.secret_id,
-        cos_emulator.secret_key,
-        REGION,
-        tione_endpoint=f"http://{cos_emulator.endpoint}",
+    """tikit's Client aimed at the emulator.
+
+    tikit always speaks https to ``tione_endpoint`` (a host), and the emulator serves plain http: the
+    client's TI-ONE client is built again as tikit builds it, with the http scheme. (An endpoint written
+    as ``http://host:port`` only worked by accident: some urllib3 releases sent the path ``//host:port/``,
+    which no longer matched the signed ``/``.)
+    """
+    from tikit.kitlog import kitlog
+    from tikit.tencentcloud.common import credential
+    from tikit.tencentcloud.common.profile.client_profile import ClientProfile
+    from tikit.tencentcloud.common.profile.http_profile import HttpProfile
+    from tikit.tencentcloud.tione.v20211111 import tione_client
+
+    kit_client = tikit_client.Client(
+        cos_emulator.secret_id, cos_emulator.secret_key, REGION, tione_endpoint=cos_emulator.endpoint
     )
+    profile = ClientProfile(httpProfile=HttpProfile(protocol="http", endpoint=cos_emulator.endpoint))
+    cred = credential.Credential(cos_emulator.secret_id, cos_emulator.secret_key)
+    kit_client._tione_client = tione_client.TioneClient(cred, REGION, profile)
+    kit_client._kit_log = kitlog.KitLog(kit_client._tione_client)
+    return kit_client
 
 
 @pytest.fixture

@@ -44,6 +44,10 @@ def test_names_take_chinese_or_english_letters_only(sim_emu: Emu, name: str, acc
 
 @pytest.mark.parametrize(("minutes", "accepted"), [(0, False), (1, True), (14400, True), (14401, False)])
 def test_hang_timeout_is_1_to_14400_minutes(sim_emu: Emu, minutes: int, accepted: bool) -> None:
+    from tencentcloud.tione.v20211111 import models
+
+    if not hasattr(models.CreateTrainingTaskRequest(), "_TrainToolConfig"):
+        pytest.skip("this SDK release has no TrainToolConfig (its client would not send it)")
     body = spec(TrainToolConfig={"EnableHangMonitor": True, "LogHangTimeoutInMinute": minutes})
     if accepted:
         assert call(sim_emu, "CreateTrainingTask", **body)["Id"].startswith("train-")

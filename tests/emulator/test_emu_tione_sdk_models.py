@@ -35,6 +35,7 @@ BEYOND_SDK = {
     "DataConfig": {"ReadOnly", "PublicDataSource"},
     "GooseFS": {"MountOptions"},
     "ImageInfo": {"ImageSecret"},
+    "EnvVar": {"IsPrivate"},
 }  # fmt: skip
 TIKIT_ONLY = {("CreateTrainingTaskRequest", "SchedulePolicy")}
 WORKSPACE = "TiProjectId"  # every action takes it; SDK releases before 3.1.191 lack it

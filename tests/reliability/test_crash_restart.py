@@ -38,6 +38,7 @@ from tia_rel_helpers import (
 )
 
 from airflow_provider_tia.emulator import TIAEmulator
+from airflow_provider_tia.operators._spec import suffixed, task_instance_hash
 from airflow_provider_tia.operators.tia import CreateJobOperator
 
 if TYPE_CHECKING:
@@ -77,21 +78,19 @@ def make_op(name: str, duration: float, lines: int, deferrable: bool = False, **
 def test_worker_killed_mid_wait_retry_reattaches(
     crash_emu, crash_conn, tmp_path, state_store, reliability_results
 ) -> None:
-    name = f"rel-kill-{'store' if state_store else 'name'}"
+    given = f"rel-kill-{'store' if state_store else 'name'}"
+    # Below Airflow 3.3 (no store) a run's job is named <name>-<hash of the task instance>.
+    ti = FakeTI("tia_rel_crash", "train", "manual__crash", try_number=2)
+    name = given if state_store else suffixed(given, task_instance_hash(ti))
     creations = count_creations(crash_emu)
     store_file = tmp_path / "task_state_store.json" if state_store else None
-    first_try, store = kill_worker_mid_wait(name, store_file, ["4", "40"], f"[{name}-")
+    first_try, store = kill_worker_mid_wait(given, store_file, ["4", "40"], f"[{name}-")
     job = crash_emu.store.get(CLUSTER, name)
     assert job["State"] == "Running"  # SIGKILL: no on_kill, the job goes on
     if store is not None:
         assert store.data["tia_created_job"]["id"] == job["Id"]
 
-    retry = drive(
-        lambda: make_op(name, 4, 40),
-        FakeTI("tia_rel_crash", "train", "manual__crash", try_number=2),
-        store=store,
-        name=name,
-    )
+    retry = drive(lambda: make_op(given, 4, 40), ti, store=store, name=name, below_3_3=not state_store)
     lost, duplicated = line_figures(name, served_lines(crash_emu, name), retry.printed)
     duplicated += max(0, creations[(CLUSTER, name)] - 1)
     false_failures = int(retry.state != "Succeeded" or retry.result["Id"] != job["Id"])

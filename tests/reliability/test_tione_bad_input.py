@@ -222,7 +222,9 @@ integers_or_text = st.one_of(
 )
 roles = st.fixed_dictionaries(
     {
-        "Role": st.one_of(st.sampled_from(["WORKER", "PS", "WROKER", "worker"]), text, st.integers(), st.none()),
+        "Role": st.one_of(
+            st.sampled_from(["WORKER", "PS", "WROKER", "worker"]), text, st.integers(), st.none()
+        ),
         "InstanceNum": integers_or_text,
     },
     optional={
@@ -458,5 +460,9 @@ def test_name_oracle_knows_the_rules() -> None:
     assert valid_name("a" * 60) and valid_name("任务-1_x") and valid_name("9a")
     assert not any(valid_name(n) for n in ("a" * 61, "_a", "-a", "a b", "", "Ａ", "é", "\u212a", None))
     assert oracle(
-        {"name": "a", "charge_type": "PREPAID", "resource_config_infos": [{"Role": "WORKER", "InstanceNum": 1}]}
+        {
+            "name": "a",
+            "charge_type": "PREPAID",
+            "resource_config_infos": [{"Role": "WORKER", "InstanceNum": 1}],
+        }
     )[0] == {"resource_group_id"}

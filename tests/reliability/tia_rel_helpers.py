@@ -18,7 +18,6 @@ import subprocess
 import sys
 import threading
 import time
-import types
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -112,23 +111,12 @@ class DictStore:
         self.data[key] = json.loads(json.dumps(value))
 
 
-_RUN_STARTS: dict[str, Any] = {}  # run_id -> when its DAG run started (the same for every try)
-
-
-def context_for(ti: FakeTI, store: DictStore | None = None) -> dict[str, Any]:
-    import pendulum
-
-    started = _RUN_STARTS.setdefault(ti.run_id, pendulum.now("UTC"))
-    dag_run = types.SimpleNamespace(run_id=ti.run_id, start_date=started)
-    ctx: dict[str, Any] = {
-        "ti": ti,
-        "task_instance": ti,
-        "run_id": ti.run_id,
-        "params": {},
-        "dag_run": dag_run,
-    }
-    if store is not None:
-        ctx["task_state_store"] = store
+def context_for(ti: FakeTI, store: DictStore | None = None, *, below_3_3: bool = False) -> dict[str, Any]:
+    """A task's context as Airflow 3.3 gives it: with its ``task_state_store`` (``store``, or an empty
+    one); ``below_3_3``: without one, as on older Airflow versions."""
+    ctx: dict[str, Any] = {"ti": ti, "task_instance": ti, "run_id": ti.run_id, "params": {}}
+    if not below_3_3:
+        ctx["task_state_store"] = store if store is not None else DictStore()
     return ctx
 
 
@@ -349,10 +337,11 @@ def drive(
     triggerer: Triggerer | None = None,
     store: DictStore | None = None,
     name: str | None = None,
+    below_3_3: bool = False,
 ) -> Outcome:
     """Run one try of the task: ``execute``; if it defers, the trigger (rebuilt from ``serialize()``) in
     ``triggerer``, then ``execute_complete`` on a fresh operator, as on a fresh worker."""
-    ctx = context_for(ti, store)
+    ctx = context_for(ti, store, below_3_3=below_3_3)
     first = make_op()
     outcome = Outcome(name=name or first.name, ti=ti)
     capture(first, outcome.printed)

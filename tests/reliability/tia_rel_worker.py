@@ -61,7 +61,8 @@ def main() -> None:
     object.__setattr__(op, "_cached_logger", logger)
     store = None if store_arg == "-" else FileStore(Path(store_arg))
     run_id = sys.argv[6] if len(sys.argv) > 6 else "manual__crash"
-    op.execute(context_for(FakeTI("tia_rel_crash", "train", run_id=run_id, try_number=1), store))
+    ti = FakeTI("tia_rel_crash", "train", run_id=run_id, try_number=1)
+    op.execute(context_for(ti, store, below_3_3=store is None))  # no store: as below Airflow 3.3
     print("TASK-ENDED", flush=True)
 
 
