@@ -236,7 +236,9 @@ def test_cancel_and_cleanup_never_end_the_job(hook, tia_emulator):
     hook.delete_job("g-keep", CLUSTER)
 
 
-@pytest.mark.parametrize(("kill_action", "ends"), [("stop", "STOPPED"), ("delete", None), ("leave", "RUNNING")])
+@pytest.mark.parametrize(
+    ("kill_action", "ends"), [("stop", "STOPPED"), ("delete", None), ("leave", "RUNNING")]
+)
 def test_training_task_trigger_kill_runs_the_workers_end_plan(
     simulated_emulator, connect, monkeypatch, kill_action, ends
 ):
