@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test test-reliability demo demo-tione lint bench clean test-floor dist test-wheel
+.PHONY: venv test test-reliability demo demo-tione lint bench clean test-floor dist test-wheel test-deployment
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,14 @@ demo-tione: $(STAMP)
 .PHONY: ui
 ui: $(STAMP)
 	$(BIN)/python example_dags/run_ui.py
+
+# The production-like stack (tests/deployment): PostgreSQL (Debian's postgresql package; a private cluster
+# on 127.0.0.1), LocalExecutor, two triggerers (HA), the emulator and COS; trigger reassignment, triggerer
+# SIGKILL, user kill, scheduled, mapped and quick runs, extra links, ERROR lines. Figures print at the end.
+# Airflow's postgresql+psycopg2:// URL needs psycopg2, and its async engine (postgresql+asyncpg) asyncpg.
+test-deployment: $(STAMP)
+	$(BIN)/uv pip install -q --python $(BIN)/python 'psycopg2-binary>=2.9' 'asyncpg>=0.29'
+	$(BIN)/python -m pytest -q -m deployment tests/deployment -p no:randomly
 
 lint: $(STAMP)
 	$(BIN)/ruff check airflow_provider_tia tests example_dags benchmarks

@@ -9,7 +9,9 @@ every process it started, with their children.
 Why not ``airflow standalone``: it cannot pass ``--skip-serve-logs`` (the scheduler's and triggerer's log
 servers would bind 0.0.0.0), it stops only its direct children, and its readiness is a timer.
 
-``UIStack`` is also what the browser test (tests/ui/) starts.
+``UIStack`` is also what the browser test (tests/ui/) starts, and, with its options (PostgreSQL in a private
+cluster, two triggerers, extra DAG files, the emulator's runner), the production-like stack of
+tests/deployment/ (``make test-deployment``). The defaults are what ``make ui`` starts.
 """
 
 from __future__ import annotations
@@ -19,16 +21,23 @@ import contextlib
 import ctypes
 import json
 import os
+import pwd
 import secrets
+import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
 
 ROOT = Path(__file__).resolve().parent.parent
 DAGS = ROOT / "example_dags"
@@ -37,9 +46,22 @@ HOST = "127.0.0.1"
 USER = "admin"
 CONN_ID = "tencentcloud_default"
 EMULATOR = "airflow_provider_tia.emulator"
-TIONE_BUCKET = "tione-demo-1250000000"  # example_tione_training's default bucket
+# The example DAGs' default buckets: example_tione_training's, and example_tia_code_dir's code bucket.
+EXAMPLE_BUCKETS = ("tione-demo-1250000000", "tia-code-1250000000")
 # The emulator's key pair: a local demo credential, given to the emulator and stored in the connection.
 EMULATOR_SECRET_ID, EMULATOR_SECRET_KEY = "AKIDemulator", "emulator-secret"
+DATABASES = ("sqlite", "postgres")
+PG_USER = PG_DB = "airflow"
+PG_SYSTEM_USER = "postgres"  # the unprivileged account PostgreSQL runs as when we are root
+# A throwaway test cluster: durability off; enough connections for every component's pools.
+PG_SETTINGS = {
+    "listen_addresses": HOST,
+    "max_connections": "300",
+    "fsync": "off",
+    "synchronous_commit": "off",
+    "full_page_writes": "off",
+    "shared_buffers": "128MB",
+}
 
 
 def example_dag_ids() -> list[str]:
@@ -82,8 +104,110 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
+def _child_setup(nice: int) -> Any:
+    """What a child runs before exec: ``_die_with_parent``, after lowering its priority by ``nice``."""
+    if not nice:
+        return _die_with_parent
+
+    def setup() -> None:
+        os.nice(nice)
+        _die_with_parent()
+
+    return setup
+
+
 class StackError(RuntimeError):
     """A component did not start; the message names it and ends with its last log lines."""
+
+
+def postgres_bindir() -> Path:
+    """Where the PostgreSQL server binaries are: the newest /usr/lib/postgresql/*/bin (Debian), else PATH."""
+    found = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/postgres"),
+        key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0,
+    )
+    if found:
+        return found[-1].parent
+    on_path = shutil.which("postgres")
+    if on_path:
+        return Path(on_path).resolve().parent
+    raise StackError(
+        "PostgreSQL is not installed: apt-get install -y postgresql (its binaries are looked for in "
+        "/usr/lib/postgresql/*/bin, then on PATH)"
+    )
+
+
+class PostgresCluster:
+    """A private PostgreSQL cluster for one stack: initdb (trust auth) in a data dir of its own, the server
+    on 127.0.0.1 and a free port, its socket in the data dir; removed when the stack stops.
+
+    As root the server runs as the unprivileged ``postgres`` account (PostgreSQL refuses root), in a data
+    dir under the system's temporary folder that account owns (a home under a 0700 folder, such as
+    pytest's, would be out of its reach); otherwise as the current user in ``<home>/postgres``.
+    """
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self.bindir = postgres_bindir()
+        self.port = 0
+        self.user: str | None = None  # the account the server runs as (None: ours)
+        self.data: Path | None = None
+        self._owned_tmp: Path | None = None
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg2://{PG_USER}@{HOST}:{self.port}/{PG_DB}"
+
+    def prepare(self, port: int) -> None:
+        """Make the data dir and run initdb (as the server's account)."""
+        self.port = port
+        if os.geteuid() == 0:
+            self.user = PG_SYSTEM_USER
+            try:
+                account = pwd.getpwnam(self.user)
+            except KeyError:
+                raise StackError(
+                    f"running as root needs the {self.user!r} account (Debian's postgresql)"
+                ) from None
+            self._owned_tmp = Path(tempfile.mkdtemp(prefix="tia-postgres-"))
+            os.chown(self._owned_tmp, account.pw_uid, account.pw_gid)
+            self.data = self._owned_tmp / "data"
+        else:
+            self.data = self.home / "postgres"
+            shutil.rmtree(self.data, ignore_errors=True)
+
+    def initdb_argv(self) -> list[str]:
+        assert self.data is not None
+        return [
+            str(self.bindir / "initdb"),
+            "-D",
+            str(self.data),
+            "-U",
+            PG_USER,
+            "--auth=trust",
+            "-E",
+            "UTF8",
+        ]
+
+    def server_argv(self) -> list[str]:
+        assert self.data is not None
+        settings = {**PG_SETTINGS, "unix_socket_directories": str(self.data)}
+        argv = [str(self.bindir / "postgres"), "-D", str(self.data), "-p", str(self.port)]
+        for key, value in settings.items():
+            argv += ["-c", f"{key}={value}"]
+        return argv
+
+    def client(self, tool: str, *args: str) -> list[str]:
+        """A client tool (psql, createdb, pg_isready) addressing this cluster as the Airflow user."""
+        return [str(self.bindir / tool), "-h", HOST, "-p", str(self.port), "-U", PG_USER, *args]
+
+    def ready(self) -> bool:
+        return subprocess.run(self.client("pg_isready", "-q", "-d", "postgres"), check=False).returncode == 0
+
+    def cleanup(self) -> None:
+        if self._owned_tmp is not None:
+            shutil.rmtree(self._owned_tmp, ignore_errors=True)
+            self._owned_tmp = None
 
 
 class UIStack:
@@ -93,17 +217,69 @@ class UIStack:
 
         with UIStack(home=tmp_path / "home") as stack:
             print(stack.url, stack.user, stack.password)
+
+    Options (keywords; the defaults are ``make ui``'s stack):
+
+    :param database: ``"sqlite"`` (a file in the home) or ``"postgres"`` (a private cluster started first
+        and stopped last, see ``PostgresCluster``; needs Debian's ``postgresql`` and ``psycopg2``).
+    :param triggerers: How many triggerers (HA). With more than one each is named ``triggerer-<n>`` (its own
+        log file) and started after the previous one has its ``job`` row, so ``triggerer_jobs`` maps each
+        name to its job id (the ``trigger`` table's ``triggerer_id``).
+    :param extra_dags: DAG files served besides the example DAGs: the DAGs folder becomes ``<home>/dags``,
+        holding symlinks to ``example_dags/example_*.py`` and these (a name starting with ``_`` is a helper
+        module the DAG files import: linked too, but not waited for as a DAG file).
+    :param emulator_runner: The emulator's runner, ``"local"`` (jobs really run) or ``"simulated"``.
+    :param emulator_command: The emulator's command before its options (default
+        ``python -m airflow_provider_tia.emulator``), e.g. a wrapper that records the calls.
+    :param emulator_args: More emulator options, e.g. ``["--max-running-jobs", "64"]``.
+    :param parallelism: ``[core] parallelism`` (LocalExecutor's worker processes).
+    :param airflow_env: More environment for every Airflow process (``AIRFLOW__...`` settings); wins.
+    :param nice: Niceness added to components by name, e.g. ``{"scheduler": 10}``: its LocalExecutor
+        workers and their task processes inherit it (on a small machine, task start-ups then cannot starve
+        the triggerers of CPU for longer than their health threshold, as separate worker hosts would not).
     """
 
     user = USER
 
-    def __init__(self, home: Path = DEFAULT_HOME, port: int = 8080, emulator_port: int = 9000) -> None:
+    def __init__(
+        self,
+        home: Path = DEFAULT_HOME,
+        port: int = 8080,
+        emulator_port: int = 9000,
+        *,
+        database: str = "sqlite",
+        triggerers: int = 1,
+        extra_dags: Sequence[Path] = (),
+        emulator_runner: str = "local",
+        emulator_command: Sequence[str] | None = None,
+        emulator_args: Sequence[str] = (),
+        parallelism: int = 4,
+        airflow_env: Mapping[str, str] | None = None,
+        nice: Mapping[str, int] | None = None,
+    ) -> None:
+        if database not in DATABASES:
+            raise ValueError(f"database must be one of {DATABASES}, not {database!r}")
+        if triggerers < 1:
+            raise ValueError(f"triggerers must be at least 1, not {triggerers}")
+        if emulator_runner not in ("local", "simulated"):
+            raise ValueError(f"emulator_runner must be 'local' or 'simulated', not {emulator_runner!r}")
         self.home = Path(home).resolve()
         self.logs = self.home / "process-logs"
         self._want_port, self._want_emulator_port = port, emulator_port
         self.port = self.emulator_port = self.cos_port = 0
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self._token: str | None = None
+        self.database, self.triggerers = database, triggerers
+        self.extra_dags = [Path(p).resolve() for p in extra_dags]
+        self.dags_folder = self.home / "dags" if self.extra_dags else DAGS
+        self.emulator_runner = emulator_runner
+        self.emulator_command = list(emulator_command or [sys.executable, "-m", EMULATOR])
+        self.emulator_args = list(emulator_args)
+        self.parallelism = parallelism
+        self.airflow_env = dict(airflow_env or {})
+        self.nice = dict(nice or {})
+        self.postgres = PostgresCluster(self.home) if database == "postgres" else None
+        self.triggerer_jobs: dict[str, int] = {}  # triggerer name -> its job id (more than one triggerer)
 
     # ---- addresses and login ---------------------------------------------------------------------
     @property
@@ -127,23 +303,35 @@ class UIStack:
             path.chmod(0o600)
         return str(json.loads(path.read_text())[USER])
 
+    @property
+    def sql_alchemy_conn(self) -> str:
+        return self.postgres.url if self.postgres else f"sqlite:///{self.home}/airflow.db"
+
+    @property
+    def triggerer_names(self) -> list[str]:
+        """The triggerers' process (and log file) names."""
+        if self.triggerers == 1:
+            return ["triggerer"]
+        return [f"triggerer-{n}" for n in range(1, self.triggerers + 1)]
+
     def env(self) -> dict[str, str]:
         """The environment of every Airflow process: ours wins over anything inherited."""
         return {
             **os.environ,
             "AIRFLOW_HOME": str(self.home),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-            "AIRFLOW__CORE__PARALLELISM": "4",
+            "AIRFLOW__CORE__PARALLELISM": str(self.parallelism),
             "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.url}/execution/",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USER}:admin",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(self.home / "passwords.json"),
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.home}/airflow.db",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.sql_alchemy_conn,
             "AIRFLOW__API__HOST": HOST,
             "AIRFLOW__API__PORT": str(self.port),
             "AIRFLOW__API__BASE_URL": self.url,
+            **self.airflow_env,
         }
 
     # ---- lifecycle -------------------------------------------------------------------------------
@@ -151,21 +339,26 @@ class UIStack:
         """Start everything; returns once the UI can be used. StackError (after stopping) otherwise."""
         deadline = time.monotonic() + timeout
         self.logs.mkdir(parents=True, exist_ok=True)
-        self.port, self.emulator_port, self.cos_port = pick_ports(
-            self._want_port, self._want_emulator_port, 0
+        self.port, self.emulator_port, self.cos_port, pg_port = pick_ports(
+            self._want_port, self._want_emulator_port, 0, 0
         )
         _ = self.password  # made now: the api-server reads the file when it starts
         try:
-            airflow, emulator = [sys.executable, "-m", "airflow"], [sys.executable, "-m", EMULATOR]
+            airflow = [sys.executable, "-m", "airflow"]
             port, state = str(self.emulator_port), str(self.home / "emulator")
             keys = ["--secret-id", EMULATOR_SECRET_ID, "--secret-key", EMULATOR_SECRET_KEY]
+            self._link_dags()
+            if self.postgres is not None:
+                self._start_postgres(pg_port, deadline)
             self._run_once("db-migrate", [*airflow, "db", "migrate"], deadline)
             # moto's S3 server stands in for COS: TI-ONE code packages, data and outputs live there.
             self._spawn("cos", [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(self.cos_port)])
+            runner = ["--runner", self.emulator_runner, "--state-dir", state, *keys]
+            if self.emulator_runner == "local":  # the simulated runner fetches nothing
+                runner += ["--cos-endpoint", self.cos_endpoint]
             self._spawn(
                 "emulator",
-                [*emulator, "--host", HOST, "--port", port, "--runner", "local", "--state-dir", state, *keys]
-                + ["--cos-endpoint", self.cos_endpoint],
+                [*self.emulator_command, "--host", HOST, "--port", port, *runner, *self.emulator_args],
             )
             self._spawn(
                 "api-server",
@@ -173,19 +366,57 @@ class UIStack:
             )
             self._spawn("scheduler", [*airflow, "scheduler", "--skip-serve-logs"])
             self._spawn("dag-processor", [*airflow, "dag-processor"])
-            self._spawn("triggerer", [*airflow, "triggerer", "--skip-serve-logs"])
+            for name in self.triggerer_names:
+                self.start_triggerer(name, deadline)
             self._wait("the components to report healthy", self._healthy, deadline)
             self._put_connection()
-            self._wait("the COS bucket of the TI-ONE example", self._bucket_ready, deadline)
+            self._wait("the example DAGs' COS buckets", self._bucket_ready, deadline)
             self._wait("the example DAGs to load", self._dags_loaded, deadline)
         except BaseException:
             self.stop()
             raise
         return self
 
+    def start_triggerer(self, name: str, deadline: float | None = None) -> int | None:
+        """(Re)start one triggerer; with several, wait for its job row and return its job id."""
+        deadline = deadline if deadline is not None else time.monotonic() + 120
+        known = set(self.triggerer_job_ids()) if self.triggerers > 1 else set()
+        self.procs.pop(name, None)
+        self._spawn(name, [sys.executable, "-m", "airflow", "triggerer", "--skip-serve-logs"])
+        if self.triggerers == 1:
+            return None
+
+        def new_job() -> bool:
+            fresh = [job for job in self.triggerer_job_ids() if job not in known]
+            if fresh:
+                self.triggerer_jobs[name] = max(fresh)
+            return bool(fresh)
+
+        self._wait(f"{name}'s job row", new_job, deadline)
+        return self.triggerer_jobs[name]
+
+    def triggerer_job_ids(self) -> list[int]:
+        """The job ids of the triggerers that are running (by their rows, without looking at heartbeats)."""
+        rows = self.sql(
+            "SELECT id FROM job WHERE job_type = 'TriggererJob' AND state = 'running' ORDER BY id"
+        )
+        return [row[0] for row in rows]
+
+    def triggerer_of_job(self, job_id: int) -> str | None:
+        """The name of the triggerer process that runs job ``job_id``, if it is one of ours."""
+        return next((name for name, job in self.triggerer_jobs.items() if job == job_id), None)
+
+    def signal(self, name: str, sig: int) -> None:
+        """Send ``sig`` to one component's process group (e.g. SIGSTOP/SIGCONT/SIGKILL a triggerer)."""
+        _signal_group(self.procs[name], sig)
+
     def stop(self, timeout: float = 30) -> None:
-        """SIGTERM every process group (the emulator stops its replicas), SIGKILL what is left."""
+        """SIGTERM every process group (the emulator stops its replicas), SIGKILL what is left; then the
+        database (fast shutdown), whose clients are gone by then."""
+        database = self.procs.pop("postgres", None)
         for proc in self.procs.values():
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGCONT)  # a group stopped by a test could not see SIGTERM
             _signal_group(proc, signal.SIGTERM)
         deadline = time.monotonic() + timeout
         for proc in self.procs.values():
@@ -196,6 +427,16 @@ class UIStack:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=5)
         self.procs.clear()
+        if database is not None:
+            _signal_group(database, signal.SIGINT)  # PostgreSQL's fast shutdown
+            try:
+                database.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                _signal_group(database, signal.SIGKILL)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    database.wait(timeout=5)
+        if self.postgres is not None:
+            self.postgres.cleanup()
 
     def __enter__(self) -> UIStack:
         return self.start()
@@ -210,6 +451,24 @@ class UIStack:
     def log_tail(self, name: str, lines: int = 30) -> str:
         path = self.logs / f"{name}.log"
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+
+    # ---- the metadata database (read-only look-ups for tests) -------------------------------------
+    def sql(self, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Rows of one query on Airflow's metadata DB (``%s`` placeholders; psycopg2 for PostgreSQL)."""
+        if self.postgres is None:
+            with contextlib.closing(sqlite3.connect(self.home / "airflow.db", timeout=30)) as db:
+                return list(db.execute(query.replace("%s", "?"), tuple(params)).fetchall())
+        import psycopg2  # the driver Airflow itself uses for this database
+
+        with contextlib.closing(
+            psycopg2.connect(
+                host=HOST, port=self.postgres.port, user=PG_USER, dbname=PG_DB, connect_timeout=10
+            )
+        ) as db:
+            db.autocommit = True
+            with db.cursor() as cursor:
+                cursor.execute(query, tuple(params))
+                return list(cursor.fetchall()) if cursor.description else []
 
     # ---- REST API (stdlib only: this process never imports Airflow) -------------------------------
     def api(self, method: str, path: str, body: Any = None, timeout: float = 30) -> Any:
@@ -230,21 +489,26 @@ class UIStack:
         return json.loads(raw) if raw else None
 
     # ---- steps -----------------------------------------------------------------------------------
-    def _spawn(self, name: str, argv: list[str]) -> None:
+    def _spawn(self, name: str, argv: list[str], user: str | None = None) -> None:
+        """Start one component in a process group of its own (as ``user`` when given: we are root)."""
+        as_user: dict[str, Any] = {}
+        if user is not None:
+            as_user = {"user": user, "group": pwd.getpwnam(user).pw_gid, "extra_groups": []}
         with open(self.logs / f"{name}.log", "ab") as log:
             self.procs[name] = subprocess.Popen(
                 argv,
-                cwd=self.home,
+                cwd=self.home if user is None else "/",
                 env=self.env(),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=_die_with_parent,
+                preexec_fn=_child_setup(self.nice.get(name, 0)),
+                **as_user,
             )
 
-    def _run_once(self, name: str, argv: list[str], deadline: float) -> None:
-        self._spawn(name, argv)
+    def _run_once(self, name: str, argv: list[str], deadline: float, user: str | None = None) -> None:
+        self._spawn(name, argv, user)
         proc = self.procs[name]
         try:
             code = proc.wait(timeout=max(1.0, deadline - time.monotonic()))
@@ -253,6 +517,25 @@ class UIStack:
         if code != 0:
             raise StackError(f"{name} failed with exit code {code}\n{self.log_tail(name)}")
         del self.procs[name]
+
+    def _link_dags(self) -> None:
+        """With extra DAG files: ``<home>/dags`` holds symlinks to the example DAGs and to them."""
+        if not self.extra_dags:
+            return
+        shutil.rmtree(self.dags_folder, ignore_errors=True)
+        self.dags_folder.mkdir(parents=True)
+        for path in [*sorted(DAGS.glob("example_*.py")), *self.extra_dags]:
+            (self.dags_folder / path.name).symlink_to(path)
+
+    def _start_postgres(self, port: int, deadline: float) -> None:
+        """initdb, the server, then the Airflow database (``db migrate`` fills it)."""
+        assert self.postgres is not None
+        cluster = self.postgres
+        cluster.prepare(port)
+        self._run_once("postgres-initdb", cluster.initdb_argv(), deadline, cluster.user)
+        self._spawn("postgres", cluster.server_argv(), cluster.user)
+        self._wait("PostgreSQL to accept connections", cluster.ready, deadline)
+        self._run_once("postgres-createdb", cluster.client("createdb", PG_DB), deadline)
 
     def _wait(self, what: str, ready: Any, deadline: float) -> None:
         while True:
@@ -301,7 +584,7 @@ class UIStack:
         )
 
     def _bucket_ready(self) -> bool:
-        """Create the TI-ONE example's bucket (``example_tione_training``'s default) once COS answers."""
+        """Create the example DAGs' buckets (``EXAMPLE_BUCKETS``) once COS answers."""
         import boto3
         from botocore.exceptions import BotoCoreError
 
@@ -312,22 +595,28 @@ class UIStack:
             aws_access_key_id=EMULATOR_SECRET_ID,
             aws_secret_access_key=EMULATOR_SECRET_KEY,
         )
-        try:
-            s3.create_bucket(
-                Bucket=TIONE_BUCKET, CreateBucketConfiguration={"LocationConstraint": "ap-beijing"}
-            )
-        except s3.exceptions.BucketAlreadyOwnedByYou:
-            pass
-        except BotoCoreError:  # not listening yet
-            return False
+        for bucket in EXAMPLE_BUCKETS:
+            try:
+                s3.create_bucket(
+                    Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "ap-beijing"}
+                )
+            except s3.exceptions.BucketAlreadyOwnedByYou:
+                pass
+            except BotoCoreError:  # not listening yet
+                return False
         return True
 
     def _dags_loaded(self) -> bool:
-        """True once every example DAG is loaded or has an import error (shown in the UI)."""
-        loaded = {d["dag_id"] for d in self.api("GET", "/api/v2/dags?limit=100")["dags"]}
+        """True once every example DAG (and extra DAG file) is loaded or has an import error (in the UI)."""
+        dags = self.api("GET", "/api/v2/dags?limit=100")["dags"]
+        loaded = {d["dag_id"] for d in dags}
         errors = self.api("GET", "/api/v2/importErrors?limit=100")["import_errors"]
         broken = {Path(e["filename"]).stem for e in errors}
-        return set(example_dag_ids()) <= loaded | broken
+        files = {Path(d.get("fileloc") or "").stem for d in dags} | broken
+        return (
+            set(example_dag_ids()) <= loaded | broken
+            and {p.stem for p in self.extra_dags if not p.name.startswith("_")} <= files
+        )
 
 
 def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
@@ -340,6 +629,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--home", type=Path, default=DEFAULT_HOME, help="AIRFLOW_HOME (default .airflow-ui/)")
     parser.add_argument("--port", type=int, default=8080, help="the UI's port, if free (else a free one)")
     parser.add_argument("--emulator-port", type=int, default=9000, help="the emulator's port, if free")
+    parser.add_argument(
+        "--database",
+        choices=DATABASES,
+        default="sqlite",
+        help="postgres: a private cluster (Debian's postgresql)",
+    )
+    parser.add_argument("--triggerers", type=int, default=1, help="how many triggerers (2: HA)")
     args = parser.parse_args(argv)
 
     def interrupt(*_: object) -> None:
@@ -347,7 +643,9 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, interrupt)
     signal.signal(signal.SIGHUP, interrupt)
-    stack = UIStack(args.home, args.port, args.emulator_port)
+    stack = UIStack(
+        args.home, args.port, args.emulator_port, database=args.database, triggerers=args.triggerers
+    )
     print(f"==> starting the TI-A emulator and Airflow in {stack.home} (logs: {stack.logs})", flush=True)
     began = time.monotonic()
     try:
