@@ -164,26 +164,31 @@ def test_triggerer_restart_mid_wait_recreates_trigger_and_keeps_job(
     assert (false_failures, duplicated, lost) == (0, 0, 0)
 
 
-def test_trigger_moved_to_another_triggerer_keeps_job_and_prints_each_line_once(
+def test_trigger_moved_to_another_triggerer_keeps_job_and_loses_no_line(
     crash_emu, crash_conn, reliability_results, trigger_xcoms
 ) -> None:
     """HA triggerers: Airflow 3.3.2 starts the trigger on another triggerer and cancels it on the old one
-    with the user-action message, so ``on_kill`` runs there; the task is still deferred: nothing ends."""
+    with the user-action message, so ``on_kill`` runs there; the task is still deferred: nothing ends.
+
+    The new run takes the log checkpoint over and the old one stops printing at its next poll: a line
+    is printed twice only if the old run printed it after the new one had started (at most one poll)."""
     name = "rel-trigger-moved"
     ti = FakeTI("tia_rel_crash", "train", "manual__moved")
-    printed: list[str] = []
+    printed, old_printed, new_printed = [], [], []
     deferred = _defer(name, printed, ti, duration=4, lines=40)
-    old_run, new_run = rebuild(deferred.trigger, ti, printed), rebuild(deferred.trigger, ti, printed)
+    old_run, new_run = rebuild(deferred.trigger, ti, old_printed), rebuild(deferred.trigger, ti, new_printed)
     on_kill = Spy(old_run, "on_kill")
     old, new = Triggerer(), Triggerer()
     try:
         moved: list = []
+        handover: list[int] = []  # how many lines the old run had printed when the new one started
 
         async def reassigned() -> None:
             task = asyncio.ensure_future(run_like_triggerer(old_run))
             deadline = time.monotonic() + 30
-            while not _printed_a_line(printed, name)() and time.monotonic() < deadline:
+            while not _printed_a_line(old_printed, name)() and time.monotonic() < deadline:
                 await asyncio.sleep(0.05)
+            handover.append(len(old_printed))
             moved.append(new.submit(run_like_triggerer(new_run)))  # the other triggerer picks it up
             await asyncio.sleep(1.0)  # both run the trigger for a while, as in a real reassignment
             task.cancel(USER_ACTION)
@@ -198,7 +203,9 @@ def test_trigger_moved_to_another_triggerer_keeps_job_and_prints_each_line_once(
     resumed = capture(make_op(name, 4, 40, deferrable=True), printed)
     result = resumed.execute_complete(context_for(ti), events[0])
     job = crash_emu.store.get(CLUSTER, name)
-    lost, duplicated = line_figures(name, served_lines(crash_emu, name), printed)
+    everything = printed + old_printed + new_printed
+    lost, duplicated = line_figures(name, served_lines(crash_emu, name), everything)
+    after_handover = sum(m.startswith(f"[{name}-") for m in old_printed[handover[0] :])
     stopped = int(job is None or crash_emu.calls["DeleteJob"] > 0)
     reliability_results.record(
         "crash: trigger moved to another triggerer (HA)",
@@ -210,7 +217,8 @@ def test_trigger_moved_to_another_triggerer_keeps_job_and_prints_each_line_once(
     )
     assert on_kill.calls == 1 and stopped == 0  # on_kill ran and saw the task still deferred
     assert len(events) == 1 and events[0]["status"] == "success" and result["State"] == "Succeeded"
-    assert (lost, duplicated) == (0, 0)
+    assert lost == 0
+    assert duplicated <= after_handover, (duplicated, after_handover)  # only what the old run printed late
 
 
 def test_user_marks_deferred_task_failed_trigger_deletes_job(
