@@ -79,8 +79,8 @@ def get_provider_info() -> dict:
                         "executor success fails the resumed task (apache/airflow #67287, #71580).",
                         "version_added": "0.1.0",
                         "type": "float",
-                        "example": "15",
-                        "default": "15",
+                        "example": "30",
+                        "default": "30",
                     }
                 },
             }

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 # Airflow 3.3+ calls BaseTrigger.on_kill() on user actions; older versions only cancel run().
 HAS_ON_KILL = "on_kill" in BaseTrigger.__dict__
-MIN_EVENT_DELAY = 15.0  # default of [tencentcloud] min_trigger_event_delay (seconds)
+MIN_EVENT_DELAY = 30.0  # default of [tencentcloud] min_trigger_event_delay (seconds)
 
 
 def min_event_delay() -> float:
