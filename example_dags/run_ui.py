@@ -315,9 +315,12 @@ class UIStack:
         return [f"triggerer-{n}" for n in range(1, self.triggerers + 1)]
 
     def env(self) -> dict[str, str]:
-        """The environment of every Airflow process: ours wins over anything inherited."""
+        """The environment of every Airflow process: the caller's, minus its ``AIRFLOW__`` settings (a
+        deployment has its own configuration: a test process's settings, such as ``dag.test()``'s zero
+        ``min_trigger_event_delay``, must not leak into it), plus ours and ``airflow_env``."""
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW__", "AIRFLOW_CONN_"))}
         return {
-            **os.environ,
+            **inherited,
             "AIRFLOW_HOME": str(self.home),
             "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",

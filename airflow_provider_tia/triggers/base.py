@@ -113,7 +113,12 @@ class JobWatchTrigger(BaseTrigger):
     async def run(self) -> AsyncIterator[TriggerEvent]:
         try:
             event = await self._watch()
-            await asyncio.sleep(max(0.0, self.not_before - time.time()))
+            wait = self.not_before - time.time()
+            if wait > 0:
+                self.log.info(
+                    "%s: the event fires in %.0f s ([tencentcloud] min_trigger_event_delay)", self.label, wait
+                )
+                await asyncio.sleep(wait)
             yield TriggerEvent(event.to_payload())
         except asyncio.CancelledError:
             # Airflow < 3.3 has no on_kill(): any cancel may be a user action (or a restart, or a

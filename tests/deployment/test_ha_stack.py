@@ -12,17 +12,21 @@ lines) are printed at the end of the session. The AIRFLOW_HOME is kept for a loo
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import tempfile
 import time
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 from deploy_campaign import DAILY, MAPPED, PLATFORMS, QUICK, RUN_WAIT, STOP_WAIT, Campaign, Run
 from deploy_helpers import AIRFLOW_PROCESSES, TI, Deployment, line_time, report, wait_for
+
+from airflow_provider_tia.triggers.base import MIN_EVENT_DELAY
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -311,6 +315,15 @@ def test_jobs_ending_seconds_after_deferral_succeed(deployment: Deployment, camp
     report("s8", f"scheduler 'Executor reported ...' lines for this run: {len(races)}")
     for line in races[:4]:
         report("s8", f"  {line[:300]}")
+    waits = {
+        t["task_id"]: fired_after_deferral(dep, TI(QUICK, campaign.quick_run, t["task_id"])) for t in tis
+    }
+    report("s8", f"seconds from deferral to event, by task: {waits}")
+    early = {task: wait for task, wait in waits.items() if wait is None or wait < MIN_EVENT_DELAY - 1}
+    assert not early, (
+        f"events fired sooner than [tencentcloud] min_trigger_event_delay ({MIN_EVENT_DELAY:.0f} s) after the "
+        f"deferral (is the stack's configuration its own?): {early}"
+    )
     bad = {task: st for task, st in states.items() if st[0] != "success" or st[1] != 1}
     why = {
         task: diagnose(dep, TI(QUICK, campaign.quick_run, task), f"quick-{task.replace('_', '-')}")
@@ -318,6 +331,27 @@ def test_jobs_ending_seconds_after_deferral_succeed(deployment: Deployment, camp
         if st[0] == "failed"
     }
     assert len(tis) == 10 and not bad, f"tasks not ending success on their first try: {bad}; {why}"
+
+
+def fired_after_deferral(dep: Deployment, key: TI) -> float | None:
+    """Seconds from the task's "Pausing task as DEFERRED" to its trigger's "Trigger fired event"."""
+    deferred = fired = None
+    for path in dep.log_files(key):
+        for raw in path.read_text(errors="replace").splitlines():
+            try:
+                line = json.loads(raw)
+            except ValueError:
+                continue
+            event = str(line.get("event", ""))
+            if event.startswith("Pausing task as DEFERRED") and deferred is None:
+                deferred = iso_epoch(line["timestamp"])
+            elif event == "Trigger fired event":
+                fired = iso_epoch(line["timestamp"])
+    return None if deferred is None or fired is None else round(fired - deferred, 1)
+
+
+def iso_epoch(stamp: str) -> float:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
 
 
 # ---- 7. no ERROR lines in clean runs (last: after every run has ended) -------------------------------------
