@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test test-reliability demo demo-tione lint bench clean test-floor dist test-wheel test-deployment
+.PHONY: venv test test-reliability demo demo-tione lint docs bench clean test-floor dist test-wheel test-deployment
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,15 @@ lint: $(STAMP)
 	$(BIN)/ruff check airflow_provider_tia tests example_dags benchmarks
 	$(BIN)/ruff format --check airflow_provider_tia tests example_dags benchmarks
 	$(BIN)/mypy airflow_provider_tia
+
+# The documentation site (docs/), built from the code with warnings as errors.
+DOCS_STAMP := $(VENV)/.docs-installed
+$(DOCS_STAMP): pyproject.toml $(STAMP)
+	$(BIN)/uv pip install -q --python $(BIN)/python -e '.[docs]'
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	$(BIN)/sphinx-build -W --keep-going -b html docs docs/_build/html
 
 # The benchmarks compare with the Amazon provider, installed in a separate venv only.
 BENCH_VENV := .venv-bench
@@ -92,7 +101,7 @@ dist: $(STAMP)
 WHEEL_PYTHON ?= $(PYTHON)
 WHEEL_VENV := .venv-wheel
 WHEEL_TESTS := tests/test_example_dags.py tests/test_operators_dag.py tests/test_code_dir_dag.py \
-	tests/test_provider.py tests/emulator/test_emu_cli_and_plugin.py
+	tests/test_provider.py tests/emulator/test_cli_and_plugin.py
 test-wheel: dist
 	rm -rf $(WHEEL_VENV) .wheel-tests
 	$(BIN)/uv venv -q --python $(WHEEL_PYTHON) $(WHEEL_VENV)

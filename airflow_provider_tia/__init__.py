@@ -81,7 +81,21 @@ def get_provider_info() -> dict:
                         "type": "float",
                         "example": "30",
                         "default": "30",
-                    }
+                    },
+                    "log_requests_per_second": {
+                        "description": "Log reads per second, per API action (TI-A QueryLogs, TI-ONE "
+                        "DescribeLogs and DescribeTrainingTask), that one triggerer makes for all the "
+                        "deferred tasks following live logs through one connection and region. Tencent "
+                        "Cloud allows 20 requests per second per action and account for several actions: "
+                        "with N triggerers, or workers reading logs too, keep N times this value below "
+                        "that. When many tasks share the budget, their lines reach the task log later, "
+                        "and what a trigger has not printed when its job ends is printed by the resumed "
+                        "task: no line is lost.",
+                        "version_added": "0.1.0",
+                        "type": "float",
+                        "example": "5",
+                        "default": "10",
+                    },
                 },
             }
         },

@@ -33,6 +33,10 @@ class EndAction(str, enum.Enum):
     def past(self) -> str:
         return {"stop": "stopped", "delete": "deleted", "leave": "left running"}[self.value]
 
+    @property
+    def doing(self) -> str:
+        return {"stop": "stopping", "delete": "deleting", "leave": "leaving"}[self.value]
+
 
 @dataclasses.dataclass(frozen=True)
 class Step:

@@ -223,7 +223,7 @@ TIA_ERRORS = ErrorTable(
     + _NETWORK,
 )
 
-# TI-ONE (tione 2021-11-11), contract section 5. Order matters: the exceptions inside a family
+# TI-ONE (tione 2021-11-11). Order matters: the exceptions inside a family
 # (InternalError.NotAllow is a state error, not a transient one) come before the family.
 TIONE_ERRORS = ErrorTable(
     "tione",

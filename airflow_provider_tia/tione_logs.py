@@ -16,9 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_tia.dialogue import Dialogue, adrive, drive
 from airflow_provider_tia.exceptions import LogWindowTooLarge, MalformedResponse
-from airflow_provider_tia.hooks.sdk import reply_items
-from airflow_provider_tia.job import parse_time
 from airflow_provider_tia.logs import next_context
+from airflow_provider_tia.models.common import parse_time, reply_items
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -130,6 +129,13 @@ class AsyncTIONELogReader(TIONELogReader):
     """``TIONELogReader`` on an async ``call`` (for triggers)."""
 
     call: Callable[[str, dict[str, Any]], Awaitable[Any]]  # type: ignore[assignment]
+
+    @classmethod
+    def resumed(
+        cls, call: Callable[[str, dict[str, Any]], Awaitable[Any]], task_id: str, state: dict[str, Any] | None
+    ) -> AsyncTIONELogReader:
+        """The reader of a task Id, from where an earlier reader stood (``state()``)."""
+        return cls(call, task_id, (state or {}).get("instance_id"))  # type: ignore[arg-type]
 
     async def read(self, start: DateTime, end: DateTime) -> list[TrainingLogLine]:  # type: ignore[override]
         return await adrive(self.dialogue(start, end), self.call)

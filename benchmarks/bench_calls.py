@@ -25,7 +25,7 @@ def main() -> None:
     import httpx
 
     from airflow_provider_tia.hooks.tia import TIAHook
-    from airflow_provider_tia.job import JobSpec
+    from airflow_provider_tia.models.tia import JobSpec
 
     with emulator_process("--runner", "simulated", "--sim-duration", "3600") as (port, _):
         hook = TIAHook("tia_bench")
@@ -85,7 +85,7 @@ def presign(body: str, headers: dict[str, str], host: str) -> str:
 
     from _common import SECRET_ID, SECRET_KEY
 
-    from airflow_provider_tia.emulator.auth import tc3_canonical_request, tc3_signature
+    from airflow_provider_tia.emulator.core.auth import tc3_canonical_request, tc3_signature
 
     timestamp = headers["X-TC-Timestamp"]
     date = datetime.datetime.fromtimestamp(int(timestamp), datetime.timezone.utc).strftime("%Y-%m-%d")

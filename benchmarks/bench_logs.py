@@ -30,8 +30,8 @@ def check(lines: list[str]) -> tuple[int, int]:
 
 def main() -> None:
     from airflow_provider_tia.hooks.tia import TIAHook, TIALogReader
-    from airflow_provider_tia.job import JobSpec, QueryLogsZone
     from airflow_provider_tia.logs import LogCursor, LogFollower
+    from airflow_provider_tia.models.tia import JobSpec, QueryLogsZone
 
     with emulator_process("--runner", "simulated"):
         hook = TIAHook("tia_bench")

@@ -19,8 +19,8 @@ from pathlib import Path
 import pendulum
 from airflow.sdk import DAG, task
 
+from airflow_provider_tia.models.tione import output_prefix
 from airflow_provider_tia.operators.tione import CreateTrainingTaskOperator
-from airflow_provider_tia.training_task import output_prefix
 
 CODE_DIR = str(Path(__file__).resolve().parent / "tione_ddp")
 DATA_PREFIX = "datasets/digits/"

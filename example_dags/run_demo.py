@@ -64,8 +64,7 @@ def demo_tia() -> bool:
 def demo_tione() -> bool:
     import boto3
 
-    from airflow_provider_tia.emulator import TIAEmulator
-    from airflow_provider_tia.emulator.cos import local_cos_server
+    from airflow_provider_tia.emulator import TIAEmulator, local_cos_server
 
     bucket = "tione-demo-1250000000"
     with (

@@ -88,7 +88,7 @@ def run_dag(airflow_db, tia_connection):
 @pytest.fixture(scope="session")
 def moto_url():
     """moto's S3 server on a free local port, standing in for COS (its S3-compatible API)."""
-    from airflow_provider_tia.emulator.cos import local_cos_server
+    from airflow_provider_tia.emulator import local_cos_server
 
     with local_cos_server() as url:
         yield url

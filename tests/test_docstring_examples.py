@@ -97,7 +97,12 @@ def kind_of(obj: Any) -> str:
 def namespace(obj: Any) -> dict[str, Any]:
     """What an example may name: the public names of the provider's modules, its own module's globals."""
     names: dict[str, Any] = {"time": time, "pendulum": pendulum}
-    for module_name in (*MODULES, f"{PACKAGE}.job", f"{PACKAGE}.training_spec", f"{PACKAGE}.operators.base"):
+    for module_name in (
+        *MODULES,
+        f"{PACKAGE}.models.tia",
+        f"{PACKAGE}.models.tione",
+        f"{PACKAGE}.operators.base",
+    ):
         module = importlib.import_module(module_name)
         names.update({k: v for k, v in vars(module).items() if not k.startswith("_")})
     names.update(vars(importlib.import_module(obj.__module__)))

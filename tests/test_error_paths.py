@@ -14,7 +14,7 @@ from tia_test_support import CLUSTER, SCRIPTS, FakeTI, context
 from tia_test_support import script_spec as _spec
 
 from airflow_provider_tia import lifecycle
-from airflow_provider_tia.exceptions import JobVanished, JobWaitTimeout, TIAError
+from airflow_provider_tia.exceptions import TIA_ERRORS, JobVanished, JobWaitTimeout, TIAError
 from airflow_provider_tia.hooks import sdk
 from airflow_provider_tia.hooks.tia import TIAHook
 from airflow_provider_tia.operators.tia import CreateJobOperator
@@ -37,7 +37,7 @@ def faults(tia_emulator):
 def test_internal_error_sub_codes_are_retried() -> None:
     from tencentcloud.common.exception import TencentCloudSDKException
 
-    policy = sdk.RetryPolicy(3, 0.0)
+    policy = sdk.RetryPolicy(3, 0.0, TIA_ERRORS)
     for code in ("InternalError", "InternalError.DbError", "RequestLimitExceeded.UinLimitExceeded"):
         assert policy.should_retry(TencentCloudSDKException(code, "x")), code
     for code in ("InvalidParameter", "AuthFailure.SignatureFailure", "InternalErrorish"):
@@ -57,7 +57,7 @@ def test_transient_errors_before_create_do_not_fail_the_task(tia_emulator, no_re
     faults("DescribeJob:InternalError=0.6", seed=1)
     op = CreateJobOperator(
         task_id="t", name="e-before", cluster=CLUSTER, runtime_version="r", package_dir=[SCRIPTS],
-        command=["python"], args=["train.py", "--lines", "1"], tia_conn_id=no_retry, poll_interval=0.1,
+        command=["python"], args=["train.py", "--lines", "1"], tencentcloud_conn_id=no_retry, poll_interval=0.1,
         max_wait=60,
     )  # fmt: skip
     assert op.execute(context(FakeTI()))["State"] == "Succeeded"
@@ -67,7 +67,7 @@ def test_transient_errors_before_create_do_not_fail_the_task(tia_emulator, no_re
 def test_transient_errors_until_the_deadline_time_out(tia_emulator, no_retry, faults) -> None:
     faults("DescribeJob:InternalError=1")
     op = CreateJobOperator(
-        task_id="t", name="e-never", cluster=CLUSTER, runtime_version="r", tia_conn_id=no_retry,
+        task_id="t", name="e-never", cluster=CLUSTER, runtime_version="r", tencentcloud_conn_id=no_retry,
         poll_interval=0.1, max_wait=1,
     )  # fmt: skip
     with pytest.raises(
@@ -137,7 +137,7 @@ def test_log_read_failures_never_decide_the_task(tia_emulator, tia_connection, f
 def test_sensor_rides_out_transient_errors(tia_emulator, no_retry, faults) -> None:
     TIAHook(no_retry).create_job(_spec("e-sense", "--lines", "30", "--sleep", "0.1"))
     faults("DescribeJob:InternalError=1")
-    sensor = JobSensor(task_id="s", job_name="e-sense", cluster=CLUSTER, tia_conn_id=no_retry)
+    sensor = JobSensor(task_id="s", job_name="e-sense", cluster=CLUSTER, tencentcloud_conn_id=no_retry)
     assert sensor.poke({}) is False
     faults(None)
     TIAHook(no_retry).delete_job("e-sense", CLUSTER)
@@ -149,7 +149,7 @@ def test_deferred_sensor_never_deletes_the_job_it_watches(tia_emulator, tia_conn
     with pytest.raises(TaskDeferred) as deferred:
         sensor.execute({"ti": FakeTI("s")})
     trigger = deferred.value.trigger
-    assert isinstance(trigger, JobTrigger) and trigger.serialize()[1]["delete_on_kill"] is False
+    assert isinstance(trigger, JobTrigger) and trigger.serialize()[1]["kill_action"] == "leave"
     asyncio.run(trigger.on_kill())  # a user marks the sensor failed
     assert tia_emulator.store.get(CLUSTER, "e-watch")["State"] in ("Created", "Running")
     TIAHook(tia_connection).delete_job("e-watch", CLUSTER)

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from tia_test_support import own_name
 
-from airflow_provider_tia.training_task import output_prefix
+from airflow_provider_tia.models.tione import output_prefix
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted(p.stem for p in (ROOT / "example_dags").glob("example_*.py"))
@@ -159,7 +159,7 @@ def test_sensor_example_runs_on_its_own(dag_loader, tia_connection, tia_emulator
 
 def create_job(conn_id: str, name: str, package_dir: Path, *, fail: bool = False, seconds: int = 1) -> None:
     from airflow_provider_tia.hooks.tia import TIAHook
-    from airflow_provider_tia.job import JobSpec
+    from airflow_provider_tia.models.tia import JobSpec
 
     code = f"import time; time.sleep({seconds})" + ("; raise SystemExit(2)" if fail else "")
     TIAHook(conn_id).create_job(

@@ -21,7 +21,7 @@ from airflow_provider_tia.exceptions import (
     TIAError,
 )
 from airflow_provider_tia.hooks.tia import TIAHook
-from airflow_provider_tia.job import Job, JobSpec, JobState
+from airflow_provider_tia.models.tia import Job, JobSpec, JobState
 
 CLUSTER = "ap-beijing"
 
@@ -151,7 +151,9 @@ def test_wait_is_bounded_by_time(hook, tmp_path) -> None:
 
 def test_job_deleted_while_watched_vanishes(hook, tmp_path) -> None:
     hook.create_job(spec_for("hook-vanish", tmp_path, code="import time; time.sleep(60)"))
-    threading.Timer(1.0, lambda: TIAHook(hook.tia_conn_id).delete_job("hook-vanish", CLUSTER)).start()
+    threading.Timer(
+        1.0, lambda: TIAHook(hook.tencentcloud_conn_id).delete_job("hook-vanish", CLUSTER)
+    ).start()
     with pytest.raises(JobVanished, match="deleted while being watched"):
         hook.wait_for_job("hook-vanish", CLUSTER, poll_interval=0.2, timeout=30)
 
@@ -217,7 +219,7 @@ def test_default_credential_chain_when_no_secret_id(monkeypatch, tia_emulator) -
     tia_emulator.add_credential("AKIDfromchain", "chain-secret-key-5d1c")
     monkeypatch.setenv("TENCENTCLOUD_SECRET_ID", "AKIDfromchain")
     monkeypatch.setenv("TENCENTCLOUD_SECRET_KEY", "chain-secret-key-5d1c")
-    from airflow_provider_tia.hooks.sdk import redact
+    from airflow_provider_tia.secrets import redact
 
     assert redact("key=chain-secret-key-5d1c.") == "key=chain-secret-key-5d1c."
     with pytest.raises(JobNotFound):
@@ -277,7 +279,7 @@ def test_async_client_reads_jobs(hook, tmp_path) -> None:
     hook.create_job(spec_for("hook-async", tmp_path))
 
     async def read() -> tuple[Job, list[Job], bool]:
-        async with await TIAHook(hook.tia_conn_id).async_client() as client:
+        async with await TIAHook(hook.tencentcloud_conn_id).async_client() as client:
             job = await client.describe_job("hook-async", CLUSTER)
             page = await client.list_jobs_page(CLUSTER, 0, 100)
             with pytest.raises(JobNotFound):

@@ -6,7 +6,7 @@ import pytest
 
 from airflow_provider_tia.exceptions import InvalidParameter, JobAlreadyExists, NetworkError, TransientError
 from airflow_provider_tia.hooks.tia import TIAHook
-from airflow_provider_tia.job import JobSpec, JobState
+from airflow_provider_tia.models.tia import JobSpec, JobState
 
 CLUSTER = "ap-shanghai"
 

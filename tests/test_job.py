@@ -9,15 +9,8 @@ import pendulum
 import pytest
 
 from airflow_provider_tia.exceptions import JobSpecError, MalformedResponse
-from airflow_provider_tia.job import (
-    Job,
-    JobSpec,
-    JobState,
-    LogLine,
-    format_query_time,
-    parse_state,
-    parse_time,
-)
+from airflow_provider_tia.models.common import parse_time
+from airflow_provider_tia.models.tia import Job, JobSpec, JobState, LogLine, format_query_time, parse_state
 
 SEED = {
     "name": "test-job",

@@ -1,5 +1,5 @@
 """Log following: every line once, across polls, full windows, a resume elsewhere, and both readings of
-QueryLogs' zone-less window times (UTC or +08:00, an open question of the contract)."""
+QueryLogs' zone-less window times (UTC or +08:00: the service does not say which, so both readings are handled)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pytest
 
 from airflow_provider_tia.emulator import TIAEmulator
 from airflow_provider_tia.hooks.tia import TIAHook
-from airflow_provider_tia.job import JobSpec, LogLine, QueryLogsZone
 from airflow_provider_tia.logs import WINDOW_CAP, LogCursor, LogFollower
+from airflow_provider_tia.models.tia import JobSpec, LogLine, QueryLogsZone
 
 CLUSTER = "ap-beijing"
 SCRIPT = "import time\nfor i in range(40):\n    print(f'step {i}', flush=True)\n    time.sleep(0.05)\n"

@@ -10,9 +10,10 @@ from airflow.sdk.exceptions import AirflowException
 from tia_test_support import SCRIPTS, FakeTI, context
 
 from airflow_provider_tia.exceptions import JobNotFound, JobSpecError, JobVanished
-from airflow_provider_tia.job import SPEC_FIELDS
 from airflow_provider_tia.links.tia import TIAJobLink
-from airflow_provider_tia.operators._spec import build_spec, run_suffix, suffixed
+from airflow_provider_tia.models.tia import MAX_NAME_LENGTH as TIA_MAX_NAME
+from airflow_provider_tia.models.tia import SPEC_FIELDS, build_spec
+from airflow_provider_tia.operators.base import run_suffix, suffixed
 from airflow_provider_tia.operators.tia import CreateJobOperator, DeleteJobOperator
 
 
@@ -167,7 +168,7 @@ def test_suffix_is_per_run_and_keeps_names_valid():
         )
         == 4
     )
-    long = suffixed("x" * 60 + "-yz", one)
+    long = suffixed("x" * 60 + "-yz", one, TIA_MAX_NAME)
     assert len(long) == 63 and long.endswith("-" + one) and "--" not in long
 
 
@@ -189,7 +190,7 @@ def test_without_a_task_state_store_each_run_names_its_own_job(tia_emulator, tia
     """Below Airflow 3.3 nothing records the job a try created and a TI-A job carries no tag: with the
     default ``if_exists="new"`` each run's job is ``<name>-<hash>``, which its retry finds again and
     another run never takes (a fixed name on a schedule trains on every run)."""
-    from airflow_provider_tia.operators._spec import run_suffix, suffixed
+    from airflow_provider_tia.operators.base import run_suffix, suffixed
 
     def run(run_id: str, try_number: int = 1) -> dict:
         op = CreateJobOperator(
@@ -200,7 +201,11 @@ def test_without_a_task_state_store_each_run_names_its_own_job(tia_emulator, tia
 
     before = tia_emulator.calls["CreateJob"]
     day1, day1_again, day2 = run("day1"), run("day1", try_number=2), run("day2")
-    assert day1["Name"] == suffixed("nostore", run_suffix("d", "train", "day1", -1))
+    assert day1["Name"] == suffixed("nostore", run_suffix("d", "train", "day1", -1), TIA_MAX_NAME)
     assert day1_again["Id"] == day1["Id"]  # the retry re-attached
-    assert day2["Name"] == suffixed("nostore", run_suffix("d", "train", "day2", -1)) != day1["Name"]
+    assert (
+        day2["Name"]
+        == suffixed("nostore", run_suffix("d", "train", "day2", -1), TIA_MAX_NAME)
+        != day1["Name"]
+    )
     assert tia_emulator.calls["CreateJob"] - before == 2

@@ -14,7 +14,8 @@ from tia_test_support import CLUSTER, script_spec
 from airflow_provider_tia.exceptions import JobNotFound
 from airflow_provider_tia.hooks.tia import TIAHook
 from airflow_provider_tia.links.tia import TIAJobLink
-from airflow_provider_tia.operators._spec import run_suffix, suffixed
+from airflow_provider_tia.models.tia import MAX_NAME_LENGTH as TIA_MAX_NAME
+from airflow_provider_tia.operators.base import run_suffix, suffixed
 
 
 def xcom(dag_run, task_id: str, key: str = "return_value"):
@@ -179,7 +180,7 @@ def test_suffix_one_job_per_run(run_dag, tia_emulator, capfd):
     names = [first_name, xcom(second, "train")["Name"], xcom(again, "train")["Name"]]
     assert names[0] != names[1] and names[0] == names[2]
     assert all(re.fullmatch(r"s-[0-9a-f]{8}", n) for n in names)
-    assert names[0] == suffixed("s", run_suffix("tia_test_suffix", "train", first.run_id, -1))
+    assert names[0] == suffixed("s", run_suffix("tia_test_suffix", "train", first.run_id, -1), TIA_MAX_NAME)
 
 
 def test_max_wait_deletes_job_and_vanished_job_fails(run_dag, tia_emulator, tia_connection, capfd):

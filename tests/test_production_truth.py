@@ -33,7 +33,8 @@ from tia_test_support import CLUSTER, HAS_STATE_STORE, FakeTI
 from airflow_provider_tia.exceptions import JobAlreadyExists, JobFailed, JobNotFound, JobWaitTimeout
 from airflow_provider_tia.hooks.tia import TIAHook
 from airflow_provider_tia.hooks.tione import TIONEHook
-from airflow_provider_tia.operators._spec import run_suffix, suffixed
+from airflow_provider_tia.models.tia import MAX_NAME_LENGTH as TIA_MAX_NAME
+from airflow_provider_tia.operators.base import run_suffix, suffixed
 from airflow_provider_tia.operators.tia import CreateJobOperator
 from airflow_provider_tia.operators.tione import CreateTrainingTaskOperator
 
@@ -215,7 +216,8 @@ def test_fixed_name_tia_job_trains_on_every_run(fixed_name_runs) -> None:
     assert len({job["Id"] for job in jobs}) == 3
     # The first run takes the plain name; later runs find it held by another run and use their own.
     expected = ["pt-fixed-job"] + [
-        suffixed("pt-fixed-job", run_suffix("pt_fixed_name", "tia", run.run_id, -1)) for run in runs[1:]
+        suffixed("pt-fixed-job", run_suffix("pt_fixed_name", "tia", run.run_id, -1), TIA_MAX_NAME)
+        for run in runs[1:]
     ]
     assert [job["Name"] for job in jobs] == expected == created
     assert all(re.fullmatch(r"pt-fixed-job-[0-9a-f]{8}", name) for name in expected[1:])
@@ -384,7 +386,9 @@ def test_tia_new_creates_and_recreates_only_its_own_job(retry_runs) -> None:
     old = retry_runs["before"]["tia"]["new"]
     day2 = retry_runs["day2"]
     assert retry_runs["states2"]["tia_new"] == ("failed", 2)
-    own = suffixed("pt-failing-job-new", run_suffix("pt_retry_other", "tia_new", day2.run_id, -1))
+    own = suffixed(
+        "pt-failing-job-new", run_suffix("pt_retry_other", "tia_new", day2.run_id, -1), TIA_MAX_NAME
+    )
     # Try 1 creates this run's job; try 2 finds it failed: deletes it and creates it again (its own).
     created = [
         p["Name"] for p in _requests(retry_runs, "CreateJob") if p["Name"].startswith("pt-failing-job-new")

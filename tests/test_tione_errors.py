@@ -165,7 +165,7 @@ def test_replies_and_sdk_errors_use_the_services_table() -> None:
     with pytest.raises(WrongState, match="DeleteTrainingTask: no"):
         sdk.unwrap_response("DeleteTrainingTask", reply, TIONE_ERRORS)
     with pytest.raises(TransientError):
-        sdk.unwrap_response("DeleteJob", reply)
+        sdk.unwrap_response("DeleteJob", reply, TIA_ERRORS)
     error = sdk.to_provider_error(TencentCloudSDKException("ResourceNotFound", "gone"), "X", 2, TIONE_ERRORS)
     assert type(error) is JobNotFound and error.attempts == 2
 

@@ -12,7 +12,7 @@ import pytest
 from airflow_provider_tia.exceptions import AuthFailure, JobNotFound, WrongState
 from airflow_provider_tia.hooks.tione import TIONEHook
 from airflow_provider_tia.logs import LogCursor, LogFollower
-from airflow_provider_tia.training_spec import TrainingTaskSpec
+from airflow_provider_tia.models.tione import TrainingTaskSpec
 
 CONN = "tione_hook_test"
 

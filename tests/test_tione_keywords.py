@@ -14,11 +14,12 @@ from collections import Counter
 import pytest
 from tia_test_support import HAS_STATE_STORE
 
-from airflow_provider_tia.job import SPEC_FIELDS
-from airflow_provider_tia.operators._spec import run_suffix, suffixed
+from airflow_provider_tia.models.tia import MAX_NAME_LENGTH as TIA_MAX_NAME
+from airflow_provider_tia.models.tia import SPEC_FIELDS
+from airflow_provider_tia.models.tione import TRAINING_SPEC_FIELDS
+from airflow_provider_tia.operators.base import run_suffix, suffixed
 from airflow_provider_tia.operators.tia import CreateJobOperator
 from airflow_provider_tia.operators.tione import CreateTrainingTaskOperator
-from airflow_provider_tia.training_spec import TRAINING_SPEC_FIELDS
 
 TIONE_REQUIRED = {"name": "n"}
 TIA_REQUIRED = {"name": "n", "cluster": "ap-beijing", "runtime_version": "tia-1.7.0"}
@@ -125,7 +126,7 @@ def test_mapped_instances_each_create_their_own_task_and_job(emulator, dag_loade
         assert job["Args"] == args[i] and job["State"] == "Succeeded"
         assert job["Name"] in (
             "pt-mapped-job",
-            suffixed("pt-mapped-job", run_suffix("pt_mapped", "tia", run.run_id, i)),
+            suffixed("pt-mapped-job", run_suffix("pt_mapped", "tia", run.run_id, i), TIA_MAX_NAME),
         )
     # Below Airflow 3.3 (no task state store) every TI-A job name carries its instance's hash.
     assert sum(job["Name"] == "pt-mapped-job" for job in jobs.values()) == (1 if HAS_STATE_STORE else 0)

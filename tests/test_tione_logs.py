@@ -25,9 +25,8 @@ from airflow_provider_tia.exceptions import (
 from airflow_provider_tia.hooks import tione
 from airflow_provider_tia.hooks.tione import TIONEHook
 from airflow_provider_tia.logs import AsyncLogFollower, LogCursor, LogFollower
+from airflow_provider_tia.models.tione import TrainingTask, TrainingTaskSpec
 from airflow_provider_tia.tione_logs import AsyncTIONELogReader, TIONELogReader, TrainingLogLine, rfc3339
-from airflow_provider_tia.training_spec import TrainingTaskSpec
-from airflow_provider_tia.training_task import TrainingTask
 
 T0 = pendulum.datetime(2025, 6, 1, 2, 0, 0, tz="UTC")
 INSTANCE = "train-1-a3vq1whfx24g"

@@ -10,11 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from airflow_provider_tia.exceptions import JobSpecError
-from airflow_provider_tia.hooks import sdk
-from airflow_provider_tia.training_spec import (
-    TRAINING_SPEC_FIELDS,
-    TrainingTaskSpec,
-)
+from airflow_provider_tia.models.tione import TRAINING_SPEC_FIELDS, TrainingTaskSpec
+from airflow_provider_tia.secrets import redact
 
 BASE: dict[str, Any] = {
     "name": "resnet50-ddp",
@@ -181,7 +178,7 @@ def test_the_table_covers_every_sdk_request_field() -> None:
 def test_nested_models_match_the_sdk(model: str, sdk_name: str) -> None:
     from tencentcloud.tione.v20211111 import models
 
-    from airflow_provider_tia import training_spec
+    from airflow_provider_tia.models import tione as training_spec
 
     ours = getattr(training_spec, model)
     sdk_model = getattr(models, sdk_name, None)
@@ -284,7 +281,7 @@ def test_secrets_are_registered_and_never_quoted() -> None:
             "ImageSecret": {"Username": "u", "Password": password},
         },
     )
-    assert sdk.redact(f"{env_secret} {password}") == "*** ***"
+    assert redact(f"{env_secret} {password}") == "*** ***"
     assert env_secret not in repr(spec) and password not in repr(spec)
     for bad in ({"envs": [{"Name": "A", "Value": 12345678}]}, {"envs": {"A": ["not-a-string-secret"]}}):
         with pytest.raises(JobSpecError) as info:

@@ -8,9 +8,9 @@ import pendulum
 import pytest
 
 from airflow_provider_tia.exceptions import MalformedResponse
-from airflow_provider_tia.job import parse_time
 from airflow_provider_tia.lifecycle import JobLike, finished
-from airflow_provider_tia.training_task import STATUSES, TrainingTask
+from airflow_provider_tia.models.common import parse_time
+from airflow_provider_tia.models.tione import STATUSES, TrainingTask
 
 DETAIL = {
     "Id": "train-1208038387393233920",

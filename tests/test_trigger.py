@@ -53,7 +53,7 @@ def test_serialize_round_trip_keeps_every_field():
         "ap-guangzhou",
         2.5,
         1700000000.0,
-        False,
+        "leave",
         batched=False,
         budget=60,
         resume=resume,
@@ -64,16 +64,42 @@ def test_serialize_round_trip_keeps_every_field():
     assert kwargs == {
         "job_name": "job-a",
         "cluster": CLUSTER,
-        "tia_conn_id": "my_conn",
+        "tencentcloud_conn_id": "my_conn",
         "region": "ap-guangzhou",
         "poll_interval": 2.5,
         "deadline": 1700000000.0,
-        "delete_on_kill": False,
+        "kill_action": "leave",
         "batched": False,
         "budget": 60,
         "resume": resume,
         "not_before": 1699999999.5,
     }
+
+
+@pytest.mark.parametrize(
+    ("old_kwargs", "kill_action"),
+    [
+        ({"tia_conn_id": "my_conn", "delete_on_kill": False}, "leave"),
+        ({"tia_conn_id": "my_conn", "delete_on_kill": True}, "delete"),
+        ({"tia_conn_id": "my_conn"}, "delete"),  # the default then and now
+    ],
+)
+def test_a_job_trigger_serialized_by_an_earlier_release_still_loads(old_kwargs, kill_action):
+    """A triggerer upgraded under a deferred task loads its trigger's old keywords; it writes the new."""
+    import warnings
+
+    stored = {"job_name": "job-a", "cluster": CLUSTER, **old_kwargs, "poll_interval": 2.5, "not_before": 1.0}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # silently: a triggerer's log is no place for a deprecation
+        trigger = JobTrigger(**stored)
+    kwargs = trigger.serialize()[1]
+    assert (kwargs["tencentcloud_conn_id"], kwargs["kill_action"]) == ("my_conn", kill_action)
+    assert "tia_conn_id" not in kwargs and "delete_on_kill" not in kwargs
+    # ... and the same bool in the kill action's place (an earlier positional call)
+    positional = JobTrigger(
+        "job-a", CLUSTER, "my_conn", None, 2.5, None, old_kwargs.get("delete_on_kill", True)
+    )
+    assert positional.serialize()[1]["kill_action"] == kill_action
 
 
 @pytest.mark.parametrize("kill_action", ["stop", "delete", "leave"])
@@ -246,7 +272,7 @@ def test_training_task_trigger_kill_runs_the_workers_end_plan(
     task, waits until it has ended, then deletes it (the service refuses to delete a running task)."""
     from airflow_provider_tia.exceptions import JobNotFound
     from airflow_provider_tia.hooks.tione import TIONEHook
-    from airflow_provider_tia.training_spec import TrainingTaskSpec
+    from airflow_provider_tia.models.tione import TrainingTaskSpec
 
     conn = connect("tione_kill", simulated_emulator)
     hook = TIONEHook(conn)

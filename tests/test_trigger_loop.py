@@ -20,7 +20,7 @@ from tia_test_support import CLUSTER, script_spec
 
 from airflow_provider_tia.hooks.tia import TIAHook
 from airflow_provider_tia.hooks.tione import TIONEHook
-from airflow_provider_tia.training_spec import TrainingTaskSpec
+from airflow_provider_tia.models.tione import TrainingTaskSpec
 
 PRINT_LINES = "python -c \"import time\nfor i in range(10): print('line', i, flush=True); time.sleep(0.1)\""
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from airflow_provider_tia.job import JobSpec
+from airflow_provider_tia.models.tia import MAX_NAME_LENGTH as TIA_MAX_NAME
+from airflow_provider_tia.models.tia import JobSpec
 
 CLUSTER = "ap-beijing"
 SCRIPTS = str(Path(__file__).resolve().parent / "dags" / "scripts")
@@ -65,6 +66,6 @@ def context(ti: FakeTI | None) -> dict[str, Any]:
 def own_name(base: str, dag_id: str, run_id: str, task_id: str = "train") -> str:
     """The TI-A job name of a task instance with the default ``if_exists="new"``: ``base`` where the
     task state store records the job (Airflow 3.3+), ``<base>-<hash of the task instance>`` below."""
-    from airflow_provider_tia.operators._spec import run_suffix, suffixed
+    from airflow_provider_tia.operators.base import run_suffix, suffixed
 
-    return base if HAS_STATE_STORE else suffixed(base, run_suffix(dag_id, task_id, run_id, -1))
+    return base if HAS_STATE_STORE else suffixed(base, run_suffix(dag_id, task_id, run_id, -1), TIA_MAX_NAME)

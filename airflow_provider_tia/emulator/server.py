@@ -8,91 +8,34 @@ import socket
 import tempfile
 import threading
 import time
-import uuid
-from collections import Counter, deque
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import h11
 import uvicorn
-from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from .actions import Service
-from .app import TRANSPORT_KEY, create_app
-from .auth import DEFAULT_APP_ID, DEFAULT_UIN, Account, Verifier
-from .faults import FaultInjector
-from .limits import LOCAL_MAX_REPLICAS, LOCAL_MAX_RUNNING_JOBS
-from .local import LocalRunner
-from .simulated import SimulatedRunner
-from .store import JobStore
-from .timefmt import QUERY_ZONES
+from .core.app import create_app
+from .core.auth import DEFAULT_APP_ID, DEFAULT_UIN, Account, Verifier
+from .core.faults import FaultInjector
+from .core.history import RequestHistory
+from .core.limits import LOCAL_MAX_REPLICAS, LOCAL_MAX_RUNNING_JOBS
+from .core.timefmt import QUERY_ZONES
+from .core.transport import ErrorEnvelopeProtocol
+from .tia.actions import Service
+from .tia.runners import TiaLocalRunner, TiaSimulatedRunner
+from .tia.store import JobStore
 from .tione.actions import TioneService
 from .tione.runners import TioneLocalRunner, TioneSimulatedRunner
 from .tione.store import TaskStore
 
 if TYPE_CHECKING:
-    import asyncio
+    from collections import deque
     from collections.abc import Iterable
 
-    from .app import ActionService
-    from .runner import Runner
+    from .core.app import ActionService
+    from .runners.base import Runner
 
-REQUEST_HISTORY = 10_000  # requests kept in TIAEmulator.requests
-REQUEST_HISTORY_CHARS = 16 * 1024 * 1024  # ... and at most this much of their parameters (as JSON)
-
-
-class RequestHistory(deque):
-    """The latest requests ``(action, params)``: at most ``maxitems`` of them and ``maxchars`` of parameters."""
-
-    def __init__(self, maxitems: int = REQUEST_HISTORY, maxchars: int = REQUEST_HISTORY_CHARS) -> None:
-        super().__init__()
-        self.maxitems, self.maxchars = maxitems, maxchars
-        self._sizes: deque[int] = deque()
-        self._chars = 0
-        self._lock = threading.Lock()  # requests are recorded from worker threads
-
-    def append(self, item: tuple[str, dict]) -> None:
-        size = len(item[0]) + len(json.dumps(item[1], ensure_ascii=False, default=str))
-        with self._lock:
-            super().append(item)
-            self._sizes.append(size)
-            self._chars += size
-            while len(self) > self.maxitems or (self._chars > self.maxchars and len(self) > 1):
-                self.popleft()
-                self._chars -= self._sizes.popleft()
-
-    def clear(self) -> None:
-        with self._lock:
-            super().clear()
-            self._sizes.clear()
-            self._chars = 0
-
-
-class _Protocol(H11Protocol):
-    """h11 protocol that exposes the connection's transport to the app (so faults can drop it) and answers
-    a malformed request with the JSON error envelope too."""
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:  # type: ignore[override]
-        super().connection_made(transport)  # type: ignore[arg-type]
-        self.app_state = {**self.app_state, TRANSPORT_KEY: transport}
-
-    def send_400_response(self, msg: str) -> None:
-        body = json.dumps(
-            {
-                "Response": {
-                    "Error": {"Code": "InvalidParameter", "Message": msg},
-                    "RequestId": str(uuid.uuid4()),
-                }
-            }
-        ).encode()
-        headers = [(b"content-type", b"application/json"), (b"connection", b"close")]
-        for event in (
-            h11.Response(status_code=400, headers=headers),
-            h11.Data(data=body),
-            h11.EndOfMessage(),
-        ):
-            self.transport.write(self.conn.send(event))  # type: ignore[arg-type]
-        self.transport.close()
+RUNNER_KINDS = ("local", "simulated")
 
 
 class TIAEmulator:
@@ -147,31 +90,27 @@ class TIAEmulator:
             )
         self.query_logs_zone = query_logs_zone
         tione_kind = tione_runner or (runner if isinstance(runner, str) else "local")
-        if tione_kind not in ("local", "simulated"):
+        if tione_kind not in RUNNER_KINDS:
             raise ValueError(f"tione_runner must be 'local' or 'simulated', not {tione_kind!r}")
+        if isinstance(runner, str) and runner not in RUNNER_KINDS:
+            raise ValueError(f"runner must be 'local', 'simulated' or a Runner, not {runner!r}")
+        replicas, running = max_replicas or LOCAL_MAX_REPLICAS, max_running or LOCAL_MAX_RUNNING_JOBS
         self.tione_runner: TioneLocalRunner | TioneSimulatedRunner = (
-            TioneLocalRunner(
-                max_replicas=max_replicas or LOCAL_MAX_REPLICAS,
-                max_running=max_running or LOCAL_MAX_RUNNING_JOBS,
-            )
+            TioneLocalRunner(max_replicas=replicas, max_running=running)
             if tione_kind == "local"
             else TioneSimulatedRunner(duration=sim_duration)
         )
         self.tione_submit_delay = tione_submit_delay
         if isinstance(runner, str):
-            if runner not in ("local", "simulated"):
-                raise ValueError(f"runner must be 'local', 'simulated' or a Runner, not {runner!r}")
-            if runner == "local":
-                runner = LocalRunner(
-                    max_replicas=max_replicas or LOCAL_MAX_REPLICAS,
-                    max_running=max_running or LOCAL_MAX_RUNNING_JOBS,
-                )
-            else:
-                runner = SimulatedRunner(duration=sim_duration)
+            runner = (
+                TiaLocalRunner(max_replicas=replicas, max_running=running)
+                if runner == "local"
+                else TiaSimulatedRunner(duration=sim_duration)
+            )
         if cos_endpoint:  # cos:// PackageDir entries are fetched from this S3-compatible endpoint
-            if not isinstance(runner, LocalRunner):
+            if not isinstance(runner, TiaLocalRunner):
                 raise ValueError("cos_endpoint needs the local runner")
-            from .cos import COSResolver
+            from .runners.cos import COSResolver
 
             cos = COSResolver(cos_endpoint, cos_access_key or secret_id, cos_secret_key or secret_key)
             runner.package_resolvers.setdefault("cos", cos)
@@ -184,6 +123,7 @@ class TIAEmulator:
         self._host, self._port = host, port
         self.calls: Counter[str] = Counter()
         # The latest requests (action, params), for tests; bounded so a long-running emulator stays small.
+        # Looked up in this module when the emulator is built, so a wrapper may replace it here.
         self.requests: deque[tuple[str, dict]] = RequestHistory()
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -223,7 +163,7 @@ class TIAEmulator:
             log_level="warning",
             access_log=False,
             lifespan="off",
-            http=_Protocol,
+            http=ErrorEnvelopeProtocol,
             timeout_keep_alive=75,
             timeout_graceful_shutdown=2,
             server_header=False,
@@ -305,7 +245,7 @@ class TIAEmulator:
         return account
 
     def set_faults(self, spec: str | None, seed: int | None = 0) -> None:
-        """Replace the fault spec (see faults.py for the grammar) and reseed."""
+        """Replace the fault spec (``core.faults`` holds the grammar) and reseed."""
         self.faults.configure(spec, seed)
 
     @property

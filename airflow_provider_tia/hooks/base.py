@@ -12,13 +12,16 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from airflow.sdk import BaseHook
 
-from airflow_provider_tia.exceptions import TIA_ERRORS, ErrorTable
+from airflow_provider_tia.connection_id import connection_id
 from airflow_provider_tia.hooks import sdk
+from airflow_provider_tia.secrets import redact, register_secrets
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from typing_extensions import Self
+
+    from airflow_provider_tia.exceptions import ErrorTable
 
 AsyncClientT = TypeVar("AsyncClientT", bound="AsyncTencentCloudClient")
 
@@ -26,28 +29,32 @@ AsyncClientT = TypeVar("AsyncClientT", bound="AsyncTencentCloudClient")
 class TencentCloudConnectionHook(BaseHook):
     """Settings of a ``tencentcloud`` connection: credentials, region, endpoint, retries.
 
-    :param tia_conn_id: Airflow connection id (type ``tencentcloud``).
+    :param tencentcloud_conn_id: Airflow connection id (type ``tencentcloud``); ``tia_conn_id`` is a
+        deprecated name of it.
     :param region: Region, overriding the connection's extra ``region``.
     :param request_timeout: Seconds before one HTTP request is abandoned (and retried).
     :param max_attempts: Attempts per call for throttling, network and internal errors.
     :param retry_backoff: First backoff in seconds; doubles each retry (capped at 30 s, with jitter).
     """
 
-    conn_name_attr = "tia_conn_id"
+    conn_name_attr = "tencentcloud_conn_id"
     default_conn_name = "tencentcloud_default"
     conn_type = "tencentcloud"
 
     def __init__(
         self,
-        tia_conn_id: str = default_conn_name,
+        tencentcloud_conn_id: str | None = None,
         region: str | None = None,
         *,
         request_timeout: int | None = None,
         max_attempts: int | None = None,
         retry_backoff: float | None = None,
+        tia_conn_id: str | None = None,
     ) -> None:
         super().__init__()
-        self.tia_conn_id = tia_conn_id
+        self.tencentcloud_conn_id = connection_id(
+            type(self).__name__, tencentcloud_conn_id, {"tia_conn_id": tia_conn_id}
+        )
         self.region = region
         self._overrides: dict[str, Any] = {
             "request_timeout": request_timeout,
@@ -56,29 +63,29 @@ class TencentCloudConnectionHook(BaseHook):
         }
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(tia_conn_id={self.tia_conn_id!r}, region={self.region!r})"
+        return f"{type(self).__name__}(tencentcloud_conn_id={self.tencentcloud_conn_id!r}, region={self.region!r})"
 
     def copy(self) -> Self:
         """A hook with the same settings and a client of its own (no connection lookup)."""
-        twin = type(self)(self.tia_conn_id, self.region, **self._overrides)
+        twin = type(self)(self.tencentcloud_conn_id, self.region, **self._overrides)
         if "settings" in self.__dict__:
             twin.__dict__["settings"] = self.__dict__["settings"]
         return twin
 
     def _settings_of(self, conn: Any) -> sdk.Settings:
         settings = sdk.Settings.from_connection(conn, region=self.region, **self._overrides)
-        sdk.register_secrets(settings.secret_key, settings.token)
+        register_secrets(settings.secret_key, settings.token)
         return settings
 
     @cached_property
     def settings(self) -> sdk.Settings:
         """Connection settings, read once per hook; the SecretKey and token are registered for masking."""
-        return self._settings_of(self.get_connection(self.tia_conn_id))
+        return self._settings_of(self.get_connection(self.tencentcloud_conn_id))
 
     async def aget_settings(self) -> sdk.Settings:
         """``settings`` read in the triggerer, without blocking its event loop."""
         if "settings" not in self.__dict__:
-            self.__dict__["settings"] = self._settings_of(await _aget_connection(self.tia_conn_id))
+            self.__dict__["settings"] = self._settings_of(await _aget_connection(self.tencentcloud_conn_id))
         return self.__dict__["settings"]
 
 
@@ -87,7 +94,7 @@ class TencentCloudBaseHook(TencentCloudConnectionHook):
 
     service: ClassVar[str] = ""
     api_version: ClassVar[str] = ""
-    errors: ClassVar[ErrorTable] = TIA_ERRORS  # the service's error codes -> classes (and retries)
+    errors: ClassVar[ErrorTable]  # the service's error codes -> classes (and retries): each platform's own
 
     @cached_property
     def client(self) -> Any:
@@ -139,7 +146,7 @@ class TencentCloudBaseHook(TencentCloudConnectionHook):
         try:
             response = self.call(*self.probe())
         except Exception as error:
-            return False, sdk.redact(str(error))
+            return False, redact(str(error))
         return (
             True,
             f"Connection works (region {self.settings.region}, RequestId: {response.get('RequestId')})",
@@ -166,15 +173,13 @@ class AsyncTencentCloudClient:
     block, so ``create`` does them in a thread, keeping the triggerer's event loop free.
     """
 
-    def __init__(self, client: Any, settings: sdk.Settings, errors: ErrorTable = TIA_ERRORS) -> None:
+    def __init__(self, client: Any, settings: sdk.Settings, errors: ErrorTable) -> None:
         self._client = client
         self.settings = settings
         self.errors = errors
 
     @classmethod
-    async def create(
-        cls, service: str, api_version: str, settings: sdk.Settings, errors: ErrorTable = TIA_ERRORS
-    ) -> Self:
+    async def create(cls, service: str, api_version: str, settings: sdk.Settings, errors: ErrorTable) -> Self:
         def build() -> Any:
             # What the first request would otherwise import on the event loop: httpx's async
             # transport backend (anyio) and the SDK's error types.

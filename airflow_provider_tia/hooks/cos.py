@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_tia.exceptions import COSError, TIAConfigError
 from airflow_provider_tia.hooks import sdk
 from airflow_provider_tia.hooks.base import TencentCloudConnectionHook
+from airflow_provider_tia.secrets import redact
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -44,11 +45,12 @@ class COSHook(TencentCloudConnectionHook):
 
     Example::
 
-        hook = COSHook(tia_conn_id="tencentcloud_default", region="ap-beijing")
+        hook = COSHook(tencentcloud_conn_id="tencentcloud_default", region="ap-beijing")
         if hook.head_object("code-1250000000", "tia-code/abc/code.tar.gz") is None:
             hook.upload_file("/tmp/code.tar.gz", "code-1250000000", "tia-code/abc/code.tar.gz")
 
-    :param tia_conn_id: Airflow connection id (type ``tencentcloud``), shared with TIAHook.
+    :param tencentcloud_conn_id: Airflow connection id (type ``tencentcloud``), shared with the
+        platforms' hooks (``tia_conn_id`` is a deprecated name of it).
     :param region: COS region, overriding the connection's extra ``region``.
     :param endpoint_url: S3 endpoint URL, overriding the connection's extra ``cos_endpoint``.
     """
@@ -57,12 +59,13 @@ class COSHook(TencentCloudConnectionHook):
 
     def __init__(
         self,
-        tia_conn_id: str = TencentCloudConnectionHook.default_conn_name,
+        tencentcloud_conn_id: str | None = None,
         region: str | None = None,
         *,
         endpoint_url: str | None = None,
+        tia_conn_id: str | None = None,
     ) -> None:
-        super().__init__(tia_conn_id, region)
+        super().__init__(tencentcloud_conn_id, region, tia_conn_id=tia_conn_id)
         self._endpoint_url = endpoint_url
 
     @cached_property
@@ -180,8 +183,8 @@ def to_cos_error(what: str, error: BaseException) -> COSError:
     if isinstance(response, dict):
         info = response.get("Error", {})
         return COSError(
-            sdk.redact(f"COS {what}: {info.get('Message') or error}"),
+            redact(f"COS {what}: {info.get('Message') or error}"),
             code=str(info.get("Code") or "COSError"),
             request_id=response.get("ResponseMetadata", {}).get("RequestId") or None,
         )
-    return COSError(sdk.redact(f"COS {what}: {type(error).__name__}: {error}"))
+    return COSError(redact(f"COS {what}: {type(error).__name__}: {error}"))

@@ -22,22 +22,19 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from airflow_provider_tia.exceptions import (
-    TIA_ERRORS,
     ErrorTable,
     MalformedResponse,
     NetworkError,
     TIAConfigError,
     TIAError,
 )
+from airflow_provider_tia.secrets import redact, register_secrets
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from airflow.sdk import Connection
 
-SDK_LOGGER = "tencentcloud_sdk_common"
-# As Airflow's masker: a "secret" of a few characters would turn ordinary words into "***".
-MIN_SECRET_LENGTH = 5
 SSL_HINT = (
     " (the endpoint seems to speak plain http, e.g. the local emulator: write the connection's endpoint "
     "as http://host:port)"
@@ -113,7 +110,7 @@ class Settings:
             )
         return settings
 
-    def retry_policy(self, errors: ErrorTable = TIA_ERRORS) -> RetryPolicy:
+    def retry_policy(self, errors: ErrorTable) -> RetryPolicy:
         """Retries of this connection for a service whose codes ``errors`` classifies."""
         return RetryPolicy(self.max_attempts, self.retry_backoff, errors)
 
@@ -168,70 +165,6 @@ def extra_of(conn: Connection) -> dict[str, Any]:
     return {key.removeprefix("extra__tencentcloud__"): value for key, value in (extra or {}).items()}
 
 
-# ------------------------------------------------------------------------------------------ secrets
-class SecretRegistry:
-    """Secrets to strip from our own error texts and from the SDK's DEBUG log.
-
-    Filled only by explicit ``register_secrets`` calls (a hook registers its connection's secrets when
-    it reads them); nothing else reads or writes it.
-    """
-
-    def __init__(self) -> None:
-        self._secrets: set[str] = set()
-
-    def add(self, secret: str) -> None:
-        self._secrets.add(secret)
-
-    def redact(self, text: str) -> str:
-        for secret in self._secrets:
-            if secret in text:
-                text = text.replace(secret, "***")
-        return text
-
-    def __bool__(self) -> bool:
-        return bool(self._secrets)
-
-
-SECRETS = SecretRegistry()
-
-
-def register_secrets(*secrets: str | None) -> None:
-    """Mask these secrets everywhere: Airflow's secret masker, our error texts, the SDK's DEBUG log.
-
-    Values shorter than ``MIN_SECRET_LENGTH`` are skipped, as Airflow's masker would (with a warning).
-    """
-    for secret in secrets:
-        if not secret or len(secret) < MIN_SECRET_LENGTH:
-            continue
-        SECRETS.add(secret)
-        try:
-            from airflow.sdk.log import mask_secret
-
-            mask_secret(secret)
-        except Exception:  # pragma: no cover - masking is best effort outside a task
-            log.debug("Airflow's secret masker is unavailable here")
-    _install_sdk_log_redaction()
-
-
-def redact(text: str) -> str:
-    """Replace every registered secret in ``text`` by ``***``."""
-    return SECRETS.redact(text)
-
-
-class _RedactFilter(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        if SECRETS:
-            record.msg, record.args = redact(record.getMessage()), None
-        return True
-
-
-def _install_sdk_log_redaction() -> None:
-    """At DEBUG the SDK logs whole requests (X-TC-Token included): strip our secrets from them."""
-    sdk_logger = logging.getLogger(SDK_LOGGER)
-    if not any(isinstance(f, _RedactFilter) for f in sdk_logger.filters):
-        sdk_logger.addFilter(_RedactFilter())
-
-
 def credential_for(settings: Settings) -> Any:
     """An SDK credential: the connection's keys, else the SDK's default chain (env, profile, role).
 
@@ -254,7 +187,7 @@ def credential_for(settings: Settings) -> Any:
     return found
 
 
-def client_profile(settings: Settings, service: str = "tia", *, asynchronous: bool = False) -> Any:
+def client_profile(settings: Settings, service: str, *, asynchronous: bool = False) -> Any:
     """SDK ClientProfile for ``service``: its endpoint, keep-alive and request timeout; no SDK retryer
     (``RetryPolicy`` retries)."""
     from tencentcloud.common.profile.client_profile import ClientProfile
@@ -282,9 +215,9 @@ class RetryPolicy:
     network, the service's own passing faults): the classification lives in that table only.
     """
 
-    max_attempts: int = 5
-    backoff: float = 1.0
-    errors: ErrorTable = TIA_ERRORS
+    max_attempts: int
+    backoff: float
+    errors: ErrorTable
 
     def should_retry(self, error: BaseException) -> bool:
         from tencentcloud.common.exception import TencentCloudSDKException
@@ -340,9 +273,7 @@ def describe_error(err: Any) -> str:
     return f"{code}: {message}" + (f" (RequestId: {request_id})" if request_id else "")
 
 
-def to_provider_error(
-    err: BaseException, action: str, attempts: int = 1, errors: ErrorTable = TIA_ERRORS
-) -> TIAError:
+def to_provider_error(err: BaseException, action: str, attempts: int, errors: ErrorTable) -> TIAError:
     """Turn an SDK/transport/parse failure into the provider's typed error, secrets redacted.
 
     ``attempts``: how many attempts the call made, kept on the error (``error.attempts``).
@@ -385,26 +316,7 @@ def _looks_like_tls_to_http(text: str) -> bool:
     )
 
 
-def reply_item(action: str, response: Mapping[str, Any], key: str, parse: Callable[[Any], T]) -> T:
-    """``parse(response[key])``; a missing or unreadable object is ``MalformedResponse`` naming the action."""
-    request_id = response.get("RequestId")
-    if response.get(key) is None:
-        raise MalformedResponse(f"{action}: the reply has no {key}", request_id=request_id)
-    try:
-        return parse(response[key])
-    except MalformedResponse as error:
-        raise MalformedResponse(f"{action}: {error.message}", request_id=request_id) from None
-
-
-def reply_items(action: str, response: Mapping[str, Any], key: str, parse: Callable[[Any], T]) -> list[T]:
-    """``parse`` of each item of the list ``response[key]`` (null is an empty list)."""
-    items = response.get(key) or []
-    if not isinstance(items, list):
-        raise MalformedResponse(f"{action}: {key} is not a list", request_id=response.get("RequestId"))
-    return [parse(item) for item in items]
-
-
-def unwrap_response(action: str, payload: Any, errors: ErrorTable = TIA_ERRORS) -> dict[str, Any]:
+def unwrap_response(action: str, payload: Any, errors: ErrorTable) -> dict[str, Any]:
     """``payload["Response"]``, checked; an error envelope the SDK let through becomes a typed error."""
     if isinstance(payload, bytes | str):
         try:

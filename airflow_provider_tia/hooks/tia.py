@@ -8,15 +8,16 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_tia import lifecycle
 from airflow_provider_tia.dialogue import drive, unless_gone
 from airflow_provider_tia.exceptions import (
+    TIA_ERRORS,
     JobAlreadyExists,
     JobNotFound,
     TIAError,
     TransientError,
 )
-from airflow_provider_tia.hooks import sdk
 from airflow_provider_tia.hooks.base import AsyncTencentCloudClient, TencentCloudBaseHook
-from airflow_provider_tia.job import Job, JobSpec, LogLine, QueryLogsZone, job_label
 from airflow_provider_tia.logs import next_context
+from airflow_provider_tia.models.common import reply_item, reply_items
+from airflow_provider_tia.models.tia import Job, JobSpec, LogLine, QueryLogsZone, job_label
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -38,7 +39,7 @@ class TIAHook(TencentCloudBaseHook):
 
     Example::
 
-        hook = TIAHook(tia_conn_id="tencentcloud_default")
+        hook = TIAHook(tencentcloud_conn_id="tencentcloud_default")
         job = hook.create_job(JobSpec(name="test-job", cluster="ap-beijing", runtime_version="tia-1.7.0"))
         job = hook.wait_for_job(job.name, "ap-beijing", poll_interval=30, timeout=3600)
 
@@ -47,6 +48,7 @@ class TIAHook(TencentCloudBaseHook):
 
     hook_name = "Tencent Cloud TI-A"
     service = SERVICE
+    errors = TIA_ERRORS
     api_version = API_VERSION
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -204,7 +206,7 @@ class TIALogReader:
 
     def _page(self, params: dict[str, Any], response: dict[str, Any], lines: list[LogLine]) -> bool:
         """Take one reply's lines; True when another Context page follows."""
-        logs = sdk.reply_items("QueryLogs", response, "Logs", LogLine.from_api)
+        logs = reply_items("QueryLogs", response, "Logs", LogLine.from_api)
         lines.extend(logs)
         return next_context(params, response, more=bool(logs) and not response.get("Listover", True))
 
@@ -231,8 +233,8 @@ class AsyncTIALogReader(TIALogReader):
 
 
 def _job_of(action: str, response: dict[str, Any]) -> Job:
-    return sdk.reply_item(action, response, "Job", Job.from_api)
+    return reply_item(action, response, "Job", Job.from_api)
 
 
 def _jobs_of(response: dict[str, Any]) -> list[Job]:
-    return sdk.reply_items("ListJobs", response, "Jobs", Job.from_api)
+    return reply_items("ListJobs", response, "Jobs", Job.from_api)

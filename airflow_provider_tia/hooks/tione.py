@@ -13,17 +13,17 @@ from airflow_provider_tia.exceptions import (
     TIAError,
     TransientError,
 )
-from airflow_provider_tia.hooks import sdk
 from airflow_provider_tia.hooks.base import AsyncTencentCloudClient, TencentCloudBaseHook
+from airflow_provider_tia.models.common import reply_item, reply_items
+from airflow_provider_tia.models.tione import TrainingTask
 from airflow_provider_tia.tione_logs import AsyncTIONELogReader, TIONELogReader
-from airflow_provider_tia.training_task import TrainingTask
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
     from typing_extensions import Unpack
 
-    from airflow_provider_tia.training_spec import TrainingTaskSpec
+    from airflow_provider_tia.models.tione import TrainingTaskSpec
 
 SERVICE = "tione"
 API_VERSION = "2021-11-11"
@@ -46,7 +46,7 @@ class TIONEHook(TencentCloudBaseHook):
 
     Example::
 
-        hook = TIONEHook(tia_conn_id="tencentcloud_default")
+        hook = TIONEHook(tencentcloud_conn_id="tencentcloud_default")
         task_id = hook.create_training_task(spec.with_tags({"airflow-key": key}))
         task = hook.describe_training_task(task_id)
 
@@ -143,7 +143,7 @@ class TIONEHook(TencentCloudBaseHook):
 
     def describe_pods(self, task_id: str) -> list[dict[str, Any]]:
         """DescribeTrainingTaskPods: the PodInfo objects of the latest run."""
-        return sdk.reply_items(
+        return reply_items(
             "DescribeTrainingTaskPods",
             self.call("DescribeTrainingTaskPods", {"Id": task_id}),
             "PodInfoList",
@@ -194,7 +194,7 @@ class AsyncTIONEClient(AsyncTencentCloudClient):
 # ------------------------------------------------------------------------------- shared call logic
 def _describe(task_id: str) -> Dialogue[TrainingTask]:
     response = yield "DescribeTrainingTask", {"Id": task_id}
-    return sdk.reply_item("DescribeTrainingTask", response, "TrainingTaskDetail", TrainingTask.from_api)
+    return reply_item("DescribeTrainingTask", response, "TrainingTaskDetail", TrainingTask.from_api)
 
 
 class TaskFilters(TypedDict, total=False):
@@ -247,9 +247,7 @@ def _find(
             params["TagFilters"] = [{"TagKey": key, "TagValues": [value]} for key, value in tags.items()]
         while True:
             response = yield "DescribeTrainingTasks", dict(params)
-            page = sdk.reply_items(
-                "DescribeTrainingTasks", response, "TrainingTaskSet", TrainingTask.from_api
-            )
+            page = reply_items("DescribeTrainingTasks", response, "TrainingTaskSet", TrainingTask.from_api)
             new = [task for task in page if task.id not in found]
             found.update((task.id, task) for task in new if _matches(task, wanted, tags))
             params["Offset"] += len(page)

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from airflow.sdk import BaseOperator, Context
     from airflow.sdk.types import TaskInstanceKey
 
+    from airflow_provider_tia.hooks.sdk import Settings
+
 
 class JobLink(BaseOperatorLink):
     """A link to the task's job: empty until the job exists."""
@@ -28,6 +30,10 @@ class JobLink(BaseOperatorLink):
         from airflow.sdk.execution_time.xcom import XCom
 
         return str(XCom.get_value(ti_key=ti_key, key=self.xcom_key) or "")
+
+    def url(self, settings: Settings, **job: str) -> str:
+        """The job's URL from the connection's settings and the job's arguments (as its trigger takes them)."""
+        raise NotImplementedError
 
     def publish(self, operator: Any, context: Context, url: str) -> None:
         """Make the link resolve now: on the operator (for the worker) and under its XCom key (for the UI)."""

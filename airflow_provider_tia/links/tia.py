@@ -42,7 +42,10 @@ class TIAJobLink(JobLink):
     Example::
 
         class MyOperator(TIABaseOperator):
-            operator_extra_links = (TIAJobLink(),)  # the base publishes the URL with push_link()
+            operator_extra_links = (TIAJobLink(),)  # push_link(context, job_name=..., cluster=...) publishes it
     """
 
     name = "TI-A Job"
+
+    def url(self, settings: Settings, **job: str) -> str:
+        return link_url(settings, job["job_name"], job["cluster"])

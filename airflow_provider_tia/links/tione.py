@@ -41,3 +41,6 @@ class TIONETaskLink(JobLink):
     """Extra link "TI-ONE Training Task" (empty until the task has a training task)."""
 
     name = "TI-ONE Training Task"
+
+    def url(self, settings: Settings, **job: str) -> str:
+        return link_url(settings, job["training_task_id"])

@@ -1,28 +1,42 @@
-"""Operators that create and delete TI-A training jobs: thin adapters over ``lifecycle``.
+"""TI-A in Airflow: the base of its task classes, one execution's job calls (``TIAJobControl``) and
+the operators that create and delete training jobs.
 
-The wait, the deferral, the resume and the kill are ``JobRunOperator``'s (shared with TI-ONE);
-this module says what a TI-A job is made of. Nothing heavy is imported at module level.
+The wait, the deferral, the resume and the kill are ``CreateAndWaitOperator``'s (shared with TI-ONE);
+this module says what a TI-A job is made of. A TI-A job's key is ``{"name", "cluster"}`` (plus
+``"id"`` once known): TI-A addresses jobs by name. Nothing heavy is imported at module level.
 """
 
 from __future__ import annotations
 
+import time
+import warnings
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_tia import lifecycle, staging
-from airflow_provider_tia.job import SPEC_FIELDS, job_key, job_label
-from airflow_provider_tia.lifecycle import IfExists
-from airflow_provider_tia.operators._job_operator import JobRunOperator, choice, with_param_docs
-from airflow_provider_tia.operators._spec import build_spec, suffixed, task_instance_hash
-from airflow_provider_tia.operators._tia_jobs import TIAJobs
-from airflow_provider_tia.operators.base import TIABaseOperator
+from airflow.exceptions import AirflowProviderDeprecationWarning
+
+from airflow_provider_tia import ending, lifecycle, staging
+from airflow_provider_tia.ending import EndAction
+from airflow_provider_tia.exceptions import JobAlreadyExists, TIAError
+from airflow_provider_tia.lifecycle import Action, IfExists
+from airflow_provider_tia.links.tia import TIAJobLink
+from airflow_provider_tia.models.tia import MAX_NAME_LENGTH, SPEC_FIELDS, build_spec, job_key, job_label
+from airflow_provider_tia.operators.base import (
+    CreateAndWaitOperator,
+    choice,
+    suffixed,
+    task_instance_hash,
+    with_param_docs,
+)
+from airflow_provider_tia.operators.control import JobControl, Key, TaskLog
+from airflow_provider_tia.task_base import TencentCloudBaseOperator
 
 if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
 
-    from airflow_provider_tia.job import Job, JobSpec
-    from airflow_provider_tia.operators._jobs import Key
+    from airflow_provider_tia.hooks.tia import TIAHook, TIALogReader
+    from airflow_provider_tia.models.tia import Job, JobSpec
     from airflow_provider_tia.triggers.tia import JobTrigger
 
 SPEC_ATTRS = tuple(
@@ -30,7 +44,106 @@ SPEC_ATTRS = tuple(
 )  # one keyword (and template field) per CreateJob parameter
 
 
-class CreateJobOperator(JobRunOperator, TIABaseOperator):
+class TIABaseOperator(TencentCloudBaseOperator):
+    """Base of the TI-A task classes: the connection, the region, ``TIAHook`` and the "TI-A Job" link.
+
+    :param tencentcloud_conn_id: Airflow connection id (type ``tencentcloud``).
+    :param region: Region overriding the connection's (templated).
+    """
+
+    operator_extra_links = (TIAJobLink(),)
+    hook_class_path = "airflow_provider_tia.hooks.tia.TIAHook"
+    if TYPE_CHECKING:
+        hook: TIAHook
+
+
+DELETE_WAIT = 300.0  # seconds a deleted job may take to disappear before replace/recreate gives up
+
+
+class TIAJobControl(JobControl):
+    """TI-A job calls of one execution: create, attach, replace, delete. TI-A has no stop: ending a
+    job deletes it."""
+
+    final_states = ("Succeeded", "Failed")
+    success_state = "Succeeded"
+    state_field = "State"
+
+    def __init__(
+        self,
+        hook: TIAHook,
+        deadline: lifecycle.Deadline,
+        interval: float,
+        log: TaskLog,
+        kill_action: EndAction,
+    ) -> None:
+        super().__init__(deadline, interval, log, kill_action)
+        self.hook = hook
+
+    def key_of(self, job: Job) -> Key:
+        cluster = job.cluster or (self.target or {}).get("cluster") or ""
+        return job_key(job.name, cluster, job.raw.get("Id"))
+
+    def label(self, key: Key) -> str:
+        return job_label(key["name"], key.get("cluster"))
+
+    def matches(self, key: Key, job: Job) -> bool:
+        return job.name == key["name"] and (not key.get("id") or job.raw.get("Id") == key["id"])
+
+    def describe(self, key: Key) -> Job:
+        return self.hook.describe_job(key["name"], key["cluster"])
+
+    def end(self, key: Key, action: EndAction, *, fresh_hook: bool = False) -> None:
+        """Delete the job or leave it (``ending.end_tia_job``, as the triggerer's kill does)."""
+        hook = self.hook.copy() if fresh_hook else self.hook
+        delete = lambda: hook.delete_job(key["name"], key["cluster"], missing_ok=True)  # noqa: E731
+        ending.drive(ending.end_tia_job(action), {"delete": delete})
+
+    def log_reader(self, key: Key, job: Any = None, state: dict[str, Any] | None = None) -> TIALogReader:
+        return self.hook.log_reader(key["name"], key["cluster"], state)
+
+    def perform(self, action: Action, spec: JobSpec, existing: Job | None, if_exists: IfExists) -> Job:
+        """Carry out ``lifecycle.decide``'s action; returns the job to watch."""
+        key = job_key(spec.name, spec.cluster)
+        if action is Action.FAIL:
+            raise JobAlreadyExists(
+                f"{self.label(key)} already exists (if_exists='fail')", code="FailedOperation.AlreadyExists"
+            )
+        if existing is not None and action is Action.ATTACH:
+            self.log.info("Attaching to existing %s (%s)", self.label(key), existing.state_name)
+            self.remember(existing, job_key(spec.name, spec.cluster, existing.raw.get("Id")))
+            return existing
+        if existing is not None:
+            why = (
+                "failed in an earlier try"
+                if action is Action.RECREATE
+                else "is replaced (if_exists='replace')"
+            )
+            self.log.info("%s %s: deleting it and creating it again", self.label(key), why)
+            self.delete_and_wait(key)
+        job = self.create_watched(key, lambda: self._create(spec, if_exists))
+        self.remember(job, job_key(spec.name, spec.cluster, job.raw.get("Id")))
+        return job
+
+    def _create(self, spec: JobSpec, if_exists: IfExists) -> Job:
+        try:
+            return self.hook.create_job(spec)
+        except JobAlreadyExists:
+            if if_exists is IfExists.FAIL:
+                raise
+            self.log.info("%s appeared concurrently: attaching to it", job_label(spec.name, spec.cluster))
+            return self.read(job_key(spec.name, spec.cluster))
+
+    def delete_and_wait(self, key: Key, timeout: float = DELETE_WAIT) -> None:
+        """Delete the job and wait until it is gone (a name can be reused only then)."""
+        self.retrying(lambda: self.end(key, EndAction.DELETE), f"DeleteJob {key['name']}")
+        gone_by = time.monotonic() + timeout
+        while self.read_or_none(key) is not None:
+            if time.monotonic() >= gone_by:
+                raise TIAError(f"{self.label(key)} was deleted but still exists after {timeout:.0f}s")
+            time.sleep(min(self.interval, 2.0))
+
+
+class CreateJobOperator(CreateAndWaitOperator, TIABaseOperator):
     """Create a TI-A training job, wait for it with its logs in the task log, return the final job.
 
     Example::
@@ -45,7 +158,8 @@ class CreateJobOperator(JobRunOperator, TIABaseOperator):
     One keyword per CreateJob parameter (snake_case, all templated; listed below). Counts and ``debug``
     rendered as text (``"3"``, ``"true"``) are converted; anything else fails before any API call with
     ``JobSpecError``. A retry after a crash reconnects to the job this task created (Airflow 3.3's
-    ``ResumableJobMixin``; by name on older versions). ``on_timeout``: ``"delete"`` (default) or ``"leave"``.
+    ``ResumableJobMixin``; by name on older versions). ``on_kill_action`` and ``on_timeout``: ``"delete"``
+    (default; TI-A has no stop) or ``"leave"``.
 
     :param if_exists: The name is held by a job this task instance did not create (another run's):
         ``"new"`` (default) creates this run's job under ``<name>-<hash of dag, task, run, map index>``,
@@ -56,7 +170,7 @@ class CreateJobOperator(JobRunOperator, TIABaseOperator):
         retry. Below Airflow 3.3 there is no such record and a TI-A job carries no tag, so ``"new"``
         names every run's job ``<name>-<hash>`` there, as ``"suffix"`` does. Clearing a task makes
         Airflow forget the record: the task then trains anew under ``<name>-<hash>``.
-    :param delete_on_kill: Delete (TI-A's only way to stop) the job when the task is killed.
+    :param delete_on_kill: Deprecated: ``on_kill_action="delete"`` (True) or ``"leave"`` (False).
     :param code_dir: Local directory of training code (templated), packed and uploaded to COS
         (``airflow-provider-tia[cos]``) and mounted as the first PackageDir entry; unchanged code is not
         uploaded again. Refused before any call when missing, empty, over ``code_max_bytes`` or with a
@@ -70,6 +184,7 @@ class CreateJobOperator(JobRunOperator, TIABaseOperator):
     template_fields = (*SPEC_ATTRS, "region", "code_dir", "code_bucket", "code_prefix")
     template_fields_renderers = {"runtime_conf": "json", "args": "json", "command": "json"}
     ui_color = "#e8f4ff"
+    END_ACTIONS = (EndAction.DELETE, EndAction.LEAVE)  # TI-A has no stop: deleting a job ends it
     external_id_key = "tia_created_job"  # task_state_store key: the job this task instance created
 
     def __init__(
@@ -90,7 +205,7 @@ class CreateJobOperator(JobRunOperator, TIABaseOperator):
         debug: bool | str | None = None,
         runtime_conf: list[str] | None = None,
         if_exists: str = IfExists.NEW.value,
-        delete_on_kill: bool = True,
+        delete_on_kill: bool | None = None,
         code_dir: str | None = None,
         code_bucket: str | None = None,
         code_prefix: str = staging.DEFAULT_PREFIX,
@@ -99,11 +214,17 @@ class CreateJobOperator(JobRunOperator, TIABaseOperator):
         **kwargs: Any,
     ) -> None:
         spec_values = {attr: value for attr, value in locals().items() if attr in SPEC_ATTRS}
+        if delete_on_kill is not None:
+            warnings.warn(
+                "CreateJobOperator: 'delete_on_kill' is deprecated, use on_kill_action='delete' or 'leave'",
+                AirflowProviderDeprecationWarning,
+                stacklevel=2,
+            )
+            kwargs.setdefault("on_kill_action", EndAction.DELETE if delete_on_kill else EndAction.LEAVE)
         super().__init__(**kwargs)
         for attr, value in spec_values.items():
             setattr(self, attr, value)
         self.if_exists = IfExists(choice("if_exists", if_exists, tuple(e.value for e in IfExists)))
-        self.delete_on_kill = delete_on_kill
         self.code_dir = code_dir
         self.code_bucket = code_bucket
         self.code_prefix = code_prefix
@@ -111,15 +232,15 @@ class CreateJobOperator(JobRunOperator, TIABaseOperator):
         self.code_max_bytes = code_max_bytes
 
     @cached_property
-    def jobs(self) -> TIAJobs:
+    def jobs(self) -> TIAJobControl:
         """This execution's job calls (under its deadline) and the job it is about."""
-        return TIAJobs(self.hook, self._deadline, self.poll_interval, self.log, self.delete_on_kill)
+        return TIAJobControl(self.hook, self._deadline, self.poll_interval, self.log, self.on_kill_action)
 
     def build_spec(self, context: Context) -> JobSpec:
         """The JobSpec from the rendered fields (name suffixed when ``_names_own_job``)."""
         spec = build_spec({attr: getattr(self, attr) for attr in SPEC_ATTRS})
         if self._names_own_job(context):
-            spec = spec.with_name(suffixed(spec.name, task_instance_hash(context["ti"])))
+            spec = spec.with_name(suffixed(spec.name, task_instance_hash(context["ti"]), MAX_NAME_LENGTH))
         return spec
 
     def _names_own_job(self, context: Context) -> bool:
@@ -141,7 +262,7 @@ class CreateJobOperator(JobRunOperator, TIABaseOperator):
                 "max_bytes": self.code_max_bytes,
                 "mount_path": self.code_mount_path,
             }
-            cos = COSHook(self.tia_conn_id, region=self.region)
+            cos = COSHook(self.tencentcloud_conn_id, region=self.region)
             spec = staging.mount_code_dir(
                 cos, spec, self.code_dir, self.code_bucket, task_log=self.log, **options
             )
@@ -152,7 +273,7 @@ class CreateJobOperator(JobRunOperator, TIABaseOperator):
             existing, if_exists=self.if_exists, owned=owned, try_number=context["ti"].try_number
         )
         if action is lifecycle.Action.RENAME:
-            renamed = spec.with_name(suffixed(spec.name, task_instance_hash(context["ti"])))
+            renamed = spec.with_name(suffixed(spec.name, task_instance_hash(context["ti"]), MAX_NAME_LENGTH))
             self.log.info(
                 "%s is another run's job: this run's job is %s",
                 job_label(spec.name, spec.cluster),
@@ -163,7 +284,7 @@ class CreateJobOperator(JobRunOperator, TIABaseOperator):
                 existing, if_exists=self.if_exists, owned=True, try_number=context["ti"].try_number
             )
         job = self.jobs.perform(action, spec, existing, self.if_exists)
-        self.push_link(context, job.name, spec.cluster)
+        self.push_link(context, job_name=job.name, cluster=spec.cluster)
         key = job_key(job.name, spec.cluster, job.raw.get("Id"))
         # The state store records this key: an adopted job (if_exists="attach") is never this task
         # instance's own, so a retry never recreates another run's job.
@@ -181,7 +302,7 @@ class CreateJobOperator(JobRunOperator, TIABaseOperator):
         )
 
     def push_job_link(self, context: Context, key: Key) -> None:
-        self.push_link(context, key["name"], key["cluster"])
+        self.push_link(context, job_name=key["name"], cluster=key["cluster"])
 
     def make_trigger(self, key: Key, resume: dict[str, Any]) -> JobTrigger:
         from airflow_provider_tia.triggers.tia import JobTrigger
@@ -189,8 +310,6 @@ class CreateJobOperator(JobRunOperator, TIABaseOperator):
         return JobTrigger(
             job_name=key["name"],
             cluster=key["cluster"],
-            tia_conn_id=self.tia_conn_id,
-            delete_on_kill=self.delete_on_kill,
             **self.trigger_kwargs(resume),
         )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -9,23 +10,30 @@ from airflow.sdk import BaseSensorOperator, PokeReturnValue
 from airflow.sdk.exceptions import AirflowSensorTimeout
 
 from airflow_provider_tia import lifecycle
+from airflow_provider_tia.ending import EndAction
 from airflow_provider_tia.exceptions import JobNotFound, TransientError, WatchedJobFailed
+from airflow_provider_tia.task_base import TencentCloudBaseOperator
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
     from airflow.triggers.base import BaseTrigger
 
 
-class JobWatchSensor(BaseSensorOperator):
+class JobWatchSensor(TencentCloudBaseOperator, BaseSensorOperator):
     """Succeeds when the watched job succeeded (its dict is the XCom return value); fails when it failed.
 
     Running jobs and transient API errors keep it waiting, within the sensor's ``timeout``; a job
     that does not exist fails it. ``soft_fail=True`` skips the task instead of failing it (Airflow's
     ``BaseSensorOperator`` applies it, also to a deferred sensor's timeout). With ``deferrable`` it
-    waits in the triggerer. A platform sensor says how to read its job and which trigger watches it.
+    waits in the triggerer. A platform sensor says how to read its job, which trigger watches it
+    (``trigger_class`` and the job's ``watched`` arguments) and its link's arguments (``watched_link``).
+
+    :param tencentcloud_conn_id: Airflow connection id (type ``tencentcloud``).
+    :param region: Region overriding the connection's (templated).
     """
 
     deferrable: bool
+    trigger_class_path = ""
 
     @property
     def label(self) -> str:
@@ -34,12 +42,24 @@ class JobWatchSensor(BaseSensorOperator):
     def describe_watched(self) -> Any:
         raise NotImplementedError
 
-    def push_watched_link(self, context: Context) -> None:
+    @property
+    def watched(self) -> dict[str, str]:
+        """The watched job's arguments of the trigger (and of the link)."""
         raise NotImplementedError
 
     def watch_trigger(self, deadline: float | None, budget: float) -> BaseTrigger:
         """The trigger that waits for the job (it never ends the job: the sensor does not own it)."""
-        raise NotImplementedError
+        module, _, name = self.trigger_class_path.rpartition(".")
+        trigger_class = getattr(importlib.import_module(module), name)
+        return trigger_class(
+            **self.watched,
+            tencentcloud_conn_id=self.tencentcloud_conn_id,
+            region=self.region,
+            poll_interval=float(self.poke_interval),
+            deadline=deadline,
+            budget=budget,
+            kill_action=EndAction.LEAVE.value,
+        )
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
         try:
@@ -60,7 +80,7 @@ class JobWatchSensor(BaseSensorOperator):
         )
 
     def execute(self, context: Context) -> Any:
-        self.push_watched_link(context)
+        self.push_link(context, **self.watched)
         if not self.deferrable:
             return super().execute(context)
         result = self.poke(context)
@@ -75,7 +95,7 @@ class JobWatchSensor(BaseSensorOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
         """The trigger's event -> the job dict, or the error (``soft_fail`` is applied by the base class)."""
-        self.push_watched_link(context)  # this worker's operator is new: the link is published again
+        self.push_link(context, **self.watched)  # this worker's operator is new: the link is published again
         return lifecycle.finish(
             lifecycle.JobEvent.from_payload(event),
             timeout_error=AirflowSensorTimeout,

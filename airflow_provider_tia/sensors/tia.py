@@ -6,18 +6,16 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import conf
 
-from airflow_provider_tia.job import job_label
-from airflow_provider_tia.operators.base import TIABaseOperator
+from airflow_provider_tia.links.tia import TIAJobLink
+from airflow_provider_tia.models.tia import job_label
 from airflow_provider_tia.sensors.base import JobWatchSensor
 
 if TYPE_CHECKING:
-    from airflow.sdk import Context
-
-    from airflow_provider_tia.job import Job
-    from airflow_provider_tia.triggers.tia import JobTrigger
+    from airflow_provider_tia.hooks.tia import TIAHook
+    from airflow_provider_tia.models.tia import Job
 
 
-class JobSensor(TIABaseOperator, JobWatchSensor):
+class JobSensor(JobWatchSensor):
     """Succeeds when the job is Succeeded (its dict is the XCom return value); fails when it is Failed.
 
     Example::
@@ -30,12 +28,17 @@ class JobSensor(TIABaseOperator, JobWatchSensor):
 
     :param job_name: Job name (templated).
     :param cluster: Cluster of the job (templated).
-    :param tia_conn_id: Airflow connection id.
+    :param tencentcloud_conn_id: Airflow connection id (type ``tencentcloud``).
     :param region: Region overriding the connection's (templated).
     :param deferrable: Wait in the triggerer (``JobTrigger``), bounded by the sensor's ``timeout``.
     """
 
     template_fields = ("job_name", "cluster", "region")
+    operator_extra_links = (TIAJobLink(),)
+    hook_class_path = "airflow_provider_tia.hooks.tia.TIAHook"
+    trigger_class_path = "airflow_provider_tia.triggers.tia.JobTrigger"
+    if TYPE_CHECKING:
+        hook: TIAHook
 
     def __init__(
         self,
@@ -57,19 +60,6 @@ class JobSensor(TIABaseOperator, JobWatchSensor):
     def describe_watched(self) -> Job:
         return self.hook.describe_job(self.job_name, self.cluster)
 
-    def push_watched_link(self, context: Context) -> None:
-        self.push_link(context, self.job_name, self.cluster)
-
-    def watch_trigger(self, deadline: float | None, budget: float) -> JobTrigger:
-        from airflow_provider_tia.triggers.tia import JobTrigger
-
-        return JobTrigger(
-            job_name=self.job_name,
-            cluster=self.cluster,
-            tia_conn_id=self.tia_conn_id,
-            region=self.region,
-            poll_interval=float(self.poke_interval),
-            deadline=deadline,
-            budget=budget,
-            delete_on_kill=False,  # the sensor watches a job it does not own
-        )
+    @property
+    def watched(self) -> dict[str, str]:
+        return {"job_name": self.job_name, "cluster": self.cluster}

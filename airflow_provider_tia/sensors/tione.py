@@ -6,17 +6,15 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import conf
 
-from airflow_provider_tia.operators.tione import TIONEBaseOperator
+from airflow_provider_tia.links.tione import TIONETaskLink
 from airflow_provider_tia.sensors.base import JobWatchSensor
 
 if TYPE_CHECKING:
-    from airflow.sdk import Context
-
-    from airflow_provider_tia.training_task import TrainingTask
-    from airflow_provider_tia.triggers.tione import TrainingTaskTrigger
+    from airflow_provider_tia.hooks.tione import TIONEHook
+    from airflow_provider_tia.models.tione import TrainingTask
 
 
-class TrainingTaskSensor(TIONEBaseOperator, JobWatchSensor):
+class TrainingTaskSensor(JobWatchSensor):
     """Succeeds when the training task is SUCCEED (its dict is the XCom return value); fails when it
     is FAILED, SUBMIT_FAILED or STOPPED. Poke, reschedule (``mode="reschedule"``) or deferrable.
 
@@ -25,12 +23,17 @@ class TrainingTaskSensor(TIONEBaseOperator, JobWatchSensor):
         TrainingTaskSensor(task_id="wait", training_task_id="train-1208038387393233920", poke_interval=60)
 
     :param training_task_id: The task's Id, ``train-…`` (templated).
-    :param tencentcloud_conn_id: Airflow connection id.
+    :param tencentcloud_conn_id: Airflow connection id (type ``tencentcloud``).
     :param region: Region overriding the connection's (templated).
     :param deferrable: Wait in the triggerer (``TrainingTaskTrigger``), bounded by the sensor's ``timeout``.
     """
 
     template_fields = ("training_task_id", "region")
+    operator_extra_links = (TIONETaskLink(),)
+    hook_class_path = "airflow_provider_tia.hooks.tione.TIONEHook"
+    trigger_class_path = "airflow_provider_tia.triggers.tione.TrainingTaskTrigger"
+    if TYPE_CHECKING:
+        hook: TIONEHook
 
     def __init__(
         self,
@@ -50,18 +53,6 @@ class TrainingTaskSensor(TIONEBaseOperator, JobWatchSensor):
     def describe_watched(self) -> TrainingTask:
         return self.hook.describe_training_task(self.training_task_id)
 
-    def push_watched_link(self, context: Context) -> None:
-        self.push_link(context, self.training_task_id)
-
-    def watch_trigger(self, deadline: float | None, budget: float) -> TrainingTaskTrigger:
-        from airflow_provider_tia.triggers.tione import TrainingTaskTrigger
-
-        return TrainingTaskTrigger(
-            training_task_id=self.training_task_id,
-            tencentcloud_conn_id=self.tencentcloud_conn_id,
-            region=self.region,
-            poll_interval=float(self.poke_interval),
-            deadline=deadline,
-            budget=budget,
-            kill_action="leave",  # the sensor watches a task it does not own
-        )
+    @property
+    def watched(self) -> dict[str, str]:
+        return {"training_task_id": self.training_task_id}

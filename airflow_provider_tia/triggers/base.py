@@ -2,7 +2,9 @@
 
 ``lifecycle.assess`` judges each read, ``JobEvent`` is the event, and ``resume`` (what the task
 handed over, with the log position brought up to date) travels back in the event, so the task
-resumes from it without XCom. A platform subclass says how to read its job, its logs and how to end it.
+resumes from it without XCom. The job's state alone decides the event; live logs are followed beside
+it (``live_logs``) through one shared client per platform, connection and region (``log_clients``).
+A platform subclass says how to read its job, its logs and how to end it.
 """
 
 from __future__ import annotations
@@ -16,13 +18,16 @@ from typing import TYPE_CHECKING, Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_tia import lifecycle
+from airflow_provider_tia.ending import EndAction
 from airflow_provider_tia.exceptions import TIAError, TransientError
-from airflow_provider_tia.logs import CHECKPOINT_KEY
+from airflow_provider_tia.triggers.live_logs import LiveLogs, LogCheckpoint, drain_bound
+from airflow_provider_tia.triggers.log_clients import shared_log_client
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, AsyncIterator
 
-    from airflow_provider_tia.logs import AsyncLogFollower
+    from airflow_provider_tia.logs import AsyncLogReader
+    from airflow_provider_tia.triggers.log_clients import LogCalls
     from airflow_provider_tia.triggers.poller import BatchPoller
 
 # Airflow 3.3+ calls BaseTrigger.on_kill() on user actions; older versions only cancel run().
@@ -47,7 +52,8 @@ class JobWatchTrigger(BaseTrigger):
     The event has ``status`` (success, failed, error), ``reason`` (finished, timeout, vanished,
     api_error), ``message``, ``job`` and ``resume``. Transient API errors are retried until
     ``deadline``. With ``resume["logs"]`` (a log position), the job's new log lines are written to
-    the task log as they arrive, once per poll.
+    the task log as they arrive (at most once per poll, within the triggerer's log budget); the event
+    waits for the last ones for at most ``live_logs.drain_bound`` and carries the position reached.
     """
 
     poller_class: type[BatchPoller]
@@ -55,29 +61,29 @@ class JobWatchTrigger(BaseTrigger):
     def __init__(
         self,
         *,
-        conn_id: str,
+        tencentcloud_conn_id: str,
         region: str | None,
         poll_interval: float,
         deadline: float | None,
         budget: float | None,
-        end_on_kill: bool,
+        kill_action: EndAction,
         batched: bool,
         resume: dict[str, Any],
         not_before: float | None = None,
     ) -> None:
         super().__init__()
-        self.conn_id, self.region, self.batched = conn_id, region, batched
+        self.tencentcloud_conn_id, self.region, self.batched = tencentcloud_conn_id, region, batched
         self.poll_interval = float(poll_interval)
         self.deadline = None if deadline is None else float(deadline)
         self.budget = budget
-        self.end_on_kill = end_on_kill
+        self.kill_action = kill_action
         self.resume = resume
         self._run_id = uuid.uuid4().hex  # this run of the trigger, as the owner of the log checkpoint
         # Made in the worker at the deferral, then carried by serialize(): the earliest event time.
         self.not_before = time.time() + min_event_delay() if not_before is None else float(not_before)
 
     def platform_kwargs(self) -> dict[str, Any]:
-        """The subclass's own constructor arguments (the job, the connection, the kill), for ``serialize``."""
+        """The subclass's own constructor arguments (which job), for ``serialize``."""
         raise NotImplementedError
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
@@ -86,6 +92,8 @@ class JobWatchTrigger(BaseTrigger):
             f"{cls.__module__}.{cls.__qualname__}",
             {
                 **self.platform_kwargs(),
+                "tencentcloud_conn_id": self.tencentcloud_conn_id,
+                "kill_action": self.kill_action.value,
                 "region": self.region,
                 "poll_interval": self.poll_interval,
                 "deadline": self.deadline,
@@ -131,28 +139,33 @@ class JobWatchTrigger(BaseTrigger):
         deadline = lifecycle.Deadline(self.deadline)
         job: Any = None
         async with contextlib.AsyncExitStack() as stack:
-            follower = await self._follower(stack)
+            logs = await self._live_logs(stack)
             updates = await stack.enter_async_context(contextlib.aclosing(self._updates()))
             while True:
                 try:
                     update = await asyncio.wait_for(anext(updates), deadline.remaining())
                 except asyncio.TimeoutError:
-                    return self._with_resume(lifecycle.timed_out(self.label, self.budget, job), follower)
+                    event = lifecycle.timed_out(self.label, self.budget, job)
+                    break
                 if isinstance(update, TransientError):
                     lifecycle.note_transient(self.log, self.label, update)
                 elif not isinstance(update, TIAError):
                     if job is None or job.state_name != update.state_name:  # log changes, not every poll
                         self.log.info("%s is %s", self.label, update.state_name)
                     job = update
-                follower = await self._follow_logs(follower)
-                event = lifecycle.assess(update, self.label)
-                if event is not None:
-                    return self._with_resume(event, follower)
+                judged = lifecycle.assess(update, self.label)
+                if judged is not None:
+                    event = judged
+                    break
+            if logs is None:
+                return self._with_logs(event, None)
+            await logs.finish(drain_bound(self.poll_interval))
+            return self._with_logs(event, logs.position)
 
-    def _with_resume(
-        self, event: lifecycle.JobEvent, follower: AsyncLogFollower | None
-    ) -> lifecycle.JobEvent:
-        resume = {**self.resume, "logs": follower.state()} if follower is not None else self.resume
+    def _with_logs(self, event: lifecycle.JobEvent, position: dict[str, Any] | None) -> lifecycle.JobEvent:
+        """The event with the log position reached (none when another run took the logs over: the
+        task's own position then, and the resumed task reads on from the newer checkpoint)."""
+        resume = self.resume if position is None else {**self.resume, "logs": position}
         return lifecycle.JobEvent(event.status, event.reason, event.message, event.job, resume)
 
     async def _updates(self) -> AsyncGenerator[Any, None]:
@@ -163,7 +176,7 @@ class JobWatchTrigger(BaseTrigger):
         """
         if self.batched:
             poller = self.poller_class.shared(
-                self.conn_id, self.region, self.scope, self.poll_interval, self._client
+                self.tencentcloud_conn_id, self.region, self.scope, self.poll_interval, self._client
             )
             async with contextlib.aclosing(poller.watch(self.watch_name)) as shared:
                 async for update in shared:
@@ -190,90 +203,37 @@ class JobWatchTrigger(BaseTrigger):
         """One read of the job (unbatched)."""
         raise NotImplementedError
 
-    def _log_reader(self, client: Any, state: dict[str, Any] | None) -> Any:
+    def _log_reader(self, calls: LogCalls, state: dict[str, Any] | None) -> AsyncLogReader:
+        """A reader of the job's logs making its calls through ``calls`` (``state``: ``reader.state()``)."""
         raise NotImplementedError
 
     async def _end_job(self) -> None:
-        """End the job (stop or delete, as the task asked) when a user kills the deferred task."""
+        """End the job as ``kill_action`` says when a user kills the deferred task."""
         raise NotImplementedError
 
     # --------------------------------------------------------------------------------------- logs
-    async def _follower(self, stack: contextlib.AsyncExitStack) -> AsyncLogFollower | None:
-        """A live log follower when the task asked for logs, from the newest of its position and the
-        checkpoint; this run of the trigger takes the checkpoint over (a superseded run stops printing)."""
+    async def _live_logs(self, stack: contextlib.AsyncExitStack) -> LiveLogs | None:
+        """Live logs when the task asked for them (``resume["logs"]``), followed until the stack closes."""
         state = self.resume.get("logs")
         if state is None:
             return None
-        from airflow_provider_tia.logs import AsyncLogFollower, LogCursor
-
-        cursor = LogCursor.from_state(state)
-        checkpoint = await self._read_checkpoint()
-        if checkpoint is not None and cursor.is_behind(LogCursor.from_state(checkpoint)):
-            state, cursor = checkpoint, LogCursor.from_state(checkpoint)
+        key = (type(self).__qualname__, self.tencentcloud_conn_id, self.region)
         try:
-            client = await stack.enter_async_context(await self._client())
+            calls = await stack.enter_async_context(shared_log_client(key, self._client))
         except TIAError as error:
             self.log.warning("Logs of %s will be printed when the task resumes (%s)", self.label, error)
             return None
-        reader = self._log_reader(client, state.get("reader"))
-        follower = AsyncLogFollower(reader, cursor, self.log.info)
-        await self._write_checkpoint(follower.state())
-        return follower
-
-    async def _follow_logs(self, follower: AsyncLogFollower | None) -> AsyncLogFollower | None:
-        """New log lines into the task log (best effort: the job's state decides, not its logs).
-
-        Lines are printed only while this run owns the checkpoint: when Airflow moves the trigger to
-        another triggerer, the new run takes it over and this one stops printing (returns None)."""
-        if follower is None:
-            return None
-        lines: list[str] = []
-        follower.emit = lines.append
-        try:
-            await follower.poll()
-        except TIAError as error:
-            self.log.warning("Could not read the logs of %s (%s); will try again", self.label, error)
-        if not lines:
-            return follower
-        checkpoint = await self._read_checkpoint()
-        if checkpoint is not None and checkpoint.get("owner") not in (None, self._run_id):
-            self.log.info("Another triggerer now follows the logs of %s", self.label)
-            return None
-        for line in lines:
-            self.log.info(line)
-        await self._write_checkpoint(follower.state())
-        return follower
-
-    def _xcom_address(self) -> dict[str, Any] | None:
-        ti = self.task_instance
-        if ti is None:
-            return None
-        return {"dag_id": ti.dag_id, "task_id": ti.task_id, "run_id": ti.run_id, "map_index": ti.map_index}
-
-    async def _read_checkpoint(self) -> dict[str, Any] | None:
-        """The checkpoint the task wrote before deferring (so it exists: reading it logs no error)."""
-        address = self._xcom_address()
-        if address is None:
-            return None
-        try:
-            from airflow.sdk.execution_time.xcom import XCom
-
-            value = await XCom.aget_one(key=CHECKPOINT_KEY, **address)
-        except Exception as error:  # a checkpoint only avoids repeats; never a reason to fail
-            self.log.debug("No log checkpoint readable (%s)", error)
-            return None
-        return value if isinstance(value, dict) and value.get("since") else None
-
-    async def _write_checkpoint(self, state: dict[str, Any]) -> None:
-        address = self._xcom_address()
-        if address is None:
-            return
-        try:
-            from airflow.sdk.execution_time.xcom import XCom
-
-            await XCom.aset(CHECKPOINT_KEY, {**state, "owner": self._run_id}, **address)
-        except Exception as error:
-            self.log.debug("Could not checkpoint the log position (%s)", error)
+        logs = await LiveLogs.take_over(
+            state,
+            lambda reader_state: self._log_reader(calls, reader_state),
+            calls,
+            LogCheckpoint(self.task_instance, self._run_id, self.log),
+            self.log,
+            self.label,
+        )
+        stack.push_async_callback(logs.stop)
+        logs.start(self.poll_interval)
+        return logs
 
     # --------------------------------------------------------------------------------------- kill
     async def on_kill(self) -> None:
@@ -283,7 +243,7 @@ class JobWatchTrigger(BaseTrigger):
         then still deferred, and the job must go on. So the job is ended only once the task instance
         is no longer deferred; when that cannot be told, it is left running (a user can still stop it).
         """
-        if not self.end_on_kill:
+        if self.kill_action is EndAction.LEAVE:
             return
         deferred = await self._still_deferred()
         if deferred is not False:

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from typing_extensions import Self
 
     from airflow_provider_tia.hooks.tia import AsyncTIAClient
-    from airflow_provider_tia.job import Job
+    from airflow_provider_tia.models.tia import Job
 
 log = logging.getLogger(__name__)
 PAGE_SIZE = 100
@@ -85,7 +85,9 @@ class BatchPoller:
         queue: asyncio.Queue = asyncio.Queue(maxsize=1)
         self._watchers.setdefault(name, set()).add(queue)
         if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._run(), name=f"tia-poller-{self.scope}")
+            self._task = asyncio.get_running_loop().create_task(
+                self._run(), name=f"tencentcloud-poller-{self.scope}"
+            )
         try:
             while True:
                 yield await queue.get()
@@ -114,7 +116,7 @@ class BatchPoller:
             self._task = None
             pollers = _POLLERS.get(loop, {})
             if self._watchers:  # a trigger started watching while this loop was closing down
-                self._task = loop.create_task(self._run(), name=f"tia-poller-{self.scope}")
+                self._task = loop.create_task(self._run(), name=f"tencentcloud-poller-{self.scope}")
             elif pollers.get(self.key) is self:
                 del pollers[self.key]
 

@@ -11,13 +11,23 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_tia import ending
 from airflow_provider_tia.ending import EndAction
 from airflow_provider_tia.hooks.tia import TIAHook
-from airflow_provider_tia.job import job_key, job_label
+from airflow_provider_tia.models.tia import job_key, job_label
 from airflow_provider_tia.triggers.base import JobWatchTrigger
 from airflow_provider_tia.triggers.poller import ClusterPoller
 
 if TYPE_CHECKING:
     from airflow_provider_tia.hooks.tia import AsyncTIAClient, AsyncTIALogReader
-    from airflow_provider_tia.job import Job
+    from airflow_provider_tia.models.tia import Job
+    from airflow_provider_tia.triggers.log_clients import LogCalls
+
+
+def _kill_action(kill_action: EndAction | str | bool, delete_on_kill: bool | None) -> EndAction:
+    """The kill action, also from an earlier release's ``delete_on_kill`` bool (by keyword or position)."""
+    if isinstance(kill_action, bool):
+        delete_on_kill = kill_action
+    if delete_on_kill is None:
+        return EndAction(kill_action)
+    return EndAction.DELETE if delete_on_kill else EndAction.LEAVE
 
 
 class JobTrigger(JobWatchTrigger):
@@ -29,17 +39,21 @@ class JobTrigger(JobWatchTrigger):
 
     :param job_name: Job name.
     :param cluster: Cluster of the job.
-    :param tia_conn_id: Airflow connection id (credentials are read in the triggerer, never serialised).
+    :param tencentcloud_conn_id: Airflow connection id (credentials are read in the triggerer, never
+        serialised).
     :param region: Region overriding the connection's.
     :param poll_interval: Seconds between two reads of the job (and of its logs).
     :param deadline: Epoch seconds after which waiting stops (``lifecycle.Deadline``), or None.
-    :param budget: The task's budget in seconds, for the timeout message.
-    :param delete_on_kill: Delete the job when a user kills the deferred task (``on_kill``).
+    :param kill_action: What a user killing the deferred task does (``EndAction``): "delete" (TI-A
+        has no stop: "stop" deletes too) or "leave".
     :param batched: Share one paged-ListJobs poller with the other triggers of this cluster in the
         triggerer (default); False reads this job alone with DescribeJob.
+    :param budget: The task's budget in seconds, for the timeout message.
     :param resume: What the task needs when it resumes; echoed in the event (``logs`` kept current).
     :param not_before: Epoch seconds before which no event fires (default: the deferral plus
         ``[tencentcloud] min_trigger_event_delay``, against Airflow's fast-trigger scheduler race).
+
+    A trigger serialized by an earlier release (``tia_conn_id``, ``delete_on_kill``) still loads.
     """
 
     poller_class = ClusterPoller
@@ -48,23 +62,26 @@ class JobTrigger(JobWatchTrigger):
         self,
         job_name: str,
         cluster: str,
-        tia_conn_id: str = "tencentcloud_default",
+        tencentcloud_conn_id: str = "tencentcloud_default",
         region: str | None = None,
         poll_interval: float = 30.0,
         deadline: float | None = None,
-        delete_on_kill: bool = True,
+        kill_action: EndAction | str | bool = EndAction.DELETE,
         batched: bool = True,
         budget: float | None = None,
         resume: dict[str, Any] | None = None,
         not_before: float | None = None,
+        *,
+        tia_conn_id: str | None = None,
+        delete_on_kill: bool | None = None,
     ) -> None:
         super().__init__(
-            conn_id=tia_conn_id,
+            tencentcloud_conn_id=tia_conn_id or tencentcloud_conn_id,
             region=region,
             poll_interval=poll_interval,
             deadline=deadline,
             budget=budget,
-            end_on_kill=delete_on_kill,
+            kill_action=_kill_action(kill_action, delete_on_kill),
             batched=batched,
             not_before=not_before,
             resume=dict(resume or {"key": job_key(job_name, cluster)}),
@@ -72,21 +89,8 @@ class JobTrigger(JobWatchTrigger):
         self.job_name = job_name
         self.cluster = cluster
 
-    @property
-    def tia_conn_id(self) -> str:
-        return self.conn_id
-
-    @property
-    def delete_on_kill(self) -> bool:
-        return self.end_on_kill
-
     def platform_kwargs(self) -> dict[str, Any]:
-        return {
-            "job_name": self.job_name,
-            "cluster": self.cluster,
-            "tia_conn_id": self.conn_id,
-            "delete_on_kill": self.end_on_kill,
-        }
+        return {"job_name": self.job_name, "cluster": self.cluster}
 
     @property
     def label(self) -> str:
@@ -101,7 +105,7 @@ class JobTrigger(JobWatchTrigger):
         return self.job_name
 
     def _hook(self) -> TIAHook:
-        return TIAHook(self.conn_id, self.region)
+        return TIAHook(self.tencentcloud_conn_id, self.region)
 
     async def _client(self) -> AsyncTIAClient:
         return await self._hook().async_client()
@@ -109,12 +113,16 @@ class JobTrigger(JobWatchTrigger):
     async def _describe(self, client: AsyncTIAClient) -> Job:
         return await client.describe_job(self.job_name, self.cluster)
 
-    def _log_reader(self, client: AsyncTIAClient, state: dict[str, Any] | None) -> AsyncTIALogReader:
-        return client.log_reader(self.job_name, self.cluster, state)
+    def _log_reader(self, calls: LogCalls, state: dict[str, Any] | None) -> AsyncTIALogReader:
+        from airflow_provider_tia.hooks.tia import AsyncTIALogReader
+        from airflow_provider_tia.models.tia import QueryLogsZone
+
+        zone = QueryLogsZone(**(state or {}).get("zone", {}))
+        return AsyncTIALogReader(calls, self.job_name, self.cluster, zone)
 
     async def _end_job(self) -> None:
         """``ending.end_tia_job``: the plan a worker's kill runs too."""
         async with await self._client() as client:
             calls = {"delete": lambda: client.delete_job(self.job_name, self.cluster)}
-            await ending.adrive(ending.end_tia_job(EndAction.DELETE), calls)
-        self.log.info("Deleted %s", self.label)
+            await ending.adrive(ending.end_tia_job(self.kill_action), calls)
+        self.log.info("%s was %s", self.label, EndAction.DELETE.past)

@@ -16,7 +16,9 @@ from airflow_provider_tia.triggers.poller import BatchPoller
 
 if TYPE_CHECKING:
     from airflow_provider_tia.hooks.tione import AsyncTIONEClient, TIONEHook
-    from airflow_provider_tia.training_task import TrainingTask
+    from airflow_provider_tia.models.tione import TrainingTask
+    from airflow_provider_tia.tione_logs import AsyncTIONELogReader
+    from airflow_provider_tia.triggers.log_clients import LogCalls
 
 
 class RegionTaskPoller(BatchPoller):
@@ -53,7 +55,8 @@ class TrainingTaskTrigger(JobWatchTrigger):
     :param poll_interval: Seconds between two reads of the task (and of its logs).
     :param deadline: Epoch seconds after which waiting stops (``lifecycle.Deadline``), or None.
     :param budget: The task's budget in seconds, for the timeout message.
-    :param kill_action: What a user killing the deferred task does: "stop", "delete" or "leave".
+    :param kill_action: What a user killing the deferred task does (``EndAction``): "stop", "delete"
+        or "leave".
     :param batched: Share one DescribeTrainingTasks poller per region in the triggerer (default).
     :param resume: What the task needs when it resumes; echoed in the event (``logs`` kept current).
     :param not_before: Epoch seconds before which no event fires (default: the deferral plus
@@ -69,32 +72,27 @@ class TrainingTaskTrigger(JobWatchTrigger):
         region: str | None = None,
         poll_interval: float = 30.0,
         deadline: float | None = None,
-        kill_action: str = "stop",
+        kill_action: EndAction | str = EndAction.STOP,
         batched: bool = True,
         budget: float | None = None,
         resume: dict[str, Any] | None = None,
         not_before: float | None = None,
     ) -> None:
         super().__init__(
-            conn_id=tencentcloud_conn_id,
+            tencentcloud_conn_id=tencentcloud_conn_id,
             region=region,
             poll_interval=poll_interval,
             deadline=deadline,
             budget=budget,
-            end_on_kill=kill_action != "leave",
+            kill_action=EndAction(kill_action),
             batched=batched,
             not_before=not_before,
             resume=dict(resume or {"key": {"id": training_task_id, "name": training_task_id}}),
         )
         self.training_task_id = training_task_id
-        self.kill_action = kill_action
 
     def platform_kwargs(self) -> dict[str, Any]:
-        return {
-            "training_task_id": self.training_task_id,
-            "tencentcloud_conn_id": self.conn_id,
-            "kill_action": self.kill_action,
-        }
+        return {"training_task_id": self.training_task_id}
 
     @property
     def label(self) -> str:
@@ -112,7 +110,7 @@ class TrainingTaskTrigger(JobWatchTrigger):
     def _hook(self) -> TIONEHook:
         from airflow_provider_tia.hooks.tione import TIONEHook
 
-        return TIONEHook(self.conn_id, self.region)
+        return TIONEHook(self.tencentcloud_conn_id, self.region)
 
     async def _client(self) -> AsyncTIONEClient:
         return await self._hook().async_client()
@@ -120,12 +118,14 @@ class TrainingTaskTrigger(JobWatchTrigger):
     async def _describe(self, client: AsyncTIONEClient) -> TrainingTask:
         return await client.describe_training_task(self.training_task_id)
 
-    def _log_reader(self, client: AsyncTIONEClient, state: dict[str, Any] | None) -> Any:
-        return client.log_reader(self.training_task_id, state)
+    def _log_reader(self, calls: LogCalls, state: dict[str, Any] | None) -> AsyncTIONELogReader:
+        from airflow_provider_tia.tione_logs import AsyncTIONELogReader
+
+        return AsyncTIONELogReader.resumed(calls.call, self.training_task_id, state)
 
     async def _end_job(self) -> None:
         """``ending.end_training_task`` with the kill action: the plan a worker's kill runs too."""
-        action = EndAction(self.kill_action)
+        action = self.kill_action
         async with await self._client() as client:
 
             async def read() -> TrainingTask | None:

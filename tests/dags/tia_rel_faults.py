@@ -15,7 +15,7 @@ JOB = dict(
     runtime_version="tia-1.7.0",
     command=["python"],
     args=["train.py"],
-    tia_conn_id="tia_rel_dag",
+    tencentcloud_conn_id="tia_rel_dag",
     poll_interval=0.3,
     max_wait=120,
 )

@@ -1,4 +1,4 @@
-"""Session emulators for the emulator tests (helpers live in tia_emu_helpers.py)."""
+"""Session emulators for the emulator tests (helpers live in the ``helpers`` package)."""
 
 from __future__ import annotations
 

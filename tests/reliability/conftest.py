@@ -102,7 +102,7 @@ class LogRecords(logging.Handler):
 @pytest.fixture
 def sdk_records():
     """The SDK's DEBUG log (every request and reply) during the test."""
-    from airflow_provider_tia.hooks.sdk import SDK_LOGGER
+    from airflow_provider_tia.secrets import SDK_LOGGER
 
     records, logger = LogRecords(), logging.getLogger(SDK_LOGGER)
     logger.addHandler(records)

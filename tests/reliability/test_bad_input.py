@@ -17,7 +17,7 @@ from tia_rel_helpers import FakeTI, context_for
 from airflow_provider_tia.emulator import TIAEmulator
 from airflow_provider_tia.exceptions import JobSpecError
 from airflow_provider_tia.hooks.tia import TIAHook
-from airflow_provider_tia.job import API_NAMES, JobSpec
+from airflow_provider_tia.models.tia import API_NAMES, JobSpec
 from airflow_provider_tia.operators.tia import CreateJobOperator
 
 SETTINGS = settings(
@@ -257,7 +257,7 @@ def test_operator_arguments_refused_by_name_before_any_call(bad_input_emu, relia
         tally["examples"] += 1
         bad_input_emu.reset_counters()
         bad, expected = oracle(values, rendered=True)
-        op = CreateJobOperator(task_id="t", tia_conn_id="tia_rel_input", poll_interval=0.1, **values)
+        op = CreateJobOperator(task_id="t", tencentcloud_conn_id="tia_rel_input", poll_interval=0.1, **values)
         try:
             if bad:
                 tally["invalid"] += 1

@@ -38,7 +38,8 @@ from tia_rel_helpers import (
 )
 
 from airflow_provider_tia.emulator import TIAEmulator
-from airflow_provider_tia.operators._spec import suffixed, task_instance_hash
+from airflow_provider_tia.models.tia import MAX_NAME_LENGTH as TIA_MAX_NAME
+from airflow_provider_tia.operators.base import suffixed, task_instance_hash
 from airflow_provider_tia.operators.tia import CreateJobOperator
 
 if TYPE_CHECKING:
@@ -66,7 +67,7 @@ def make_op(name: str, duration: float, lines: int, deferrable: bool = False, **
         runtime_version="tia-1.7.0",
         command=["python"],
         runtime_conf=sim_conf(duration, lines=lines),
-        tia_conn_id=CONN,
+        tencentcloud_conn_id=CONN,
         poll_interval=0.2,
         deferrable=deferrable,
         **kwargs,
@@ -81,7 +82,7 @@ def test_worker_killed_mid_wait_retry_reattaches(
     given = f"rel-kill-{'store' if state_store else 'name'}"
     # Below Airflow 3.3 (no store) a run's job is named <name>-<hash of the task instance>.
     ti = FakeTI("tia_rel_crash", "train", "manual__crash", try_number=2)
-    name = given if state_store else suffixed(given, task_instance_hash(ti))
+    name = given if state_store else suffixed(given, task_instance_hash(ti), TIA_MAX_NAME)
     creations = count_creations(crash_emu)
     store_file = tmp_path / "task_state_store.json" if state_store else None
     first_try, store = kill_worker_mid_wait(given, store_file, ["4", "40"], f"[{name}-")
@@ -135,7 +136,7 @@ def test_triggerer_restart_mid_wait_recreates_trigger_and_keeps_job(
     printed: list[str] = []
     deferred = _defer(name, printed, ti)
     payload = deferred.trigger.serialize()
-    assert payload[1]["tia_conn_id"] == CONN and payload[1]["job_name"] == name
+    assert payload[1]["tencentcloud_conn_id"] == CONN and payload[1]["job_name"] == name
 
     first = rebuild(deferred.trigger, ti, printed)
     cleanup, on_kill = shut_down_mid_wait(first, _printed_a_line(printed, name))

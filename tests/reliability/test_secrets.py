@@ -99,7 +99,7 @@ def test_secrets_never_leak(secret_emu, monkeypatch, capfd, caplog, sdk_records,
                 command=["python"],
                 args=["train.py", "--run", "{{ run_id }}"],
                 runtime_conf=conf,
-                tia_conn_id=conn,
+                tencentcloud_conn_id=conn,
                 poll_interval=0.2,
                 deferrable=deferrable,
                 max_wait=max_wait,
@@ -123,7 +123,7 @@ def test_secrets_never_leak(secret_emu, monkeypatch, capfd, caplog, sdk_records,
         bad_trigger = JobTrigger(
             job_name="sec-ok",
             cluster=CLUSTER,
-            tia_conn_id="tia_rel_badkey",
+            tencentcloud_conn_id="tia_rel_badkey",
             poll_interval=0.1,
             deadline=time.time() + 5,
         )
@@ -160,7 +160,7 @@ def test_secrets_never_leak(secret_emu, monkeypatch, capfd, caplog, sdk_records,
     assert sum("***" in text for text in sdk_records.texts) >= 1
     assert all(outcomes[n].deferred for n in ("sec-ok-d", "sec-failed-d", "sec-timeout-d"))
     assert all(
-        outcomes[n].trigger_payload[1]["tia_conn_id"] == "tia_rel_secret"
+        outcomes[n].trigger_payload[1]["tencentcloud_conn_id"] == "tia_rel_secret"
         for n in ("sec-ok-d", "sec-failed-d", "sec-timeout-d")
     )
     assert (

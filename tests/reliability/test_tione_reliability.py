@@ -27,7 +27,7 @@ from tione_rel_helpers import (
 
 from airflow_provider_tia.emulator import TIAEmulator
 from airflow_provider_tia.exceptions import JobAlreadyExists, JobFailed
-from airflow_provider_tia.operators._tione_tasks import TASK_KEY_TAG
+from airflow_provider_tia.operators.tione import TASK_KEY_TAG
 
 if TYPE_CHECKING:
     from collections.abc import Callable

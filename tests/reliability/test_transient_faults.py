@@ -71,7 +71,7 @@ def plan(i: int) -> dict:
             lines=3 + (i * 3) % 30,
             start_delay=0.3 if i % 10 == 7 else 0.0,
         ),
-        "tia_conn_id": "tia_rel",
+        "tencentcloud_conn_id": "tia_rel",
         "poll_interval": 0.3,
         "max_wait": 120,
         "deferrable": i % 2 == 1,

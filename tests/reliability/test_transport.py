@@ -20,11 +20,11 @@ import requests
 from tencentcloud.common import abstract_client, abstract_client_async
 
 from airflow_provider_tia.emulator import TIAEmulator
-from airflow_provider_tia.emulator import auth as emulator_auth
-from airflow_provider_tia.emulator.auth import legacy_sign_string, tc3_canonical_request, tc3_signature
+from airflow_provider_tia.emulator.core import auth as emulator_auth
+from airflow_provider_tia.emulator.core.auth import legacy_sign_string, tc3_canonical_request, tc3_signature
 from airflow_provider_tia.exceptions import AuthFailure, NetworkError, TIAConfigError
 from airflow_provider_tia.hooks.tia import TIAHook
-from airflow_provider_tia.job import JobSpec
+from airflow_provider_tia.models.tia import JobSpec
 
 CLUSTER = "ap-beijing"
 TEMP_ID, TEMP_KEY, TEMP_TOKEN = (

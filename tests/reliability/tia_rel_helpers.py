@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
 
     from airflow_provider_tia.emulator import TIAEmulator
-    from airflow_provider_tia.operators._job_operator import JobRunOperator
+    from airflow_provider_tia.operators.base import CreateAndWaitOperator
 
 CLUSTER = "ap-beijing"
 WORKER = str(Path(__file__).resolve().parent / "tia_rel_worker.py")
@@ -149,7 +149,7 @@ def _sink_logger(messages: list[str]) -> logging.Logger:
     return logger
 
 
-def capture(op: JobRunOperator, messages: list[str]) -> JobRunOperator:
+def capture(op: CreateAndWaitOperator, messages: list[str]) -> CreateAndWaitOperator:
     """Send ``op.log`` (its task log: job lines and operator messages) into ``messages``."""
     object.__setattr__(op, "_cached_logger", _TaskLogger(_sink_logger(messages), {}))
     return op
@@ -332,7 +332,7 @@ class Outcome:
 
 
 def drive(
-    make_op: Callable[[], JobRunOperator],
+    make_op: Callable[[], CreateAndWaitOperator],
     ti: FakeTI,
     triggerer: Triggerer | None = None,
     store: DictStore | None = None,
@@ -436,7 +436,7 @@ def wait_until(condition: Callable[[], Any], timeout: float = 30) -> bool:
     return True
 
 
-def defer(op: JobRunOperator, ti: FakeTI) -> TaskDeferred:
+def defer(op: CreateAndWaitOperator, ti: FakeTI) -> TaskDeferred:
     """``execute`` until the task defers; its TaskDeferred (the trigger to run)."""
     try:
         op.execute(context_for(ti))

@@ -19,7 +19,7 @@ from tia_rel_helpers import CLUSTER, DictStore, FakeTI, context_for, sim_conf
 from airflow_provider_tia.operators.tia import CreateJobOperator
 
 if TYPE_CHECKING:
-    from airflow_provider_tia.operators._job_operator import JobRunOperator
+    from airflow_provider_tia.operators.base import CreateAndWaitOperator
 
 
 class FileStore(DictStore):
@@ -32,7 +32,7 @@ class FileStore(DictStore):
         self.path.write_text(json.dumps(self.data))
 
 
-def make_op(platform: str, name: str, duration: float, lines: int) -> JobRunOperator:
+def make_op(platform: str, name: str, duration: float, lines: int) -> CreateAndWaitOperator:
     if platform == "tione":
         from tione_rel_helpers import training_op
 
@@ -44,7 +44,7 @@ def make_op(platform: str, name: str, duration: float, lines: int) -> JobRunOper
         runtime_version="tia-1.7.0",
         command=["python"],
         runtime_conf=sim_conf(duration, lines=lines),
-        tia_conn_id="tia_rel_crash",
+        tencentcloud_conn_id="tia_rel_crash",
         poll_interval=0.2,
     )
 

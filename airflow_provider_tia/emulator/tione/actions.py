@@ -22,17 +22,18 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ApiError
+from ..core.errors import ApiError
 from . import views
+from .console import CONSOLE_PATH, task_page
 from .logs import describe_logs
 from .runners import RunnerStore, runner_job
 from .schema import MAX_PAGE, SCHEMAS, VERSION, check_create, check_model, invalid
 from .store import TERMINAL, task_of
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
-    from ..auth import Account
+    from ..core.auth import Account
     from .store import TaskStore
 
 DEFAULT_REGION = "ap-guangzhou"
@@ -56,6 +57,7 @@ class TioneService:
 
     version = VERSION
     actions = frozenset(SCHEMAS)
+    console_path = CONSOLE_PATH
 
     def __init__(self, store: TaskStore, runner: Any, output_root: Any, submit_delay: float = 0.0) -> None:
         self.store, self.runner, self.submit_delay = store, runner, submit_delay
@@ -78,6 +80,10 @@ class TioneService:
         if action == "CreateTrainingTask":
             checked["Region"] = region or DEFAULT_REGION
         return self.handlers[action](checked, account)
+
+    def console(self, query: Mapping[str, str]) -> tuple[int, str]:
+        """The console page of the task ``id``."""
+        return task_page(self.store, query.get("id", ""))
 
     def recover(self) -> None:
         """After a restart: resubmit SUBMITTING tasks, end STOPPING ones, hand the others to the runner."""

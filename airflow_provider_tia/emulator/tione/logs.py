@@ -19,9 +19,9 @@ import json
 import time
 from typing import TYPE_CHECKING
 
-from ..errors import ApiError
-from ..store import MAX_LINES_PER_WINDOW
-from ..timefmt import parse_query_time, rfc3339_nano
+from ..core.errors import ApiError
+from ..core.limits import MAX_LINES_PER_WINDOW
+from ..core.timefmt import parse_query_time, rfc3339_nano
 from .schema import MAX_LOG_LIMIT, invalid
 
 if TYPE_CHECKING:

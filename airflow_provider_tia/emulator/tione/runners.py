@@ -1,9 +1,10 @@
-"""The TI-A runners, running TI-ONE task instances.
+"""The shared runners, running TI-ONE task instances.
 
-``RunnerStore`` gives a runner the store interface it was written for (``mark_running``, ``finish``,
-``append_logs``...), keyed by instance id and translated to TI-ONE statuses. ``TioneLocalRunner`` really runs
-the replicas; ``TioneSimulatedRunner`` only moves the statuses on timers (per task, tags ``sim.duration``,
-``sim.outcome`` = Succeeded/Failed, ``sim.log_lines``, ``sim.start_delay`` override its defaults).
+``RunnerStore`` gives the runners the store interface they report to (``runners.base.RunStore``:
+``mark_running``, ``finish``, ``append_logs``...), keyed by instance id and translated to TI-ONE statuses.
+``TioneLocalRunner`` really runs the replicas; ``TioneSimulatedRunner`` only moves the statuses on timers
+(per task, tags ``sim.duration``, ``sim.outcome`` = Succeeded/Failed, ``sim.log_lines``,
+``sim.start_delay`` override its defaults).
 
 Local container layout (what a real TI-ONE container offers under ``/opt/ml``, emulated per instance under
 the emulator's output root as ``tione/<instance id>/``):
@@ -20,7 +21,7 @@ the emulator's output root as ``tione/<instance id>/``):
 Each replica runs its role's command through ``bash -c`` in ``code/``: ``PsStartCmd`` for role PS,
 ``WorkerStartCmd`` for WORKER, else (or when that is empty) ``StartCmd``; other roles (HEAD, DRIVER...) run
 ``StartCmd``, else ``WorkerStartCmd``. ``EncodedStartCmdInfo`` wins over ``StartCmdInfo`` (a null command
-in it counts as empty). The environment is clean (``local.base_env``) plus ``TIONE_TASK_ID``,
+in it counts as empty). The environment is clean (``runners.processes.base_env``) plus ``TIONE_TASK_ID``,
 ``TIONE_TASK_NAME``, ``TIONE_INSTANCE_ID``, ``TIONE_ROLE``, ``TIONE_ROLE_INDEX``, ``TIONE_OUTPUT_DIR``, the
 data dirs, for DDP/MPI/HOROVOD ``MASTER_ADDR=127.0.0.1``, ``MASTER_PORT``, ``WORLD_SIZE``, ``RANK`` (over
 all replicas, in ResourceConfigInfos order), for PS_WORKER ``TF_CONFIG`` (cluster by lower-case role, task
@@ -34,9 +35,10 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from ..limits import SIM_LOG_PODS
-from ..local import JobSetupError, LocalRunner, _LocalJob, _Replica, base_env, free_ports, tf_cluster
-from ..simulated import SimulatedRunner
+from ..core.limits import SIM_LOG_PODS
+from ..runners.local import LocalRunner
+from ..runners.processes import JobSetupError, base_env, free_ports, tf_cluster
+from ..runners.simulated import SimulatedRunner
 from .schema import start_commands
 from .store import TERMINAL, replicas, task_of
 
@@ -44,7 +46,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
     from pathlib import Path
 
-    from ..cos import COSResolver
+    from ..runners.cos import COSResolver
+    from ..runners.processes import LocalJob, Replica
     from .store import TaskStore
 
 RUNNING_STATES = {"SUBMITTING": "Created", "PENDING": "Created", "STARTING": "Created", "RUNNING": "Running"}
@@ -53,8 +56,8 @@ ROLE_COMMANDS = {"PS": "PsStartCmd", "WORKER": "WorkerStartCmd"}
 
 
 class RunnerStore:
-    """The TI-A runner's view of the TI-ONE store; ``wrap_up(instance id)`` runs before a run's end is
-    recorded (the local runner uploads the output there)."""
+    """The runners' view of the TI-ONE store (a ``RunStore``); ``wrap_up(instance id)`` runs before a run's
+    end is recorded (the local runner uploads the output there)."""
 
     def __init__(self, store: TaskStore, wrap_up: Any) -> None:
         self.store, self.wrap_up = store, wrap_up
@@ -85,7 +88,7 @@ class RunnerStore:
         return self.store.update(instance_id, fn)
 
     def set_message(self, instance_id: str, message: str) -> bool:
-        return True  # TI-A replica summaries mean nothing in TI-ONE
+        return True  # the runners' replica summaries mean nothing in TI-ONE
 
     def finish(self, instance_id: str, state: str, message: str) -> bool:
         """The run ended by itself (a stop is ended by ``stop_run``): SUCCEED, or FAILED with the reason."""
@@ -120,7 +123,7 @@ def _move(task: dict, sources: tuple[str, ...], target: str) -> bool:
 
 
 def runner_job(task: dict) -> dict:
-    """A task's latest instance as the TI-A runners take a job: Id and Name are the instance id."""
+    """A task's latest instance as the runners take a job: Id and Name are the instance id."""
     iid = task["LatestInstanceId"]
     sim = [
         f"{t['TagKey']}={t['TagValue']}"
@@ -194,7 +197,7 @@ class TioneLocalRunner(LocalRunner):
         if not count:
             raise JobSetupError(f"{what}: no object at or under {cos['Bucket']}/{cos['Paths'][0]}")
 
-    def _execute(self, job: dict, lj: _LocalJob) -> None:
+    def _execute(self, job: dict, lj: LocalJob) -> None:
         task, iid = job["Task"], job["Id"]
         spec = task["Spec"]
         self.store.starting(iid)  # type: ignore[attr-defined]
@@ -234,7 +237,7 @@ class TioneLocalRunner(LocalRunner):
         self._run_replicas(job, lj)
 
     @staticmethod
-    def _job_succeeded(ended: _Replica, states: dict[tuple[str, int], str]) -> bool:
+    def _job_succeeded(ended: Replica, states: dict[tuple[str, int], str]) -> bool:
         return all(state == "Succeeded" for state in states.values())
 
     def wrap_up(self, instance_id: str) -> None:
@@ -267,8 +270,7 @@ class TioneSimulatedRunner(SimulatedRunner):
     def validate(self, spec: dict) -> str | None:
         return super().validate(runner_job({"LatestInstanceId": "", "Status": "", "Spec": spec}))
 
-    @staticmethod
-    def _log_pods(job: dict) -> list[str]:
+    def _log_pods(self, job: dict) -> list[str]:
         return [pod for _, _, pod in replicas(job["Task"])][:SIM_LOG_PODS]
 
     def wrap_up(self, instance_id: str) -> None:

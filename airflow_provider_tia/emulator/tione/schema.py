@@ -12,9 +12,9 @@ import json
 import re
 from typing import Any
 
-from ..actions import coerce
-from ..errors import ApiError
-from ..limits import MAX_LIST_ITEMS, MAX_STRING_CHARS
+from ..core.errors import ApiError
+from ..core.limits import MAX_LIST_ITEMS, MAX_STRING_CHARS
+from ..core.params import coerce
 
 VERSION = "2021-11-11"
 MAX_TASK_NAME = 60

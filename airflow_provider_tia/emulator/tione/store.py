@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import ApiError
-from ..limits import MAX_LOG_LINES_PER_JOB
-from ..store import atomic_write
+from ..core.errors import ApiError
+from ..core.files import atomic_write
+from ..core.limits import MAX_LOG_LINES_PER_JOB
 
 if TYPE_CHECKING:
     import builtins

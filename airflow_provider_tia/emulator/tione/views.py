@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import time
 
-from ..timefmt import tione_detail_time, tione_list_time
+from ..core.timefmt import tione_detail_time, tione_list_time
 from .schema import START_CMD, start_commands
 from .store import TERMINAL, replicas
 

@@ -1,0 +1,203 @@
+"""What every platform's model shares: request fields (``SpecField``), the job base (``JobBase``),
+Tencent Cloud's times, and reading items out of a reply.
+
+No Airflow, no network: pure data, unit-tested without I/O.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import functools
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar, TypeVar
+
+import pendulum
+from pendulum import DateTime
+
+from airflow_provider_tia.exceptions import MalformedResponse
+
+T = TypeVar("T")
+
+# Tencent Cloud reports times in China Standard Time (UTC+8, no daylight saving) when a value has no offset.
+CHINA_STANDARD_TIME = datetime.timezone(datetime.timedelta(hours=8))
+
+
+# --------------------------------------------------------------------------------------------- times
+_GO_TIME = re.compile(
+    r"^(?P<date>\d{4}-\d{2}-\d{2})[ T](?P<time>\d{2}:\d{2}:\d{2})(?:\.(?P<frac>\d{1,9}))?"
+    r"(?:\s*(?P<offset>Z|[+-]\d{2}(?::?\d{2})?))?(?:\s+(?P<zone>[A-Za-z]{1,6}))?(?:\s+m=[+-][\d.]+)?$"
+)
+
+
+_RFC850 = re.compile(
+    r"^[A-Za-z]+,\s+(?P<day>\d{1,2})-(?P<mon>[A-Za-z]{3})-(?P<year>\d{2})\s+"
+    r"(?P<time>\d{2}:\d{2}:\d{2})(?:\s+(?P<zone>[A-Za-z]{1,6}|[+-]\d{4}))?$"
+)
+
+
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1
+    )
+}
+
+
+def parse_time(value: Any) -> DateTime | None:
+    """Parse a TI-A or TI-ONE time into an aware UTC ``pendulum.DateTime``; ``None`` when absent or unreadable.
+
+    Reads Go's ``time.String()`` layout with 0-9 fraction digits and the monotonic suffix
+    (``2018-05-23 10:00:00.000000000 +0800 CST m=+66666.666666666`` -> 2018-05-23T02:00:00Z),
+    RFC 3339 (log lines, nanoseconds and ``Z`` too), an hour-only offset (TI-ONE's
+    ``2025-05-28T18:18:33+08``), times without a zone (taken as China Standard Time, +08:00, as Tencent
+    Cloud reports them) and RFC 850 (``Wednesday, 19-Sep-18 11:01:29 CST``). The numeric offset is
+    used, never the ambiguous zone abbreviation.
+    """
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip()
+    match = _GO_TIME.match(text)
+    if match:
+        year, month, day = (int(p) for p in match["date"].split("-"))
+        hour, minute, second = (int(p) for p in match["time"].split(":"))
+        micro = int((match["frac"] or "").ljust(6, "0")[:6])
+        return _utc(year, month, day, hour, minute, second, micro, match["offset"])
+    match = _RFC850.match(text)
+    if match and match["mon"].lower() in _MONTHS:
+        zone = match["zone"]
+        hour, minute, second = (int(p) for p in match["time"].split(":"))
+        month = _MONTHS[match["mon"].lower()]
+        offset = zone if zone and zone[0] in "+-" else None
+        return _utc(2000 + int(match["year"]), month, int(match["day"]), hour, minute, second, 0, offset)
+    return None
+
+
+def _utc(
+    year: int, month: int, day: int, hour: int, minute: int, second: int, micro: int, offset: str | None
+) -> DateTime | None:
+    """The UTC moment: stdlib arithmetic, then one cheap pendulum constructor (this runs on every poll)."""
+    try:
+        moment = datetime.datetime(year, month, day, hour, minute, second, micro, tzinfo=_offset_of(offset))
+    except ValueError:
+        return None
+    moment = moment.astimezone(datetime.timezone.utc)
+    return DateTime(
+        moment.year,
+        moment.month,
+        moment.day,
+        moment.hour,
+        moment.minute,
+        moment.second,
+        moment.microsecond,
+        tzinfo=pendulum.UTC,
+    )
+
+
+def _offset_of(offset: str | None) -> datetime.tzinfo:
+    if not offset:
+        return CHINA_STANDARD_TIME
+    if offset == "Z":
+        return datetime.timezone.utc
+    digits = offset.replace(":", "")
+    minutes = int(digits[1:3]) * 60 + int(digits[3:5] or 0)
+    return datetime.timezone(datetime.timedelta(minutes=minutes if digits[0] == "+" else -minutes))
+
+
+def iso_time(moment: DateTime | None) -> str | None:
+    """A moment as ISO 8601 in UTC (``2025-05-28T10:18:33Z``), for XCom."""
+    return moment.isoformat().replace("+00:00", "Z") if moment else None
+
+
+# ---------------------------------------------------------------------------------------------- spec
+@dataclasses.dataclass(frozen=True)
+class SpecField:
+    """One CreateJob parameter: the operator keyword, the API name, its kind and its documentation.
+
+    This table drives ``JobSpec`` validation, ``to_api()``, the operator's keywords and template
+    fields, and the parameter list of the operator's docstring. A platform's table may carry its own
+    validator (``check(value, path) -> value``, TI-ONE) instead of the ``kind``'s built-in one (TI-A).
+    """
+
+    attr: str
+    api: str
+    kind: str  # "str", "list", "count", "bool" (TI-A); TI-ONE: a description of the value
+    doc: str
+    required: bool = False
+    custom_only: bool = False
+    check: Callable[[Any, str], Any] | None = dataclasses.field(default=None, compare=False)
+
+
+class JobBase:
+    """What every platform's job model shares: the outcome (from ``state_name`` and two sets of
+    state names) and the times of its reply (``raw``)."""
+
+    SUCCESS: ClassVar[frozenset[str]] = frozenset()
+    FAILURE: ClassVar[frozenset[str]] = frozenset()
+    raw: Mapping[str, Any]
+
+    @functools.cached_property
+    def create_time(self) -> DateTime | None:
+        return parse_time(self.raw.get("CreateTime"))
+
+    @functools.cached_property
+    def start_time(self) -> DateTime | None:
+        return parse_time(self.raw.get("StartTime"))
+
+    @functools.cached_property
+    def end_time(self) -> DateTime | None:
+        return parse_time(self.raw.get("EndTime"))
+
+    @property
+    def state_name(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.succeeded or self.failed
+
+    @property
+    def succeeded(self) -> bool:
+        return self.state_name in self.SUCCESS
+
+    @property
+    def failed(self) -> bool:
+        return self.state_name in self.FAILURE
+
+
+def json_safe_dict(raw: Mapping[str, Any], time_fields: Sequence[str]) -> dict[str, Any]:
+    """A reply object for XCom: its JSON-safe fields, and ``time_fields`` as ISO 8601 (UTC) or None."""
+    out: dict[str, Any] = {k: v for k, v in raw.items() if _json_safe(v)}
+    for key in time_fields:
+        out[key] = iso_time(parse_time(raw.get(key)))
+    return out
+
+
+def _json_safe(value: Any) -> bool:
+    if value is None or isinstance(value, str | int | float | bool):
+        return True
+    if isinstance(value, list | tuple):
+        return all(_json_safe(v) for v in value)
+    if isinstance(value, Mapping):
+        return all(isinstance(k, str) and _json_safe(v) for k, v in value.items())
+    return False
+
+
+def reply_item(action: str, response: Mapping[str, Any], key: str, parse: Callable[[Any], T]) -> T:
+    """``parse(response[key])``; a missing or unreadable object is ``MalformedResponse`` naming the action."""
+    request_id = response.get("RequestId")
+    if response.get(key) is None:
+        raise MalformedResponse(f"{action}: the reply has no {key}", request_id=request_id)
+    try:
+        return parse(response[key])
+    except MalformedResponse as error:
+        raise MalformedResponse(f"{action}: {error.message}", request_id=request_id) from None
+
+
+def reply_items(action: str, response: Mapping[str, Any], key: str, parse: Callable[[Any], T]) -> list[T]:
+    """``parse`` of each item of the list ``response[key]`` (null is an empty list)."""
+    items = response.get(key) or []
+    if not isinstance(items, list):
+        raise MalformedResponse(f"{action}: {key} is not a list", request_id=response.get("RequestId"))
+    return [parse(item) for item in items]

@@ -1,0 +1,472 @@
+"""TI-A's jobs as data: the CreateJob request (``JobSpec``, built from rendered operator arguments),
+the reply (``Job``), its states, and QueryLogs' lines and time zone.
+
+No Airflow, no network: everything here is unit-tested without I/O.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import re
+from collections.abc import Mapping, Sequence
+from enum import Enum
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_tia.exceptions import JobSpecError, MalformedResponse
+from airflow_provider_tia.models.common import (
+    CHINA_STANDARD_TIME,
+    JobBase,
+    SpecField,
+    json_safe_dict,
+    parse_time,
+)
+
+if TYPE_CHECKING:
+    from pendulum import DateTime
+
+CUSTOM_TIERS = ("Custom", "CUSTOM")
+# TI-A runs jobs as Kubernetes pods named `<job>-<replica>-<n>`, so job names are DNS-1123 labels.
+# Matched with fullmatch: `$` would also accept a trailing newline ("job\n").
+_NAME_PATTERN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+MAX_NAME_LENGTH = 63
+# Machine types read <cpu>U<memory GB>G<gpus>P, e.g. 1U1G0P, 16U48G1P.
+# ASCII digits only (`\d` would accept "١U1G0P"), matched with fullmatch (no trailing newline).
+_MACHINE_TYPE = re.compile(r"[0-9]+U[0-9]+G[0-9]+P")
+
+
+class JobState(str, Enum):
+    """Documented TI-A job states (``Created -> Running -> Succeeded | Failed``)."""
+
+    CREATED = "Created"
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+
+
+# The official ListJobs example spells success "Succeed": read both.
+_STATE_ALIASES = {"succeed": JobState.SUCCEEDED, "success": JobState.SUCCEEDED}
+
+
+def parse_state(value: Any) -> JobState | str | None:
+    """Map a reply's State to ``JobState``; unknown states are kept as their string, never an error."""
+    if value is None or value == "":
+        return None
+    text = str(value)
+    for state in JobState:
+        if state.value.lower() == text.lower():
+            return state
+    return _STATE_ALIASES.get(text.lower(), text)
+
+
+def format_query_time(moment: DateTime, zone: datetime.tzinfo = CHINA_STANDARD_TIME) -> str:
+    """Format a moment for QueryLogs' StartTime/EndTime (``2019-01-01 00:00:00``, read in ``zone``)."""
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
+
+
+@dataclasses.dataclass
+class QueryLogsZone:
+    """How the service reads QueryLogs' zone-less StartTime/EndTime: UTC, +08:00, or not known yet.
+
+    The contract leaves it open. Until it is known, windows are sent so that both readings cover
+    the wanted interval: the start written in UTC (the earlier text) and the end in +08:00 (the
+    later text). Under the +08:00 reading such a start reaches 8 hours back, so lines older than the
+    asked start come back: that proves the reading, and later windows are exact. Under the UTC
+    reading no such line can come back and the wider end costs nothing.
+
+    Example::
+
+        zone = QueryLogsZone()
+        start_text, end_text = zone.window(start, end)
+        zone.learn(start, [line.time for line in lines])
+    """
+
+    reading: str | None = None  # "utc", "+08:00" or None (unknown)
+
+    def window(self, start: DateTime, end: DateTime) -> tuple[str, str]:
+        if self.reading == "utc":
+            return format_query_time(start, datetime.timezone.utc), format_query_time(
+                end, datetime.timezone.utc
+            )
+        if self.reading == "+08:00":
+            return format_query_time(start), format_query_time(end)
+        return format_query_time(start, datetime.timezone.utc), format_query_time(end)
+
+    def learn(self, start: DateTime, times: Sequence[DateTime | None]) -> None:
+        """Settle the reading from the lines a window returned (windows have 1 s resolution)."""
+        window_start = start.replace(microsecond=0)  # what the UTC reading would have started from
+        if self.reading is None and any(t is not None and t < window_start for t in times):
+            self.reading = "+08:00"
+
+
+SPEC_FIELDS: tuple[SpecField, ...] = (
+    SpecField(
+        "name", "Name", "str", "Job name: a DNS-1123 label (lowercase letters, digits, '-'; <= 63).", True
+    ),
+    SpecField(
+        "cluster",
+        "Cluster",
+        "str",
+        "Cluster that runs the job, e.g. ``ap-beijing`` or ``cls-xxxxxxxx``.",
+        True,
+    ),
+    SpecField("runtime_version", "RuntimeVersion", "str", "Runtime, e.g. ``tia-1.7.0``.", True),
+    SpecField("package_dir", "PackageDir", "list", "Mounted paths (NFS, CFS or COS addresses)."),
+    SpecField("command", "Command", "list", "Start command, e.g. ``['python']``."),
+    SpecField("args", "Args", "list", "Start arguments, e.g. ``['train.py', '--epochs', '3']``."),
+    SpecField("scale_tier", "ScaleTier", "str", "``Custom`` (or ``CUSTOM``) enables the five fields below."),
+    SpecField("master_type", "MasterType", "str", "Master machine type, e.g. ``1U1G0P``.", custom_only=True),
+    SpecField(
+        "worker_type",
+        "WorkerType",
+        "str",
+        "Worker machine type (needed when worker_count > 0).",
+        custom_only=True,
+    ),
+    SpecField(
+        "parameter_server_type",
+        "ParameterServerType",
+        "str",
+        "Parameter-server machine type (needed when parameter_server_count > 0).",
+        custom_only=True,
+    ),
+    SpecField(
+        "worker_count",
+        "WorkerCount",
+        "count",
+        "Number of workers (text such as ``'3'`` is converted).",
+        custom_only=True,
+    ),
+    SpecField(
+        "parameter_server_count",
+        "ParameterServerCount",
+        "count",
+        "Number of parameter servers.",
+        custom_only=True,
+    ),
+    SpecField("debug", "Debug", "bool", "Debug mode (text such as ``'true'`` is converted)."),
+    SpecField("runtime_conf", "RuntimeConf", "list", "Extra runtime configuration entries."),
+)
+API_NAMES: dict[str, str] = {f.attr: f.api for f in SPEC_FIELDS}
+
+
+@dataclasses.dataclass(frozen=True)
+class JobSpec:
+    """Every CreateJob parameter, validated on construction.
+
+    Example::
+
+        spec = JobSpec(name="test-job", cluster="ap-beijing", runtime_version="tia-1.7.0",
+                       command=["python"], args=["train.py"], scale_tier="Custom",
+                       master_type="1U1G0P", worker_type="1U1G0P", worker_count=2)
+        spec.to_api()  # {"Name": "test-job", ..., "WorkerCount": 2}
+
+    A bad value raises ``JobSpecError`` naming the parameter (``worker_count (WorkerCount) ...``).
+    """
+
+    name: str
+    cluster: str
+    runtime_version: str
+    package_dir: list[str] | None = None
+    command: list[str] | None = None
+    args: list[str] | None = None
+    scale_tier: str | None = None
+    master_type: str | None = None
+    worker_type: str | None = None
+    parameter_server_type: str | None = None
+    worker_count: int | None = None
+    parameter_server_count: int | None = None
+    debug: bool | None = None
+    runtime_conf: list[str] | None = None
+
+    def __post_init__(self) -> None:
+        for field in SPEC_FIELDS:
+            value = getattr(self, field.attr)
+            checked = _check_value(field, value)
+            if checked is not value:
+                object.__setattr__(self, field.attr, checked)
+        _check_name(self.name)
+        _check_scale(self)
+
+    @classmethod
+    def from_kwargs(cls, **kwargs: Any) -> JobSpec:
+        """Build from keyword arguments, refusing unknown ones by name."""
+        unknown = sorted(set(kwargs) - set(API_NAMES))
+        if unknown:
+            raise JobSpecError(unknown[0], f"is not a CreateJob parameter (known: {', '.join(API_NAMES)})")
+        for required in ("name", "cluster", "runtime_version"):
+            kwargs.setdefault(required, None)
+        return cls(**kwargs)
+
+    @property
+    def is_custom(self) -> bool:
+        return self.scale_tier in CUSTOM_TIERS
+
+    def with_name(self, name: str) -> JobSpec:
+        """The same spec under another job name (validated)."""
+        return dataclasses.replace(self, name=name)
+
+    def to_api(self) -> dict[str, Any]:
+        """The CreateJob request body: the API's field names, unset optionals omitted."""
+        body: dict[str, Any] = {}
+        for field in SPEC_FIELDS:
+            value = getattr(self, field.attr)
+            if value is not None:
+                body[field.api] = list(value) if field.kind == "list" else value
+        return body
+
+    def matches(self, job: Job) -> bool:
+        """Whether an existing job was created from this spec (used to reconcile a lost CreateJob reply)."""
+        raw = job.raw
+        for api_name, value in self.to_api().items():
+            if api_name in raw and raw[api_name] is not None:
+                theirs = raw[api_name]
+                if api_name == "ScaleTier":
+                    theirs, value = str(theirs).lower(), str(value).lower()
+                if theirs != value:
+                    return False
+        return True
+
+
+def _check_value(field: SpecField, value: Any) -> Any:
+    if value is None:
+        if field.required:
+            raise JobSpecError(field.attr, "is required", api_name=field.api)
+        return None
+    if field.kind == "str":
+        if not isinstance(value, str):
+            raise JobSpecError(
+                field.attr, f"must be a string, got {type(value).__name__}", api_name=field.api
+            )
+        if not value.strip():
+            raise JobSpecError(field.attr, "must not be empty", api_name=field.api)
+        return value
+    if field.kind == "list":
+        if isinstance(value, str | bytes) or not isinstance(value, Sequence):
+            raise JobSpecError(
+                field.attr,
+                f"must be a list of strings, got {type(value).__name__} {value!r:.60}"
+                + (f"; write [{value!r:.60}]" if isinstance(value, str) else ""),
+                api_name=field.api,
+            )
+        for index, item in enumerate(value):
+            if not isinstance(item, str):
+                raise JobSpecError(
+                    field.attr,
+                    f"item {index} must be a string, got {type(item).__name__} {item!r:.60}",
+                    api_name=field.api,
+                )
+        if field.attr in ("package_dir", "command") and any(not item.strip() for item in value):
+            raise JobSpecError(field.attr, "must not contain empty strings", api_name=field.api)
+        return list(value)
+    if field.kind == "count":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise JobSpecError(
+                field.attr,
+                f"must be a non-negative integer, got {type(value).__name__} {value!r:.60}",
+                api_name=field.api,
+            )
+        if value < 0:
+            raise JobSpecError(field.attr, f"must be a non-negative integer, got {value}", api_name=field.api)
+        return value
+    if not isinstance(value, bool):
+        raise JobSpecError(
+            field.attr, f"must be true or false, got {type(value).__name__}", api_name=field.api
+        )
+    return value
+
+
+def _check_name(name: str) -> None:
+    if len(name) > MAX_NAME_LENGTH or not _NAME_PATTERN.fullmatch(name):
+        raise JobSpecError(
+            "name",
+            f"{name!r:.80} is not a valid job name: use at most {MAX_NAME_LENGTH} lowercase letters, digits "
+            "and '-', starting and ending with a letter or digit",
+            api_name="Name",
+        )
+
+
+def _check_scale(spec: JobSpec) -> None:
+    tier = spec.scale_tier
+    if tier is not None and tier not in CUSTOM_TIERS and tier.lower() == "custom":
+        raise JobSpecError(
+            "scale_tier", f"must be spelled 'Custom' or 'CUSTOM', got {tier!r}", api_name="ScaleTier"
+        )
+    custom_fields = [f for f in SPEC_FIELDS if f.custom_only]
+    if not spec.is_custom:
+        for field in custom_fields:
+            if getattr(spec, field.attr) is not None:
+                raise JobSpecError(
+                    field.attr,
+                    f"is only valid when scale_tier is 'Custom' (scale_tier is {tier!r})",
+                    api_name=field.api,
+                )
+        return
+    if spec.master_type is None:
+        raise JobSpecError("master_type", "is required when scale_tier is 'Custom'", api_name="MasterType")
+    for field in custom_fields:
+        value = getattr(spec, field.attr)
+        if field.kind == "str" and value is not None and not _MACHINE_TYPE.fullmatch(value):
+            raise JobSpecError(
+                field.attr,
+                f"{value!r:.40} is not a machine type like 1U1G0P (<cpu>U<memory GB>G<gpus>P)",
+                api_name=field.api,
+            )
+    if (spec.worker_count or 0) > 0 and spec.worker_type is None:
+        raise JobSpecError("worker_type", "is required when worker_count > 0", api_name="WorkerType")
+    if (spec.parameter_server_count or 0) > 0 and spec.parameter_server_type is None:
+        raise JobSpecError(
+            "parameter_server_type",
+            "is required when parameter_server_count > 0",
+            api_name="ParameterServerType",
+        )
+
+
+# ----------------------------------------------------------------------------------------------- job
+def job_key(name: str, cluster: str, job_id: str | None = None) -> dict[str, str]:
+    """The JSON-safe key of a TI-A job (``JobControl``, trigger events): name and cluster, and its Id."""
+    return {"name": name, "cluster": cluster, **({"id": job_id} if job_id else {})}
+
+
+def job_label(name: str, cluster: str | None) -> str:
+    return f"TI-A job {name}" + (f" in {cluster}" if cluster else "")
+
+
+_JOB_TIMES = ("CreateTime", "StartTime", "EndTime", "DelTime")
+
+
+@dataclasses.dataclass(frozen=True)
+class Job(JobBase):
+    """A TI-A job as read from CreateJob, DescribeJob or ListJobs.
+
+    Example::
+
+        job = Job.from_api(reply["Response"]["Job"])
+        job.state, job.is_terminal, job.create_time  # JobState.CREATED, False, DateTime(...)
+    """
+
+    SUCCESS = frozenset({JobState.SUCCEEDED.value})
+    FAILURE = frozenset({JobState.FAILED.value})
+
+    name: str
+    cluster: str | None
+    state: JobState | str | None
+    message: str | None
+    raw: Mapping[str, Any]
+
+    @classmethod
+    def from_api(cls, data: Any) -> Job:
+        """Parse a reply's Job object; a reply that is not one raises ``MalformedResponse``."""
+        if not isinstance(data, Mapping):
+            raise MalformedResponse(f"expected a Job object in the reply, got {type(data).__name__}")
+        name = data.get("Name")
+        if not isinstance(name, str) or not name:
+            raise MalformedResponse("the reply's Job has no Name")
+        cluster = data.get("Cluster")
+        message = data.get("Message")
+        return cls(
+            name=name,
+            cluster=cluster if isinstance(cluster, str) else None,
+            state=parse_state(data.get("State")),
+            message=message if isinstance(message, str) else None,
+            raw=dict(data),
+        )
+
+    @property
+    def label(self) -> str:
+        """How messages name the job: ``TI-A job test-job in ap-beijing``."""
+        return job_label(self.name, self.cluster)
+
+    @property
+    def state_name(self) -> str:
+        """The state as text (``Created`` when a fresh CreateJob reply carries none)."""
+        if self.state is None:
+            return JobState.CREATED.value
+        return self.state.value if isinstance(self.state, JobState) else str(self.state)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe dict for XCom: the API's field names, times as ISO-8601 UTC, State normalised."""
+        return {**json_safe_dict(self.raw, _JOB_TIMES), "State": self.state_name}
+
+
+# ---------------------------------------------------------------------------------------------- logs
+@dataclasses.dataclass(frozen=True)
+class LogLine:
+    """One QueryLogs line."""
+
+    time: DateTime | None
+    pod_name: str
+    container_name: str
+    text: str
+    raw_time: str
+
+    @classmethod
+    def from_api(cls, data: Any) -> LogLine:
+        if not isinstance(data, Mapping):
+            raise MalformedResponse(f"expected a Log object in QueryLogs' reply, got {type(data).__name__}")
+        raw_time = str(data.get("Time") or "")
+        return cls(
+            time=parse_time(raw_time),
+            pod_name=str(data.get("PodName") or ""),
+            container_name=str(data.get("ContainerName") or ""),
+            text=str(data.get("Log") if data.get("Log") is not None else "").rstrip("\n"),
+            raw_time=raw_time,
+        )
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        """Identity of a line, used to print each line once across overlapping query windows."""
+        return (self.raw_time, self.pod_name, self.container_name, self.text)
+
+    def format(self) -> str:
+        return f"[{self.pod_name}] {self.text}"
+
+
+# ------------------------------------------------------------------- rendered operator arguments
+COUNT_FIELDS = tuple(f.attr for f in SPEC_FIELDS if f.kind == "count")
+
+
+BOOL_FIELDS = tuple(f.attr for f in SPEC_FIELDS if f.kind == "bool")
+
+
+_TRUE = {"true", "yes", "1", "on"}
+
+
+_FALSE = {"false", "no", "0", "off"}
+
+
+def coerce(parameter: str, value: Any) -> Any:
+    """Turn a count or flag rendered as text (``"3"``, ``"true"``) into its type; other values pass.
+
+    Example::
+
+        coerce("worker_count", " 3 ")  # 3
+        coerce("worker_count", "three")  # JobSpecError: Invalid parameter worker_count (WorkerCount): ...
+    """
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if parameter in COUNT_FIELDS:
+        if re.fullmatch(r"\d+", text):
+            return int(text)
+        raise JobSpecError(
+            parameter,
+            f"must be a non-negative integer, got the string {value!r:.60} (after rendering templates)",
+            api_name=API_NAMES[parameter],
+        )
+    if parameter in BOOL_FIELDS:
+        if text.lower() in _TRUE:
+            return True
+        if text.lower() in _FALSE:
+            return False
+        raise JobSpecError(
+            parameter,
+            f"must be true or false, got the string {value!r:.60} (after rendering templates)",
+            api_name=API_NAMES[parameter],
+        )
+    return value
+
+
+def build_spec(values: Mapping[str, Any]) -> JobSpec:
+    """A validated ``JobSpec`` from rendered operator values (``JobSpecError`` names the parameter)."""
+    return JobSpec.from_kwargs(**{key: coerce(key, value) for key, value in values.items()})

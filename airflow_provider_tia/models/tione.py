@@ -1,0 +1,436 @@
+"""TI-ONE's training tasks as data: the CreateTrainingTask request (``TrainingTaskSpec``) and the reply
+(``TrainingTask``: DescribeTrainingTask's Detail or a DescribeTrainingTasks item), its statuses and times.
+
+``TRAINING_SPEC_FIELDS`` is the one table of the request: the keyword (snake_case), the API name, a
+doc line and a validator (``models.checks``). Nested objects are plain dicts with the API's field
+names, validated after rendering; a bad value raises ``JobSpecError`` naming its path. Replies are
+read leniently (``+08``, no zone = UTC+8, RFC 3339 with nanoseconds); ``""`` counts as unset, like null.
+No Airflow, no network.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from airflow_provider_tia.exceptions import JobSpecError, MalformedResponse
+from airflow_provider_tia.models import checks as c
+from airflow_provider_tia.models.common import JobBase, SpecField, json_safe_dict
+from airflow_provider_tia.secrets import register_secrets
+
+MAX_NAME_LENGTH = 60
+# Chinese/English letters, digits, '_' and '-', starting with a letter or digit. fullmatch: a `$`
+# would also accept a trailing newline.
+NAME_PATTERN = re.compile(r"[A-Za-z0-9\u4e00-\u9fff][A-Za-z0-9_\u4e00-\u9fff-]*")
+NAME_RULES = "use letters (Chinese or English), digits, '_' and '-', starting with a letter or digit"
+CHARGE_TYPES = ("PREPAID", "POSTPAID_BY_HOUR")
+IMAGE_TYPES = ("TCR", "CCR", "PreSet", "PRE_SET", "CUSTOM")
+MAX_DATA_CONFIGS = 10
+# The roles of ResourceConfigInfo.Role: those CreateTrainingTask documents, and HEAD, which Tencent's own
+# client sends for RAY; a misspelt one (WROKER) is refused before any call. (Which roles each TrainingMode
+# takes is not documented: the service decides that.)
+ROLES = ("WORKER", "PS", "DRIVER", "EXECUTOR", "HEAD")
+
+
+def _one_path(cos: dict[str, Any], path: str) -> None:
+    if len(cos["Paths"]) != 1:
+        c.fail(f"{path}.Paths", f"must hold exactly one path (TI-ONE supports one), got {len(cos['Paths'])}")
+
+
+_STR = c.text()
+COS_PATH = c.model(
+    "CosPathInfo", "Bucket Region Paths", _one_path, Bucket=_STR, Region=_STR, Paths=c.items(_STR)
+)
+RESOURCE_CONFIG_INFO = c.model(
+    "ResourceConfigInfo",
+    "Role InstanceNum",
+    Role=c.text(choices=ROLES),
+    Cpu=c.integer(low=0),
+    Memory=c.integer(low=0),
+    GpuType=_STR,
+    Gpu=c.integer(low=0),
+    InstanceType=_STR,
+    InstanceNum=c.integer(low=1),
+    InstanceTypeAlias=_STR,
+    RDMAConfig=c.model("RDMAConfig", Enable=c.boolean),
+)
+TAG = c.model("Tag", "TagKey TagValue", TagKey=_STR, TagValue=_STR)
+ENV_VAR = c.model("EnvVar", "Name", Name=_STR, Value=c.secret, IsPrivate=c.boolean)
+IMAGE_SECRET = c.model("ImageSecret", KeyId=_STR, Username=_STR, Password=c.secret, SecretId=_STR)
+IMAGE_INFO = c.model(
+    "ImageInfo",
+    "ImageType ImageUrl",
+    ImageType=c.text(choices=IMAGE_TYPES),
+    ImageUrl=_STR,
+    RegistryRegion=_STR,
+    RegistryId=_STR,
+    AllowSaveAllContent=c.boolean,
+    ImageName=_STR,
+    SupportDataPipeline=c.boolean,
+    ImageSecret=IMAGE_SECRET,
+)
+START_CMD_INFO = c.model("StartCmdInfo", StartCmd=_STR, PsStartCmd=_STR, WorkerStartCmd=_STR)
+_ID_PATH = {"Id": _STR, "Path": _STR}
+DATA_CONFIG = c.model(
+    "DataConfig",
+    MappingPath=_STR,
+    DataSourceUsage=_STR,
+    DataSourceType=_STR,
+    DataSetSource=c.model("DataSetConfig", "Id", Id=_STR),
+    COSSource=COS_PATH,
+    CFSSource=c.model(
+        "CFSConfig", "Id Path", MountType=_STR, Protocol=_STR, IsPresetStorage=c.boolean, **_ID_PATH
+    ),
+    HDFSSource=c.model("HDFSConfig", "Id Path", **_ID_PATH),
+    GooseFSSource=c.model("GooseFS", Type=_STR, NameSpace=_STR, MountOptions=_STR, **_ID_PATH),
+    CFSTurboSource=c.model("CFSTurbo", **_ID_PATH),
+    LocalDiskSource=c.model("LocalDisk", InstanceId=_STR, LocalPath=_STR),
+    CBSSource=c.model("CBSConfig", VolumeSizeInGB=c.integer(low=1)),
+    HostPathSource=c.model("HostPath", Path=_STR),
+    PublicDataSource=c.model("PublicDataSourceFS", DataSourceId=_STR, SubPath=_STR),
+    ReadOnly=c.boolean,
+)
+LOG_CONFIG = c.model("LogConfig", "LogsetId TopicId", LogsetId=_STR, TopicId=_STR)
+ENCODED_START_CMD_INFO = c.model("EncodedStartCmdInfo", "StartCmdInfo", StartCmdInfo=_STR)
+CODE_REPO = c.model("CodeRepoConfig", "Id TargetPath", Id=_STR, TargetPath=_STR)
+EXPOSE_NETWORK_CONFIG = c.model(
+    "ExposeNetworkConfig",
+    SSHConfig=c.model(
+        "SSHConfig",
+        Enable=c.boolean,
+        PublicKey=_STR,
+        Port=c.integer(low=1, high=65535),
+        LoginCommand=_STR,
+        IsAddressChanged=c.boolean,
+        PodSSHInfo=lambda value, path: value,  # reply-only detail, passed through
+    ),
+    ExposePortConfig=c.model("ExposePortConfig", Enable=c.boolean, VpcId=_STR, ClbId=_STR, ClbHost=_STR),
+)
+TRAIN_TOOL_CONFIG = c.model(
+    "TrainToolConfig",
+    EnableHangMonitor=c.boolean,
+    HangMonitorNodes=c.items(_STR),
+    LogHangTimeoutInMinute=c.integer(low=1, high=14400),
+)
+RESOURCE_SUPPLY_ATTRIBUTE = c.model("ResourceSupplyAttribute", SupplyType=_STR, ClusterType=_STR)
+
+# Every CreateTrainingTask request field (a test compares this with the SDK's request model).
+TRAINING_SPEC_FIELDS: tuple[SpecField, ...] = tuple(
+    SpecField(attr, api, kind, doc, required=required, check=check)
+    for attr, api, kind, doc, required, check in (
+        ("name", "Name", "str", "Task name: <= 60 letters (Chinese/English), digits, '_', '-'; starts with a letter or digit.", True, c.text(max_len=MAX_NAME_LENGTH, pattern=NAME_PATTERN, rules=NAME_RULES)),
+        ("charge_type", "ChargeType", "str", "``POSTPAID_BY_HOUR`` (pay-as-you-go) or ``PREPAID`` (needs resource_group_id).", True, c.text(choices=CHARGE_TYPES)),
+        ("resource_config_infos", "ResourceConfigInfos", "list[dict]", "Resources per role, e.g. ``[{'Role': 'WORKER', 'InstanceType': 'TI.S.MEDIUM.POST', 'InstanceNum': 1}]``.", True, c.items(RESOURCE_CONFIG_INFO, min_items=1, what="roles")),
+        ("ti_project_id", "TiProjectId", "str", "TI workspace (omit for the default one).", False, _STR),
+        ("framework_name", "FrameworkName", "str", "Framework, e.g. ``PYTORCH``, ``TENSORFLOW``.", False, _STR),
+        ("framework_version", "FrameworkVersion", "str", "Framework version, e.g. ``1.9``.", False, _STR),
+        ("framework_environment", "FrameworkEnvironment", "str", "Preset environment, e.g. ``torch1.9-py3.8-cuda11.1-gpu``.", False, _STR),
+        ("resource_group_id", "ResourceGroupId", "str", "Prepaid resource group (with charge_type ``PREPAID``).", False, _STR),
+        ("tags", "Tags", "dict | list[dict]", "Tags: a dict, or the API's ``[{'TagKey': ..., 'TagValue': ...}]``.", False, c.pairs(c.items(TAG), "TagKey", "TagValue")),
+        ("image_info", "ImageInfo", "dict", "Custom image: ``{'ImageType': 'CCR', 'ImageUrl': ...}``.", False, IMAGE_INFO),
+        ("code_package_path", "CodePackagePath", "dict", "Code package on COS: ``{'Bucket', 'Region', 'Paths': [one path]}``.", False, COS_PATH),
+        ("start_cmd_info", "StartCmdInfo", "dict", "Start commands per role: ``{'StartCmd', 'PsStartCmd', 'WorkerStartCmd'}``.", False, START_CMD_INFO),
+        ("training_mode", "TrainingMode", "str", "e.g. ``PS_WORKER``, ``DDP``, ``MPI``, ``HOROVOD``.", False, _STR),
+        ("data_configs", "DataConfigs", "list[dict]", f"Input data (at most {MAX_DATA_CONFIGS} DataConfig objects).", False, c.items(DATA_CONFIG, max_items=MAX_DATA_CONFIGS, what="data configs")),
+        ("vpc_id", "VpcId", "str", "VPC to attach.", False, _STR),
+        ("subnet_id", "SubnetId", "str", "Subnet to attach.", False, _STR),
+        ("output_path", "Output", "dict", "Output on COS: ``{'Bucket', 'Region', 'Paths': [one path]}``.", False, COS_PATH),
+        ("log_config", "LogConfig", "dict", "CLS delivery: ``{'LogsetId', 'TopicId'}``.", False, LOG_CONFIG),
+        ("tuning_parameters", "TuningParameters", "str", "Hyperparameters (<= 2048 characters; a dict is written as JSON).", False, c.json_text(max_len=2048)),
+        ("log_enable", "LogEnable", "bool", "Whether the task reports logs.", False, c.boolean),
+        ("remark", "Remark", "str", "Remark (<= 1024 characters).", False, c.text(max_len=1024)),
+        ("data_source", "DataSource", "str", "DATASET, COS, CFS, CFSTurbo, HDFS or GooseFSx.", False, _STR),
+        ("callback_url", "CallbackUrl", "str", "URL for the service's asynchronous callbacks.", False, _STR),
+        ("encoded_start_cmd_info", "EncodedStartCmdInfo", "dict", "Base64 start commands ``{'StartCmdInfo': ...}``; wins over start_cmd_info.", False, ENCODED_START_CMD_INFO),
+        ("code_repos", "CodeRepos", "list[dict]", "Code repositories ``[{'Id', 'TargetPath'}]``.", False, c.items(CODE_REPO)),
+        ("expose_network_config", "ExposeNetworkConfig", "dict", "SSH / port exposure.", False, EXPOSE_NETWORK_CONFIG),
+        ("envs", "Envs", "dict | list[dict]", "Environment variables: a dict, or ``[{'Name', 'Value'}]`` (values are masked as secrets).", False, c.pairs(c.items(ENV_VAR), "Name", "Value")),
+        ("train_tool_config", "TrainToolConfig", "dict", "Hang detection (LogHangTimeoutInMinute in [1, 14400]).", False, TRAIN_TOOL_CONFIG),
+        ("resource_supply_attribute", "ResourceSupplyAttribute", "dict", "``{'SupplyType': 'TIDE'|'SPOT'|'', 'ClusterType'}``.", False, RESOURCE_SUPPLY_ATTRIBUTE),
+        ("queues", "Queues", "list[str]", "Queue IDs, e.g. ``['q-bj-2f0a9dca']``.", False, c.items(_STR)),
+    )
+)  # fmt: skip
+TRAINING_API_NAMES: dict[str, str] = {f.attr: f.api for f in TRAINING_SPEC_FIELDS}
+
+
+def start_cmd_info(cmd: str) -> dict[str, str]:
+    """StartCmdInfo for one command: in StartCmd and WorkerStartCmd, so it runs whichever the service reads."""
+    return {"StartCmd": cmd, "PsStartCmd": "", "WorkerStartCmd": cmd}
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingTaskSpec:
+    """Every CreateTrainingTask field, validated (and converted) on construction.
+
+    Example::
+
+        spec = TrainingTaskSpec(
+            name="resnet-ddp", charge_type="POSTPAID_BY_HOUR",
+            resource_config_infos=[{"Role": "WORKER", "InstanceType": "TI.S.MEDIUM.POST", "InstanceNum": "2"}],
+            start_cmd="python train.py", envs={"EPOCHS": "3"}, tags={"team": "ml"},
+        )
+        spec.to_request()  # {"Name": "resnet-ddp", ..., "Envs": [{"Name": "EPOCHS", "Value": "3"}]}
+
+    ``start_cmd`` (one command for every role) is refused together with start_cmd_info or
+    encoded_start_cmd_info. Env values and image passwords are registered as secrets.
+    """
+
+    name: str
+    charge_type: str
+    resource_config_infos: list[dict[str, Any]]
+    ti_project_id: str | None = None
+    framework_name: str | None = None
+    framework_version: str | None = None
+    framework_environment: str | None = None
+    resource_group_id: str | None = None
+    tags: list[dict[str, str]] | dict[str, str] | None = None
+    image_info: dict[str, Any] | None = dataclasses.field(default=None, repr=False)
+    code_package_path: dict[str, Any] | None = None
+    start_cmd_info: dict[str, str] | None = None
+    training_mode: str | None = None
+    data_configs: list[dict[str, Any]] | None = None
+    vpc_id: str | None = None
+    subnet_id: str | None = None
+    output_path: dict[str, Any] | None = None
+    log_config: dict[str, str] | None = None
+    tuning_parameters: str | dict[str, Any] | None = None
+    log_enable: bool | str | None = None
+    remark: str | None = None
+    data_source: str | None = None
+    callback_url: str | None = None
+    encoded_start_cmd_info: dict[str, str] | None = None
+    code_repos: list[dict[str, str]] | None = None
+    expose_network_config: dict[str, Any] | None = None
+    envs: list[dict[str, Any]] | dict[str, str] | None = dataclasses.field(default=None, repr=False)
+    train_tool_config: dict[str, Any] | None = None
+    resource_supply_attribute: dict[str, str] | None = None
+    queues: list[str] | None = None
+    start_cmd: dataclasses.InitVar[str | None] = None
+
+    def __post_init__(self, start_cmd: str | None) -> None:
+        if start_cmd is not None:
+            if self.start_cmd_info is not None or self.encoded_start_cmd_info is not None:
+                raise JobSpecError(
+                    "start_cmd", "is refused together with start_cmd_info or encoded_start_cmd_info: pass one"
+                )
+            object.__setattr__(self, "start_cmd_info", start_cmd_info(c.text()(start_cmd, "start_cmd")))
+        for field in TRAINING_SPEC_FIELDS:
+            value = getattr(self, field.attr)
+            if value is None:
+                if field.required:
+                    raise JobSpecError(field.attr, "is required", api_name=field.api)
+                continue
+            object.__setattr__(self, field.attr, _checked(field, value))
+        if self.charge_type == "PREPAID" and not self.resource_group_id:
+            raise JobSpecError(
+                "resource_group_id", "is required when charge_type is PREPAID", api_name="ResourceGroupId"
+            )
+        image_secret = (self.image_info or {}).get("ImageSecret") or {}
+        register_secrets(*(env.get("Value") for env in self.envs or ()), image_secret.get("Password"))  # type: ignore[union-attr]
+
+    @classmethod
+    def from_kwargs(cls, **kwargs: Any) -> TrainingTaskSpec:
+        """Build from keyword arguments (``start_cmd`` too), refusing unknown ones by name."""
+        unknown = sorted(set(kwargs) - set(TRAINING_API_NAMES) - {"start_cmd"})
+        if unknown:
+            raise JobSpecError(unknown[0], "is not a CreateTrainingTask parameter")
+        for field in TRAINING_SPEC_FIELDS:
+            if field.required:
+                kwargs.setdefault(field.attr, None)
+        return cls(**kwargs)
+
+    def to_request(self) -> dict[str, Any]:
+        """The CreateTrainingTask request body: API field names, unset fields left out."""
+        values = {f.api: getattr(self, f.attr) for f in TRAINING_SPEC_FIELDS}
+        return copy.deepcopy({api: value for api, value in values.items() if value is not None})
+
+    def with_tags(self, tags: dict[str, str]) -> TrainingTaskSpec:
+        """The same spec with these tags added (replacing tags of the same keys)."""
+        merged = {tag["TagKey"]: tag["TagValue"] for tag in self.tags or ()}  # type: ignore[index]
+        return dataclasses.replace(self, tags={**merged, **tags})
+
+    def with_name(self, name: str) -> TrainingTaskSpec:
+        """The same spec under another name (validated again)."""
+        return dataclasses.replace(self, name=name)
+
+    def with_code_package(self, bucket: str, region: str, path: str) -> TrainingTaskSpec:
+        """The same spec with its code package at ``cos://bucket/path`` in ``region``."""
+        return dataclasses.replace(
+            self, code_package_path={"Bucket": bucket, "Region": region, "Paths": [path]}
+        )
+
+
+def _checked(field: SpecField, value: Any) -> Any:
+    """The field's validated value; the top-level message names the API field too."""
+    assert field.check is not None
+    try:
+        return field.check(value, field.attr)
+    except JobSpecError as error:
+        if error.parameter != field.attr:
+            raise
+        raise JobSpecError(field.attr, error.problem, api_name=field.api) from None
+
+
+# ------------------------------------------------------------------------------------- the reply
+# Nine documented statuses; unknown ones are kept and are not terminal.
+STATUSES = (
+    "SUBMITTING",
+    "PENDING",
+    "STARTING",
+    "RUNNING",
+    "STOPPING",
+    "STOPPED",
+    "FAILED",
+    "SUCCEED",
+    "SUBMIT_FAILED",
+)
+ARREARS_STOP = "ARREARS_STOP"
+TASK_TIMES = ("CreateTime", "UpdateTime", "StartTime", "EndTime")
+SECRET_MASK = "***"  # what Airflow's secret masker writes
+
+
+def task_label(name: str | None, task_id: str) -> str:
+    """How messages name a task: ``TI-ONE training task my-name (train-123)``."""
+    return f"TI-ONE training task {name} ({task_id})" if name else f"TI-ONE training task {task_id}"
+
+
+def _text(value: Any) -> str | None:
+    """A reply string, ``None`` for null, ``""`` and non-strings."""
+    return value if isinstance(value, str) and value else None
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingTask(JobBase):
+    """One TI-ONE training task (satisfies ``lifecycle.JobLike``).
+
+    Example::
+
+        task = TrainingTask.from_api(reply["TrainingTaskDetail"])
+        task.status, task.is_terminal, task.latest_instance_id  # "RUNNING", False, "train-...-a3vq"
+
+    STOPPED counts as failed: a task the DAG waits on that someone stopped did not do its work.
+    """
+
+    SUCCESS = frozenset({"SUCCEED"})
+    FAILURE = frozenset({"FAILED", "SUBMIT_FAILED", "STOPPED"})
+
+    id: str
+    name: str | None
+    status: str | None
+    raw: Mapping[str, Any]
+
+    @classmethod
+    def from_api(cls, data: Any) -> TrainingTask:
+        """Parse a Detail or a list item; anything else raises ``MalformedResponse``."""
+        if not isinstance(data, Mapping):
+            raise MalformedResponse(
+                f"expected a training task object in the reply, got {type(data).__name__}"
+            )
+        task_id = _text(data.get("Id"))
+        if task_id is None:
+            raise MalformedResponse("the reply's training task has no Id")
+        status = _text(data.get("Status"))
+        return cls(
+            id=task_id,
+            name=_text(data.get("Name")),
+            status=status.upper() if status else None,
+            raw=dict(data),
+        )
+
+    @property
+    def state_name(self) -> str:
+        """The status as text (``SUBMITTING`` when a reply carries none: Create has just returned)."""
+        return self.status or "SUBMITTING"
+
+    @property
+    def label(self) -> str:
+        return task_label(self.name, self.id)
+
+    @property
+    def latest_instance_id(self) -> str | None:
+        """The current run (DescribeLogs' ServiceId); only a Detail carries it."""
+        return _text(self.raw.get("LatestInstanceId"))
+
+    @property
+    def charge_status(self) -> str | None:
+        return _text(self.raw.get("ChargeStatus"))
+
+    @property
+    def tags(self) -> dict[str, str]:
+        """Tags as a dict (the platform's ``qcs:tag:createdBy`` included)."""
+        tags = self.raw.get("Tags")
+        if not isinstance(tags, list):
+            return {}
+        return {
+            str(tag["TagKey"]): str(tag.get("TagValue") or "")
+            for tag in tags
+            if isinstance(tag, Mapping) and tag.get("TagKey")
+        }
+
+    @property
+    def operator(self) -> str | None:
+        """Who last acted on the task (OperatorInfo in a Detail, LatestOperatorInfo in a list item)."""
+        info = self.raw.get("OperatorInfo") or self.raw.get("LatestOperatorInfo")
+        if not isinstance(info, Mapping):
+            return None
+        if info.get("IsPlatformOperator") is True:
+            return "the platform"
+        name, uin = _text(info.get("SubUinName")), _text(info.get("SubUin"))
+        if name and uin:
+            return f"{name} ({uin})"
+        return name or uin
+
+    @property
+    def message(self) -> str | None:
+        """Why the task ended as it did: arrears, a stop (by whom), else FailureReason, else Message."""
+        reason = _text(self.raw.get("FailureReason")) or _text(self.raw.get("Message"))
+        if self.charge_status == ARREARS_STOP:
+            text = (
+                "the account is in arrears (ChargeStatus ARREARS_STOP): top up the account, then run it again"
+            )
+            return f"{text} ({reason})" if reason else text
+        if self.status == "STOPPED":
+            who = self.operator
+            text = f"the task was stopped by {who}" if who else "the task was stopped"
+            return f"{text} ({reason})" if reason else text
+        return reason
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe dict for XCom and trigger events: the API's field names, times as ISO 8601 (UTC),
+        Status normalised, and the secrets a reply echoes (EnvVar values, the image password) masked."""
+        return {**_without_secrets(json_safe_dict(self.raw, TASK_TIMES)), "Status": self.state_name}
+
+
+def _without_secrets(task: dict[str, Any]) -> dict[str, Any]:
+    """The task with every EnvVar Value and ImageInfo.ImageSecret.Password replaced by ``***``: the
+    list item echoes Envs and replies echo ImageInfo, and the spec treats both as secrets."""
+    envs, image = task.get("Envs"), task.get("ImageInfo")
+    if isinstance(envs, list):
+        task["Envs"] = [
+            {**env, "Value": SECRET_MASK} if isinstance(env, dict) and env.get("Value") else env
+            for env in envs
+        ]
+    secret = image.get("ImageSecret") if isinstance(image, dict) else None
+    if isinstance(secret, dict) and secret.get("Password"):
+        task["ImageInfo"] = {**image, "ImageSecret": {**secret, "Password": SECRET_MASK}}  # type: ignore[dict-item]
+    return task
+
+
+def output_prefix(task: Mapping[str, Any]) -> str:
+    """The COS key prefix in the ``Output`` bucket under which the task's outputs are: ``Paths[0]`` and
+    the task's ``Id`` joined by one ``/``, ending in ``/`` (``models/run1/`` -> ``models/run1/train-123/``).
+
+    ``task`` is a task as the operators return it (``Id``, ``Output: {Bucket, Region, Paths}``). This layout
+    is an assumption: the API does not document where outputs go, but Tencent's own client (tikit) imports
+    a task's model from ``Paths[0] + Id + "/"``, and the emulator writes there. ``MalformedResponse`` when
+    the task has no Id or no output path.
+    """
+    output, task_id = task.get("Output"), _text(task.get("Id"))
+    paths = output.get("Paths") if isinstance(output, Mapping) else None
+    if task_id is None or not isinstance(paths, list) or not paths or not isinstance(paths[0], str):
+        raise MalformedResponse("the training task has no Id or no Output path")
+    base = paths[0].rstrip("/")
+    return f"{base}/{task_id}/" if base else f"{task_id}/"

@@ -1,0 +1,1 @@
+"""The emulator's shared core: signatures, HTTP, faults, bounds, time formats."""

@@ -1,0 +1,1 @@
+"""The shared runners: process isolation, COS packages, simulated timers."""
