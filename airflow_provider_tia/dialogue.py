@@ -1,6 +1,6 @@
 """Paging logic written once for sync and async clients: a generator that asks for calls.
 
-A dialogue yields ``(action, params)``, receives the reply (or has the call's ``TIAError`` thrown
+A dialogue yields ``(action, params)``, receives the reply (or has the call's ``TencentCloudError`` thrown
 into it) and returns its result. ``adrive`` runs it on an async ``call``, ``drive`` on a blocking
 one, so a paging rule (when to stop, how to narrow a window) lives in one place.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Generator
 from typing import Any, TypeVar
 
-from airflow_provider_tia.exceptions import JobNotFound, TIAError
+from airflow_provider_tia.exceptions import JobNotFound, TencentCloudError
 
 T = TypeVar("T")
 Request = tuple[str, dict[str, Any]]
@@ -28,7 +28,7 @@ def unless_gone(action: str, params: dict[str, Any], *, missing_ok: bool) -> Dia
         raise
 
 
-def _advance(dialogue: Dialogue[T], reply: Any, error: TIAError | None) -> tuple[bool, Any]:
+def _advance(dialogue: Dialogue[T], reply: Any, error: TencentCloudError | None) -> tuple[bool, Any]:
     """Give the dialogue one call's outcome: ``(False, next request)`` or ``(True, result)``."""
     try:
         return False, (dialogue.throw(error) if error is not None else dialogue.send(reply))
@@ -44,7 +44,7 @@ async def adrive(
     while not finished:
         try:
             reply, error = await call(*value), None
-        except TIAError as failure:
+        except TencentCloudError as failure:
             reply, error = None, failure
         finished, value = _advance(dialogue, reply, error)
     return value  # type: ignore[no-any-return]

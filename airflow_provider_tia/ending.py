@@ -1,7 +1,7 @@
 """How a job is ended (stopped, deleted or left), written once for the worker and the triggerer.
 
 A plan is a generator that yields ``Step`` s (call Stop, call Delete, read the job, sleep), receives
-each step's outcome (the read job, or ``None`` when it is gone) or has the call's ``TIAError`` thrown
+each step's outcome (the read job, or ``None`` when it is gone) or has the call's ``TencentCloudError`` thrown
 into it. ``drive`` runs a plan with blocking calls (a worker's kill or ``on_timeout``), ``adrive``
 with async ones (a trigger's ``on_kill``), so a policy such as "a task still being submitted refuses
 Stop: ask again" or "stop a running task before deleting it" holds on both sides.
@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable, Generator, Mapping
 from typing import Any
 
-from airflow_provider_tia.exceptions import TIAError, WrongState
+from airflow_provider_tia.exceptions import TencentCloudError, WrongState
 
 STOP_RETRY = 60.0  # seconds a task still being submitted is asked again to stop
 END_WAIT = 300.0  # seconds a stopped task may take to end before a delete gives up
@@ -71,7 +71,7 @@ def end_training_task(
         ends_by = time.monotonic() + end_within
         while (task := (yield READ)) is not None and not task.is_terminal:
             if time.monotonic() >= ends_by:
-                raise TIAError(f"The task was stopped but did not end within {end_within:.0f}s")
+                raise TencentCloudError(f"The task was stopped but did not end within {end_within:.0f}s")
             yield Step("sleep", 2.0)
         yield DELETE
 
@@ -103,7 +103,7 @@ def end_tia_job(action: EndAction) -> Plan:
 def drive(plan: Plan, calls: Mapping[str, Callable[[], Any]]) -> None:
     """Run ``plan`` with blocking ``calls`` (``stop``, ``delete``, ``read``)."""
     reply: Any = None
-    error: TIAError | None = None
+    error: TencentCloudError | None = None
     while (step := _next(plan, reply, error)) is not None:
         reply, error = None, None
         if step.kind == "sleep":
@@ -111,14 +111,14 @@ def drive(plan: Plan, calls: Mapping[str, Callable[[], Any]]) -> None:
             continue
         try:
             reply = calls[step.kind]()
-        except TIAError as failure:
+        except TencentCloudError as failure:
             error = failure
 
 
 async def adrive(plan: Plan, calls: Mapping[str, Callable[[], Awaitable[Any]]]) -> None:
     """Run ``plan`` with async ``calls``: the same steps as ``drive``, without blocking the event loop."""
     reply: Any = None
-    error: TIAError | None = None
+    error: TencentCloudError | None = None
     while (step := _next(plan, reply, error)) is not None:
         reply, error = None, None
         if step.kind == "sleep":
@@ -126,11 +126,11 @@ async def adrive(plan: Plan, calls: Mapping[str, Callable[[], Awaitable[Any]]]) 
             continue
         try:
             reply = await calls[step.kind]()
-        except TIAError as failure:
+        except TencentCloudError as failure:
             error = failure
 
 
-def _next(plan: Plan, reply: Any, error: TIAError | None) -> Step | None:
+def _next(plan: Plan, reply: Any, error: TencentCloudError | None) -> Step | None:
     try:
         return plan.throw(error) if error is not None else plan.send(reply)
     except StopIteration:

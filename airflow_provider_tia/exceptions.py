@@ -1,4 +1,4 @@
-"""Typed errors of the provider, one hierarchy rooted at ``TIAError`` (an ``AirflowException``).
+"""Typed errors of the provider, one hierarchy rooted at ``TencentCloudError`` (an ``AirflowException``).
 
 API error codes map to classes through each service's ``ErrorTable`` (``TIA_ERRORS``,
 ``TIONE_ERRORS``); every API error carries its code, message
@@ -15,7 +15,7 @@ from typing import Any
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 
-class TIAError(AirflowException):
+class TencentCloudError(AirflowException):
     """Root of every error raised by the provider."""
 
     def __init__(self, message: str, *, code: str | None = None, request_id: str | None = None) -> None:
@@ -34,19 +34,19 @@ class TIAError(AirflowException):
 
 
 def _rebuild(
-    cls: type[TIAError], message: str, code: str | None, request_id: str | None, state: dict
-) -> TIAError:
+    cls: type[TencentCloudError], message: str, code: str | None, request_id: str | None, state: dict
+) -> TencentCloudError:
     error = cls.__new__(cls)
-    TIAError.__init__(error, message, code=code, request_id=request_id)
+    TencentCloudError.__init__(error, message, code=code, request_id=request_id)
     error.__dict__.update(state)
     return error
 
 
-class TIAConfigError(TIAError, AirflowFailException):
+class TencentCloudConfigError(TencentCloudError, AirflowFailException):
     """The connection or hook settings are unusable (no region, no credentials...); retrying won't help."""
 
 
-class JobSpecError(TIAError, AirflowFailException, ValueError):
+class JobSpecError(TencentCloudError, AirflowFailException, ValueError):
     """A CreateJob parameter is invalid. Raised before any API call; retrying won't help."""
 
     def __init__(self, parameter: str, problem: str, *, api_name: str | None = None) -> None:
@@ -61,19 +61,19 @@ class CodeDirError(JobSpecError):
     """The code directory to stage (``code_dir``) is unusable. Raised before any upload or API call."""
 
 
-class COSError(TIAError):
+class COSError(TencentCloudError):
     """A COS (S3-compatible) call failed while staging or fetching code."""
 
 
-class MalformedResponse(TIAError):
+class MalformedResponse(TencentCloudError):
     """The API answered with something that is not the documented reply."""
 
 
-class TIAApiError(TIAError):
+class TencentCloudApiError(TencentCloudError):
     """A Tencent Cloud API (TI-A, TI-ONE) answered with an error (``Response.Error``)."""
 
 
-class TransientError(TIAApiError):
+class TransientError(TencentCloudApiError):
     """A fault that may pass: InternalError, FailedOperation.TimeOut, network errors."""
 
 
@@ -85,35 +85,35 @@ class NetworkError(TransientError):
     """No usable reply: connection refused/dropped, timeout, HTTP status other than 200."""
 
 
-class JobAlreadyExists(TIAApiError):
+class JobAlreadyExists(TencentCloudApiError):
     """FailedOperation.AlreadyExists: a job with this name already exists in the cluster."""
 
 
-class JobNotFound(TIAApiError):
+class JobNotFound(TencentCloudApiError):
     """The job does not exist (never created, or deleted)."""
 
 
-class AuthFailure(TIAApiError):
+class AuthFailure(TencentCloudApiError):
     """AuthFailure.*: bad SecretId/SecretKey, expired signature or token."""
 
 
-class InvalidParameter(TIAApiError):
+class InvalidParameter(TencentCloudApiError):
     """InvalidParameter*, MissingParameter, UnknownParameter: the API refused a parameter."""
 
 
-class ResourceUnavailable(TIAApiError):
+class ResourceUnavailable(TencentCloudApiError):
     """ResourceUnavailable*: the cluster cannot take the job now."""
 
 
-class UnauthorizedOperation(TIAApiError):
+class UnauthorizedOperation(TencentCloudApiError):
     """UnauthorizedOperation*: the credentials may not do this (CAM policy)."""
 
 
-class UnsupportedVersion(TIAApiError):
+class UnsupportedVersion(TencentCloudApiError):
     """UnsupportedOperation.UnsupportedVersion: the cluster's version is too old."""
 
 
-class JobFailed(TIAError):
+class JobFailed(TencentCloudError):
     """The training job ended Failed. Carries the job (its dict) and its last log lines.
 
     Not a fail-fast error: a task retry deletes the failed job and runs it again.
@@ -134,7 +134,7 @@ class WatchedJobFailed(JobFailed, AirflowFailException):
     """A job the task only watches (``JobSensor``) failed: no retry of the task can change that."""
 
 
-class JobWaitTimeout(TIAError):
+class JobWaitTimeout(TencentCloudError):
     """The job did not finish within ``max_wait``."""
 
 
@@ -142,20 +142,20 @@ class JobVanished(JobNotFound):
     """The watched job disappeared (deleted elsewhere) before it finished."""
 
 
-class WrongState(TIAApiError):
+class WrongState(TencentCloudApiError):
     """The action is not allowed in the task's current state (e.g. Stop before it is submitted)."""
 
 
-class QuotaExceeded(TIAApiError):
+class QuotaExceeded(TencentCloudApiError):
     """Balance, quota or capacity ran out (arrears, sold out, resource group full)."""
 
 
-class LogWindowTooLarge(TIAApiError):
+class LogWindowTooLarge(TencentCloudApiError):
     """The log query's window holds more than the service pages through: read a narrower one."""
 
 
 # ---------------------------------------------------------------------------------------- error tables
-Rule = tuple[str, type[TIAApiError]]
+Rule = tuple[str, type[TencentCloudApiError]]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -170,11 +170,13 @@ class ErrorTable:
     service: str
     rules: tuple[Rule, ...]
 
-    def class_for(self, code: str | None) -> type[TIAApiError]:
+    def class_for(self, code: str | None) -> type[TencentCloudApiError]:
         return _class_for(self, code or "UnknownError")
 
-    def error_for(self, code: str | None, message: str, request_id: str | None = None) -> TIAApiError:
-        """The typed error for an API error code (``TIAApiError`` for codes the table doesn't know)."""
+    def error_for(
+        self, code: str | None, message: str, request_id: str | None = None
+    ) -> TencentCloudApiError:
+        """The typed error for an API error code (``TencentCloudApiError`` for codes the table doesn't know)."""
         return self.class_for(code)(message, code=code or "UnknownError", request_id=request_id)
 
     def is_transient(self, code: str | None) -> bool:
@@ -182,19 +184,19 @@ class ErrorTable:
 
 
 @functools.lru_cache(maxsize=1024)
-def _class_for(table: ErrorTable, code: str) -> type[TIAApiError]:
+def _class_for(table: ErrorTable, code: str) -> type[TencentCloudApiError]:
     for pattern, cls in table.rules:
         if fnmatch.fnmatchcase(code, pattern):
             return cls
-    return TIAApiError
+    return TencentCloudApiError
 
 
-def family(code: str, cls: type[TIAApiError]) -> tuple[Rule, Rule]:
+def family(code: str, cls: type[TencentCloudApiError]) -> tuple[Rule, Rule]:
     """Rules for a code and all its sub-codes (``X`` and ``X.*``)."""
     return (code, cls), (code + ".*", cls)
 
 
-def _families(*pairs: tuple[str, type[TIAApiError]]) -> tuple[Rule, ...]:
+def _families(*pairs: tuple[str, type[TencentCloudApiError]]) -> tuple[Rule, ...]:
     return tuple(rule for code, cls in pairs for rule in family(code, cls))
 
 
@@ -279,8 +281,24 @@ TIONE_ERRORS = ErrorTable(
 )
 
 
-def error_for_code(
-    code: str | None, message: str, request_id: str | None = None, table: ErrorTable = TIA_ERRORS
-) -> TIAApiError:
-    """The typed error for an API error code of ``table``'s service (TI-A unless told)."""
-    return table.error_for(code, message, request_id)
+_RENAMED = {  # names of an earlier release: "TIA" meant the provider as well as one platform
+    "TIAError": "TencentCloudError",
+    "TIAApiError": "TencentCloudApiError",
+    "TIAConfigError": "TencentCloudConfigError",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The earlier names, for one release, with a deprecation warning."""
+    if name in _RENAMED:
+        import warnings
+
+        from airflow.exceptions import AirflowProviderDeprecationWarning
+
+        warnings.warn(
+            f"airflow_provider_tia.exceptions.{name} is deprecated, use {_RENAMED[name]}",
+            AirflowProviderDeprecationWarning,
+            stacklevel=2,
+        )
+        return globals()[_RENAMED[name]]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -24,7 +24,7 @@ from airflow_provider_tia.exceptions import (
     JobNotFound,
     JobVanished,
     JobWaitTimeout,
-    TIAError,
+    TencentCloudError,
     TransientError,
 )
 
@@ -127,7 +127,7 @@ class JobEvent:
 
     @classmethod
     def from_payload(cls, payload: Mapping[str, Any]) -> JobEvent:
-        """The event a trigger sent; ``TIAError`` for anything else (never a silent success)."""
+        """The event a trigger sent; ``TencentCloudError`` for anything else (never a silent success)."""
         try:
             return cls(
                 status=Status(payload["status"]),
@@ -137,7 +137,7 @@ class JobEvent:
                 resume=dict(payload.get("resume") or {}),
             )
         except (KeyError, ValueError, TypeError, AttributeError):
-            raise TIAError(f"Unreadable trigger event: {str(payload)[:300]}") from None
+            raise TencentCloudError(f"Unreadable trigger event: {str(payload)[:300]}") from None
 
     def with_message(self, message: str) -> JobEvent:
         return dataclasses.replace(self, message=message)
@@ -162,7 +162,7 @@ def assess(read: JobLike | BaseException, label: str) -> JobEvent | None:
     """One read of a job -> None (keep waiting) or the event that ends the wait.
 
     Transient errors keep waiting (the caller logs them); a job gone is "vanished"; any other API
-    error (auth, config, refusal) ends the wait at once. Exceptions that are no ``TIAError`` propagate.
+    error (auth, config, refusal) ends the wait at once. Exceptions that are no ``TencentCloudError`` propagate.
     """
     if isinstance(read, TransientError):
         return None
@@ -170,7 +170,7 @@ def assess(read: JobLike | BaseException, label: str) -> JobEvent | None:
         return JobEvent(
             Status.ERROR, Reason.VANISHED, f"{label} no longer exists: it was deleted while being watched"
         )
-    if isinstance(read, TIAError):
+    if isinstance(read, TencentCloudError):
         return JobEvent(Status.ERROR, Reason.API_ERROR, f"Could not read {label}: {read}")
     if isinstance(read, BaseException):
         raise read
@@ -203,7 +203,7 @@ def error_of(
         return timeout_error(event.message)
     if event.reason is Reason.VANISHED:
         return JobVanished(event.message)
-    return TIAError(event.message)
+    return TencentCloudError(event.message)
 
 
 def recorded_job(store: Any, key: str) -> dict[str, Any]:
@@ -262,7 +262,7 @@ def retry_transient(read: Callable[[], T], deadline: Deadline, interval: float, 
             time.sleep(deadline.sleep_for(interval))
 
 
-def note_transient(logger: Any, label: str, error: TIAError) -> None:
+def note_transient(logger: Any, label: str, error: TencentCloudError) -> None:
     """A read of a job failed for a passing reason: said once per read, the wait goes on."""
     logger.warning("Could not read %s (%s); will try again", label, error)
 
@@ -281,7 +281,7 @@ def wait(
     while True:
         try:
             result: JobLike | BaseException = read()
-        except TIAError as error:
+        except TencentCloudError as error:
             result = error
         if not isinstance(result, BaseException):
             last = result

@@ -15,14 +15,11 @@ directory is refused, as are sockets, FIFOs and devices.
 from __future__ import annotations
 
 import dataclasses
-import gzip
 import hashlib
 import logging
 import os
 import re
 import stat
-import tarfile
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -110,6 +107,8 @@ def stage_code_dir(
         size, uploaded = int(head.get("ContentLength") or 0), False
         log.info("code_dir %s unchanged (digest %s): reusing %s", root, digest[:16], uri)
     else:
+        import tempfile
+
         with tempfile.TemporaryDirectory(prefix="tia-code-") as tmp:
             archive = Path(tmp) / ARCHIVE_NAME
             build_archive(entries, archive, expected_digest=digest)
@@ -240,6 +239,9 @@ class _HashingReader:
 
 def build_archive(entries: list[_Entry], dest: Path, *, expected_digest: str | None = None) -> None:
     """Write the deterministic ``.tar.gz``; ``CodeDirError`` if files changed since the digest was taken."""
+    import gzip  # here, not at module level: DAG parsing imports this module
+    import tarfile
+
     digest = hashlib.sha256(b"tia-code-v1\0")
     try:
         with (

@@ -69,8 +69,8 @@ def count_calls() -> None:
         CALLS[action] += 1
         return await original(self, action, params)
 
-    async def turn_counted(self, *, urgent=False):
-        await original_turn(self, urgent=urgent)
+    async def turn_counted(self, *, urgent=False, by=None):
+        await original_turn(self, urgent=urgent, by=by)
         LOG_CALL_TIMES[self.action].append(time.monotonic())
 
     AsyncTencentCloudClient.call = counted  # type: ignore[method-assign]

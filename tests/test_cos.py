@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
-from airflow_provider_tia.exceptions import CodeDirError, COSError, JobSpecError, TIAConfigError
+from airflow_provider_tia.exceptions import CodeDirError, COSError, JobSpecError, TencentCloudConfigError
 from airflow_provider_tia.hooks.cos import COSHook
 from airflow_provider_tia.staging import build_archive, scan_code_dir, stage_code_dir
 
@@ -221,7 +221,7 @@ def test_endpoint_and_region(monkeypatch) -> None:
 
 def test_missing_boto3_names_the_extra(hook, monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "boto3", None)
-    with pytest.raises(TIAConfigError, match=r"airflow-provider-tia\[cos\]"):
+    with pytest.raises(TencentCloudConfigError, match=r"airflow-provider-tia\[cos\]"):
         hook.client  # noqa: B018
 
 

@@ -14,7 +14,7 @@ from tia_test_support import CLUSTER, SCRIPTS, FakeTI, context
 from tia_test_support import script_spec as _spec
 
 from airflow_provider_tia import lifecycle
-from airflow_provider_tia.exceptions import TIA_ERRORS, JobVanished, JobWaitTimeout, TIAError
+from airflow_provider_tia.exceptions import TIA_ERRORS, JobVanished, JobWaitTimeout, TencentCloudError
 from airflow_provider_tia.hooks import sdk
 from airflow_provider_tia.hooks.tia import TIAHook
 from airflow_provider_tia.operators.tia import CreateJobOperator
@@ -47,7 +47,7 @@ def test_internal_error_sub_codes_are_retried() -> None:
 def test_failed_call_reports_its_attempts(tia_emulator, connect, faults) -> None:
     conn = connect("tia_three", tia_emulator, extra={"max_attempts": 3, "retry_backoff": 0.01})
     faults("DescribeJob:InternalError.DbError=1")
-    with pytest.raises(TIAError) as info:
+    with pytest.raises(TencentCloudError) as info:
         TIAHook(conn).describe_job("x", CLUSTER)
     assert info.value.code == "InternalError.DbError" and info.value.attempts == 3
 
@@ -120,7 +120,7 @@ def test_deferred_vanished_and_api_error_events_fail_with_their_type(tia_connect
     denied = lifecycle.JobEvent(
         lifecycle.Status.ERROR, lifecycle.Reason.API_ERROR, "Could not read: denied", None, resume
     )
-    with pytest.raises(TIAError, match="Could not read: denied"):
+    with pytest.raises(TencentCloudError, match="Could not read: denied"):
         op.execute_complete({"ti": FakeTI()}, denied.to_payload())
 
 
@@ -180,5 +180,5 @@ def test_plain_http_endpoint_behind_https_says_what_to_change(monkeypatch, tia_e
     conn = json.loads(tia_emulator.connection_uri_json())
     conn["extra"] = {"region": CLUSTER, "endpoint": tia_emulator.endpoint, "max_attempts": 1}  # no http://
     monkeypatch.setenv("AIRFLOW_CONN_TIA_TLS_TO_HTTP", json.dumps(conn))
-    with pytest.raises(TIAError, match=r"write the connection's endpoint as http://host:port"):
+    with pytest.raises(TencentCloudError, match=r"write the connection's endpoint as http://host:port"):
         TIAHook("tia_tls_to_http").describe_job("x", CLUSTER)

@@ -17,8 +17,8 @@ from airflow_provider_tia.exceptions import (
     JobNotFound,
     JobVanished,
     JobWaitTimeout,
-    TIAConfigError,
-    TIAError,
+    TencentCloudConfigError,
+    TencentCloudError,
 )
 from airflow_provider_tia.hooks.tia import TIAHook
 from airflow_provider_tia.models.tia import Job, JobSpec, JobState
@@ -204,7 +204,7 @@ def test_temporary_credentials_token_is_sent_and_never_logged(
 
 def test_missing_region_names_the_connection(connect, tia_emulator) -> None:
     connect("tia_noregion", tia_emulator, extra={"region": None})
-    with pytest.raises(TIAConfigError, match="tia_noregion.*region"):
+    with pytest.raises(TencentCloudConfigError, match="tia_noregion.*region"):
         TIAHook("tia_noregion").describe_job("x", CLUSTER)
     # region= on the hook is enough
     with pytest.raises(JobNotFound):
@@ -235,7 +235,7 @@ def test_no_credentials_anywhere_is_a_clear_error(monkeypatch, tia_emulator, tmp
     for name in ("TENCENTCLOUD_SECRET_ID", "TENCENTCLOUD_SECRET_KEY", "TKE_REGION", "TKE_PROVIDER_ID"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
-    with pytest.raises(TIAConfigError, match="tia_none.*credential"):
+    with pytest.raises(TencentCloudConfigError, match="tia_none.*credential"):
         TIAHook("tia_none").describe_job("x", CLUSTER)
 
 
@@ -293,7 +293,7 @@ def test_async_client_reads_jobs(hook, tmp_path) -> None:
 
 
 def test_every_error_is_a_tia_error(hook) -> None:
-    with pytest.raises(TIAError):
+    with pytest.raises(TencentCloudError):
         hook.call("NoSuchAction", {})
 
 

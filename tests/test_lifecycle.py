@@ -16,7 +16,7 @@ from airflow_provider_tia.exceptions import (
     JobVanished,
     JobWaitTimeout,
     NetworkError,
-    TIAError,
+    TencentCloudError,
 )
 from airflow_provider_tia.lifecycle import Action, IfExists, Reason, Status
 
@@ -108,7 +108,7 @@ def test_event_payload_round_trip_and_refusal() -> None:
     event = lifecycle.finished(FAILED, "TI-A job j in c", {"name": "j", "logs": {"since": "x"}})
     assert lifecycle.JobEvent.from_payload(event.to_payload()) == event
     for bad in ({}, {"status": "success"}, {"status": "nope", "reason": "finished"}, None):
-        with pytest.raises(TIAError, match="Unreadable trigger event"):
+        with pytest.raises(TencentCloudError, match="Unreadable trigger event"):
             lifecycle.JobEvent.from_payload(bad)  # type: ignore[arg-type]
 
 
@@ -119,7 +119,7 @@ def test_event_payload_round_trip_and_refusal() -> None:
         (lifecycle.timed_out("J", 30), JobWaitTimeout, "J did not finish within 30s"),
         (lifecycle.timed_out("J", None), JobWaitTimeout, "J did not finish before the deadline"),
         (lifecycle.assess(JobNotFound("x"), "J"), JobVanished, "J no longer exists"),
-        (lifecycle.assess(AuthFailure("denied"), "J"), TIAError, "Could not read J: denied"),
+        (lifecycle.assess(AuthFailure("denied"), "J"), TencentCloudError, "Could not read J: denied"),
     ],
 )
 def test_finish_raises_the_typed_error(event, error, text) -> None:

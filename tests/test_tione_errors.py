@@ -21,14 +21,13 @@ from airflow_provider_tia.exceptions import (
     NetworkError,
     QuotaExceeded,
     ResourceUnavailable,
+    TencentCloudApiError,
+    TencentCloudConfigError,
     Throttled,
-    TIAApiError,
-    TIAConfigError,
     TransientError,
     UnauthorizedOperation,
     UnsupportedVersion,
     WrongState,
-    error_for_code,
 )
 from airflow_provider_tia.hooks import sdk
 from airflow_provider_tia.hooks.tia import TIAHook
@@ -98,9 +97,9 @@ TIONE_TABLE = [
     ("FailedOperation.ContextLimitError", LogWindowTooLarge),
     ("FailedOperation.CLSSizeExceed", LogWindowTooLarge),
     # Unknown codes stay generic (and are not retried).
-    ("FailedOperation.SomethingNew", TIAApiError),
-    ("InternalErrorish", TIAApiError),
-    (None, TIAApiError),
+    ("FailedOperation.SomethingNew", TencentCloudApiError),
+    ("InternalErrorish", TencentCloudApiError),
+    (None, TencentCloudApiError),
 ]
 
 # TI-A's table, pinned as it was before the tables were split per service.
@@ -114,7 +113,7 @@ TIA_TABLE = [
     ("RequestLimitExceeded.UinLimitExceeded", Throttled),
     ("AuthFailure.SecretIdNotFound", AuthFailure),
     ("InvalidParameter.Foo", InvalidParameter),
-    ("InvalidParameterValue", TIAApiError),
+    ("InvalidParameterValue", TencentCloudApiError),
     ("MissingParameter", InvalidParameter),
     ("UnknownParameter", InvalidParameter),
     ("InvalidAction", InvalidParameter),
@@ -122,31 +121,30 @@ TIA_TABLE = [
     ("ResourceUnavailable.Busy", ResourceUnavailable),
     ("UnauthorizedOperation", UnauthorizedOperation),
     ("UnsupportedOperation.UnsupportedVersion", UnsupportedVersion),
-    ("UnsupportedOperation", TIAApiError),
+    ("UnsupportedOperation", TencentCloudApiError),
     ("InternalError", TransientError),
     ("InternalError.NotAllow", TransientError),
-    ("FailedOperation", TIAApiError),
+    ("FailedOperation", TencentCloudApiError),
     ("ClientNetworkError", NetworkError),
     ("ServerNetworkError", NetworkError),
-    ("OperationDenied.BalanceInsufficient", TIAApiError),
+    ("OperationDenied.BalanceInsufficient", TencentCloudApiError),
 ]
 
 
 @pytest.mark.parametrize(("code", "cls"), TIONE_TABLE)
-def test_tione_codes(code: str | None, cls: type[TIAApiError]) -> None:
-    error = error_for_code(code, "m", "req-1", TIONE_ERRORS)
+def test_tione_codes(code: str | None, cls: type[TencentCloudApiError]) -> None:
+    error = TIONE_ERRORS.error_for(code, "m", "req-1")
     assert type(error) is cls
     assert (error.code, error.request_id) == (code or "UnknownError", "req-1")
 
 
 @pytest.mark.parametrize(("code", "cls"), TIA_TABLE)
-def test_tia_codes_are_unchanged(code: str, cls: type[TIAApiError]) -> None:
-    assert type(error_for_code(code, "m")) is cls
+def test_tia_codes_are_unchanged(code: str, cls: type[TencentCloudApiError]) -> None:
     assert type(TIA_ERRORS.error_for(code, "m")) is cls
 
 
 @pytest.mark.parametrize(("code", "cls"), TIONE_TABLE + [(c, k) for c, k in TIA_TABLE])
-def test_retry_follows_the_table(code: str | None, cls: type[TIAApiError]) -> None:
+def test_retry_follows_the_table(code: str | None, cls: type[TencentCloudApiError]) -> None:
     """A code is retried exactly when its service's table calls it transient."""
     table = TIONE_ERRORS if (code, cls) in TIONE_TABLE else TIA_ERRORS
     policy = sdk.RetryPolicy(3, 0.0, table)
@@ -210,7 +208,7 @@ def test_endpoints_per_service_win(monkeypatch) -> None:
 
 
 def test_bad_endpoints_extra_is_a_config_error(monkeypatch) -> None:
-    with pytest.raises(TIAConfigError, match="endpoints"):
+    with pytest.raises(TencentCloudConfigError, match="endpoints"):
         _settings(monkeypatch, "bad", endpoints=["tione.tencentcloudapi.com"])
 
 

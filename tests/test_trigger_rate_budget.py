@@ -1,10 +1,13 @@
-"""The log budget hands out evenly spaced turns, urgent ones first, and skips a cancelled waiter."""
+"""The log budget hands out evenly spaced turns, urgent ones first, skips a cancelled waiter, and
+tells a caller with a deadline at once that its turn would come too late."""
 
 from __future__ import annotations
 
 import asyncio
 
-from airflow_provider_tia.triggers.rate_budget import RateBudget
+import pytest
+
+from airflow_provider_tia.triggers.rate_budget import RateBudget, TooLate
 
 
 def test_turns_are_spaced_and_urgent_ones_go_first():
@@ -50,3 +53,20 @@ def test_a_cancelled_waiter_gives_its_turn_to_the_next():
         return got
 
     assert asyncio.run(scenario()) == ["first", "kept"]
+
+
+def test_a_turn_that_would_come_after_the_deadline_is_refused_at_once():
+    async def scenario() -> None:
+        budget = RateBudget("DescribeLogs", 2.0)  # a turn every 0.5 s
+        loop = asyncio.get_running_loop()
+        await budget.turn()
+        queued = [asyncio.ensure_future(budget.turn(urgent=True)) for _ in range(3)]
+        await asyncio.sleep(0)
+        asked = loop.time()
+        with pytest.raises(TooLate):  # three urgent turns ahead: 1.5 s at the least
+            await budget.turn(urgent=True, by=asked + 1.0)
+        assert loop.time() - asked < 0.1  # refused, not queued
+        await budget.turn(urgent=True, by=asked + 3.0)  # within reach: granted, after the three
+        assert all(turn.done() for turn in queued)
+
+    asyncio.run(scenario())

@@ -117,7 +117,7 @@ class TencentCloudBaseHook(TencentCloudConnectionHook):
         *,
         before_retry: Callable[[], dict[str, Any] | None] | None = None,
     ) -> dict[str, Any]:
-        """One signed call with retries: ``Response`` (with ``RequestId``), or a typed ``TIAError``.
+        """One signed call with retries: ``Response`` (with ``RequestId``), or a typed ``TencentCloudError``.
 
         The error says how many attempts the call made (``error.attempts``): above 1, an earlier
         attempt may have acted although its reply was lost. ``before_retry`` runs before each

@@ -12,7 +12,7 @@ import logging
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_tia.exceptions import COSError, TIAConfigError
+from airflow_provider_tia.exceptions import COSError, TencentCloudConfigError
 from airflow_provider_tia.hooks import sdk
 from airflow_provider_tia.hooks.base import TencentCloudConnectionHook
 from airflow_provider_tia.secrets import redact
@@ -25,11 +25,11 @@ COS_EXTRA = "airflow-provider-tia[cos]"
 
 
 def import_boto3() -> Any:
-    """boto3, or a TIAConfigError naming the extra to install."""
+    """boto3, or a TencentCloudConfigError naming the extra to install."""
     try:
         import boto3
     except ImportError:
-        raise TIAConfigError(
+        raise TencentCloudConfigError(
             f"COS access needs boto3, which is not installed: pip install '{COS_EXTRA}'"
         ) from None
     return boto3

@@ -25,8 +25,8 @@ from airflow_provider_tia.exceptions import (
     ErrorTable,
     MalformedResponse,
     NetworkError,
-    TIAConfigError,
-    TIAError,
+    TencentCloudConfigError,
+    TencentCloudError,
 )
 from airflow_provider_tia.secrets import redact, register_secrets
 
@@ -75,7 +75,7 @@ class Settings:
         extra = extra_of(conn)
         region = region or extra.get("region")
         if not region:
-            raise TIAConfigError(
+            raise TencentCloudConfigError(
                 f"Connection {conn.conn_id!r} has no region: set the connection's extra 'region' "
                 "(e.g. ap-beijing) or pass region= to the hook/operator"
             )
@@ -84,7 +84,7 @@ class Settings:
         if not isinstance(endpoints, Mapping) or not all(
             isinstance(k, str) and isinstance(v, str) and v for k, v in endpoints.items()
         ):
-            raise TIAConfigError(
+            raise TencentCloudConfigError(
                 f"Connection {conn.conn_id!r}: extra 'endpoints' must map service names to hosts, "
                 'e.g. {"tione": "tione.tencentcloudapi.com"}'
             )
@@ -105,7 +105,7 @@ class Settings:
             endpoints={service: _host_of(host) for service, host in endpoints.items()},
         )
         if settings.secret_id and not settings.secret_key:
-            raise TIAConfigError(
+            raise TencentCloudConfigError(
                 f"Connection {conn.conn_id!r} has a SecretId (login) but no SecretKey (password)"
             )
         return settings
@@ -152,7 +152,9 @@ def _endpoint_and_scheme(conn: Connection, extra: Mapping[str, Any]) -> tuple[st
         endpoint = parts.netloc + (parts.path.rstrip("/") or "")
     scheme = scheme or "https"
     if scheme not in ("https", "http"):
-        raise TIAConfigError(f"Connection {conn.conn_id!r}: scheme must be 'https' or 'http', got {scheme!r}")
+        raise TencentCloudConfigError(
+            f"Connection {conn.conn_id!r}: scheme must be 'https' or 'http', got {scheme!r}"
+        )
     return endpoint, scheme
 
 
@@ -161,7 +163,9 @@ def extra_of(conn: Connection) -> dict[str, Any]:
     try:
         extra = conn.extra_dejson
     except Exception as error:
-        raise TIAConfigError(f"Connection {conn.conn_id!r} has an extra that is not valid JSON") from error
+        raise TencentCloudConfigError(
+            f"Connection {conn.conn_id!r} has an extra that is not valid JSON"
+        ) from error
     return {key.removeprefix("extra__tencentcloud__"): value for key, value in (extra or {}).items()}
 
 
@@ -178,7 +182,7 @@ def credential_for(settings: Settings) -> Any:
     try:
         found = credential.DefaultCredentialProvider().get_credentials()
     except Exception:
-        raise TIAConfigError(
+        raise TencentCloudConfigError(
             f"Connection {settings.conn_id!r} has no SecretId (login) and the Tencent Cloud default "
             "credential chain found none (env TENCENTCLOUD_SECRET_ID/TENCENTCLOUD_SECRET_KEY, "
             "~/.tencentcloud/credentials, instance role)"
@@ -273,7 +277,9 @@ def describe_error(err: Any) -> str:
     return f"{code}: {message}" + (f" (RequestId: {request_id})" if request_id else "")
 
 
-def to_provider_error(err: BaseException, action: str, attempts: int, errors: ErrorTable) -> TIAError:
+def to_provider_error(
+    err: BaseException, action: str, attempts: int, errors: ErrorTable
+) -> TencentCloudError:
     """Turn an SDK/transport/parse failure into the provider's typed error, secrets redacted.
 
     ``attempts``: how many attempts the call made, kept on the error (``error.attempts``).
@@ -284,10 +290,10 @@ def to_provider_error(err: BaseException, action: str, attempts: int, errors: Er
     return error
 
 
-def _typed(err: BaseException, action: str, errors: ErrorTable) -> TIAError:
+def _typed(err: BaseException, action: str, errors: ErrorTable) -> TencentCloudError:
     from tencentcloud.common.exception import TencentCloudSDKException
 
-    if isinstance(err, TIAError):
+    if isinstance(err, TencentCloudError):
         return err
     if isinstance(err, TencentCloudSDKException):
         message = err.get_message()
@@ -306,7 +312,7 @@ def _typed(err: BaseException, action: str, errors: ErrorTable) -> TIAError:
         return MalformedResponse(
             redact(f"{action}: unreadable reply ({type(err).__name__}: {str(err)[:300]})")
         )
-    return TIAError(redact(f"{action}: {type(err).__name__}: {str(err)[:500]}"))
+    return TencentCloudError(redact(f"{action}: {type(err).__name__}: {str(err)[:500]}"))
 
 
 def _looks_like_tls_to_http(text: str) -> bool:

@@ -11,7 +11,7 @@ from airflow_provider_tia.exceptions import (
     TIA_ERRORS,
     JobAlreadyExists,
     JobNotFound,
-    TIAError,
+    TencentCloudError,
     TransientError,
 )
 from airflow_provider_tia.hooks.base import AsyncTencentCloudClient, TencentCloudBaseHook
@@ -75,7 +75,7 @@ class TIAHook(TencentCloudBaseHook):
         self.log.info("Created %s (RequestId: %s)", job.label, response.get("RequestId"))
         return job
 
-    def _reconcile(self, spec: JobSpec, *, reason: str, original: TIAError | None = None) -> Job:
+    def _reconcile(self, spec: JobSpec, *, reason: str, original: TencentCloudError | None = None) -> Job:
         try:
             job = self.describe_job(spec.name, spec.cluster)
         except JobNotFound:

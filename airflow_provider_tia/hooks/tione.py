@@ -9,8 +9,8 @@ from airflow_provider_tia.dialogue import Dialogue, adrive, drive, unless_gone
 from airflow_provider_tia.exceptions import (
     TIONE_ERRORS,
     MalformedResponse,
-    TIAApiError,
-    TIAError,
+    TencentCloudApiError,
+    TencentCloudError,
     TransientError,
 )
 from airflow_provider_tia.hooks.base import AsyncTencentCloudClient, TencentCloudBaseHook
@@ -73,7 +73,7 @@ class TIONEHook(TencentCloudBaseHook):
 
         try:
             response = self.call("CreateTrainingTask", request, before_retry=created_meanwhile)
-        except TIAApiError as error:
+        except TencentCloudApiError as error:
             if error.attempts <= 1 and not isinstance(error, TransientError):
                 raise
             return self._reconcile(spec, error)
@@ -96,10 +96,10 @@ class TIONEHook(TencentCloudBaseHook):
         found = self.find_training_tasks(name=spec.name, tags=tags) if tags else []
         return found[0] if len(found) == 1 else None
 
-    def _reconcile(self, spec: TrainingTaskSpec, error: TIAApiError) -> str:
+    def _reconcile(self, spec: TrainingTaskSpec, error: TencentCloudApiError) -> str:
         try:
             found = self._created(spec)
-        except TIAError:
+        except TencentCloudError:
             raise error from None
         if found is None:
             raise error
@@ -140,15 +140,6 @@ class TIONEHook(TencentCloudBaseHook):
         if response is not None:
             self.log.info("%s %s (RequestId: %s)", action, task_id, response.get("RequestId"))
         return response is not None
-
-    def describe_pods(self, task_id: str) -> list[dict[str, Any]]:
-        """DescribeTrainingTaskPods: the PodInfo objects of the latest run."""
-        return reply_items(
-            "DescribeTrainingTaskPods",
-            self.call("DescribeTrainingTaskPods", {"Id": task_id}),
-            "PodInfoList",
-            _pod_of,
-        )
 
     def log_reader(self, task: TrainingTask | str, state: dict[str, Any] | None = None) -> TIONELogReader:
         """The log reader of a task (or of a task Id, resuming from ``state``: ``reader.state()``)."""
@@ -265,12 +256,6 @@ def _matches(
     if tags and isinstance(task.raw.get("Tags"), list):
         return all(task.tags.get(key) == value for key, value in tags.items())
     return True
-
-
-def _pod_of(item: Any) -> dict[str, Any]:
-    if not isinstance(item, dict):
-        raise MalformedResponse(f"expected a PodInfo object, got {type(item).__name__}")
-    return dict(item)
 
 
 def _instance_of(task: TrainingTask | str, state: dict[str, Any] | None) -> tuple[str, str | None]:

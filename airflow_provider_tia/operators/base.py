@@ -20,7 +20,6 @@ from airflow.sdk import conf
 from airflow_provider_tia import lifecycle
 from airflow_provider_tia.ending import EndAction
 from airflow_provider_tia.lifecycle import Deadline, JobEvent, Reason
-from airflow_provider_tia.logs import CHECKPOINT_KEY, newest_state
 from airflow_provider_tia.task_base import TencentCloudBaseOperator
 
 if TYPE_CHECKING:
@@ -209,6 +208,8 @@ class CreateAndWaitOperator(ResumableJobMixin, TencentCloudBaseOperator):
         if job.is_terminal:
             return self._end(lifecycle.finished(job, label), follower)
         if self.deferrable:
+            from airflow_provider_tia.logs import CHECKPOINT_KEY
+
             self.jobs.poll_logs(follower)
             target = self.jobs.target or key
             resume = {"key": target, "logs": follower.state() if follower else None}
@@ -261,7 +262,10 @@ class CreateAndWaitOperator(ResumableJobMixin, TencentCloudBaseOperator):
         self.jobs.target = key = received.resume["key"]
         self.push_job_link(context, key)  # this worker's operator is new: the link is published again
         logs = received.resume.get("logs")
-        if logs is not None:  # a trigger moved to another triggerer may have printed past the event
+        if logs is not None:
+            from airflow_provider_tia.logs import CHECKPOINT_KEY, newest_state
+
+            # a trigger moved to another triggerer may have printed past the event
             logs = newest_state(logs, context["ti"].xcom_pull(key=CHECKPOINT_KEY))
         follower = self.jobs.follower(key, state=logs) if self.print_logs and logs is not None else None
         return self._end(received, follower)

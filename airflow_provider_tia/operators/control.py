@@ -15,8 +15,7 @@ from airflow.sdk.exceptions import AirflowException
 
 from airflow_provider_tia import lifecycle
 from airflow_provider_tia.ending import EndAction
-from airflow_provider_tia.exceptions import JobNotFound, TIAError
-from airflow_provider_tia.logs import LogCursor, LogFollower
+from airflow_provider_tia.exceptions import JobNotFound, TencentCloudError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -24,7 +23,7 @@ if TYPE_CHECKING:
     from pendulum import DateTime
 
     from airflow_provider_tia.lifecycle import JobLike
-    from airflow_provider_tia.logs import LogReader
+    from airflow_provider_tia.logs import LogFollower, LogReader
 
 Key = dict[str, Any]
 T = TypeVar("T")
@@ -70,7 +69,7 @@ class JobControl:
         raise NotImplementedError
 
     def describe(self, key: Key) -> JobLike:
-        """One read of the job (the hook's retries included); raises ``TIAError``."""
+        """One read of the job (the hook's retries included); raises ``TencentCloudError``."""
         raise NotImplementedError
 
     def end(self, key: Key, action: EndAction, *, fresh_hook: bool = False) -> None:
@@ -143,6 +142,8 @@ class JobControl:
 
     def follower(self, key: Key, job: Any = None, state: dict[str, Any] | None = None) -> LogFollower:
         """A follower of the job's logs into the task log: new (from the job's start), or from ``state``."""
+        from airflow_provider_tia.logs import LogCursor, LogFollower
+
         if state is None:
             return LogFollower(self.log_reader(key, job), LogCursor(self.log_since(job)), self.log.info)
         reader = self.log_reader(key, state=state.get("reader"))
@@ -154,7 +155,7 @@ class JobControl:
             try:
                 follower.poll()  # type: ignore[union-attr]
                 return
-            except TIAError as error:
+            except TencentCloudError as error:
                 again = "; trying again" if attempt < attempts else ""
                 self.log.warning("Could not read the job's logs (%s)%s", error, again)
                 if again:

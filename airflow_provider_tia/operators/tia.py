@@ -17,7 +17,7 @@ from airflow.exceptions import AirflowProviderDeprecationWarning
 
 from airflow_provider_tia import ending, lifecycle, staging
 from airflow_provider_tia.ending import EndAction
-from airflow_provider_tia.exceptions import JobAlreadyExists, TIAError
+from airflow_provider_tia.exceptions import JobAlreadyExists, TencentCloudError
 from airflow_provider_tia.lifecycle import Action, IfExists
 from airflow_provider_tia.links.tia import TIAJobLink
 from airflow_provider_tia.models.tia import MAX_NAME_LENGTH, SPEC_FIELDS, build_spec, job_key, job_label
@@ -139,7 +139,9 @@ class TIAJobControl(JobControl):
         gone_by = time.monotonic() + timeout
         while self.read_or_none(key) is not None:
             if time.monotonic() >= gone_by:
-                raise TIAError(f"{self.label(key)} was deleted but still exists after {timeout:.0f}s")
+                raise TencentCloudError(
+                    f"{self.label(key)} was deleted but still exists after {timeout:.0f}s"
+                )
             time.sleep(min(self.interval, 2.0))
 
 

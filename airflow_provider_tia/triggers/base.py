@@ -19,7 +19,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_tia import lifecycle
 from airflow_provider_tia.ending import EndAction
-from airflow_provider_tia.exceptions import TIAError, TransientError
+from airflow_provider_tia.exceptions import TencentCloudError, TransientError
 from airflow_provider_tia.triggers.live_logs import LiveLogs, LogCheckpoint, drain_bound
 from airflow_provider_tia.triggers.log_clients import shared_log_client
 
@@ -149,7 +149,7 @@ class JobWatchTrigger(BaseTrigger):
                     break
                 if isinstance(update, TransientError):
                     lifecycle.note_transient(self.log, self.label, update)
-                elif not isinstance(update, TIAError):
+                elif not isinstance(update, TencentCloudError):
                     if job is None or job.state_name != update.state_name:  # log changes, not every poll
                         self.log.info("%s is %s", self.label, update.state_name)
                     job = update
@@ -169,7 +169,7 @@ class JobWatchTrigger(BaseTrigger):
         return lifecycle.JobEvent(event.status, event.reason, event.message, event.job, resume)
 
     async def _updates(self) -> AsyncGenerator[Any, None]:
-        """The job (or the ``TIAError`` reading it), once per poll interval, until the caller stops.
+        """The job (or the ``TencentCloudError`` reading it), once per poll interval, until the caller stops.
 
         Batched: from the shared ``poller_class`` of this scope (one batched read for all the triggers
         watching that scope in this triggerer). Otherwise: this trigger's own reads of its job.
@@ -184,14 +184,14 @@ class JobWatchTrigger(BaseTrigger):
             return
         try:
             client = await self._client()
-        except TIAError as error:
+        except TencentCloudError as error:
             yield error
             return
         async with client:
             while True:
                 try:
                     yield await self._describe(client)
-                except TIAError as error:
+                except TencentCloudError as error:
                     yield error
                 await asyncio.sleep(self.poll_interval)
 
@@ -220,7 +220,7 @@ class JobWatchTrigger(BaseTrigger):
         key = (type(self).__qualname__, self.tencentcloud_conn_id, self.region)
         try:
             calls = await stack.enter_async_context(shared_log_client(key, self._client))
-        except TIAError as error:
+        except TencentCloudError as error:
             self.log.warning("Logs of %s will be printed when the task resumes (%s)", self.label, error)
             return None
         logs = await LiveLogs.take_over(

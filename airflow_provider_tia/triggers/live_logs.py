@@ -18,8 +18,9 @@ import asyncio
 import contextlib
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_tia.exceptions import TIAError
+from airflow_provider_tia.exceptions import TencentCloudError
 from airflow_provider_tia.logs import CHECKPOINT_KEY, AsyncLogFollower, LogCursor
+from airflow_provider_tia.triggers.rate_budget import TooLate
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -27,8 +28,8 @@ if TYPE_CHECKING:
     from airflow_provider_tia.logs import AsyncLogReader
     from airflow_provider_tia.triggers.log_clients import LogCalls
 
-DRAIN_SHARE = 0.25  # of the poll interval: how long an ended job's event waits for its last lines
-MIN_DRAIN = 1.0  # seconds, whatever the interval
+DRAIN_SHARE = 0.2  # of the poll interval: how long an ended job's event waits for its last lines
+MIN_DRAIN = 0.5  # seconds, whatever the interval
 RETRY_PAUSE = 0.5  # seconds between two failed reads of the last lines
 
 
@@ -135,7 +136,7 @@ class LiveLogs:
         follower = self._follower(self.position, lines.append)
         try:
             await follower.poll()
-        except TIAError as error:
+        except TencentCloudError as error:
             self.log.warning("Could not read the logs of %s (%s); will try again", self.label, error)
             return False
         if lines and await self.checkpoint.taken_over():
@@ -171,10 +172,10 @@ class LiveLogs:
 
     async def finish(self, bound: float) -> None:
         """The job has ended (or the wait is over): one poll started now, ahead of the triggers whose
-        jobs still run, reads the last lines; what it cannot read within ``bound`` seconds is left to
-        the resumed task."""
+        jobs still run, reads the last lines; what it cannot read within ``bound`` seconds (or when
+        the log budget has no turn for it by then) is left to the resumed task."""
         await self.stop()
-        self.calls.urgent = True
+        self.calls.urgent_by = asyncio.get_running_loop().time() + bound
 
         async def last_lines() -> None:
             while not await self.poll():
@@ -182,5 +183,5 @@ class LiveLogs:
 
         try:
             await asyncio.wait_for(last_lines(), bound)
-        except asyncio.TimeoutError:
+        except (asyncio.TimeoutError, TooLate):
             self.log.info("The last log lines of %s will be printed when the task resumes", self.label)

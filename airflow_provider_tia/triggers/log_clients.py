@@ -75,15 +75,18 @@ class SharedClient:
 class LogCalls:
     """What one trigger's log reader calls: the shared client's ``call``, each call in its action's budget.
 
-    ``urgent`` puts this trigger's calls ahead of the others (its job has ended and its event waits).
+    ``urgent_by`` (the event loop's time) puts this trigger's calls ahead of the others until then,
+    and makes a call whose turn would come later raise ``TooLate`` (its job has ended and its event
+    waits for no turn it cannot get).
     """
 
     def __init__(self, shared: SharedClient, client: Any) -> None:
         self._shared, self._client = shared, client
-        self.urgent = False
+        self.urgent_by: float | None = None
 
     async def call(self, action: str, params: dict[str, Any]) -> dict[str, Any]:
-        await self._shared.budget(action).turn(urgent=self.urgent)
+        urgent = self.urgent_by is not None
+        await self._shared.budget(action).turn(urgent=urgent, by=self.urgent_by)
         result: dict[str, Any] = await self._client.call(action, params)
         return result
 
@@ -94,7 +97,7 @@ async def shared_log_client(
 ) -> AsyncIterator[LogCalls]:
     """This event loop's client for ``key`` (opened with ``open_client`` by its first user).
 
-    Raises what ``open_client`` raises (a ``TIAError``: no credentials, a bad region...) to every
+    Raises what ``open_client`` raises (a ``TencentCloudError``: no credentials, a bad region...) to every
     user waiting for it; the next user tries again.
     """
     loop = asyncio.get_running_loop()

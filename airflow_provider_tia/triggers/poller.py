@@ -16,7 +16,7 @@ import logging
 import weakref
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_tia.exceptions import TIAError
+from airflow_provider_tia.exceptions import TencentCloudError
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Awaitable, Callable
@@ -45,7 +45,7 @@ class BatchPoller:
 
         poller = ClusterPoller.shared("tencentcloud_default", None, "ap-beijing", 30, client_factory)
         async with contextlib.aclosing(poller.watch("test-job")) as updates:
-            async for update in updates:  # a Job, or a TIAError (JobNotFound, TransientError...)
+            async for update in updates:  # a Job, or a TencentCloudError (JobNotFound, TransientError...)
                 ...
     """
 
@@ -80,7 +80,7 @@ class BatchPoller:
             poller = pollers[key] = cls(key, scope, float(interval), client_factory)
         return poller  # type: ignore[return-value]
 
-    async def watch(self, name: str) -> AsyncGenerator[Job | TIAError, None]:
+    async def watch(self, name: str) -> AsyncGenerator[Job | TencentCloudError, None]:
         """Yields the job (or the error reading it) after every sweep, until the caller stops."""
         queue: asyncio.Queue = asyncio.Queue(maxsize=1)
         self._watchers.setdefault(name, set()).add(queue)
@@ -103,7 +103,7 @@ class BatchPoller:
         try:
             try:
                 client = await self._client_factory()
-            except TIAError as error:
+            except TencentCloudError as error:
                 self._deliver_all(error)
                 await asyncio.sleep(self.interval)
                 return
@@ -141,7 +141,7 @@ class BatchPoller:
             async with gate:
                 try:
                     found[name] = await describe(name)
-                except TIAError as error:  # JobNotFound, TransientError... go to the watcher
+                except TencentCloudError as error:  # JobNotFound, TransientError... go to the watcher
                     found[name] = error
 
         await asyncio.gather(*(one(name) for name in names))
@@ -152,7 +152,7 @@ class BatchPoller:
                 queue.get_nowait()  # a slow watcher only ever sees the newest state
             queue.put_nowait(update)
 
-    def _deliver_all(self, update: TIAError) -> None:
+    def _deliver_all(self, update: TencentCloudError) -> None:
         for name in list(self._watchers):
             self._deliver(name, update)
 
@@ -175,7 +175,7 @@ class ClusterPoller(BatchPoller):
         else:
             try:
                 found = await self._list_all(client)
-            except TIAError as error:
+            except TencentCloudError as error:
                 log.warning("ListJobs of %s failed (%s); will try again", self.cluster, error)
                 self._deliver_all(error)
                 return None

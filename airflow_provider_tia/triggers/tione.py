@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_tia import ending
 from airflow_provider_tia.ending import EndAction
-from airflow_provider_tia.exceptions import JobNotFound, TIAError
+from airflow_provider_tia.exceptions import JobNotFound, TencentCloudError
 from airflow_provider_tia.triggers.base import JobWatchTrigger
 from airflow_provider_tia.triggers.poller import BatchPoller
 
@@ -31,7 +31,7 @@ class RegionTaskPoller(BatchPoller):
     async def _read(self, client: AsyncTIONEClient, names: set[str]) -> dict[str, Any] | None:
         try:
             listed = await client.find_training_tasks(ids=sorted(names))
-        except TIAError as error:
+        except TencentCloudError as error:
             self._deliver_all(error)
             return None
         found: dict[str, Any] = {task.id: task for task in listed if task.id in names}

@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from airflow_provider_tia.exceptions import MalformedResponse, NetworkError, TIAError, TransientError
+from airflow_provider_tia.exceptions import MalformedResponse, NetworkError, TencentCloudError, TransientError
 from airflow_provider_tia.hooks.tia import TIAHook
 from airflow_provider_tia.models.tia import JobSpec
 
@@ -152,7 +152,7 @@ def test_error_envelope_the_sdk_lets_through_is_still_the_typed_error(hook) -> N
     with pytest.raises(TransientError) as caught:
         hook.describe_job("x", "c")
     assert caught.value.code == "InternalError" and caught.value.request_id == "r"
-    with pytest.raises(TIAError):
+    with pytest.raises(TencentCloudError):
         hook.create_job(JobSpec(name="x", cluster="c", runtime_version="r"))
 
 

@@ -22,7 +22,7 @@ from tencentcloud.common import abstract_client, abstract_client_async
 from airflow_provider_tia.emulator import TIAEmulator
 from airflow_provider_tia.emulator.core import auth as emulator_auth
 from airflow_provider_tia.emulator.core.auth import legacy_sign_string, tc3_canonical_request, tc3_signature
-from airflow_provider_tia.exceptions import AuthFailure, NetworkError, TIAConfigError
+from airflow_provider_tia.exceptions import AuthFailure, NetworkError, TencentCloudConfigError
 from airflow_provider_tia.hooks.tia import TIAHook
 from airflow_provider_tia.models.tia import JobSpec
 
@@ -80,7 +80,7 @@ def test_https_unless_http_is_explicit(monkeypatch, extra, scheme) -> None:
 
 
 def test_unknown_scheme_is_refused(monkeypatch) -> None:
-    with pytest.raises(TIAConfigError, match="scheme must be 'https' or 'http', got 'ftp'"):
+    with pytest.raises(TencentCloudConfigError, match="scheme must be 'https' or 'http', got 'ftp'"):
         _ = _conn(monkeypatch, "tia_rel_ftp", endpoint="127.0.0.1:9000", scheme="ftp").settings
 
 

@@ -1,0 +1,101 @@
+"""The house: a platform is seven parts in Airflow's folders, the shared layer names no platform, imports
+run downwards only, and no module grows past ~350 lines (docs/development.md, "Layout")."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "airflow_provider_tia"
+PLATFORMS = ("tia", "tione")
+PARTS = (
+    "models/{p}.py",
+    "hooks/{p}.py",
+    "operators/{p}.py",
+    "triggers/{p}.py",
+    "sensors/{p}.py",
+    "links/{p}.py",
+)
+# "About 350"; three modules are longer (models/tia.py, models/tione.py, operators/tione.py): each holds
+# a request's whole field table or its explicit keywords (mapping needs them), kept in one place.
+MAX_LINES = 475
+# Lower layers first: a module may import its own layer or a lower one, never a higher one.
+LAYERS = (
+    ("exceptions", "secrets", "connection_id", "models"),
+    ("lifecycle", "ending", "logs", "dialogue", "staging", "lineage", "hooks"),
+    ("links",),
+    ("triggers", "task_base"),
+    ("operators", "sensors"),
+)
+
+
+def provider_modules() -> list[Path]:
+    return [p for p in PACKAGE.rglob("*.py") if "emulator" not in p.relative_to(PACKAGE).parts]
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_a_platform_is_one_module_per_part_and_one_emulator_folder(platform: str) -> None:
+    missing = [part.format(p=platform) for part in PARTS if not (PACKAGE / part.format(p=platform)).is_file()]
+    assert not missing
+    assert (PACKAGE / "emulator" / platform / "__init__.py").is_file()
+
+
+def test_no_platform_module_lives_outside_its_parts() -> None:
+    expected = {part.format(p=p) for p in PLATFORMS for part in PARTS}
+    named = {
+        p.relative_to(PACKAGE).as_posix()
+        for p in provider_modules()
+        if any(p.stem == platform or p.stem.startswith(f"{platform}_") for platform in PLATFORMS)
+    }
+    assert named <= expected, f"platform modules outside the seven parts: {sorted(named - expected)}"
+
+
+def layer_of(module: str) -> int | None:
+    top = module.split(".")[1] if module.count(".") else ""
+    for index, names in enumerate(LAYERS):
+        if top in names:
+            return index
+    return None
+
+
+def test_imports_run_downwards_only() -> None:
+    upward = []
+    for path in provider_modules():
+        rel = path.relative_to(PACKAGE.parent).with_suffix("")
+        here = layer_of(".".join(rel.parts))
+        if here is None:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (
+                isinstance(node, ast.ImportFrom)
+                and node.module
+                and node.module.startswith(PACKAGE.name + ".")
+            ):
+                there = layer_of(node.module)
+                if there is not None and there > here and not _type_checking_only(path, node):
+                    upward.append(f"{rel.as_posix()} -> {node.module}")
+    assert not upward
+
+
+def _type_checking_only(path: Path, node: ast.ImportFrom) -> bool:
+    """Whether the import sits under ``if TYPE_CHECKING:`` (no import at run time)."""
+    tree = ast.parse(path.read_text())
+    for block in ast.walk(tree):
+        if (
+            isinstance(block, ast.If)
+            and getattr(block.test, "id", None) == "TYPE_CHECKING"
+            and any(n.lineno == node.lineno for child in block.body for n in ast.walk(child))
+        ):
+            return True
+    return False
+
+
+def test_no_module_is_long() -> None:
+    long = {
+        p.relative_to(PACKAGE).as_posix(): n
+        for p in provider_modules()
+        if (n := len(p.read_text().splitlines())) > MAX_LINES
+    }
+    assert not long
