@@ -1,6 +1,8 @@
-"""The eight TI-ONE actions over a TaskStore and a runner; ``dispatch`` checks the request, then runs one.
+"""The TI-ONE actions: the eight of training tasks over a TaskStore and a runner, here; the model
+repository's (``repo_actions``) and the online services' (``service_actions``) next to them. ``dispatch``
+checks the request, then runs one.
 
-Rules the contract leaves open, as the emulator answers them:
+Rules of training tasks the service leaves open, as the emulator answers them:
 
 * Stop: PENDING/STARTING/RUNNING -> STOPPING, then STOPPED (``FailureReason`` "User Stop") once the
   processes are gone and the output is uploaded; again while STOPPING: accepted, nothing changes;
@@ -20,14 +22,24 @@ Rules the contract leaves open, as the emulator answers them:
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..core.errors import ApiError
 from . import views
-from .console import CONSOLE_PATH, task_page
+from .console import CONSOLE_PATH, service_page, task_page, version_page
+from .gateway import Gateway
+from .importer import Importer
 from .logs import describe_logs
-from .runners import RunnerStore, runner_job
+from .repo import ModelRepo
+from .repo_actions import RepoActions
+from .repo_schema import REPO_SCHEMAS
+from .runners import RunnerStore, TioneSimulatedRunner, runner_job
 from .schema import MAX_PAGE, SCHEMAS, VERSION, check_create, check_model, invalid
+from .service_actions import ServiceActions
+from .service_schema import SERVICE_SCHEMAS
+from .service_store import ServiceStore
+from .serving import Serving
 from .store import TERMINAL, task_of
 
 if TYPE_CHECKING:
@@ -36,6 +48,7 @@ if TYPE_CHECKING:
     from ..core.auth import Account
     from .store import TaskStore
 
+ALL_SCHEMAS = {**SCHEMAS, **REPO_SCHEMAS, **SERVICE_SCHEMAS}
 DEFAULT_REGION = "ap-guangzhou"
 STOP_WAIT = 30.0  # seconds a stop waits for the processes before it records STOPPED anyway
 USER_STOP = "User Stop"
@@ -49,14 +62,17 @@ FILTER_FIELDS: dict[str, Callable[[dict], str]] = {
 
 
 class TioneService:
-    """TI-ONE training tasks for the HTTP layer (``version``, ``actions``, ``dispatch``).
+    """TI-ONE for the HTTP layer (``version``, ``actions``, ``dispatch``): training tasks, the model
+    repository and online services.
 
     ``runner`` is a TioneLocalRunner or TioneSimulatedRunner, bound here to the store; ``submit_delay``
-    keeps a new or restarted task SUBMITTING that many seconds (to test name conflicts).
+    keeps a new or restarted task SUBMITTING that many seconds (to test name conflicts). Models and services
+    are saved next to the tasks (when the store has a state dir); model files and the services' working
+    folders live under ``output_root``; imports read COS through the runner's resolver (``runner.cos``).
     """
 
     version = VERSION
-    actions = frozenset(SCHEMAS)
+    actions = frozenset(ALL_SCHEMAS)
     console_path = CONSOLE_PATH
 
     def __init__(self, store: TaskStore, runner: Any, output_root: Any, submit_delay: float = 0.0) -> None:
@@ -68,22 +84,52 @@ class TioneService:
             "DescribeTrainingTasks": self.describe_many, "StopTrainingTask": self.stop,
             "StartTrainingTask": self.start, "DeleteTrainingTask": self.delete,
             "DescribeTrainingTaskPods": self.pods,
-            "DescribeLogs": lambda p, a: describe_logs(self.store, p, a.uin),
+            "DescribeLogs": self.logs,
         }  # fmt: skip
+        state_dir = store.dir.parent if store.dir is not None else None
+        self.repo = ModelRepo(state_dir, Path(output_root))
+        self.service_store = ServiceStore(state_dir)
+        simulated = isinstance(runner, TioneSimulatedRunner)
+        delay = float(runner.defaults["duration"]) if simulated else 0.0
+        self.serving = Serving(
+            self.service_store, self.repo, Path(output_root) / "tione-serving", simulated, delay
+        )
+        self.importer = Importer(self.repo, lambda: getattr(runner, "cos", None), simulated)
+        self.gateway = Gateway(self.service_store, self.serving)
+        self.service_actions = ServiceActions(self.service_store, self.repo, self.serving, self.gateway)
+        self.repo_actions = RepoActions(self.repo, self.importer, store, self.service_actions.in_use)
+        self.handlers.update(self.repo_actions.handlers)
+        self.handlers.update(self.service_actions.handlers)
+        runner.add_shutdown_hook(self.shutdown_serving)
+
+    def shutdown_serving(self) -> None:
+        """Stop the services' replicas and the gateway (the emulator stops)."""
+        self.serving.shutdown()
+        self.gateway.shutdown()
+
+    def logs(self, p: dict, account: Account) -> dict:
+        """DescribeLogs of training tasks (TRAIN) or of services' pods (INFER)."""
+        store = self.service_store if p["Service"] == "INFER" else self.store
+        return describe_logs(store, p, account.uin)
 
     def dispatch(
         self, action: str, params: dict, typed: bool = True, account: Account | None = None, region: str = ""
     ) -> dict:
         """Run ``action`` for ``account`` (required: TI-ONE tasks always belong to the signer); ApiError."""
         assert account is not None, "TI-ONE calls are always signed"
-        checked = check_model(SCHEMAS[action], params, typed)
-        if action == "CreateTrainingTask":
+        checked = check_model(ALL_SCHEMAS[action], params, typed)
+        if action in ("CreateTrainingTask", "CreateModelService"):
             checked["Region"] = region or DEFAULT_REGION
         return self.handlers[action](checked, account)
 
     def console(self, query: Mapping[str, str]) -> tuple[int, str]:
-        """The console page of the task ``id``."""
-        return task_page(self.store, query.get("id", ""))
+        """The console page of ``id``: a task (``train-``), a model version (``mv-``), a service or group (``ms-``)."""
+        page_id = query.get("id", "")
+        if page_id.startswith("mv-"):
+            return version_page(self.repo, page_id)
+        if page_id.startswith("ms-"):
+            return service_page(self.service_store, page_id)
+        return task_page(self.store, page_id)
 
     def recover(self) -> None:
         """After a restart: resubmit SUBMITTING tasks, end STOPPING ones, hand the others to the runner."""
@@ -95,6 +141,10 @@ class TioneService:
                 self.runner_store.end(iid, "STOPPED", USER_STOP, "NOT_BILLING", ("STOPPED", USER_STOP))
             else:
                 self.runner.recover(runner_job(task))
+        self.importer.recover()
+        if self.service_store.groups():
+            self.gateway.ensure_started()
+        self.service_actions.recover()
 
     # ---- actions -----------------------------------------------------------------------------
     def create(self, p: dict, account: Account) -> dict:

@@ -1,6 +1,7 @@
-"""DescribeLogs for TRAIN: lines in a time window, ordered, filtered and paged by Context.
+"""DescribeLogs for TRAIN and INFER: lines in a time window, ordered, filtered and paged by Context.
 
-The lines are those of one run (``ServiceId``: an instance id), else of every run of the caller's tasks;
+The lines are those of one run (``ServiceId``: an instance id; for INFER a service Id), else of every run of
+the caller's tasks (services);
 ``PodName`` (one pod, or a prefix ending in ``*`` such as ``<task Id>*``) narrows either. Tencent's own
 client asks for a task's logs with ``PodName`` alone.
 
@@ -25,6 +26,7 @@ from ..core.timefmt import parse_query_time, rfc3339_nano
 from .schema import MAX_LOG_LIMIT, invalid
 
 if TYPE_CHECKING:
+    from .service_store import ServiceStore
     from .store import TaskStore
 
 DEFAULT_LIMIT = 100
@@ -77,7 +79,9 @@ def _may_hold(wanted: str, task_id: str) -> bool:
     return wanted.startswith(own)
 
 
-def _window(store: TaskStore, p: dict, uin: str, start: int, end: int) -> list[tuple[int, str, str, str]]:
+def _window(
+    store: TaskStore | ServiceStore, p: dict, uin: str, start: int, end: int
+) -> list[tuple[int, str, str, str]]:
     """The lines of the run ``ServiceId`` names, else of the runs of the tasks ``PodName`` may match."""
     if p.get("ServiceId"):
         return store.log_window(p["ServiceId"], uin, start, end)
@@ -85,10 +89,10 @@ def _window(store: TaskStore, p: dict, uin: str, start: int, end: int) -> list[t
     return store.account_log_window(uin, start, end, lambda task_id: not wanted or _may_hold(wanted, task_id))
 
 
-def describe_logs(store: TaskStore, p: dict, uin: str) -> dict:
-    """The DescribeLogs reply for checked parameters ``p``."""
-    if p["Service"] != "TRAIN":
-        raise invalid("Service", "must be TRAIN here (the emulator serves training logs only)")
+def describe_logs(store: TaskStore | ServiceStore, p: dict, uin: str) -> dict:
+    """The DescribeLogs reply for checked parameters ``p`` (``store`` holds the lines of ``p["Service"]``)."""
+    if p["Service"] not in ("TRAIN", "INFER"):
+        raise invalid("Service", "must be TRAIN or INFER here (the emulator keeps training and service logs)")
     for f in p.get("Filters", []):
         if f.get("Name") != "Key":
             raise invalid("Filters.Name", "must be Key")

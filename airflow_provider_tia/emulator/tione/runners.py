@@ -43,7 +43,7 @@ from .schema import start_commands
 from .store import TERMINAL, replicas, task_of
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
     from pathlib import Path
 
     from ..runners.cos import COSResolver
@@ -162,7 +162,19 @@ def role_command(cmds: dict[str, str], role: str) -> str:
     return cmds.get("StartCmd") or cmds.get("WorkerStartCmd") or ""
 
 
-class TioneLocalRunner(LocalRunner):
+class ShutdownHooks:
+    """Lets the TI-ONE service stop what it runs besides tasks (the online services' replicas) when the
+    emulator shuts its TI-ONE runner down."""
+
+    def add_shutdown_hook(self, hook: Callable[[], None]) -> None:
+        self.__dict__.setdefault("_shutdown_hooks", []).append(hook)
+
+    def run_shutdown_hooks(self) -> None:
+        for hook in self.__dict__.get("_shutdown_hooks", []):
+            hook()
+
+
+class TioneLocalRunner(ShutdownHooks, LocalRunner):
     """Runs every replica of a TI-ONE instance as a local process (see the module docstring)."""
 
     cos: COSResolver | None = None  # set by the emulator when it has a COS endpoint
@@ -256,6 +268,10 @@ class TioneLocalRunner(LocalRunner):
             note = f"[tione emulator] output upload failed: {exc}"
         self.store.append_logs(instance_id, [("", note)])
 
+    def shutdown(self) -> None:
+        self.run_shutdown_hooks()
+        super().shutdown()
+
     def wait_ended(self, instance_id: str, timeout: float) -> None:
         """Block until the instance's processes are gone (at most ``timeout`` seconds)."""
         with self._lock:
@@ -264,8 +280,12 @@ class TioneLocalRunner(LocalRunner):
             lj.thread.join(timeout)
 
 
-class TioneSimulatedRunner(SimulatedRunner):
+class TioneSimulatedRunner(ShutdownHooks, SimulatedRunner):
     """Timers only; log lines come from the instance's first SIM_LOG_PODS pods."""
+
+    def shutdown(self) -> None:
+        self.run_shutdown_hooks()
+        super().shutdown()
 
     def validate(self, spec: dict) -> str | None:
         return super().validate(runner_job({"LatestInstanceId": "", "Status": "", "Spec": spec}))
