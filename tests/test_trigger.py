@@ -8,12 +8,12 @@ import threading
 import time
 
 import pytest
-from tia_test_support import CLUSTER, script_spec
 
 from airflow_provider_tia.hooks.tia import TIAHook
 from airflow_provider_tia.triggers.base import MIN_EVENT_DELAY
 from airflow_provider_tia.triggers.tia import JobTrigger
 from airflow_provider_tia.triggers.tione import TrainingTaskTrigger
+from tests.helpers.support import CLUSTER, script_spec
 
 
 def _create(hook: TIAHook, name: str, *args: str) -> None:

@@ -155,7 +155,8 @@ class LiveLogs:
 
         async def follow() -> None:
             while self.position is not None:
-                await self.poll()
+                async with self.calls.live_poll():
+                    await self.poll()
                 await asyncio.sleep(poll_interval)
 
         self._following = asyncio.get_running_loop().create_task(

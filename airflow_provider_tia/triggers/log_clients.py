@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import weakref
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +45,9 @@ class SharedClient:
         self.per_second = per_second
         self._opening = opening
         self._budgets: dict[str, RateBudget] = {}
+        # Live polls under way at once: as many as the budget serves in a second. The other triggers
+        # wait for a place holding nothing, rather than a half-built poll each in the budget's queue.
+        self.live_polls = asyncio.Semaphore(max(1, math.ceil(per_second)))
 
     async def client(self) -> Any:
         # Shielded: a user cancelled while the client is being made does not cancel it for the others.
@@ -83,6 +87,10 @@ class LogCalls:
     def __init__(self, shared: SharedClient, client: Any) -> None:
         self._shared, self._client = shared, client
         self.urgent_by: float | None = None
+
+    def live_poll(self) -> asyncio.Semaphore:
+        """A place among the live polls of this client (``async with``), taken before a poll starts."""
+        return self._shared.live_polls
 
     async def call(self, action: str, params: dict[str, Any]) -> dict[str, Any]:
         urgent = self.urgent_by is not None

@@ -62,6 +62,9 @@ class RateBudget:
         if self._dealer is None or self._dealer.done():
             self._dealer = loop.create_task(self._deal(), name=f"tencentcloud-rate-{self.action}")
         await turn
+        # Spaced from when the call really goes out (a busy loop resumes a waiter late), so that no
+        # second ever holds more than ``per_second`` calls.
+        self._free_at = max(self._free_at, loop.time() + self.spacing)
 
     def _urgent_done(self, _: asyncio.Future[None]) -> None:
         self._urgent -= 1
@@ -69,8 +72,7 @@ class RateBudget:
     async def _deal(self) -> None:
         loop = asyncio.get_running_loop()
         while self._waiting:
-            wait = self._free_at - loop.time()
-            if wait > 0:
+            while (wait := self._free_at - loop.time()) > 0:  # the last waiter may resume late
                 await asyncio.sleep(wait)
             while self._waiting:
                 *_, turn = heapq.heappop(self._waiting)

@@ -1,0 +1,1 @@
+"""The production-like stack: PostgreSQL, LocalExecutor, two triggerers, the emulator and COS."""

@@ -1,0 +1,1 @@
+"""The extra links of each platform."""

@@ -1,0 +1,1 @@
+"""The sensors of each platform in DAG runs against the emulator."""
