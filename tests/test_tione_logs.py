@@ -23,10 +23,10 @@ from airflow_provider_tia.exceptions import (
     TransientError,
 )
 from airflow_provider_tia.hooks import tione
-from airflow_provider_tia.hooks.tione import TIONEHook
+from airflow_provider_tia.hooks.tione import AsyncTIONELogReader, TIONEHook, TIONELogReader
 from airflow_provider_tia.logs import AsyncLogFollower, LogCursor, LogFollower
-from airflow_provider_tia.models.tione import TrainingTask, TrainingTaskSpec
-from airflow_provider_tia.tione_logs import AsyncTIONELogReader, TIONELogReader, TrainingLogLine, rfc3339
+from airflow_provider_tia.models.common import rfc3339
+from airflow_provider_tia.models.tione import TrainingLogLine, TrainingTask, TrainingTaskSpec
 
 T0 = pendulum.datetime(2025, 6, 1, 2, 0, 0, tz="UTC")
 INSTANCE = "train-1-a3vq1whfx24g"

@@ -201,3 +201,8 @@ def reply_items(action: str, response: Mapping[str, Any], key: str, parse: Calla
     if not isinstance(items, list):
         raise MalformedResponse(f"{action}: {key} is not a list", request_id=response.get("RequestId"))
     return [parse(item) for item in items]
+
+
+def rfc3339(moment: DateTime) -> str:
+    """DescribeLogs' StartTime/EndTime: RFC 3339 in UTC, whole seconds (``2025-06-01T02:00:05+00:00``)."""
+    return moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S+00:00")

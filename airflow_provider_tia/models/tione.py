@@ -5,7 +5,7 @@
 doc line and a validator (``models.checks``). Nested objects are plain dicts with the API's field
 names, validated after rendering; a bad value raises ``JobSpecError`` naming its path. Replies are
 read leniently (``+08``, no zone = UTC+8, RFC 3339 with nanoseconds); ``""`` counts as unset, like null.
-No Airflow, no network.
+DescribeLogs' lines are ``TrainingLogLine``. No Airflow, no network.
 """
 
 from __future__ import annotations
@@ -14,12 +14,15 @@ import copy
 import dataclasses
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_tia.exceptions import JobSpecError, MalformedResponse
 from airflow_provider_tia.models import checks as c
-from airflow_provider_tia.models.common import JobBase, SpecField, json_safe_dict
+from airflow_provider_tia.models.common import JobBase, SpecField, json_safe_dict, parse_time
 from airflow_provider_tia.secrets import register_secrets
+
+if TYPE_CHECKING:
+    from pendulum import DateTime
 
 MAX_NAME_LENGTH = 60
 # Chinese/English letters, digits, '_' and '-', starting with a letter or digit. fullmatch: a `$`
@@ -434,3 +437,34 @@ def output_prefix(task: Mapping[str, Any]) -> str:
         raise MalformedResponse("the training task has no Id or no Output path")
     base = paths[0].rstrip("/")
     return f"{base}/{task_id}/" if base else f"{task_id}/"
+
+
+# ---------------------------------------------------------------------------------------- log lines
+@dataclasses.dataclass(frozen=True)
+class TrainingLogLine:
+    """One DescribeLogs line (LogIdentity); its ``Id`` identifies it across overlapping windows."""
+
+    id: str
+    time: DateTime | None
+    pod_name: str
+    text: str
+
+    @classmethod
+    def from_api(cls, data: Any) -> TrainingLogLine:
+        if not isinstance(data, Mapping):
+            raise MalformedResponse(
+                f"expected a LogIdentity in DescribeLogs' reply, got {type(data).__name__}"
+            )
+        raw_time = str(data.get("Timestamp") or "")
+        pod_name = str(data.get("PodName") or "")
+        text = str(data.get("Message") if data.get("Message") is not None else "").rstrip("\n")
+        # Id is nullable in the model: a line without one is identified by what it says, where and when.
+        line_id = str(data.get("Id") or f"{raw_time}|{pod_name}|{text}")
+        return cls(id=line_id, time=parse_time(raw_time), pod_name=pod_name, text=text)
+
+    @property
+    def key(self) -> str:
+        return self.id
+
+    def format(self) -> str:
+        return f"[{self.pod_name}] {self.text}" if self.pod_name else self.text

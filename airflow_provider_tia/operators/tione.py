@@ -35,9 +35,8 @@ if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
 
-    from airflow_provider_tia.hooks.tione import TIONEHook
+    from airflow_provider_tia.hooks.tione import TIONEHook, TIONELogReader
     from airflow_provider_tia.models.tione import TrainingTask
-    from airflow_provider_tia.tione_logs import TIONELogReader
     from airflow_provider_tia.triggers.tione import TrainingTaskTrigger
 
 SPEC_ATTRS = tuple(field.attr for field in TRAINING_SPEC_FIELDS)

@@ -15,9 +15,8 @@ from airflow_provider_tia.triggers.base import JobWatchTrigger
 from airflow_provider_tia.triggers.poller import BatchPoller
 
 if TYPE_CHECKING:
-    from airflow_provider_tia.hooks.tione import AsyncTIONEClient, TIONEHook
+    from airflow_provider_tia.hooks.tione import AsyncTIONEClient, AsyncTIONELogReader, TIONEHook
     from airflow_provider_tia.models.tione import TrainingTask
-    from airflow_provider_tia.tione_logs import AsyncTIONELogReader
     from airflow_provider_tia.triggers.log_clients import LogCalls
 
 
@@ -119,7 +118,7 @@ class TrainingTaskTrigger(JobWatchTrigger):
         return await client.describe_training_task(self.training_task_id)
 
     def _log_reader(self, calls: LogCalls, state: dict[str, Any] | None) -> AsyncTIONELogReader:
-        from airflow_provider_tia.tione_logs import AsyncTIONELogReader
+        from airflow_provider_tia.hooks.tione import AsyncTIONELogReader
 
         return AsyncTIONELogReader.resumed(calls.call, self.training_task_id, state)
 
