@@ -100,8 +100,8 @@ dist: $(STAMP)
 # the tests run from a copy outside the source tree, so `airflow_provider_tia` can only come from the wheel.
 WHEEL_PYTHON ?= $(PYTHON)
 WHEEL_VENV := .venv-wheel
-WHEEL_TESTS := tests/test_example_dags.py tests/test_operators_dag.py tests/test_code_dir_dag.py \
-	tests/test_provider.py tests/emulator/test_cli_and_plugin.py
+WHEEL_TESTS := tests/shared/test_example_dags.py tests/operators/test_tia_dag.py tests/shared/test_code_dir_dag.py \
+	tests/shared/test_provider.py tests/emulator/test_cli_and_plugin.py
 test-wheel: dist
 	rm -rf $(WHEEL_VENV) .wheel-tests
 	$(BIN)/uv venv -q --python $(WHEEL_PYTHON) $(WHEEL_VENV)

@@ -25,12 +25,12 @@ import traceback
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from deploy_helpers import HEALTH_THRESHOLD, TERMINAL_RUN, TERMINAL_TI, TI, report, wait_for
+from tests.deployment.stack import HEALTH_THRESHOLD, TERMINAL_RUN, TERMINAL_TI, TI, report, wait_for
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from deploy_helpers import Deployment
+    from tests.deployment.stack import Deployment
 
 LIVE = {"tione": "deploy_tione_live", "tia": "deploy_tia_live"}
 BLOCKING = {"tione": "deploy_tione_blocking", "tia": "deploy_tia_blocking"}

@@ -8,7 +8,8 @@ from __future__ import annotations
 import importlib.util
 
 import pytest
-from deploy_helpers import REPORT, run_ui
+
+from tests.deployment.stack import REPORT, run_ui
 
 
 def pytest_configure(config: pytest.Config) -> None:

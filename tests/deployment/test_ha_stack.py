@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from deploy_campaign import DAILY, MAPPED, PLATFORMS, QUICK, RUN_WAIT, STOP_WAIT, Campaign, Run
-from deploy_helpers import AIRFLOW_PROCESSES, TI, Deployment, line_time, report, wait_for
 
 from airflow_provider_tia.triggers.base import MIN_EVENT_DELAY
+from tests.deployment.campaign import DAILY, MAPPED, PLATFORMS, QUICK, RUN_WAIT, STOP_WAIT, Campaign, Run
+from tests.deployment.stack import AIRFLOW_PROCESSES, TI, Deployment, line_time, report, wait_for
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -1,4 +1,5 @@
-"""What the provider tests share: the cluster, the training scripts, a job spec, a fake task instance."""
+"""What the provider tests share: the repository's root, the cluster, the training scripts, a job spec, a
+fake task instance, a task's context."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ from typing import Any
 
 from airflow_provider_tia.models.tia import MAX_NAME_LENGTH as TIA_MAX_NAME
 from airflow_provider_tia.models.tia import JobSpec
+from tests.helpers.task_state import TaskStateStore
 
 CLUSTER = "ap-beijing"
-SCRIPTS = str(Path(__file__).resolve().parent / "dags" / "scripts")
+# The repository, or the copy of it `make test-wheel` runs the tests from.
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPTS = str(ROOT / "tests" / "dags" / "scripts")
 
 
 def script_spec(name: str, *args: str, cluster: str = CLUSTER) -> JobSpec:
@@ -45,22 +49,9 @@ except ImportError:
     HAS_STATE_STORE = False
 
 
-class StateStore:
-    """A dict-backed ``task_state_store`` (what Airflow 3.3 keeps for a task instance across its tries)."""
-
-    def __init__(self) -> None:
-        self.data: dict[str, Any] = {}
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.data.get(key, default)
-
-    def set(self, key: str, value: Any, **_: Any) -> None:
-        self.data[key] = value
-
-
 def context(ti: FakeTI | None) -> dict[str, Any]:
     """A task's context as Airflow 3.3 gives it (with its task state store)."""
-    return {"ti": ti, "task_state_store": StateStore()}
+    return {"ti": ti, "task_state_store": TaskStateStore()}
 
 
 def own_name(base: str, dag_id: str, run_id: str, task_id: str = "train") -> str:

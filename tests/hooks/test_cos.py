@@ -206,7 +206,7 @@ def test_secret_key_never_logged(hook, bucket, tmp_path, caplog) -> None:
     assert SECRET_KEY not in repr(hook) + repr(hook.settings) + repr(staged)
 
 
-def test_endpoint_and_region(monkeypatch) -> None:
+def test_the_region_picks_the_cloud_endpoint_unless_one_is_given(monkeypatch) -> None:
     conn = {"conn_type": "tencentcloud", "login": "AKID", "password": "k", "extra": {"region": "ap-beijing"}}
     monkeypatch.setenv("AIRFLOW_CONN_TIA_COS_REAL", json.dumps(conn))
     hook = COSHook("tia_cos_real", region="ap-shanghai")

@@ -292,7 +292,7 @@ def test_async_client_reads_jobs(hook, tmp_path) -> None:
     assert deleted is False
 
 
-def test_every_error_is_a_tia_error(hook) -> None:
+def test_every_api_error_is_a_tencent_cloud_error(hook) -> None:
     with pytest.raises(TencentCloudError):
         hook.call("NoSuchAction", {})
 

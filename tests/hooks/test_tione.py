@@ -35,7 +35,7 @@ def spec(name: str | None = None, **sim: str) -> TrainingTaskSpec:
     )
 
 
-def test_create_describe_and_the_task_model(hook, simulated_emulator) -> None:
+def test_a_created_task_reads_back_with_zoned_times_and_its_tags(hook, simulated_emulator) -> None:
     task_id = hook.create_training_task(spec("model-ok", duration="0.3"))
     assert task_id.startswith("train-")
     simulated_emulator.wait_for_task(task_id, "SUCCEED")
@@ -77,7 +77,9 @@ def test_find_pages_filters_by_tag_name_and_ids(hook, simulated_emulator) -> Non
     )  # a full page of all 50: nothing more to ask
 
 
-def test_stop_start_delete_and_their_errors(hook, simulated_emulator) -> None:
+def test_stop_start_and_delete_refuse_the_wrong_state_and_tolerate_a_missing_task(
+    hook, simulated_emulator
+) -> None:
     task_id = hook.create_training_task(spec(duration="30"))
     simulated_emulator.wait_for_task(task_id, "RUNNING")
     with pytest.raises(WrongState, match="InternalError.NotAllow"):
@@ -122,7 +124,7 @@ def test_logs_past_one_page_each_line_once(hook, simulated_emulator) -> None:
     assert len(set(printed)) == 2500
 
 
-def test_async_client_twins(hook, simulated_emulator) -> None:
+def test_the_async_client_describes_lists_and_stops_as_the_hook_does(hook, simulated_emulator) -> None:
     task_id = hook.create_training_task(spec(duration="30"))
     simulated_emulator.wait_for_task(task_id, "RUNNING")
 
@@ -137,7 +139,9 @@ def test_async_client_twins(hook, simulated_emulator) -> None:
     simulated_emulator.wait_for_task(task_id, "STOPPED")
 
 
-def test_connection_check_and_auth_failure(simulated_emulator, connect) -> None:
+def test_connection_check_passes_and_a_wrong_key_fails_without_showing_it(
+    simulated_emulator, connect
+) -> None:
     connect(CONN, simulated_emulator)
     assert TIONEHook(CONN).test_connection()[0] is True
     connect("tione_bad", simulated_emulator, password="wrong-secret-key-value")
@@ -158,7 +162,7 @@ def slow_submit_emulator():
 def test_kill_while_submitting_still_stops_the_task(slow_submit_emulator, connect) -> None:
     import threading
 
-    from tia_test_support import FakeTI
+    from tests.helpers.support import FakeTI
 
     connect("tencentcloud_default", slow_submit_emulator)
     name = f"submitting-{uuid.uuid4().hex[:6]}"
@@ -181,7 +185,7 @@ def test_transient_errors_before_create_never_fail_the_task(simulated_emulator, 
     operator rides it out within its budget, then creates and watches its task."""
     import threading
 
-    from tia_test_support import FakeTI
+    from tests.helpers.support import FakeTI
 
     connect("tencentcloud_default", simulated_emulator, extra={"retry_backoff": 0.01, "max_attempts": 2})
     name = f"flaky-list-{uuid.uuid4().hex[:6]}"

@@ -16,7 +16,7 @@ def test_job_url_is_encoded():
     assert parse_qs(parts.query) == {"region": ["ap-beijing"], "cluster": ["cls-123"], "name": ["train a&b"]}
 
 
-def test_link_is_registered():
+def test_the_job_link_is_on_the_operator_and_the_sensor():
     assert TIAJobLink().name == "TI-A Job"
     for cls in (CreateJobOperator, JobSensor):
         assert any(isinstance(link, TIAJobLink) for link in cls.operator_extra_links)

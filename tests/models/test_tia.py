@@ -77,7 +77,7 @@ def test_uppercase_custom_tier_is_accepted() -> None:
     assert JobSpec(**{**SEED, "scale_tier": "CUSTOM"}).to_api()["ScaleTier"] == "CUSTOM"
 
 
-def test_tuples_become_lists() -> None:
+def test_tuple_arguments_become_lists() -> None:
     assert JobSpec(**{**SEED, "args": ("a.py", "--x")}).args == ["a.py", "--x"]
 
 
@@ -182,7 +182,7 @@ def test_query_time_is_china_standard_time() -> None:
         (None, None),
     ],
 )
-def test_states(value: str | None, expected: object) -> None:
+def test_state_names_parse_case_blind_and_unknown_ones_are_kept(value: str | None, expected: object) -> None:
     assert parse_state(value) == expected
 
 
@@ -204,7 +204,7 @@ def test_unknown_state_is_kept_not_terminal() -> None:
     assert job.state == "Evicted" and job.state_name == "Evicted" and not job.is_terminal
 
 
-def test_terminal_states() -> None:
+def test_succeeded_and_failed_jobs_are_terminal_with_their_message() -> None:
     assert Job.from_api({**SEED_REPLY, "State": "Succeed"}).succeeded
     failed = Job.from_api({**SEED_REPLY, "State": "Failed", "Message": "[MASTER/Failed : Failed/1]"})
     assert failed.failed and failed.is_terminal and failed.message == "[MASTER/Failed : Failed/1]"
@@ -221,7 +221,7 @@ def test_to_dict_drops_values_that_are_not_json() -> None:
     assert "Weird" not in job.to_dict()
 
 
-def test_log_line_format_and_key() -> None:
+def test_a_log_line_prints_with_its_pod_and_has_a_key_to_drop_repeats() -> None:
     line = LogLine.from_api(
         {"Time": "2019-01-01T09:10:04.916553368Z", "PodName": "test-job-worker-1", "Log": "epoch 1\n"}
     )

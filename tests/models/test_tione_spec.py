@@ -207,7 +207,7 @@ def test_unknown_nested_keys_are_named() -> None:
         _spec(resource_config_infos=[{"Role": "WORKER", "InstanceNum": 1, "Gpus": 1}])
 
 
-def test_required_fields_and_unknown_keywords() -> None:
+def test_a_missing_required_field_and_an_unknown_keyword_are_refused_by_name() -> None:
     with pytest.raises(JobSpecError, match="charge_type .*required"):
         TrainingTaskSpec.from_kwargs(name="a", resource_config_infos=BASE["resource_config_infos"])
     with pytest.raises(
@@ -249,7 +249,7 @@ def test_request_leaves_out_unset_fields_and_is_a_copy() -> None:
     assert spec.to_request()["ResourceConfigInfos"][0]["InstanceNum"] == 2
 
 
-def test_with_tags_and_with_code_package() -> None:
+def test_tags_and_the_code_package_are_added_to_a_frozen_copy() -> None:
     spec = _spec(tags={"team": "ml", "key": "old"}).with_tags({"key": "new", "airflow-key": "k1"})
     assert spec.to_request()["Tags"] == [
         {"TagKey": "team", "TagValue": "ml"},
@@ -267,7 +267,7 @@ def test_with_tags_and_with_code_package() -> None:
         spec.name = "other"  # type: ignore[misc]
 
 
-def test_envs_as_a_dict() -> None:
+def test_envs_given_as_a_dict_become_name_value_pairs() -> None:
     assert _spec(envs={"EPOCHS": "3"}).to_request()["Envs"] == [{"Name": "EPOCHS", "Value": "3"}]
 
 
@@ -290,7 +290,7 @@ def test_secrets_are_registered_and_never_quoted() -> None:
 
 
 @given(st.text(max_size=70))
-def test_name_rule(name: str) -> None:
+def test_a_name_is_accepted_exactly_when_the_services_rule_allows_it(name: str) -> None:
     valid = (
         0 < len(name) <= 60
         and (name[0].isascii() and name[0].isalnum() or "\u4e00" <= name[0] <= "\u9fff")
@@ -305,7 +305,7 @@ def test_name_rule(name: str) -> None:
 
 
 @given(st.integers(min_value=-5, max_value=20000))
-def test_hang_timeout_bounds_and_text(minutes: int) -> None:
+def test_the_hang_timeout_is_accepted_as_text_within_its_bounds(minutes: int) -> None:
     try:
         spec = _spec(train_tool_config={"LogHangTimeoutInMinute": str(minutes)})
     except JobSpecError:

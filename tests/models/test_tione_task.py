@@ -58,7 +58,7 @@ def _task(**changes: object) -> TrainingTask:
         ("2021-11-30T16:22:09+08:00", "2021-11-30T08:22:09+00:00"),
     ],
 )
-def test_the_three_time_formats(text: str, iso: str) -> None:
+def test_the_three_time_formats_parse_to_utc(text: str, iso: str) -> None:
     moment = parse_time(text)
     assert moment is not None and moment.tzinfo is not None
     assert moment.isoformat() == iso
@@ -71,7 +71,7 @@ def test_empty_times_are_none(empty: object) -> None:
 
 
 @pytest.mark.parametrize("status", STATUSES)
-def test_every_status(status: str) -> None:
+def test_every_status_says_whether_it_is_terminal_succeeded_or_failed(status: str) -> None:
     task = _task(Status=status)
     terminal = status in ("STOPPED", "FAILED", "SUCCEED", "SUBMIT_FAILED")
     assert (task.state_name, task.is_terminal) == (status, terminal)
@@ -86,7 +86,7 @@ def test_unknown_or_missing_statuses_are_not_terminal(status: object) -> None:
     assert task.state_name  # never empty
 
 
-def test_detail_fields() -> None:
+def test_a_detail_reply_gives_every_field_the_lifecycle_reads() -> None:
     task = _task()
     like: JobLike = task  # what the lifecycle reads (a Protocol, not runtime-checkable)
     assert all(
@@ -106,7 +106,7 @@ def test_detail_fields() -> None:
     assert task.raw["Name"] == "resnet50-ddp-nightly"
 
 
-def test_list_item_with_nulls() -> None:
+def test_a_list_item_with_nulls_reads_as_empty() -> None:
     task = TrainingTask.from_api(LIST_ITEM)
     assert task.latest_instance_id is None and task.tags == {} and task.message is None
     assert task.create_time == pendulum.datetime(2024, 12, 31, 16, tz="UTC")
@@ -170,6 +170,6 @@ def test_to_dict_masks_env_values_and_the_image_password() -> None:
 
 
 @pytest.mark.parametrize("bad", [None, [], "train-1", {"Name": "no id"}, {"Id": ""}])
-def test_malformed_replies(bad: object) -> None:
+def test_a_malformed_reply_is_refused(bad: object) -> None:
     with pytest.raises(MalformedResponse):
         TrainingTask.from_api(bad)

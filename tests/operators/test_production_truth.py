@@ -28,7 +28,6 @@ from typing import Any
 
 import pendulum
 import pytest
-from tia_test_support import CLUSTER, HAS_STATE_STORE, FakeTI
 
 from airflow_provider_tia.exceptions import JobAlreadyExists, JobFailed, JobNotFound, JobWaitTimeout
 from airflow_provider_tia.hooks.tia import TIAHook
@@ -37,27 +36,18 @@ from airflow_provider_tia.models.tia import MAX_NAME_LENGTH as TIA_MAX_NAME
 from airflow_provider_tia.operators.base import run_suffix, suffixed
 from airflow_provider_tia.operators.tia import CreateJobOperator
 from airflow_provider_tia.operators.tione import CreateTrainingTaskOperator
+from tests.helpers.support import CLUSTER, HAS_STATE_STORE, FakeTI
+from tests.helpers.task_state import TaskStateStore
 
 CONN = "tencentcloud_default"
 # TI-A's ownership of a plain-named job is the task state store's record (Airflow 3.3+); below it, names
-# carry the run's hash (tests/test_operators.py checks that).
+# carry the run's hash (tests/operators/test_tia.py checks that).
 pytestmark = pytest.mark.skipif(not HAS_STATE_STORE, reason="Airflow < 3.3: no task state store")
 WORKER = [{"Role": "WORKER", "InstanceType": "TI.S.MEDIUM.POST", "InstanceNum": 1}]
 TAG_KEY = "airflow-task-key"
 
 
 # ------------------------------------------------------------------------------------------ helpers
-class StateStore(dict):
-    """Airflow 3.3's ``task_state_store`` of one task instance (what ``context["task_state_store"]``
-    offers the operators: ``get``/``set``), kept in memory for tests that run an operator directly."""
-
-    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
-        return super().get(key, default)
-
-    def set(self, key: str, value: Any, *, retention: Any = None) -> None:
-        self[key] = value
-
-
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:6]}"
 
@@ -258,7 +248,7 @@ def test_a_retry_of_a_fixed_name_run_reattaches_to_its_own_job(fixed_name_runs, 
     assert record is not None and record["id"] == fixed_name_runs["tia"][day]["Id"]
     tia = dag.get_task("tia").prepare_for_execution()
     ti = FakeTI("tia", try_number=2, dag_id="pt_fixed_name", run_id=run.run_id)
-    store = StateStore({CreateJobOperator.external_id_key: record})
+    store = TaskStateStore({CreateJobOperator.external_id_key: record})
     job = tia.execute({"ti": ti, "task_state_store": store})
     assert job["Id"] == record["id"] and job["State"] == "Succeeded"
     assert emulator.calls["CreateTrainingTask"] == emulator.calls["CreateJob"] == 0
@@ -268,7 +258,8 @@ def test_a_retry_of_a_fixed_name_run_reattaches_to_its_own_job(fixed_name_runs, 
 @pytest.fixture(scope="module")
 def first_day_again(fixed_name_runs, module_connection):
     """dag.test() on day 1 again: the same task instances run again (cleared: a new try, an empty task
-    state store), as tests/test_operators_dag.py::test_suffix_one_job_per_run does."""
+    state store), as tests/operators/test_tia_dag.py's
+    ``test_if_exists_suffix_names_one_job_per_run_and_a_rerun_reattaches`` does."""
     emulator = module_connection
     emulator.reset_counters()
     run = run_on(fixed_name_runs["dag"], 1)
@@ -525,7 +516,7 @@ def test_tione_if_exists_replace_deletes_another_runs_task(emulator) -> None:
 
 
 def _other_runs_job(name: str) -> str:
-    other = StateStore()
+    other = TaskStateStore()
     context = {"ti": FakeTI("train", run_id=f"{name}-other-run"), "task_state_store": other}
     return tia_operator(name).execute(context)["Id"]
 
@@ -534,7 +525,7 @@ def test_tia_if_exists_fail_refuses_another_runs_job(emulator) -> None:
     name = unique("pt-fail-job")
     other = _other_runs_job(name)
     emulator.reset_counters()
-    context = {"ti": FakeTI("train", run_id=f"{name}-this-run"), "task_state_store": StateStore()}
+    context = {"ti": FakeTI("train", run_id=f"{name}-this-run"), "task_state_store": TaskStateStore()}
     with pytest.raises(JobAlreadyExists, match=rf"{name} in {CLUSTER} already exists \(if_exists='fail'\)"):
         tia_operator(name, if_exists="fail").execute(context)
     assert emulator.calls["CreateJob"] == 0 and emulator.calls["DeleteJob"] == 0
@@ -545,7 +536,7 @@ def test_tia_if_exists_replace_deletes_another_runs_job(emulator) -> None:
     name = unique("pt-replace-job")
     other = _other_runs_job(name)
     emulator.reset_counters()
-    context = {"ti": FakeTI("train", run_id=f"{name}-this-run"), "task_state_store": StateStore()}
+    context = {"ti": FakeTI("train", run_id=f"{name}-this-run"), "task_state_store": TaskStateStore()}
     result = tia_operator(name, if_exists="replace").execute(context)
     assert emulator.calls["DeleteJob"] == 1 and emulator.calls["CreateJob"] == 1
     assert result["Name"] == name and result["Id"] != other and result["State"] == "Succeeded"

@@ -7,7 +7,6 @@ import time
 
 import pytest
 from airflow.sdk.exceptions import AirflowException
-from tia_test_support import SCRIPTS, FakeTI, context
 
 from airflow_provider_tia.exceptions import JobNotFound, JobSpecError, JobVanished
 from airflow_provider_tia.links.tia import TIAJobLink
@@ -15,6 +14,7 @@ from airflow_provider_tia.models.tia import MAX_NAME_LENGTH as TIA_MAX_NAME
 from airflow_provider_tia.models.tia import SPEC_FIELDS, build_spec
 from airflow_provider_tia.operators.base import run_suffix, suffixed
 from airflow_provider_tia.operators.tia import CreateJobOperator, DeleteJobOperator
+from tests.helpers.support import SCRIPTS, FakeTI, context
 
 
 def _kill_op(name: str) -> CreateJobOperator:
@@ -81,7 +81,7 @@ def test_kill_while_create_job_is_in_flight_deletes_the_job(tia_emulator, tia_co
     assert tia_emulator.store.get("ap-beijing", "k-inflight") is None
 
 
-def test_delete_job_operator(tia_emulator, tia_connection):
+def test_delete_job_operator_tolerates_a_missing_job_unless_told_not_to(tia_emulator, tia_connection):
     op = DeleteJobOperator(task_id="rm", job_name="k-none", cluster="ap-beijing")
     assert op.execute({}) is False
     with pytest.raises(JobNotFound, match="ResourceNotFound: DeleteJob: job 'k-none' not found"):
@@ -102,7 +102,7 @@ def test_operator_keywords_template_fields_and_docs_follow_the_field_table():
     assert {attr: getattr(op, attr) for attr in table}["worker_count"] == "3"
 
 
-def test_constructor_checks_and_template_fields():
+def test_bad_policies_are_refused_and_every_job_field_is_templated():
     with pytest.raises(ValueError, match="if_exists"):
         CreateJobOperator(task_id="t", name="a", cluster="c", runtime_version="r", if_exists="nope")
     with pytest.raises(ValueError, match="on_timeout"):

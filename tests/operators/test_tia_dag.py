@@ -9,13 +9,13 @@ import urllib.request
 
 import pendulum
 import pytest
-from tia_test_support import CLUSTER, script_spec
 
 from airflow_provider_tia.exceptions import JobNotFound
 from airflow_provider_tia.hooks.tia import TIAHook
 from airflow_provider_tia.links.tia import TIAJobLink
 from airflow_provider_tia.models.tia import MAX_NAME_LENGTH as TIA_MAX_NAME
 from airflow_provider_tia.operators.base import run_suffix, suffixed
+from tests.helpers.support import CLUSTER, script_spec
 
 
 def xcom(dag_run, task_id: str, key: str = "return_value"):
@@ -62,7 +62,9 @@ def hook(tia_connection) -> TIAHook:
     return TIAHook(tia_connection)
 
 
-def test_success_templated_fields_logs_and_link(run_dag, tia_emulator, capfd):
+def test_a_job_trains_with_rendered_fields_prints_each_line_once_and_links_its_page(
+    run_dag, tia_emulator, capfd
+):
     tia_emulator.reset_counters()
     dag_run = run_dag("tia_test_train", conf={"prefix": "ok", "workers": 2, "debug": "true"})
     output = capfd.readouterr().out
@@ -109,7 +111,9 @@ def test_bad_templated_value_is_rejected_before_any_call(run_dag, tia_emulator, 
     assert "Invalid parameter worker_count (WorkerCount)" in output and "'two'" in output
 
 
-def test_deferrable_logs_once_and_outcomes(run_dag, tia_emulator, capfd):
+def test_deferred_jobs_print_live_lines_once_and_a_failure_carries_its_last_lines(
+    run_dag, tia_emulator, capfd
+):
     dag_run = run_dag("tia_test_deferrable")
     output = capfd.readouterr().out
     assert states(dag_run) == {"train_ok": "success", "train_bad": "failed"}
@@ -131,7 +135,7 @@ def test_deferrable_logs_once_and_outcomes(run_dag, tia_emulator, capfd):
     assert "dbad master0 step 7" in error
 
 
-def test_attach_to_running_job_and_refuse_with_fail(run_dag, tia_emulator, hook, capfd):
+def test_if_exists_attach_follows_a_running_job_and_fail_refuses_one(run_dag, tia_emulator, hook, capfd):
     hook.create_job(script_spec("e-attach", "--lines", "3", "--sleep", "0.5", "--token", "pre"))
     hook.create_job(script_spec("e-refuse"))
     tia_emulator.wait_for_state("e-attach", CLUSTER, "Running")
@@ -162,7 +166,7 @@ def test_replace_and_retry_recreates_failed_job(run_dag, tia_emulator, hook, tmp
     assert "failing once: loss is nan" in output
 
 
-def test_suffix_one_job_per_run(run_dag, tia_emulator, capfd):
+def test_if_exists_suffix_names_one_job_per_run_and_a_rerun_reattaches(run_dag, tia_emulator, capfd):
     first_date = pendulum.datetime(2024, 3, 1, tz="UTC")
     tia_emulator.reset_counters()
     first = run_dag("tia_test_suffix", logical_date=first_date, run_after=first_date)

@@ -10,8 +10,6 @@ import json
 
 import pytest
 from airflow.sdk.exceptions import TaskDeferred
-from tia_test_support import CLUSTER, SCRIPTS, FakeTI, context
-from tia_test_support import script_spec as _spec
 
 from airflow_provider_tia import lifecycle
 from airflow_provider_tia.exceptions import TIA_ERRORS, JobVanished, JobWaitTimeout, TencentCloudError
@@ -20,6 +18,8 @@ from airflow_provider_tia.hooks.tia import TIAHook
 from airflow_provider_tia.operators.tia import CreateJobOperator
 from airflow_provider_tia.sensors.tia import JobSensor
 from airflow_provider_tia.triggers.tia import JobTrigger
+from tests.helpers.support import CLUSTER, SCRIPTS, FakeTI, context
+from tests.helpers.support import script_spec as _spec
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ import urllib.request
 import uuid
 
 import pytest
-from tia_test_support import FakeTI
 
 from airflow_provider_tia.hooks.tione import TIONEHook
 from airflow_provider_tia.links.tione import TIONETaskLink
@@ -19,6 +18,7 @@ from airflow_provider_tia.operators.tione import (
     DeleteTrainingTaskOperator,
     StopTrainingTaskOperator,
 )
+from tests.helpers.support import FakeTI
 
 BUCKET = "tione-test-1250000000"
 
@@ -121,7 +121,7 @@ def test_max_wait_stops_the_task(dag_loader, cos, tione, cos_emulator, capfd) ->
 
 def _operator(name: str, lines: int = 100, **options) -> CreateTrainingTaskOperator:
     """A one-worker task printing ``lines`` lines, one every 0.1 s."""
-    from tia_test_support import SCRIPTS
+    from tests.helpers.support import SCRIPTS
 
     return CreateTrainingTaskOperator(
         task_id="train",
@@ -199,7 +199,7 @@ def test_sensor_pokes_and_defers(dag_loader, cos, tione, cos_emulator, capfd) ->
     assert missing.state == "failed" and "does not exist" in capfd.readouterr().out
 
 
-def test_stop_and_delete_operators(cos, tione, cos_emulator) -> None:
+def test_stop_and_delete_operators_end_a_running_task_whose_link_opens(cos, tione, cos_emulator) -> None:
     name = unique("ops")
     ti = FakeTI("train", run_id=name)
     task_id = _operator(name, lines=900, wait_for_completion=False).execute({"ti": ti})["Id"]

@@ -12,7 +12,6 @@ import inspect
 from collections import Counter
 
 import pytest
-from tia_test_support import HAS_STATE_STORE
 
 from airflow_provider_tia.models.tia import MAX_NAME_LENGTH as TIA_MAX_NAME
 from airflow_provider_tia.models.tia import SPEC_FIELDS
@@ -20,6 +19,7 @@ from airflow_provider_tia.models.tione import TRAINING_SPEC_FIELDS
 from airflow_provider_tia.operators.base import run_suffix, suffixed
 from airflow_provider_tia.operators.tia import CreateJobOperator
 from airflow_provider_tia.operators.tione import CreateTrainingTaskOperator
+from tests.helpers.support import HAS_STATE_STORE
 
 TIONE_REQUIRED = {"name": "n"}
 TIA_REQUIRED = {"name": "n", "cluster": "ap-beijing", "runtime_version": "tia-1.7.0"}

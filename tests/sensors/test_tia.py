@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from tia_test_support import script_spec as _spec
-
 from airflow_provider_tia.hooks.tia import TIAHook
+from tests.helpers.support import script_spec as _spec
 
 
-def test_sensor_outcomes(run_dag, tia_emulator, tia_connection, capfd, caplog):
+def test_the_sensor_succeeds_fails_soft_fails_and_defers_as_the_job_ends(
+    run_dag, tia_emulator, tia_connection, capfd, caplog
+):
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from tia_test_support import context
+
+from tests.helpers.support import context
 
 BUCKET = "tia-code-1250000000"
 

@@ -158,7 +158,7 @@ def check_calls_bind(tree: ast.AST, names: dict[str, Any]) -> int:
     return bound
 
 
-def test_examples_are_collected() -> None:
+def test_every_public_class_with_an_example_is_collected() -> None:
     found = {name for name, _obj, _example in EXAMPLES}
     expected = {
         "operators.tia.CreateJobOperator",

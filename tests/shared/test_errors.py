@@ -132,14 +132,14 @@ TIA_TABLE = [
 
 
 @pytest.mark.parametrize(("code", "cls"), TIONE_TABLE)
-def test_tione_codes(code: str | None, cls: type[TencentCloudApiError]) -> None:
+def test_tione_error_codes_give_their_typed_errors(code: str | None, cls: type[TencentCloudApiError]) -> None:
     error = TIONE_ERRORS.error_for(code, "m", "req-1")
     assert type(error) is cls
     assert (error.code, error.request_id) == (code or "UnknownError", "req-1")
 
 
 @pytest.mark.parametrize(("code", "cls"), TIA_TABLE)
-def test_tia_codes_are_unchanged(code: str, cls: type[TencentCloudApiError]) -> None:
+def test_tia_error_codes_give_their_typed_errors(code: str, cls: type[TencentCloudApiError]) -> None:
     assert type(TIA_ERRORS.error_for(code, "m")) is cls
 
 

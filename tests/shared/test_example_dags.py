@@ -13,14 +13,16 @@ import subprocess
 import sys
 import textwrap
 from datetime import datetime, timezone
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-from tia_test_support import own_name
 
 from airflow_provider_tia.models.tione import output_prefix
+from tests.helpers.support import ROOT, own_name
 
-ROOT = Path(__file__).resolve().parent.parent
+if TYPE_CHECKING:
+    from pathlib import Path
+
 EXAMPLES = sorted(p.stem for p in (ROOT / "example_dags").glob("example_*.py"))
 MANUAL = {"logical_date": None}
 TRIGGER_RAN = "[DAG TEST] running trigger in line"  # dag.test() logs this when a task defers

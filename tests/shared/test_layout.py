@@ -4,11 +4,16 @@ run downwards only, and no module grows past ~350 lines (docs/development.md, "L
 from __future__ import annotations
 
 import ast
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parents[1] / "airflow_provider_tia"
+from tests.helpers.support import ROOT
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+PACKAGE = ROOT / "airflow_provider_tia"
 PLATFORMS = ("tia", "tione")
 PARTS = (
     "models/{p}.py",

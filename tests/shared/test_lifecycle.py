@@ -77,11 +77,13 @@ RUNNING, FAILED, DONE = FakeJob("Running"), FakeJob("Failed", "oom"), FakeJob("S
         (FAILED, IfExists.SUFFIX, True, 2, Action.RECREATE),
     ],
 )
-def test_decide(existing, if_exists, owned, try_number, action) -> None:
+def test_decide_picks_the_action_from_the_job_found_the_policy_and_the_try(
+    existing, if_exists, owned, try_number, action
+) -> None:
     assert lifecycle.decide(existing, if_exists=if_exists, owned=owned, try_number=try_number) is action
 
 
-def test_assess_each_kind_of_read() -> None:
+def test_assess_gives_each_kind_of_read_its_outcome_and_never_swallows_a_bug() -> None:
     label = "TI-A job j in c"
     assert lifecycle.assess(RUNNING, label) is None
     assert lifecycle.assess(NetworkError("boom", code="ClientNetworkError"), label) is None  # transient
@@ -104,7 +106,7 @@ def test_assess_each_kind_of_read() -> None:
         lifecycle.assess(ZeroDivisionError("x"), label)
 
 
-def test_event_payload_round_trip_and_refusal() -> None:
+def test_an_event_survives_its_payload_and_an_unreadable_payload_is_refused() -> None:
     event = lifecycle.finished(FAILED, "TI-A job j in c", {"name": "j", "logs": {"since": "x"}})
     assert lifecycle.JobEvent.from_payload(event.to_payload()) == event
     for bad in ({}, {"status": "success"}, {"status": "nope", "reason": "finished"}, None):
@@ -132,7 +134,7 @@ def test_finish_returns_the_job_of_a_success() -> None:
     assert lifecycle.finish(lifecycle.finished(DONE, "J")) == {"State": "Succeeded", "Message": None}
 
 
-def test_deadline_and_retry_transient() -> None:
+def test_transient_errors_are_retried_until_the_deadline_and_others_raise_at_once() -> None:
     assert lifecycle.Deadline().remaining() is None and not lifecycle.Deadline().expired
     soon = lifecycle.Deadline.after(0.3)
     assert 0 < (soon.remaining() or 0) <= 0.3 and soon.sleep_for(10) <= 0.3

@@ -13,9 +13,8 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_tia.lineage import StorageLocation, parse_location, split_mount
+from tests.helpers.support import ROOT, SCRIPTS
 
-ROOT = Path(__file__).resolve().parent.parent
-SCRIPTS = str(ROOT / "tests" / "dags" / "scripts")
 CODE = "cos://code-1250000000.cos.ap-beijing.myqcloud.com/tia-code/0123456789abcdef/code.tar.gz"
 
 JOB = {
@@ -54,7 +53,9 @@ JOB = {
         ("/data/pkg", "/data/pkg", None),
     ],
 )
-def test_split_mount(entry: str, location: str, mount: str | None) -> None:
+def test_a_package_dir_entry_splits_into_its_location_and_mount_point(
+    entry: str, location: str, mount: str | None
+) -> None:
     assert split_mount(entry) == (location, mount)
 
 
@@ -80,7 +81,9 @@ def test_split_mount(entry: str, location: str, mount: str | None) -> None:
         (7, None),
     ],
 )
-def test_parse_location(entry: object, expected: StorageLocation | None) -> None:
+def test_a_location_parses_into_scheme_host_and_path_or_none(
+    entry: object, expected: StorageLocation | None
+) -> None:
     assert parse_location(entry) == expected  # type: ignore[arg-type]
 
 
@@ -168,7 +171,7 @@ def test_a_job_without_id_or_package_dir_still_reports_the_run(ol) -> None:
 
 
 @pytest.mark.parametrize("job", [None, "not a job", ["PackageDir"]])
-def test_no_job_no_lineage(ol, job) -> None:
+def test_without_a_job_there_is_no_lineage(ol, job) -> None:
     assert ol.tia_job_lineage(job) is None
 
 

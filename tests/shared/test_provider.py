@@ -8,9 +8,9 @@ import re
 import shlex
 import subprocess
 import sys
-from pathlib import Path
 
 from airflow_provider_tia import get_provider_info
+from tests.helpers.support import ROOT
 
 PROBE = r"""
 import json
@@ -99,7 +99,7 @@ def test_dag_parse_imports_stay_light() -> None:
 
 def readme_commands(marker: str) -> list[list[str]]:
     """The `airflow ...` commands of the README's bash block containing ``marker``."""
-    text = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    text = (ROOT / "README.md").read_text()
     block = next(b for b in re.findall(r"```bash\n(.*?)```", text, re.S) if marker in b)
     commands = []
     for line in block.replace("\\\n", " ").splitlines():

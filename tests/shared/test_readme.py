@@ -8,11 +8,15 @@ in the built site, and a link that leaves the repository points at something the
 from __future__ import annotations
 
 import re
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers.support import ROOT
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
 README = ROOT / "README.md"
 README_MAX_LINES = 150
 PAGES = [README, *sorted((ROOT / "docs").glob("*.md"))]

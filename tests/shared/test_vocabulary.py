@@ -59,7 +59,7 @@ def test_hooks_take_the_same_keyword(hook_class):
         assert hook_class(tia_conn_id="old").tencentcloud_conn_id == "old"
 
 
-def test_end_actions_per_platform_and_their_defaults():
+def test_each_platform_defaults_its_end_actions_and_takes_them_as_text():
     tia, tione = CreateJobOperator(task_id="a", **TIA), CreateTrainingTaskOperator(task_id="b", **TIONE)
     assert (tia.on_kill_action, tia.on_timeout) == (EndAction.DELETE, EndAction.DELETE)
     assert (tione.on_kill_action, tione.on_timeout) == (EndAction.STOP, EndAction.STOP)
