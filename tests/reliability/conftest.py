@@ -82,7 +82,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # no
 @pytest.fixture
 def trigger_xcoms():
     """The XComs triggers read and write (their log checkpoints), kept across triggerer restarts."""
-    from tia_rel_helpers import triggerer_comms
+    from tests.helpers.reliability import triggerer_comms
 
     with triggerer_comms() as comms:
         yield comms

@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tia_rel_helpers import FakeTI, context_for
 
 from airflow_provider_tia.emulator import TIAEmulator
 from airflow_provider_tia.exceptions import JobSpecError
 from airflow_provider_tia.hooks.tia import TIAHook
 from airflow_provider_tia.models.tia import API_NAMES, JobSpec
 from airflow_provider_tia.operators.tia import CreateJobOperator
+from tests.helpers.reliability import FakeTI, context_for
 
 SETTINGS = settings(
     max_examples=200, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck)

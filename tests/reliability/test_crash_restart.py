@@ -10,7 +10,12 @@ from collections import Counter
 from typing import TYPE_CHECKING
 
 import pytest
-from tia_rel_helpers import (
+
+from airflow_provider_tia.emulator import TIAEmulator
+from airflow_provider_tia.models.tia import MAX_NAME_LENGTH as TIA_MAX_NAME
+from airflow_provider_tia.operators.base import suffixed, task_instance_hash
+from airflow_provider_tia.operators.tia import CreateJobOperator
+from tests.helpers.reliability import (
     CLUSTER,
     USER_ACTION,
     FakeTI,
@@ -36,11 +41,6 @@ from tia_rel_helpers import (
     user_kill_mid_wait,
     wait_until,
 )
-
-from airflow_provider_tia.emulator import TIAEmulator
-from airflow_provider_tia.models.tia import MAX_NAME_LENGTH as TIA_MAX_NAME
-from airflow_provider_tia.operators.base import suffixed, task_instance_hash
-from airflow_provider_tia.operators.tia import CreateJobOperator
 
 if TYPE_CHECKING:
     from collections.abc import Callable

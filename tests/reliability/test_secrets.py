@@ -11,7 +11,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from tia_rel_helpers import (
+
+from airflow_provider_tia.emulator import TIAEmulator
+from airflow_provider_tia.exceptions import AuthFailure, JobFailed, JobWaitTimeout
+from airflow_provider_tia.operators.tia import CreateJobOperator
+from tests.helpers.reliability import (
     CLUSTER,
     FakeTI,
     Outcome,
@@ -24,10 +28,6 @@ from tia_rel_helpers import (
     run_like_triggerer,
     sim_conf,
 )
-
-from airflow_provider_tia.emulator import TIAEmulator
-from airflow_provider_tia.exceptions import AuthFailure, JobFailed, JobWaitTimeout
-from airflow_provider_tia.operators.tia import CreateJobOperator
 
 SECRET_ID = "AKIDrelTemporary01"
 SECRET_KEY = "sk-rel-SECRETKEY-9f8e7d6c5b4a39281706"

@@ -14,8 +14,12 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import pytest
-import tia_rel_helpers as rel
-from tione_rel_helpers import (
+
+from airflow_provider_tia.emulator import TIAEmulator
+from airflow_provider_tia.exceptions import JobAlreadyExists, JobFailed
+from airflow_provider_tia.operators.tione import TASK_KEY_TAG
+from tests.helpers import reliability as rel
+from tests.helpers.reliability_tione import (
     FAILED,
     SUCCEED,
     count_task_creations,
@@ -24,10 +28,6 @@ from tione_rel_helpers import (
     the_task,
     training_op,
 )
-
-from airflow_provider_tia.emulator import TIAEmulator
-from airflow_provider_tia.exceptions import JobAlreadyExists, JobFailed
-from airflow_provider_tia.operators.tione import TASK_KEY_TAG
 
 if TYPE_CHECKING:
     from collections.abc import Callable

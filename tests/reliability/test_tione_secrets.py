@@ -13,11 +13,11 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import pytest
-import tia_rel_helpers as rel
-from tione_rel_helpers import training_op
 
 from airflow_provider_tia.exceptions import AuthFailure, JobFailed, JobWaitTimeout
 from airflow_provider_tia.triggers.tione import TrainingTaskTrigger
+from tests.helpers import reliability as rel
+from tests.helpers.reliability_tione import training_op
 
 if TYPE_CHECKING:
     from airflow_provider_tia.operators.tione import CreateTrainingTaskOperator

@@ -9,7 +9,11 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from tia_rel_helpers import (
+
+from airflow_provider_tia.emulator import TIAEmulator
+from airflow_provider_tia.exceptions import JobAlreadyExists, JobFailed
+from airflow_provider_tia.operators.tia import CreateJobOperator
+from tests.helpers.reliability import (
     CLUSTER,
     FakeTI,
     Outcome,
@@ -22,10 +26,6 @@ from tia_rel_helpers import (
     served_lines,
     sim_conf,
 )
-
-from airflow_provider_tia.emulator import TIAEmulator
-from airflow_provider_tia.exceptions import JobAlreadyExists, JobFailed
-from airflow_provider_tia.operators.tia import CreateJobOperator
 
 READS = "DescribeJob,QueryLogs,ListJobs"
 READ_FAULTS = {

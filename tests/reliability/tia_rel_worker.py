@@ -1,7 +1,7 @@
 """One try of a CreateJobOperator (or CreateTrainingTaskOperator) task in its own process, as a worker runs
 it (killed by the tests).
 
-Usage: python tia_rel_worker.py <job name> <state-store file or "-"> <sim duration> <log lines> [tia|tione [run id]]
+Usage: python -m tests.reliability.tia_rel_worker <job name> <state-store file or "-"> <sim duration> <log lines> [tia|tione [run id]]
 The connection ``tia_rel_crash`` comes from the environment. Job lines and operator messages are printed
 to stdout as ``TASK: <message>``; the task state store (if any) is a JSON file rewritten on every set.
 """
@@ -14,15 +14,14 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tia_rel_helpers import CLUSTER, DictStore, FakeTI, context_for, sim_conf
-
 from airflow_provider_tia.operators.tia import CreateJobOperator
+from tests.helpers.reliability import CLUSTER, FakeTI, TaskStateStore, context_for, sim_conf
 
 if TYPE_CHECKING:
     from airflow_provider_tia.operators.base import CreateAndWaitOperator
 
 
-class FileStore(DictStore):
+class FileStore(TaskStateStore):
     def __init__(self, path: Path) -> None:
         super().__init__(json.loads(path.read_text()) if path.exists() else {})
         self.path = path
@@ -34,7 +33,7 @@ class FileStore(DictStore):
 
 def make_op(platform: str, name: str, duration: float, lines: int) -> CreateAndWaitOperator:
     if platform == "tione":
-        from tione_rel_helpers import training_op
+        from tests.helpers.reliability_tione import training_op
 
         return training_op(name, "tia_rel_crash", duration, lines)
     return CreateJobOperator(

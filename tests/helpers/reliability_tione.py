@@ -1,14 +1,13 @@
 """TI-ONE helpers of the reliability suite: a CreateTrainingTaskOperator on the simulated runner, and what
 the emulator really holds (tasks by name, their log lines, how many were created). Driving the operator
-(polling or deferred) and judging log lines are ``tia_rel_helpers``' and serve both platforms."""
+(polling or deferred) and judging log lines are ``tests.helpers.reliability``'s and serve both platforms."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from tia_rel_helpers import count_creations, sim_settings
-
 from airflow_provider_tia.operators.tione import CreateTrainingTaskOperator
+from tests.helpers.reliability import count_creations, sim_settings
 
 if TYPE_CHECKING:
     from collections import Counter

@@ -19,19 +19,22 @@ import sys
 import threading
 import time
 from collections import Counter
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk.exceptions import TaskDeferred
 
+from tests.helpers.support import ROOT
+from tests.helpers.task_state import TaskStateStore
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
+    from pathlib import Path
 
     from airflow_provider_tia.emulator import TIAEmulator
     from airflow_provider_tia.operators.base import CreateAndWaitOperator
 
 CLUSTER = "ap-beijing"
-WORKER = str(Path(__file__).resolve().parent / "tia_rel_worker.py")
+WORKER = "tests.reliability.tia_rel_worker"  # run as a module from the repository (ROOT)
 USER_ACTION = "__airflow_user_action__"  # the triggerer's cancel message for a user action
 _ids = itertools.count()
 
@@ -98,25 +101,14 @@ class FakeTI:
         return self.xcoms.get(key or "return_value")
 
 
-class DictStore:
-    """A dict-backed ``task_state_store``: what Airflow keeps for a task instance across its tries."""
-
-    def __init__(self, data: dict | None = None) -> None:
-        self.data: dict[str, Any] = dict(data or {})
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.data.get(key, default)
-
-    def set(self, key: str, value: Any, **_: Any) -> None:
-        self.data[key] = json.loads(json.dumps(value))
-
-
-def context_for(ti: FakeTI, store: DictStore | None = None, *, below_3_3: bool = False) -> dict[str, Any]:
+def context_for(
+    ti: FakeTI, store: TaskStateStore | None = None, *, below_3_3: bool = False
+) -> dict[str, Any]:
     """A task's context as Airflow 3.3 gives it: with its ``task_state_store`` (``store``, or an empty
     one); ``below_3_3``: without one, as on older Airflow versions."""
     ctx: dict[str, Any] = {"ti": ti, "task_instance": ti, "run_id": ti.run_id, "params": {}}
     if not below_3_3:
-        ctx["task_state_store"] = store if store is not None else DictStore()
+        ctx["task_state_store"] = store if store is not None else TaskStateStore()
     return ctx
 
 
@@ -335,7 +327,7 @@ def drive(
     make_op: Callable[[], CreateAndWaitOperator],
     ti: FakeTI,
     triggerer: Triggerer | None = None,
-    store: DictStore | None = None,
+    store: TaskStateStore | None = None,
     name: str | None = None,
     below_3_3: bool = False,
 ) -> Outcome:
@@ -383,10 +375,11 @@ class Spy:
 
 
 def run_worker_until_job_line(args: list[str], line_prefix: str) -> list[str]:
-    """Start a worker process (``tia_rel_worker.py`` with ``args``), wait until it printed a job line
+    """Start a worker process (``tests/reliability/tia_rel_worker.py`` with ``args``), wait until it printed a job line
     (starting with ``line_prefix``), SIGKILL it; returns what it printed."""
     proc = subprocess.Popen(
-        [sys.executable, WORKER, *args],
+        [sys.executable, "-m", WORKER, *args],
+        cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -418,12 +411,12 @@ def run_worker_until_job_line(args: list[str], line_prefix: str) -> list[str]:
 
 def kill_worker_mid_wait(
     name: str, store_file: Path | None, args: list[str], line_prefix: str
-) -> tuple[list[str], DictStore | None]:
+) -> tuple[list[str], TaskStateStore | None]:
     """Run a worker for job ``name`` (``args``: the worker's after the store) with a task state store
     in ``store_file`` (or none) until its first job line, SIGKILL it. Returns what it printed and the
     task state store it left, as the next try gets it."""
     printed = run_worker_until_job_line([name, str(store_file) if store_file else "-", *args], line_prefix)
-    return printed, DictStore(json.loads(store_file.read_text())) if store_file else None
+    return printed, TaskStateStore(json.loads(store_file.read_text())) if store_file else None
 
 
 def wait_until(condition: Callable[[], Any], timeout: float = 30) -> bool:
