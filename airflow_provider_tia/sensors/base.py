@@ -25,8 +25,9 @@ class JobWatchSensor(TencentCloudBaseOperator, BaseSensorOperator):
     Running jobs and transient API errors keep it waiting, within the sensor's ``timeout``; a job
     that does not exist fails it. ``soft_fail=True`` skips the task instead of failing it (Airflow's
     ``BaseSensorOperator`` applies it, also to a deferred sensor's timeout). With ``deferrable`` it
-    waits in the triggerer. A platform sensor says how to read its job, which trigger watches it
-    (``trigger_class`` and the job's ``watched`` arguments) and its link's arguments (``watched_link``).
+    waits in the triggerer. A platform sensor says how to read its job (``describe_watched``), which
+    trigger watches it (``trigger_class_path``) and the job's arguments of that trigger and of the
+    link (``watched``).
 
     :param tencentcloud_conn_id: Airflow connection id (type ``tencentcloud``).
     :param region: Region overriding the connection's (templated).
