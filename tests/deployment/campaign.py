@@ -85,8 +85,9 @@ class Disruption:
 
 
 class Campaign:
-    def __init__(self, dep: Deployment) -> None:
+    def __init__(self, dep: Deployment, *, sigkill: bool = True) -> None:
         self.dep = dep
+        self.sigkill = sigkill  # scenario 5 (SIGKILL of a triggerer); False: its runs are not started
         self.tag = tag = secrets.token_hex(2)
         self.runs: dict[tuple[str, str], Run] = {}
         for scenario, size in SIZES.items():
@@ -224,6 +225,9 @@ class Campaign:
         s1 = [self.run("s1", p) for p in PLATFORMS]
         self._reassign(s1, "SIGSTOP")
         self.phases["s1"].set()
+        if not self.sigkill:
+            self.phases["s5"].set()
+            return
         self._trigger("s5")
         s5 = [self.run("s5", p) for p in PLATFORMS]
         for run in s5:
