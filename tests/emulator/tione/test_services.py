@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
+from tencentcloud.tione.v20211111 import models as tione_models
 
 from ..helpers.tione import (
     call,
@@ -114,7 +115,10 @@ def test_blue_green_weights_shift_the_traffic(svc_emu: Emu, version: dict, moto_
     assert {predict(svc_emu, gid, {"x": [1]}).json()["factor"] for _ in range(5)} == {10.0}
     listed = call(svc_emu, "DescribeModelServiceGroups",
                   Filters=[{"Name": "ModelVersionId", "Values": [newer["TrainingModelVersionId"]]}])  # fmt: skip
-    assert [g["ServiceGroupId"] for g in listed["ServiceGroups"]] == [gid] and listed["GlobalTotalCount"] >= 1
+    assert [g["ServiceGroupId"] for g in listed["ServiceGroups"]] == [gid]
+    # The client keeps only the fields its models know: SDKs before GlobalTotalCount drop it.
+    if hasattr(tione_models.DescribeModelServiceGroupsResponse, "GlobalTotalCount"):
+        assert listed["GlobalTotalCount"] >= 1
     code, message = _error(
         svc_emu, "DeleteTrainingModelVersion", TrainingModelVersionId=newer["TrainingModelVersionId"]
     )
