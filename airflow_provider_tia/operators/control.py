@@ -37,6 +37,7 @@ class TaskLog(Protocol):
 class JobControl:
     """Job calls of one execution, and the job it is about (``target``: what a kill ends).
 
+    :param hook: The platform's hook, whose calls these are.
     :param kill_action: What a kill of the task does to the target job (``EndAction``).
     """
 
@@ -46,11 +47,13 @@ class JobControl:
 
     def __init__(
         self,
+        hook: Any,
         deadline: lifecycle.Deadline,
         interval: float,
         log: TaskLog,
         kill_action: EndAction,
     ) -> None:
+        self.hook = hook  # the platform's hook (a subclass names its type)
         self.deadline, self.interval, self.log = deadline, interval, log
         self.kill_action = kill_action
         self.target: Key | None = None  # the job created, being created, or watched

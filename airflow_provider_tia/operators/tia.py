@@ -28,7 +28,7 @@ from airflow_provider_tia.operators.base import (
     task_instance_hash,
     with_param_docs,
 )
-from airflow_provider_tia.operators.control import JobControl, Key, TaskLog
+from airflow_provider_tia.operators.control import JobControl, Key
 from airflow_provider_tia.task_base import TencentCloudBaseOperator
 
 if TYPE_CHECKING:
@@ -68,16 +68,7 @@ class TIAJobControl(JobControl):
     success_state = "Succeeded"
     state_field = "State"
 
-    def __init__(
-        self,
-        hook: TIAHook,
-        deadline: lifecycle.Deadline,
-        interval: float,
-        log: TaskLog,
-        kill_action: EndAction,
-    ) -> None:
-        super().__init__(deadline, interval, log, kill_action)
-        self.hook = hook
+    hook: TIAHook
 
     def key_of(self, job: Job) -> Key:
         cluster = job.cluster or (self.target or {}).get("cluster") or ""

@@ -26,7 +26,7 @@ from airflow_provider_tia.operators.base import (
     task_instance_hash,
     with_param_docs,
 )
-from airflow_provider_tia.operators.control import JobControl, Key, TaskLog
+from airflow_provider_tia.operators.control import JobControl, Key
 from airflow_provider_tia.task_base import TencentCloudBaseOperator
 
 if TYPE_CHECKING:
@@ -83,16 +83,7 @@ class TIONETaskControl(JobControl):
     success_state = "SUCCEED"
     state_field = "Status"
 
-    def __init__(
-        self,
-        hook: TIONEHook,
-        deadline: lifecycle.Deadline,
-        interval: float,
-        log: TaskLog,
-        kill_action: EndAction,
-    ) -> None:
-        super().__init__(deadline, interval, log, kill_action)
-        self.hook = hook
+    hook: TIONEHook
 
     def key_of(self, job: TrainingTask) -> Key:
         return task_key(job.id, job.name, (self.target or {}).get("tag"))
