@@ -12,7 +12,10 @@ Grammar (whitespace ignored)::
 ``ErrorCode`` (e.g. ``RequestLimitExceeded``, ``InternalError``, ``FailedOperation.TimeOut``) replies with
 that error envelope; ``http5xx`` replies HTTP 502 or 503; ``drop`` closes the connection without a
 response. ``*_after`` kinds first perform the action, then lose the reply that way. Each matching rule
-draws once from ``random.Random(seed)`` per request; the first firing rule wins.
+draws once per request from that action's own stream, ``random.Random(f"{seed}:{action}")``; the first
+firing rule wins. One stream per action keeps a seeded run's faults on each action the same however the
+concurrent requests of different actions interleave (one shared stream made the count of, say, lost
+CreateTrainingTask replies depend on thread timing).
 """
 
 from __future__ import annotations
@@ -123,7 +126,8 @@ class FaultInjector:
         with self._lock:
             self.spec = spec or ""
             self._sections = sections
-            self._rng = random.Random(seed)
+            self._seed = seed
+            self._streams: dict[str, random.Random] = {}
 
     def reset_counts(self) -> None:
         """Forget the injected-fault counters."""
@@ -134,17 +138,21 @@ class FaultInjector:
         """Latency in seconds and the fault (or None) for one request of ``action``."""
         latency, fault = 0.0, None
         with self._lock:
+            rng = self._streams.get(action)
+            if rng is None:
+                rng = random.Random(None if self._seed is None else f"{self._seed}:{action}")
+                self._streams[action] = rng
             for actions, rules in self._sections:
                 if actions is not None and action not in actions:
                     continue
                 for rule in rules:
-                    if self._rng.random() >= rule.rate:
+                    if rng.random() >= rule.rate:
                         continue
                     if rule.kind == "latency":
                         latency += rule.seconds
                         self.counts[(action, rule.label)] += 1
                     elif fault is None:
-                        status = self._rng.choice((502, 503)) if rule.kind == "http5xx" else 0
+                        status = rng.choice((502, 503)) if rule.kind == "http5xx" else 0
                         fault = Fault(rule.label, rule.kind, rule.after, rule.code, status)
                         self.counts[(action, rule.label)] += 1
         return latency, fault

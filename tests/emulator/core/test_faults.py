@@ -77,6 +77,20 @@ def test_seeded_decisions_repeat() -> None:
     assert 10 < counts[("DescribeJob", "InternalError")] < 60
 
 
+def test_each_action_draws_the_same_faults_however_requests_interleave() -> None:
+    """Concurrent callers interleave actions at random; one action's faults must not depend on that."""
+    alone = FaultInjector(SPEC, seed=7)
+    mixed = FaultInjector(SPEC, seed=7)
+    creates_alone = [alone.decide("CreateJob") for _ in range(200)]
+    creates_mixed = []
+    for i in range(200):
+        for _ in range(i % 3):
+            mixed.decide("DescribeJob")
+        creates_mixed.append(mixed.decide("CreateJob"))
+    assert creates_alone == creates_mixed
+    assert sum(f is not None for _, f in creates_alone) > 5
+
+
 def test_counts_over_http_are_repeatable(fresh) -> None:
     spec = "DescribeJob:InternalError=0.3,RequestLimitExceeded=0.2"
 
