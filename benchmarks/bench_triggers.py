@@ -140,7 +140,7 @@ def tia_rest_of_logs(name: str, scope: str, state: dict[str, Any]) -> list[str]:
 
 def create_tione_tasks(scope: str, log_lines: int) -> list[str]:
     from airflow_provider_tia.hooks.tione import TIONEHook
-    from airflow_provider_tia.models.tione import TrainingTaskSpec
+    from airflow_provider_tia.models.tione.training_spec import TrainingTaskSpec
 
     hook = TIONEHook(CONN_ID)
     return [

@@ -11,7 +11,7 @@ from airflow_provider_tia.sensors.base import JobWatchSensor
 
 if TYPE_CHECKING:
     from airflow_provider_tia.hooks.tione import TIONEHook
-    from airflow_provider_tia.models.tione import TrainingTask
+    from airflow_provider_tia.models.tione.training_task import TrainingTask
 
 
 class TrainingTaskSensor(JobWatchSensor):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_tia.operators.tione import CreateTrainingTaskOperator
+from airflow_provider_tia.operators.tione.training import CreateTrainingTaskOperator
 from tests.helpers.reliability import count_creations, sim_settings
 
 if TYPE_CHECKING:

@@ -12,7 +12,7 @@ import pytest
 from airflow_provider_tia.exceptions import AuthFailure, JobNotFound, WrongState
 from airflow_provider_tia.hooks.tione import TIONEHook
 from airflow_provider_tia.logs import LogCursor, LogFollower
-from airflow_provider_tia.models.tione import TrainingTaskSpec
+from airflow_provider_tia.models.tione.training_spec import TrainingTaskSpec
 
 CONN = "tione_hook_test"
 
@@ -208,7 +208,7 @@ def test_transient_errors_before_create_never_fail_the_task(simulated_emulator, 
 
 def _operator(name: str, **options: object):  # the operator module is imported lazily
     """A one-worker training task for the simulated runner, polled every 0.2 s."""
-    from airflow_provider_tia.operators.tione import CreateTrainingTaskOperator
+    from airflow_provider_tia.operators.tione.training import CreateTrainingTaskOperator
 
     return CreateTrainingTaskOperator(
         task_id="train",

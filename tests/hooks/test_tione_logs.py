@@ -22,11 +22,12 @@ from airflow_provider_tia.exceptions import (
     LogWindowTooLarge,
     TransientError,
 )
-from airflow_provider_tia.hooks import tione
 from airflow_provider_tia.hooks.tione import AsyncTIONELogReader, TIONEHook, TIONELogReader
+from airflow_provider_tia.hooks.tione import hook as tione
 from airflow_provider_tia.logs import AsyncLogFollower, LogCursor, LogFollower
 from airflow_provider_tia.models.common import rfc3339
-from airflow_provider_tia.models.tione import TrainingLogLine, TrainingTask, TrainingTaskSpec
+from airflow_provider_tia.models.tione.training_spec import TrainingTaskSpec
+from airflow_provider_tia.models.tione.training_task import TrainingLogLine, TrainingTask
 
 T0 = pendulum.datetime(2025, 6, 1, 2, 0, 0, tz="UTC")
 INSTANCE = "train-1-a3vq1whfx24g"

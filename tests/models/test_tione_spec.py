@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from airflow_provider_tia.exceptions import JobSpecError
-from airflow_provider_tia.models.tione import TRAINING_SPEC_FIELDS, TrainingTaskSpec
+from airflow_provider_tia.models.tione.training_spec import TRAINING_SPEC_FIELDS, TrainingTaskSpec
 from airflow_provider_tia.secrets import redact
 
 BASE: dict[str, Any] = {
@@ -178,7 +178,7 @@ def test_the_table_covers_every_sdk_request_field() -> None:
 def test_nested_models_match_the_sdk(model: str, sdk_name: str) -> None:
     from tencentcloud.tione.v20211111 import models
 
-    from airflow_provider_tia.models import tione as training_spec
+    from airflow_provider_tia.models.tione import training_spec
 
     ours = getattr(training_spec, model)
     sdk_model = getattr(models, sdk_name, None)

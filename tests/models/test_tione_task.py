@@ -10,7 +10,7 @@ import pytest
 from airflow_provider_tia.exceptions import MalformedResponse
 from airflow_provider_tia.lifecycle import JobLike, finished
 from airflow_provider_tia.models.common import parse_time
-from airflow_provider_tia.models.tione import STATUSES, TrainingTask
+from airflow_provider_tia.models.tione.training_task import STATUSES, TrainingTask
 
 DETAIL = {
     "Id": "train-1208038387393233920",

@@ -35,7 +35,7 @@ from airflow_provider_tia.hooks.tione import TIONEHook
 from airflow_provider_tia.models.tia import MAX_NAME_LENGTH as TIA_MAX_NAME
 from airflow_provider_tia.operators.base import run_suffix, suffixed
 from airflow_provider_tia.operators.tia import CreateJobOperator
-from airflow_provider_tia.operators.tione import CreateTrainingTaskOperator
+from airflow_provider_tia.operators.tione.training import CreateTrainingTaskOperator
 from tests.helpers.support import CLUSTER, HAS_STATE_STORE, FakeTI
 from tests.helpers.task_state import TaskStateStore
 

@@ -13,7 +13,7 @@ import pytest
 
 from airflow_provider_tia.hooks.tione import TIONEHook
 from airflow_provider_tia.links.tione import TIONETaskLink
-from airflow_provider_tia.operators.tione import (
+from airflow_provider_tia.operators.tione.training import (
     CreateTrainingTaskOperator,
     DeleteTrainingTaskOperator,
     StopTrainingTaskOperator,

@@ -15,10 +15,10 @@ import pytest
 
 from airflow_provider_tia.models.tia import MAX_NAME_LENGTH as TIA_MAX_NAME
 from airflow_provider_tia.models.tia import SPEC_FIELDS
-from airflow_provider_tia.models.tione import TRAINING_SPEC_FIELDS
+from airflow_provider_tia.models.tione.training_spec import TRAINING_SPEC_FIELDS
 from airflow_provider_tia.operators.base import run_suffix, suffixed
 from airflow_provider_tia.operators.tia import CreateJobOperator
-from airflow_provider_tia.operators.tione import CreateTrainingTaskOperator
+from airflow_provider_tia.operators.tione.training import CreateTrainingTaskOperator
 from tests.helpers.support import HAS_STATE_STORE
 
 TIONE_REQUIRED = {"name": "n"}

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from airflow_provider_tia.exceptions import JobSpecError
 from airflow_provider_tia.hooks.tione import TIONEHook
-from airflow_provider_tia.models.tione import TrainingTaskSpec
+from airflow_provider_tia.models.tione.training_spec import TrainingTaskSpec
 
 SETTINGS = settings(
     deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck), max_examples=200

@@ -17,7 +17,7 @@ import pytest
 
 from airflow_provider_tia.emulator import TIAEmulator
 from airflow_provider_tia.exceptions import JobAlreadyExists, JobFailed
-from airflow_provider_tia.operators.tione import TASK_KEY_TAG
+from airflow_provider_tia.operators.tione.training_control import TASK_KEY_TAG
 from tests.helpers import reliability as rel
 from tests.helpers.reliability_tione import (
     FAILED,

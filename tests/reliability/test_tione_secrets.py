@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING
 import pytest
 
 from airflow_provider_tia.exceptions import AuthFailure, JobFailed, JobWaitTimeout
-from airflow_provider_tia.triggers.tione import TrainingTaskTrigger
+from airflow_provider_tia.triggers.tione.training import TrainingTaskTrigger
 from tests.helpers import reliability as rel
 from tests.helpers.reliability_tione import training_op
 
 if TYPE_CHECKING:
-    from airflow_provider_tia.operators.tione import CreateTrainingTaskOperator
+    from airflow_provider_tia.operators.tione.training import CreateTrainingTaskOperator
 
 SECRET_ID = "AKIDrelTioneSecret01"
 SECRET_KEY = "sk-tione-SECRETKEY-5a4b3c2d1e0f9a8b7c6d"

@@ -100,7 +100,8 @@ def namespace(obj: Any) -> dict[str, Any]:
     for module_name in (
         *MODULES,
         f"{PACKAGE}.models.tia",
-        f"{PACKAGE}.models.tione",
+        f"{PACKAGE}.models.tione.training_spec",
+        f"{PACKAGE}.models.tione.training_task",
         f"{PACKAGE}.operators.base",
     ):
         module = importlib.import_module(module_name)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from airflow_provider_tia.models.tione import output_prefix
+from airflow_provider_tia.models.tione.training_task import output_prefix
 from tests.helpers.support import ROOT, own_name
 
 if TYPE_CHECKING:

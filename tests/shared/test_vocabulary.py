@@ -11,7 +11,7 @@ from airflow_provider_tia.hooks.cos import COSHook
 from airflow_provider_tia.hooks.tia import TIAHook
 from airflow_provider_tia.hooks.tione import TIONEHook
 from airflow_provider_tia.operators.tia import CreateJobOperator, DeleteJobOperator
-from airflow_provider_tia.operators.tione import CreateTrainingTaskOperator, StopTrainingTaskOperator
+from airflow_provider_tia.operators.tione.training import CreateTrainingTaskOperator, StopTrainingTaskOperator
 from airflow_provider_tia.sensors.tia import JobSensor
 from airflow_provider_tia.sensors.tione import TrainingTaskSensor
 

@@ -18,7 +18,7 @@ import textwrap
 
 from airflow_provider_tia.hooks.tia import TIAHook
 from airflow_provider_tia.hooks.tione import TIONEHook
-from airflow_provider_tia.models.tione import TrainingTaskSpec
+from airflow_provider_tia.models.tione.training_spec import TrainingTaskSpec
 from tests.helpers.support import CLUSTER, script_spec
 
 PRINT_LINES = "python -c \"import time\nfor i in range(10): print('line', i, flush=True); time.sleep(0.1)\""

@@ -127,8 +127,8 @@ def test_tione_triggers_under_a_tight_budget_print_every_line_once(simulated_emu
     """TI-ONE (DescribeLogs, and DescribeTrainingTask for the task's run) under 3 calls/s shared by four
     triggers: the lines arrive late, some only in the resumed task, none twice."""
     from airflow_provider_tia.hooks.tione import TIONEHook
-    from airflow_provider_tia.models.tione import TrainingTaskSpec
-    from airflow_provider_tia.triggers.tione import TrainingTaskTrigger
+    from airflow_provider_tia.models.tione.training_spec import TrainingTaskSpec
+    from airflow_provider_tia.triggers.tione.training import TrainingTaskTrigger
 
     monkeypatch.setenv("AIRFLOW__TENCENTCLOUD__LOG_REQUESTS_PER_SECOND", "3")
     conn = connect("tione_live_logs", simulated_emulator)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import threading
 import time
@@ -12,7 +13,7 @@ import pytest
 from airflow_provider_tia.hooks.tia import TIAHook
 from airflow_provider_tia.triggers.base import MIN_EVENT_DELAY
 from airflow_provider_tia.triggers.tia import JobTrigger
-from airflow_provider_tia.triggers.tione import TrainingTaskTrigger
+from airflow_provider_tia.triggers.tione.training import TrainingTaskTrigger
 from tests.helpers.support import CLUSTER, script_spec
 
 
@@ -118,7 +119,12 @@ def test_training_task_trigger_round_trip_keeps_every_field(kill_action):
         not_before=1699999990.0,
     )
     classpath, kwargs = _round_trip(trigger)
-    assert classpath == "airflow_provider_tia.triggers.tione.TrainingTaskTrigger"
+    assert classpath == "airflow_provider_tia.triggers.tione.training.TrainingTaskTrigger"
+    # a trigger Airflow stored before TI-ONE's triggers became a package still loads
+    assert (
+        importlib.import_module("airflow_provider_tia.triggers.tione").TrainingTaskTrigger
+        is TrainingTaskTrigger
+    )
     assert kwargs == {
         "training_task_id": "train-1",
         "tencentcloud_conn_id": "my_conn",
@@ -272,7 +278,7 @@ def test_training_task_trigger_kill_runs_the_workers_end_plan(
     task, waits until it has ended, then deletes it (the service refuses to delete a running task)."""
     from airflow_provider_tia.exceptions import JobNotFound
     from airflow_provider_tia.hooks.tione import TIONEHook
-    from airflow_provider_tia.models.tione import TrainingTaskSpec
+    from airflow_provider_tia.models.tione.training_spec import TrainingTaskSpec
 
     conn = connect("tione_kill", simulated_emulator)
     hook = TIONEHook(conn)

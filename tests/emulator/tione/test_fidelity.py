@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from airflow_provider_tia.models.tione import NAME_PATTERN
+from airflow_provider_tia.models.tione.training_spec import NAME_PATTERN
 
 from ..helpers.tione import call, common_error, create, detail, error_code, spec
 

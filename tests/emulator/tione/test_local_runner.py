@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from airflow_provider_tia.models.tione import output_prefix
+from airflow_provider_tia.models.tione.training_task import output_prefix
 
 from ..helpers.tia import alive, wait_until
 from ..helpers.tione import bucket, call, cos, create, detail, put_code, s3, serving

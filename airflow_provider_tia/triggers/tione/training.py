@@ -16,7 +16,7 @@ from airflow_provider_tia.triggers.poller import BatchPoller
 
 if TYPE_CHECKING:
     from airflow_provider_tia.hooks.tione import AsyncTIONEClient, AsyncTIONELogReader, TIONEHook
-    from airflow_provider_tia.models.tione import TrainingTask
+    from airflow_provider_tia.models.tione.training_task import TrainingTask
     from airflow_provider_tia.triggers.log_clients import LogCalls
 
 
