@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections import Counter
 
 sys.path.insert(0, os.path.dirname(__file__))
 from _common import emulator_process  # noqa: E402
@@ -33,6 +34,17 @@ def main() -> None:
     from airflow_provider_tia.logs import LogCursor, LogFollower
     from airflow_provider_tia.models.tia import JobSpec, QueryLogsZone
 
+    class CountingHook(TIAHook):
+        """The bench's own tally of the hook's calls (the emulator runs in another process)."""
+
+        def __init__(self, conn_id: str) -> None:
+            super().__init__(conn_id)
+            self.api_calls: Counter[str] = Counter()
+
+        def call(self, action: str, params: dict, **options: object) -> dict:
+            self.api_calls[action] += 1
+            return super().call(action, params, **options)
+
     with emulator_process("--runner", "simulated"):
         hook = TIAHook("tia_bench")
         job = hook.create_job(
@@ -48,7 +60,7 @@ def main() -> None:
             )
         )
         live: list[str] = []
-        live_hook = TIAHook("tia_bench")
+        live_hook = CountingHook("tia_bench")
         reader = TIALogReader(live_hook, "bench-logs", "ap-beijing", QueryLogsZone(), PAGE)
         follower = LogFollower(reader, LogCursor(job.create_time), live.append)
         while not hook.describe_job("bench-logs", "ap-beijing").is_terminal:
@@ -57,7 +69,7 @@ def main() -> None:
         follower.poll()
 
         replay: list[str] = []
-        replay_hook = TIAHook("tia_bench")
+        replay_hook = CountingHook("tia_bench")
         fresh_reader = TIALogReader(replay_hook, "bench-logs", "ap-beijing", QueryLogsZone(), PAGE)
         fresh = LogFollower(fresh_reader, LogCursor(job.create_time), replay.append)
         started = time.perf_counter()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_tia import lifecycle
@@ -50,14 +49,6 @@ class TIAHook(TencentCloudBaseHook):
     service = SERVICE
     errors = TIA_ERRORS
     api_version = API_VERSION
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.api_calls: Counter[str] = Counter()
-
-    def call(self, action: str, params: dict[str, Any], **options: Any) -> dict[str, Any]:
-        self.api_calls[action] += 1
-        return super().call(action, params, **options)
 
     # ----------------------------------------------------------------------------------------- jobs
     def create_job(self, spec: JobSpec) -> Job:

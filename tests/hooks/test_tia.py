@@ -84,7 +84,7 @@ def test_describe_missing_job_is_not_found(hook) -> None:
     assert caught.value.request_id
 
 
-def test_list_jobs_iterates_every_page(hook, tmp_path) -> None:
+def test_list_jobs_iterates_every_page(hook, tia_emulator, tmp_path) -> None:
     cluster = "cls-paging1"
     names = [f"page-{i}" for i in range(7)]
     for name in names:
@@ -97,10 +97,10 @@ def test_list_jobs_iterates_every_page(hook, tmp_path) -> None:
                 command=["python", "-c", "pass"],
             )
         )
-    calls_before = hook.api_calls["ListJobs"]
+    calls_before = tia_emulator.calls["ListJobs"]
     listed = [job.name for job in hook.list_jobs(cluster, page_size=3)]
     assert listed == names
-    assert hook.api_calls["ListJobs"] - calls_before == 3  # 3 + 3 + 1
+    assert tia_emulator.calls["ListJobs"] - calls_before == 3  # 3 + 3 + 1
 
 
 def test_delete_job_stops_and_removes_it(hook, tia_emulator, tmp_path) -> None:
@@ -114,11 +114,11 @@ def test_delete_job_stops_and_removes_it(hook, tia_emulator, tmp_path) -> None:
         hook.delete_job("hook-delete", CLUSTER)
 
 
-def test_query_logs_follows_context_pages(hook, tmp_path) -> None:
+def test_query_logs_follows_context_pages(hook, tia_emulator, tmp_path) -> None:
     code = "import sys\nfor i in range(25): print(f'line {i}', flush=True)"
     job = hook.create_job(spec_for("hook-logs", tmp_path, code=code))
     hook.wait_for_job("hook-logs", CLUSTER, poll_interval=0.2, timeout=60)
-    calls_before = hook.api_calls["QueryLogs"]
+    calls_before = tia_emulator.calls["QueryLogs"]
     lines = list(
         hook.query_logs(
             "hook-logs",
@@ -131,7 +131,7 @@ def test_query_logs_follows_context_pages(hook, tmp_path) -> None:
     texts = [line.text for line in lines]
     assert texts == [f"line {i}" for i in range(25)]
     assert all(line.pod_name == "hook-logs-master-0" for line in lines)
-    assert hook.api_calls["QueryLogs"] - calls_before == 3
+    assert tia_emulator.calls["QueryLogs"] - calls_before == 3
 
 
 def test_wait_for_failed_job_returns_it_with_message(hook, tmp_path) -> None:
