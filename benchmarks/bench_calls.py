@@ -25,7 +25,7 @@ def main() -> None:
     import httpx
 
     from airflow_provider_tia.hooks.tia import TIAHook
-    from airflow_provider_tia.models.tia import JobSpec
+    from airflow_provider_tia.models.tia.job_spec import JobSpec
 
     with emulator_process("--runner", "simulated", "--sim-duration", "3600") as (port, _):
         hook = TIAHook("tia_bench")

@@ -32,7 +32,8 @@ def check(lines: list[str]) -> tuple[int, int]:
 def main() -> None:
     from airflow_provider_tia.hooks.tia import TIAHook, TIALogReader
     from airflow_provider_tia.logs import LogCursor, LogFollower
-    from airflow_provider_tia.models.tia import JobSpec, QueryLogsZone
+    from airflow_provider_tia.models.tia.job import QueryLogsZone
+    from airflow_provider_tia.models.tia.job_spec import JobSpec
 
     class CountingHook(TIAHook):
         """The bench's own tally of the hook's calls (the emulator runs in another process)."""

@@ -102,7 +102,7 @@ def sim_settings(log_lines: int) -> list[dict[str, str]]:
 
 def create_tia_jobs(scope: str, log_lines: int) -> list[str]:
     from airflow_provider_tia.hooks.tia import TIAHook
-    from airflow_provider_tia.models.tia import JobSpec
+    from airflow_provider_tia.models.tia.job_spec import JobSpec
 
     hook = TIAHook(CONN_ID)
     names = []

@@ -16,12 +16,14 @@ from airflow_provider_tia.exceptions import (
 from airflow_provider_tia.hooks.base import AsyncTencentCloudClient, TencentCloudBaseHook
 from airflow_provider_tia.logs import next_context
 from airflow_provider_tia.models.common import reply_item, reply_items
-from airflow_provider_tia.models.tia import Job, JobSpec, LogLine, QueryLogsZone, job_label
+from airflow_provider_tia.models.tia.job import Job, LogLine, QueryLogsZone, job_label
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
     from pendulum import DateTime
+
+    from airflow_provider_tia.models.tia.job_spec import JobSpec
 
 SERVICE = "tia"
 API_VERSION = "2018-02-26"

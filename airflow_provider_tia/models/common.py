@@ -166,6 +166,42 @@ class JobBase:
         return self.state_name in self.FAILURE
 
 
+KeyT = TypeVar("KeyT", bound="JobKey")
+
+
+@dataclasses.dataclass(frozen=True)
+class JobKey:
+    """How Airflow addresses one job across a task's tries, its trigger and the task state store.
+
+    A platform subclasses it with the fields that identify its jobs. Frozen, so a key is never changed
+    behind its holder; ``to_json``/``from_json`` are the one JSON form (resume payloads, the task
+    state store), unset fields left out.
+    """
+
+    @property
+    def label(self) -> str:
+        """How messages name the job."""
+        raise NotImplementedError
+
+    def to_json(self) -> dict[str, str]:
+        return {
+            f.name: value for f in dataclasses.fields(self) if (value := getattr(self, f.name)) is not None
+        }
+
+    @classmethod
+    def from_json(cls: type[KeyT], data: Mapping[str, Any]) -> KeyT:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+    def completed_by(self: KeyT, other: KeyT) -> KeyT:
+        """This key with the fields it leaves unset taken from ``other`` (what addressed a job wins
+        over what its reply says: a TI-A reply may leave out its cluster)."""
+        missing = {
+            f.name: getattr(other, f.name) for f in dataclasses.fields(self) if getattr(self, f.name) is None
+        }
+        return dataclasses.replace(self, **missing)
+
+
 def json_safe_dict(raw: Mapping[str, Any], time_fields: Sequence[str]) -> dict[str, Any]:
     """A reply object for XCom: its JSON-safe fields, and ``time_fields`` as ISO 8601 (UTC) or None."""
     out: dict[str, Any] = {k: v for k, v in raw.items() if _json_safe(v)}

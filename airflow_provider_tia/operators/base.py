@@ -30,7 +30,8 @@ if TYPE_CHECKING:
     from airflow.triggers.base import BaseTrigger
 
     from airflow_provider_tia.logs import LogFollower
-    from airflow_provider_tia.operators.control import JobControl, Key
+    from airflow_provider_tia.models.common import JobKey
+    from airflow_provider_tia.operators.control import JobControl
 
 try:
     from airflow.sdk import ResumableJobMixin
@@ -151,10 +152,10 @@ class CreateAndWaitOperator(ResumableJobMixin, TencentCloudBaseOperator):
         """This execution's job calls (under its deadline) and the job it is about."""
         raise NotImplementedError
 
-    def make_trigger(self, key: Key, resume: dict[str, Any]) -> BaseTrigger:
+    def make_trigger(self, key: Any, resume: dict[str, Any]) -> BaseTrigger:
         raise NotImplementedError
 
-    def push_job_link(self, context: Context, key: Key) -> None:
+    def push_job_link(self, context: Context, key: Any) -> None:
         raise NotImplementedError
 
     def lineage(self, job: dict[str, Any] | None) -> OperatorLineage | None:
@@ -180,10 +181,11 @@ class CreateAndWaitOperator(ResumableJobMixin, TencentCloudBaseOperator):
 
     def get_job_status(self, external_id: Any, context: Context) -> str:
         """State of the job an earlier try recorded; ``GONE`` if it no longer exists or was replaced."""
-        job = self.jobs.read_or_none(external_id)
-        if self.jobs.is_gone(external_id, job):
+        key = self.jobs.key_from(external_id)
+        job = self.jobs.read_or_none(key)
+        if self.jobs.is_gone(key, job):
             return GONE
-        self.jobs.remember(job, external_id)
+        self.jobs.remember(job, key)
         return job.state_name
 
     def is_job_active(self, status: str) -> bool:
@@ -195,7 +197,7 @@ class CreateAndWaitOperator(ResumableJobMixin, TencentCloudBaseOperator):
     # The mixin returns this method's value when it reconnects to a running job: it is the result.
     def poll_until_complete(self, external_id: Any, context: Context) -> dict[str, Any] | None:  # type: ignore[override]
         """Wait for the job (here, or deferred to the triggerer) and keep the result for ``get_job_result``."""
-        key: Key = external_id
+        key: JobKey = self.jobs.key_from(external_id)
         self.push_job_link(context, key)
         last = self.jobs.last
         job = last if last is not None and not self.jobs.is_gone(key, last) else self.jobs.read(key)
@@ -204,7 +206,7 @@ class CreateAndWaitOperator(ResumableJobMixin, TencentCloudBaseOperator):
             self._result = self.final_job = job.to_dict()
             return self._result
         follower = self.jobs.follower(key, job) if self.print_logs else None
-        label = self.jobs.label(key)
+        label = key.label
         if job.is_terminal:
             return self._end(lifecycle.finished(job, label), follower)
         if self.deferrable:
@@ -212,7 +214,7 @@ class CreateAndWaitOperator(ResumableJobMixin, TencentCloudBaseOperator):
 
             self.jobs.poll_logs(follower)
             target = self.jobs.target or key
-            resume = {"key": target, "logs": follower.state() if follower else None}
+            resume = {"key": target.to_json(), "logs": follower.state() if follower else None}
             if follower is not None:  # the trigger's checkpoint exists from the start
                 context["ti"].xcom_push(key=CHECKPOINT_KEY, value=resume["logs"])
             self.defer(trigger=self.make_trigger(target, resume), method_name="execute_complete")
@@ -243,7 +245,7 @@ class CreateAndWaitOperator(ResumableJobMixin, TencentCloudBaseOperator):
         self.final_job = event.job
         self._result = lifecycle.finish(event, tail)
         if self.jobs.target is not None:
-            self.log.info("%s ended %s", self.jobs.label(self.jobs.target), self.jobs.state_of(self._result))
+            self.log.info("%s ended %s", self.jobs.target.label, self.jobs.state_of(self._result))
         return self._result
 
     def _apply_on_timeout(self, message: str) -> str:
@@ -259,7 +261,7 @@ class CreateAndWaitOperator(ResumableJobMixin, TencentCloudBaseOperator):
         Everything needed travels in the event (the trigger echoes ``resume``), so no XCom is read.
         """
         received = JobEvent.from_payload(event)
-        self.jobs.target = key = received.resume["key"]
+        self.jobs.target = key = self.jobs.key_from(received.resume["key"])
         self.push_job_link(context, key)  # this worker's operator is new: the link is published again
         logs = received.resume.get("logs")
         if logs is not None:

@@ -1,7 +1,8 @@
 """``JobControl``: one task execution's calls about its job, whatever the platform, under the lifecycle's rules.
 
-A job is addressed by its *key*, a small JSON-safe dict (TI-A: name and cluster; TI-ONE: the task
-Id). Reads ride out transient errors until the task's deadline (``lifecycle.retry_transient``); log
+A job is addressed by its *key*, the platform's frozen ``JobKey`` (TI-A: name and cluster; TI-ONE:
+the task Id, or its tag until the Id is known); its JSON form is what crosses a deferral or the task
+state store. Reads ride out transient errors until the task's deadline (``lifecycle.retry_transient``); log
 reads are best effort (the job's state, not its logs, decides the task). A platform subclass says
 how to read, create and end (``ending.EndAction``) one job.
 """
@@ -9,13 +10,14 @@ how to read, create and end (``ending.EndAction``) one job.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from airflow.sdk.exceptions import AirflowException
 
 from airflow_provider_tia import lifecycle
 from airflow_provider_tia.ending import EndAction
 from airflow_provider_tia.exceptions import JobNotFound, TencentCloudError
+from airflow_provider_tia.models.common import JobKey
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -25,8 +27,8 @@ if TYPE_CHECKING:
     from airflow_provider_tia.lifecycle import JobLike
     from airflow_provider_tia.logs import LogFollower, LogReader
 
-Key = dict[str, Any]
 T = TypeVar("T")
+Key = TypeVar("Key", bound=JobKey)
 
 
 class TaskLog(Protocol):
@@ -34,13 +36,14 @@ class TaskLog(Protocol):
     def warning(self, event: Any, *args: Any, **kw: Any) -> Any: ...
 
 
-class JobControl:
+class JobControl(Generic[Key]):
     """Job calls of one execution, and the job it is about (``target``: what a kill ends).
 
     :param hook: The platform's hook, whose calls these are.
     :param kill_action: What a kill of the task does to the target job (``EndAction``).
     """
 
+    key_type: type[Key]
     final_states: tuple[str, ...] = ()
     success_state = ""
     state_field = ""  # the state's name in the job's dict
@@ -64,9 +67,6 @@ class JobControl:
     def key_of(self, job: Any) -> Key:
         raise NotImplementedError
 
-    def label(self, key: Key) -> str:
-        raise NotImplementedError
-
     def matches(self, key: Key, job: Any) -> bool:
         """Whether ``job`` is the job of ``key`` (not another one created later under its name)."""
         raise NotImplementedError
@@ -88,10 +88,15 @@ class JobControl:
         return getattr(job, "create_time", None)
 
     # ------------------------------------------------------------------------------- shared calls
+    def key_from(self, data: Any) -> Key:
+        """The key of its JSON form (a resume payload, the task state store's external id)."""
+        return data if isinstance(data, self.key_type) else self.key_type.from_json(data)
+
     def remember(self, job: Any, key: Key | None = None) -> None:
         """``job`` is the one this execution is about; ``key`` (what addressed it) wins over what its
         read says (a TI-A reply may leave out its cluster)."""
-        self.last, self.target = job, {**self.key_of(job), **(key or {})}
+        read = self.key_of(job)
+        self.last, self.target = job, key.completed_by(read) if key is not None else read
 
     def retrying(self, call: Callable[[], T], what: str) -> T:
         """``call()``, again after transient errors until the task's deadline: a passing fault never
@@ -100,7 +105,7 @@ class JobControl:
 
     def read(self, key: Key) -> Any:
         """The job, read again after transient errors until the task's deadline."""
-        return self.retrying(lambda: self.describe(key), f"Reading {self.label(key)}")
+        return self.retrying(lambda: self.describe(key), f"Reading {key.label}")
 
     def read_or_none(self, key: Key) -> Any:
         try:
@@ -130,7 +135,7 @@ class JobControl:
         ):  # killed while the create call was in flight
             self.kill()
             raise AirflowException(
-                f"The task was killed while creating {self.label(key)}; the job was {self.kill_action.past}"
+                f"The task was killed while creating {key.label}; the job was {self.kill_action.past}"
             )
         return job
 
@@ -139,7 +144,7 @@ class JobControl:
         self.killed = True
         if self.target is None:
             return
-        self.log.info("Task killed: %s %s", self.kill_action.doing, self.label(self.target))
+        self.log.info("Task killed: %s %s", self.kill_action.doing, self.target.label)
         # A hook of its own: a kill may come (in a signal handler) in the middle of this hook's call.
         self.end(self.target, self.kill_action, fresh_hook=True)
 

@@ -20,7 +20,8 @@ from airflow_provider_tia.ending import EndAction
 from airflow_provider_tia.exceptions import JobAlreadyExists, TencentCloudError
 from airflow_provider_tia.lifecycle import Action, IfExists
 from airflow_provider_tia.links.tia import TIAJobLink
-from airflow_provider_tia.models.tia import MAX_NAME_LENGTH, SPEC_FIELDS, build_spec, job_key, job_label
+from airflow_provider_tia.models.tia.job import TIAJobKey, job_label
+from airflow_provider_tia.models.tia.job_spec import MAX_NAME_LENGTH, SPEC_FIELDS, build_spec
 from airflow_provider_tia.operators.base import (
     CreateAndWaitOperator,
     choice,
@@ -28,7 +29,7 @@ from airflow_provider_tia.operators.base import (
     task_instance_hash,
     with_param_docs,
 )
-from airflow_provider_tia.operators.control import JobControl, Key
+from airflow_provider_tia.operators.control import JobControl
 from airflow_provider_tia.task_base import TencentCloudBaseOperator
 
 if TYPE_CHECKING:
@@ -36,7 +37,8 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_tia.hooks.tia import TIAHook, TIALogReader
-    from airflow_provider_tia.models.tia import Job, JobSpec
+    from airflow_provider_tia.models.tia.job import Job
+    from airflow_provider_tia.models.tia.job_spec import JobSpec
     from airflow_provider_tia.triggers.tia import JobTrigger
 
 SPEC_ATTRS = tuple(
@@ -60,48 +62,48 @@ class TIABaseOperator(TencentCloudBaseOperator):
 DELETE_WAIT = 300.0  # seconds a deleted job may take to disappear before replace/recreate gives up
 
 
-class TIAJobControl(JobControl):
+class TIAJobControl(JobControl[TIAJobKey]):
     """TI-A job calls of one execution: create, attach, replace, delete. TI-A has no stop: ending a
     job deletes it."""
 
+    key_type = TIAJobKey
     final_states = ("Succeeded", "Failed")
     success_state = "Succeeded"
     state_field = "State"
 
     hook: TIAHook
 
-    def key_of(self, job: Job) -> Key:
-        cluster = job.cluster or (self.target or {}).get("cluster") or ""
-        return job_key(job.name, cluster, job.raw.get("Id"))
+    def key_of(self, job: Job) -> TIAJobKey:
+        cluster = job.cluster or (self.target.cluster if self.target else "")
+        return TIAJobKey(job.name, cluster, job.raw.get("Id"))
 
-    def label(self, key: Key) -> str:
-        return job_label(key["name"], key.get("cluster"))
+    def matches(self, key: TIAJobKey, job: Job) -> bool:
+        return job.name == key.name and (not key.id or job.raw.get("Id") == key.id)
 
-    def matches(self, key: Key, job: Job) -> bool:
-        return job.name == key["name"] and (not key.get("id") or job.raw.get("Id") == key["id"])
+    def describe(self, key: TIAJobKey) -> Job:
+        return self.hook.describe_job(key.name, key.cluster)
 
-    def describe(self, key: Key) -> Job:
-        return self.hook.describe_job(key["name"], key["cluster"])
-
-    def end(self, key: Key, action: EndAction, *, fresh_hook: bool = False) -> None:
+    def end(self, key: TIAJobKey, action: EndAction, *, fresh_hook: bool = False) -> None:
         """Delete the job or leave it (``ending.end_tia_job``, as the triggerer's kill does)."""
         hook = self.hook.copy() if fresh_hook else self.hook
-        delete = lambda: hook.delete_job(key["name"], key["cluster"], missing_ok=True)  # noqa: E731
+        delete = lambda: hook.delete_job(key.name, key.cluster, missing_ok=True)  # noqa: E731
         ending.drive(ending.end_tia_job(action), {"delete": delete})
 
-    def log_reader(self, key: Key, job: Any = None, state: dict[str, Any] | None = None) -> TIALogReader:
-        return self.hook.log_reader(key["name"], key["cluster"], state)
+    def log_reader(
+        self, key: TIAJobKey, job: Any = None, state: dict[str, Any] | None = None
+    ) -> TIALogReader:
+        return self.hook.log_reader(key.name, key.cluster, state)
 
     def perform(self, action: Action, spec: JobSpec, existing: Job | None, if_exists: IfExists) -> Job:
         """Carry out ``lifecycle.decide``'s action; returns the job to watch."""
-        key = job_key(spec.name, spec.cluster)
+        key = TIAJobKey(spec.name, spec.cluster)
         if action is Action.FAIL:
             raise JobAlreadyExists(
-                f"{self.label(key)} already exists (if_exists='fail')", code="FailedOperation.AlreadyExists"
+                f"{key.label} already exists (if_exists='fail')", code="FailedOperation.AlreadyExists"
             )
         if existing is not None and action is Action.ATTACH:
-            self.log.info("Attaching to existing %s (%s)", self.label(key), existing.state_name)
-            self.remember(existing, job_key(spec.name, spec.cluster, existing.raw.get("Id")))
+            self.log.info("Attaching to existing %s (%s)", key.label, existing.state_name)
+            self.remember(existing, TIAJobKey(spec.name, spec.cluster, existing.raw.get("Id")))
             return existing
         if existing is not None:
             why = (
@@ -109,10 +111,10 @@ class TIAJobControl(JobControl):
                 if action is Action.RECREATE
                 else "is replaced (if_exists='replace')"
             )
-            self.log.info("%s %s: deleting it and creating it again", self.label(key), why)
+            self.log.info("%s %s: deleting it and creating it again", key.label, why)
             self.delete_and_wait(key)
         job = self.create_watched(key, lambda: self._create(spec, if_exists))
-        self.remember(job, job_key(spec.name, spec.cluster, job.raw.get("Id")))
+        self.remember(job, TIAJobKey(spec.name, spec.cluster, job.raw.get("Id")))
         return job
 
     def _create(self, spec: JobSpec, if_exists: IfExists) -> Job:
@@ -121,18 +123,17 @@ class TIAJobControl(JobControl):
         except JobAlreadyExists:
             if if_exists is IfExists.FAIL:
                 raise
-            self.log.info("%s appeared concurrently: attaching to it", job_label(spec.name, spec.cluster))
-            return self.read(job_key(spec.name, spec.cluster))
+            key = TIAJobKey(spec.name, spec.cluster)
+            self.log.info("%s appeared concurrently: attaching to it", key.label)
+            return self.read(key)
 
-    def delete_and_wait(self, key: Key, timeout: float = DELETE_WAIT) -> None:
+    def delete_and_wait(self, key: TIAJobKey, timeout: float = DELETE_WAIT) -> None:
         """Delete the job and wait until it is gone (a name can be reused only then)."""
-        self.retrying(lambda: self.end(key, EndAction.DELETE), f"DeleteJob {key['name']}")
+        self.retrying(lambda: self.end(key, EndAction.DELETE), f"DeleteJob {key.name}")
         gone_by = time.monotonic() + timeout
         while self.read_or_none(key) is not None:
             if time.monotonic() >= gone_by:
-                raise TencentCloudError(
-                    f"{self.label(key)} was deleted but still exists after {timeout:.0f}s"
-                )
+                raise TencentCloudError(f"{key.label} was deleted but still exists after {timeout:.0f}s")
             time.sleep(min(self.interval, 2.0))
 
 
@@ -259,7 +260,7 @@ class CreateJobOperator(CreateAndWaitOperator, TIABaseOperator):
             spec = staging.mount_code_dir(
                 cos, spec, self.code_dir, self.code_bucket, task_log=self.log, **options
             )
-        existing = self.jobs.read_or_none(job_key(spec.name, spec.cluster))
+        existing = self.jobs.read_or_none(TIAJobKey(spec.name, spec.cluster))
         # A suffixed name is this task instance's own: the suffix is a hash of it.
         owned = self._names_own_job(context) or self._owned(existing, context)
         action = lifecycle.decide(
@@ -272,13 +273,13 @@ class CreateJobOperator(CreateAndWaitOperator, TIABaseOperator):
                 job_label(spec.name, spec.cluster),
                 renamed.name,
             )
-            spec, existing = renamed, self.jobs.read_or_none(job_key(renamed.name, spec.cluster))
+            spec, existing = renamed, self.jobs.read_or_none(TIAJobKey(renamed.name, spec.cluster))
             action = lifecycle.decide(
                 existing, if_exists=self.if_exists, owned=True, try_number=context["ti"].try_number
             )
         job = self.jobs.perform(action, spec, existing, self.if_exists)
         self.push_link(context, job_name=job.name, cluster=spec.cluster)
-        key = job_key(job.name, spec.cluster, job.raw.get("Id"))
+        key = TIAJobKey(job.name, spec.cluster, job.raw.get("Id")).to_json()
         # The state store records this key: an adopted job (if_exists="attach") is never this task
         # instance's own, so a retry never recreates another run's job.
         return {**key, "adopted": True} if action is lifecycle.Action.ATTACH and not owned else key
@@ -294,15 +295,15 @@ class CreateJobOperator(CreateAndWaitOperator, TIABaseOperator):
             and not record.get("adopted")
         )
 
-    def push_job_link(self, context: Context, key: Key) -> None:
-        self.push_link(context, job_name=key["name"], cluster=key["cluster"])
+    def push_job_link(self, context: Context, key: TIAJobKey) -> None:
+        self.push_link(context, job_name=key.name, cluster=key.cluster)
 
-    def make_trigger(self, key: Key, resume: dict[str, Any]) -> JobTrigger:
+    def make_trigger(self, key: TIAJobKey, resume: dict[str, Any]) -> JobTrigger:
         from airflow_provider_tia.triggers.tia import JobTrigger
 
         return JobTrigger(
-            job_name=key["name"],
-            cluster=key["cluster"],
+            job_name=key.name,
+            cluster=key.cluster,
             **self.trigger_kwargs(resume),
         )
 

@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import conf
 
 from airflow_provider_tia.links.tia import TIAJobLink
-from airflow_provider_tia.models.tia import job_label
+from airflow_provider_tia.models.tia.job import job_label
 from airflow_provider_tia.sensors.base import JobWatchSensor
 
 if TYPE_CHECKING:
     from airflow_provider_tia.hooks.tia import TIAHook
-    from airflow_provider_tia.models.tia import Job
+    from airflow_provider_tia.models.tia.job import Job
 
 
 class JobSensor(JobWatchSensor):

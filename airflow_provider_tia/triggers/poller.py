@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from typing_extensions import Self
 
     from airflow_provider_tia.hooks.tia import AsyncTIAClient
-    from airflow_provider_tia.models.tia import Job
+    from airflow_provider_tia.models.tia.job import Job
 
 log = logging.getLogger(__name__)
 PAGE_SIZE = 100

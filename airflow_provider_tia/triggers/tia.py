@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_tia import ending
 from airflow_provider_tia.ending import EndAction
 from airflow_provider_tia.hooks.tia import TIAHook
-from airflow_provider_tia.models.tia import job_key, job_label
+from airflow_provider_tia.models.tia.job import TIAJobKey, job_label
 from airflow_provider_tia.triggers.base import JobWatchTrigger
 from airflow_provider_tia.triggers.poller import ClusterPoller
 
 if TYPE_CHECKING:
     from airflow_provider_tia.hooks.tia import AsyncTIAClient, AsyncTIALogReader
-    from airflow_provider_tia.models.tia import Job
+    from airflow_provider_tia.models.tia.job import Job
     from airflow_provider_tia.triggers.log_clients import LogCalls
 
 
@@ -84,7 +84,7 @@ class JobTrigger(JobWatchTrigger):
             kill_action=_kill_action(kill_action, delete_on_kill),
             batched=batched,
             not_before=not_before,
-            resume=dict(resume or {"key": job_key(job_name, cluster)}),
+            resume=dict(resume or {"key": TIAJobKey(job_name, cluster).to_json()}),
         )
         self.job_name = job_name
         self.cluster = cluster
@@ -115,7 +115,7 @@ class JobTrigger(JobWatchTrigger):
 
     def _log_reader(self, calls: LogCalls, state: dict[str, Any] | None) -> AsyncTIALogReader:
         from airflow_provider_tia.hooks.tia import AsyncTIALogReader
-        from airflow_provider_tia.models.tia import QueryLogsZone
+        from airflow_provider_tia.models.tia.job import QueryLogsZone
 
         zone = QueryLogsZone(**(state or {}).get("zone", {}))
         return AsyncTIALogReader(calls, self.job_name, self.cluster, zone)

@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from airflow_provider_tia.models.tia import MAX_NAME_LENGTH as TIA_MAX_NAME
-from airflow_provider_tia.models.tia import JobSpec
+from airflow_provider_tia.models.tia.job_spec import MAX_NAME_LENGTH as TIA_MAX_NAME
+from airflow_provider_tia.models.tia.job_spec import JobSpec
 from tests.helpers.task_state import TaskStateStore
 
 CLUSTER = "ap-beijing"

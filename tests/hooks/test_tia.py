@@ -21,7 +21,8 @@ from airflow_provider_tia.exceptions import (
     TencentCloudError,
 )
 from airflow_provider_tia.hooks.tia import TIAHook
-from airflow_provider_tia.models.tia import Job, JobSpec, JobState
+from airflow_provider_tia.models.tia.job import Job, JobState
+from airflow_provider_tia.models.tia.job_spec import JobSpec
 
 CLUSTER = "ap-beijing"
 

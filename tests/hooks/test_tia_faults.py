@@ -6,7 +6,8 @@ import pytest
 
 from airflow_provider_tia.exceptions import InvalidParameter, JobAlreadyExists, NetworkError, TransientError
 from airflow_provider_tia.hooks.tia import TIAHook
-from airflow_provider_tia.models.tia import JobSpec, JobState
+from airflow_provider_tia.models.tia.job import JobState
+from airflow_provider_tia.models.tia.job_spec import JobSpec
 
 CLUSTER = "ap-shanghai"
 

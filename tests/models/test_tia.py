@@ -10,7 +10,8 @@ import pytest
 
 from airflow_provider_tia.exceptions import JobSpecError, MalformedResponse
 from airflow_provider_tia.models.common import parse_time
-from airflow_provider_tia.models.tia import Job, JobSpec, JobState, LogLine, format_query_time, parse_state
+from airflow_provider_tia.models.tia.job import Job, JobState, LogLine, format_query_time, parse_state
+from airflow_provider_tia.models.tia.job_spec import JobSpec
 
 SEED = {
     "name": "test-job",

@@ -32,7 +32,7 @@ import pytest
 from airflow_provider_tia.exceptions import JobAlreadyExists, JobFailed, JobNotFound, JobWaitTimeout
 from airflow_provider_tia.hooks.tia import TIAHook
 from airflow_provider_tia.hooks.tione import TIONEHook
-from airflow_provider_tia.models.tia import MAX_NAME_LENGTH as TIA_MAX_NAME
+from airflow_provider_tia.models.tia.job_spec import MAX_NAME_LENGTH as TIA_MAX_NAME
 from airflow_provider_tia.operators.base import run_suffix, suffixed
 from airflow_provider_tia.operators.tia import CreateJobOperator
 from airflow_provider_tia.operators.tione.training import CreateTrainingTaskOperator
@@ -473,7 +473,7 @@ def test_timeout_applies_on_timeout_not_on_kill_action(emulator, kill, timeout, 
     op = tione_operator(name, duration=120, on_kill_action=kill, on_timeout=timeout, max_wait=3)
     with pytest.raises(JobWaitTimeout, match=rf"the job was {expected} \(on_timeout='{timeout}'\)"):
         op.execute({"ti": FakeTI("train", run_id=name)})
-    task_id = op.jobs.target["id"]
+    task_id = op.jobs.target.task_id
     hook = TIONEHook(CONN)
     if timeout == "delete":
         with pytest.raises(JobNotFound):

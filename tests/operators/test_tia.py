@@ -10,8 +10,8 @@ from airflow.sdk.exceptions import AirflowException
 
 from airflow_provider_tia.exceptions import JobNotFound, JobSpecError, JobVanished
 from airflow_provider_tia.links.tia import TIAJobLink
-from airflow_provider_tia.models.tia import MAX_NAME_LENGTH as TIA_MAX_NAME
-from airflow_provider_tia.models.tia import SPEC_FIELDS, build_spec
+from airflow_provider_tia.models.tia.job_spec import MAX_NAME_LENGTH as TIA_MAX_NAME
+from airflow_provider_tia.models.tia.job_spec import SPEC_FIELDS, build_spec
 from airflow_provider_tia.operators.base import run_suffix, suffixed
 from airflow_provider_tia.operators.tia import CreateJobOperator, DeleteJobOperator
 from tests.helpers.support import SCRIPTS, FakeTI, context

@@ -13,7 +13,7 @@ import pytest
 from airflow_provider_tia.exceptions import JobNotFound
 from airflow_provider_tia.hooks.tia import TIAHook
 from airflow_provider_tia.links.tia import TIAJobLink
-from airflow_provider_tia.models.tia import MAX_NAME_LENGTH as TIA_MAX_NAME
+from airflow_provider_tia.models.tia.job_spec import MAX_NAME_LENGTH as TIA_MAX_NAME
 from airflow_provider_tia.operators.base import run_suffix, suffixed
 from tests.helpers.support import CLUSTER, script_spec
 

@@ -13,8 +13,8 @@ from collections import Counter
 
 import pytest
 
-from airflow_provider_tia.models.tia import MAX_NAME_LENGTH as TIA_MAX_NAME
-from airflow_provider_tia.models.tia import SPEC_FIELDS
+from airflow_provider_tia.models.tia.job_spec import MAX_NAME_LENGTH as TIA_MAX_NAME
+from airflow_provider_tia.models.tia.job_spec import SPEC_FIELDS
 from airflow_provider_tia.models.tione.training_spec import TRAINING_SPEC_FIELDS
 from airflow_provider_tia.operators.base import run_suffix, suffixed
 from airflow_provider_tia.operators.tia import CreateJobOperator

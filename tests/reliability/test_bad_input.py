@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from airflow_provider_tia.emulator import TIAEmulator
 from airflow_provider_tia.exceptions import JobSpecError
 from airflow_provider_tia.hooks.tia import TIAHook
-from airflow_provider_tia.models.tia import API_NAMES, JobSpec
+from airflow_provider_tia.models.tia.job_spec import API_NAMES, JobSpec
 from airflow_provider_tia.operators.tia import CreateJobOperator
 from tests.helpers.reliability import FakeTI, context_for
 

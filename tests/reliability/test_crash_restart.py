@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from airflow_provider_tia.emulator import TIAEmulator
-from airflow_provider_tia.models.tia import MAX_NAME_LENGTH as TIA_MAX_NAME
+from airflow_provider_tia.models.tia.job_spec import MAX_NAME_LENGTH as TIA_MAX_NAME
 from airflow_provider_tia.operators.base import suffixed, task_instance_hash
 from airflow_provider_tia.operators.tia import CreateJobOperator
 from tests.helpers.reliability import (

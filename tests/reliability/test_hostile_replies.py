@@ -12,7 +12,7 @@ import pytest
 
 from airflow_provider_tia.exceptions import MalformedResponse, NetworkError, TencentCloudError, TransientError
 from airflow_provider_tia.hooks.tia import TIAHook
-from airflow_provider_tia.models.tia import JobSpec
+from airflow_provider_tia.models.tia.job_spec import JobSpec
 
 JOB = {"Name": "x", "Cluster": "c", "State": "Running"}
 REPLIES: dict[str, tuple[int, str, bytes]] = {

@@ -24,7 +24,7 @@ from airflow_provider_tia.emulator.core import auth as emulator_auth
 from airflow_provider_tia.emulator.core.auth import legacy_sign_string, tc3_canonical_request, tc3_signature
 from airflow_provider_tia.exceptions import AuthFailure, NetworkError, TencentCloudConfigError
 from airflow_provider_tia.hooks.tia import TIAHook
-from airflow_provider_tia.models.tia import JobSpec
+from airflow_provider_tia.models.tia.job_spec import JobSpec
 
 CLUSTER = "ap-beijing"
 TEMP_ID, TEMP_KEY, TEMP_TOKEN = (

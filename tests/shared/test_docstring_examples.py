@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
 PACKAGE = "airflow_provider_tia"
+
+
 # The modules whose public classes are documented with an example: every module of the operators, sensors,
 # triggers, hooks and links (a platform's part may be a package of modules).
 def _modules_of(layers: tuple[str, ...]) -> tuple[str, ...]:
@@ -96,7 +98,8 @@ def namespace(obj: Any) -> dict[str, Any]:
     names: dict[str, Any] = {"time": time, "pendulum": pendulum}
     for module_name in (
         *MODULES,
-        f"{PACKAGE}.models.tia",
+        f"{PACKAGE}.models.tia.job",
+        f"{PACKAGE}.models.tia.job_spec",
         f"{PACKAGE}.models.tione.training_spec",
         f"{PACKAGE}.models.tione.training_task",
         f"{PACKAGE}.operators.base",

@@ -161,7 +161,7 @@ def test_sensor_example_runs_on_its_own(dag_loader, tia_connection, tia_emulator
 
 def create_job(conn_id: str, name: str, package_dir: Path, *, fail: bool = False, seconds: int = 1) -> None:
     from airflow_provider_tia.hooks.tia import TIAHook
-    from airflow_provider_tia.models.tia import JobSpec
+    from airflow_provider_tia.models.tia.job_spec import JobSpec
 
     code = f"import time; time.sleep({seconds})" + ("; raise SystemExit(2)" if fail else "")
     TIAHook(conn_id).create_job(

@@ -12,7 +12,8 @@ import pytest
 from airflow_provider_tia.emulator import TIAEmulator
 from airflow_provider_tia.hooks.tia import TIAHook
 from airflow_provider_tia.logs import WINDOW_CAP, LogCursor, LogFollower
-from airflow_provider_tia.models.tia import JobSpec, LogLine, QueryLogsZone
+from airflow_provider_tia.models.tia.job import LogLine, QueryLogsZone
+from airflow_provider_tia.models.tia.job_spec import JobSpec
 
 CLUSTER = "ap-beijing"
 SCRIPT = "import time\nfor i in range(40):\n    print(f'step {i}', flush=True)\n    time.sleep(0.05)\n"

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from airflow_provider_tia.hooks.tia import TIAHook
-from airflow_provider_tia.models.tia import JobSpec
+from airflow_provider_tia.models.tia.job_spec import JobSpec
 from airflow_provider_tia.triggers.poller import ClusterPoller
 from airflow_provider_tia.triggers.tia import JobTrigger
 

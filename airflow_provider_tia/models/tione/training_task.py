@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_tia.exceptions import MalformedResponse
-from airflow_provider_tia.models.common import JobBase, json_safe_dict, parse_time
+from airflow_provider_tia.models.common import JobBase, JobKey, json_safe_dict, parse_time
 
 if TYPE_CHECKING:
     from pendulum import DateTime
@@ -33,6 +33,27 @@ STATUSES = (
 ARREARS_STOP = "ARREARS_STOP"
 TASK_TIMES = ("CreateTime", "UpdateTime", "StartTime", "EndTime")
 SECRET_MASK = "***"  # what Airflow's secret masker writes
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingTaskKey(JobKey):
+    """A TI-ONE training task as Airflow addresses it: its Id once known, its name, and the
+    idempotency tag that finds it again when the Id was never seen (a lost CreateTrainingTask reply)."""
+
+    name: str
+    id: str | None = None
+    tag: str | None = None
+
+    @property
+    def label(self) -> str:
+        return f"TI-ONE training task {self.name}" + (f" ({self.id})" if self.id else "")
+
+    @property
+    def task_id(self) -> str:
+        """The Id, for the calls that need it (everything after the task exists)."""
+        if self.id is None:
+            raise ValueError(f"{self.label} has no Id yet")
+        return self.id
 
 
 def task_label(name: str | None, task_id: str) -> str:

@@ -18,6 +18,7 @@ from airflow_provider_tia.models.tione.training_spec import (
     TRAINING_SPEC_FIELDS,
     TrainingTaskSpec,
 )
+from airflow_provider_tia.models.tione.training_task import TrainingTaskKey
 from airflow_provider_tia.operators.base import (
     SUFFIX_LENGTH,
     CreateAndWaitOperator,
@@ -27,13 +28,12 @@ from airflow_provider_tia.operators.base import (
     with_param_docs,
 )
 from airflow_provider_tia.operators.tione.base import TIONEBaseOperator
-from airflow_provider_tia.operators.tione.training_control import TASK_KEY_TAG, TIONETaskControl, task_key
+from airflow_provider_tia.operators.tione.training_control import TASK_KEY_TAG, TIONETaskControl
 
 if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
 
-    from airflow_provider_tia.operators.control import Key
     from airflow_provider_tia.triggers.tione import TrainingTaskTrigger
 
 
@@ -152,7 +152,7 @@ class CreateTrainingTaskOperator(CreateAndWaitOperator, TIONEBaseOperator):
         )
         return spec.with_tags({TASK_KEY_TAG: tag}), tag
 
-    def submit_job(self, context: Context) -> Key:
+    def submit_job(self, context: Context) -> dict[str, Any]:
         """Validate, stage code, then find this task instance's task (by tag) or decide to create one."""
         spec, tag = self.build_spec(context)
         if self.code_dir:
@@ -173,7 +173,7 @@ class CreateTrainingTaskOperator(CreateAndWaitOperator, TIONEBaseOperator):
             spec, existing, action = renamed, None, lifecycle.Action.CREATE
         task = self.jobs.perform(action, spec, existing, tag)
         self.push_link(context, training_task_id=task.id)
-        return task_key(task.id, task.name, tag)
+        return TrainingTaskKey(task.name or task.id, task.id, tag).to_json()
 
     def _stage_code(self, spec: TrainingTaskSpec) -> TrainingTaskSpec:
         from airflow_provider_tia.hooks.cos import COSHook
@@ -193,14 +193,14 @@ class CreateTrainingTaskOperator(CreateAndWaitOperator, TIONEBaseOperator):
             str(self.code_bucket), cos.settings.region, staged.key.rsplit("/", 1)[0] + "/"
         )
 
-    def push_job_link(self, context: Context, key: Key) -> None:
-        self.push_link(context, training_task_id=key["id"])
+    def push_job_link(self, context: Context, key: TrainingTaskKey) -> None:
+        self.push_link(context, training_task_id=key.task_id)
 
-    def make_trigger(self, key: Key, resume: dict[str, Any]) -> TrainingTaskTrigger:
+    def make_trigger(self, key: TrainingTaskKey, resume: dict[str, Any]) -> TrainingTaskTrigger:
         from airflow_provider_tia.triggers.tione import TrainingTaskTrigger
 
         return TrainingTaskTrigger(
-            training_task_id=key["id"],
+            training_task_id=key.task_id,
             **self.trigger_kwargs(resume),
         )
 
@@ -251,7 +251,7 @@ class DeleteTrainingTaskOperator(_TaskActionOperator):
 
     def execute(self, context: Context) -> bool:
         tasks = TIONETaskControl(self.hook, lifecycle.Deadline(), 5.0, self.log, EndAction.DELETE)
-        key = task_key(self.training_task_id, self.training_task_id)
+        key = TrainingTaskKey(self.training_task_id, self.training_task_id)
         if not self.missing_ok and tasks.read_or_none(key) is None:
             tasks.describe(key)  # raises JobNotFound naming the task
         tasks.delete(key)

@@ -3,6 +3,7 @@ training task is found again after a retry, a crash or a lost reply (its idempot
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -10,7 +11,8 @@ from airflow_provider_tia import ending
 from airflow_provider_tia.ending import EndAction
 from airflow_provider_tia.exceptions import JobAlreadyExists, JobNotFound
 from airflow_provider_tia.lifecycle import Action
-from airflow_provider_tia.operators.control import JobControl, Key
+from airflow_provider_tia.models.tione.training_task import TrainingTaskKey
+from airflow_provider_tia.operators.control import JobControl
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -27,15 +29,10 @@ TERMINAL = ("SUCCEED", "FAILED", "STOPPED", "SUBMIT_FAILED")
 START_WAIT = 60.0  # seconds a restarted task may take to show its new run
 
 
-def task_key(task_id: str | None, name: str | None, tag: str | None = None) -> Key:
-    """The JSON-safe key of a training task: its Id once known, its name, the idempotency tag."""
-    return {"id": task_id, "name": name or task_id, **({"tag": tag} if tag else {})}
-
-
-class TIONETaskControl(JobControl):
+class TIONETaskControl(JobControl[TrainingTaskKey]):
     """Training-task calls of one execution: find, create, stop, delete.
 
-    A training task's key is ``{"id", "name", "tag"}``: TI-ONE addresses tasks by Id only, and the Id
+    A training task's key is a ``TrainingTaskKey`` (Id, name, tag): TI-ONE addresses tasks by Id only, and the Id
     is unknown until CreateTrainingTask answers. Until then the key's ``tag`` (the idempotency tag
     every task this Airflow task instance creates carries) finds it: after a lost reply, on a retry,
     and when the task is killed while the create call is in flight.
@@ -44,36 +41,33 @@ class TIONETaskControl(JobControl):
         again), ``DELETE`` (stop, then remove it) or ``LEAVE``.
     """
 
+    key_type = TrainingTaskKey
     final_states = TERMINAL
     success_state = "SUCCEED"
     state_field = "Status"
 
     hook: TIONEHook
 
-    def key_of(self, job: TrainingTask) -> Key:
-        return task_key(job.id, job.name, (self.target or {}).get("tag"))
+    def key_of(self, job: TrainingTask) -> TrainingTaskKey:
+        return TrainingTaskKey(job.name or job.id, job.id, self.target.tag if self.target else None)
 
-    def label(self, key: Key) -> str:
-        task_id = key.get("id")
-        return f"TI-ONE training task {key['name']}" + (f" ({task_id})" if task_id else "")
+    def matches(self, key: TrainingTaskKey, job: TrainingTask) -> bool:
+        return job.id == key.id
 
-    def matches(self, key: Key, job: TrainingTask) -> bool:
-        return job.id == key.get("id")
-
-    def describe(self, key: Key) -> TrainingTask:
-        task_id = key.get("id") or self._id_by_tag(key)
+    def describe(self, key: TrainingTaskKey) -> TrainingTask:
+        task_id = key.id or self._id_by_tag(key)
         if task_id is None:
-            raise JobNotFound(f"{self.label(key)} does not exist", code="ResourceNotFound")
+            raise JobNotFound(f"{key.label} does not exist", code="ResourceNotFound")
         return self.hook.describe_training_task(task_id)
 
     def log_reader(
-        self, key: Key, job: TrainingTask | None = None, state: dict[str, Any] | None = None
+        self, key: TrainingTaskKey, job: TrainingTask | None = None, state: dict[str, Any] | None = None
     ) -> TIONELogReader:
-        return self.hook.log_reader(job if job is not None else key["id"], state)
+        return self.hook.log_reader(job if job is not None else key.task_id, state)
 
     # ----------------------------------------------------------------------------------- finding
-    def _id_by_tag(self, key: Key) -> str | None:
-        own = self.find_own(key["tag"]) if key.get("tag") else None
+    def _id_by_tag(self, key: TrainingTaskKey) -> str | None:
+        own = self.find_own(key.tag) if key.tag else None
         return own.id if own is not None else None
 
     def find_tagged(self, tag: str) -> list[TrainingTask]:
@@ -102,27 +96,29 @@ class TIONETaskControl(JobControl):
         RECREATE (this task instance's own task failed in an earlier try) runs the same task again
         with StartTrainingTask: TI-ONE keeps the record and gives the run a new instance.
         """
-        key = task_key(None, spec.name, tag)
+        key = TrainingTaskKey(spec.name, tag=tag)
         if action is Action.FAIL:
             raise JobAlreadyExists(
-                f"{self.label(key)} already exists (if_exists='fail')", code="FailedOperation.DuplicateName"
+                f"{key.label} already exists (if_exists='fail')", code="FailedOperation.DuplicateName"
             )
         if existing is not None and action is Action.ATTACH:
             self.log.info("Attaching to existing %s (%s)", existing.label, existing.state_name)
             # The detail, not the list item it was found as: every path returns the same shape.
-            return self._remember_read(task_key(existing.id, existing.name, tag))
+            return self._remember_read(TrainingTaskKey(existing.name or existing.id, existing.id, tag))
         if existing is not None and action is Action.RECREATE:
             self.log.info("%s failed in an earlier try: starting it again", existing.label)
-            self.target = task_key(existing.id, existing.name, tag)
+            self.target = TrainingTaskKey(existing.name or existing.id, existing.id, tag)
             self.retrying(lambda: self.hook.start_training_task(existing.id), f"Starting {existing.label}")
             return self._started_again(self.target, existing)
         if existing is not None:
             self.log.info("%s is replaced (if_exists='replace'): deleting it", existing.label)
-            self.delete(task_key(existing.id, existing.name))
+            self.delete(TrainingTaskKey(existing.name or existing.id, existing.id))
         task_id = self.create_watched(key, lambda: self.hook.create_training_task(spec))
-        return self._remember_read(task_key(task_id, spec.name, tag))
+        return self._remember_read(TrainingTaskKey(spec.name, task_id, tag))
 
-    def _started_again(self, key: Key, before: TrainingTask, timeout: float = START_WAIT) -> TrainingTask:
+    def _started_again(
+        self, key: TrainingTaskKey, before: TrainingTask, timeout: float = START_WAIT
+    ) -> TrainingTask:
         """The task once its new run shows (Start is asynchronous: a read right after it may still
         show the failed run), so the wait never ends on the old run's status."""
         shows_by = time.monotonic() + timeout
@@ -133,13 +129,13 @@ class TIONETaskControl(JobControl):
                 return task
             time.sleep(min(self.interval, 2.0))
 
-    def _remember_read(self, key: Key) -> TrainingTask:
+    def _remember_read(self, key: TrainingTaskKey) -> TrainingTask:
         self.target = key  # before the read: a kill during it ends this task
         task = self.read(key)
         self.remember(task, key)
         return task
 
-    def end(self, key: Key, action: EndAction, *, fresh_hook: bool = False) -> None:
+    def end(self, key: TrainingTaskKey, action: EndAction, *, fresh_hook: bool = False) -> None:
         if action is EndAction.LEAVE:
             return
         tasks = (
@@ -147,31 +143,31 @@ class TIONETaskControl(JobControl):
             if fresh_hook
             else self
         )
-        resolved = {**key, "id": key.get("id") or tasks._id_by_tag(key)}
-        if resolved["id"] is None:
+        task_id = key.id or tasks._id_by_tag(key)
+        if task_id is None:
             return  # nothing was created
-        tasks.end_as(resolved, action)
+        tasks.end_as(dataclasses.replace(key, id=task_id), action)
 
-    def end_as(self, key: Key, action: EndAction) -> None:
+    def end_as(self, key: TrainingTaskKey, action: EndAction) -> None:
         """Carry out ``ending.end_training_task`` (the triggerer's kill runs the same plan)."""
-        label = self.label(key)
+        label, task_id = key.label, key.task_id
 
         def call(what: str, request: Callable[[], Any]) -> Callable[[], Any]:
             return lambda: self.retrying(request, f"{what} {label}")
 
         calls = {
-            "stop": call("Stopping", lambda: self.hook.stop_training_task(key["id"], missing_ok=True)),
-            "delete": call("Deleting", lambda: self.hook.delete_training_task(key["id"], missing_ok=True)),
+            "stop": call("Stopping", lambda: self.hook.stop_training_task(task_id, missing_ok=True)),
+            "delete": call("Deleting", lambda: self.hook.delete_training_task(task_id, missing_ok=True)),
             "read": lambda: self.read_or_none(key),
         }
         ending.drive(
             ending.end_training_task(action, lambda note: self.log.info("%s: %s", label, note)), calls
         )
 
-    def stop(self, key: Key) -> None:
+    def stop(self, key: TrainingTaskKey) -> None:
         self.end_as(key, EndAction.STOP)
 
-    def delete(self, key: Key) -> None:
+    def delete(self, key: TrainingTaskKey) -> None:
         """Delete the task; a running one is stopped first (the service may refuse to delete it)."""
         self.end_as(key, EndAction.DELETE)
 
