@@ -67,6 +67,8 @@ def get_provider_info() -> dict:
         "extra-links": [
             "airflow_provider_tia.links.tia.TIAJobLink",
             "airflow_provider_tia.links.tione.TIONETaskLink",
+            "airflow_provider_tia.links.tione.ModelVersionLink",
+            "airflow_provider_tia.links.tione.ModelServiceLink",
         ],
         "config": {
             "tencentcloud": {

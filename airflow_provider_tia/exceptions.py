@@ -154,6 +154,11 @@ class LogWindowTooLarge(TencentCloudApiError):
     """The log query's window holds more than the service pages through: read a narrower one."""
 
 
+class ModelServiceCallError(TencentCloudError):
+    """Calling a deployed service (its prediction endpoint) failed. Names the service group; never
+    carries its token."""
+
+
 # ---------------------------------------------------------------------------------------- error tables
 Rule = tuple[str, type[TencentCloudApiError]]
 

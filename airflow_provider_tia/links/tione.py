@@ -44,3 +44,37 @@ class TIONETaskLink(JobLink):
 
     def url(self, settings: Settings, **job: str) -> str:
         return link_url(settings, job["training_task_id"])
+
+
+MODEL_VERSION_CONSOLE_URL = "https://console.cloud.tencent.com/tione/v2/model/repository/detail"
+
+
+class ModelVersionLink(JobLink):
+    """Extra link "TI-ONE Model Version": the version in the console (an assumed address: the console
+    addresses versions by Id and region), or the emulator's page of it; empty until the version exists."""
+
+    name = "TI-ONE Model Version"
+
+    def url(self, settings: Settings, **job: str) -> str:
+        version_id = job["training_model_version_id"]
+        if settings.is_tencent_cloud:
+            return f"{MODEL_VERSION_CONSOLE_URL}/{version_id}?{urlencode({'regionId': settings.region})}"
+        return f"{settings.scheme}://{settings.endpoint}{EMULATOR_PAGE}?{urlencode({'id': version_id})}"
+
+
+SERVICE_CONSOLE_URL = "https://console.cloud.tencent.com/tione/v2/online-service/detail"
+
+
+class ModelServiceLink(JobLink):
+    """Extra link "TI-ONE Service": the service group in the console (an assumed address: the console
+    addresses services by group Id and region), or the emulator's page of the group (or of one service
+    version, ``service_id``); empty until the service exists."""
+
+    name = "TI-ONE Service"
+
+    def url(self, settings: Settings, **job: str) -> str:
+        page_id = job.get("service_id") or job["service_group_id"]
+        if settings.is_tencent_cloud:
+            region = urlencode({"regionId": settings.region})
+            return f"{SERVICE_CONSOLE_URL}/{job['service_group_id']}?{region}"
+        return f"{settings.scheme}://{settings.endpoint}{EMULATOR_PAGE}?{urlencode({'id': page_id})}"

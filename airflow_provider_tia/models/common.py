@@ -16,7 +16,7 @@ from typing import Any, ClassVar, TypeVar
 import pendulum
 from pendulum import DateTime
 
-from airflow_provider_tia.exceptions import MalformedResponse
+from airflow_provider_tia.exceptions import JobSpecError, MalformedResponse
 
 T = TypeVar("T")
 
@@ -164,6 +164,22 @@ class JobBase:
     @property
     def failed(self) -> bool:
         return self.state_name in self.FAILURE
+
+
+def checked_value(field: SpecField, value: Any) -> Any:
+    """``field``'s validated value; an error about the field itself names its API name too."""
+    assert field.check is not None
+    try:
+        return field.check(value, field.attr)
+    except JobSpecError as error:
+        if error.parameter != field.attr:
+            raise
+        raise JobSpecError(field.attr, error.problem, api_name=field.api) from None
+
+
+def reply_text(value: Any) -> str | None:
+    """A reply's string, ``None`` for null, ``""`` and non-strings (the services send all three)."""
+    return value if isinstance(value, str) and value else None
 
 
 KeyT = TypeVar("KeyT", bound="JobKey")

@@ -8,6 +8,8 @@ model repository, online services), one package of that name with a module per f
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from typing import TYPE_CHECKING
 
 import pytest
@@ -25,7 +27,7 @@ PARTS = ("models", "hooks", "operators", "triggers", "sensors", "links")
 MAX_LINES = 475
 # Lower layers first: a module may import its own layer or a lower one, never a higher one.
 LAYERS = (
-    ("exceptions", "secrets", "connection_id", "models"),
+    ("exceptions", "secrets", "connection_id", "lazy_exports", "models"),
     ("lifecycle", "ending", "logs", "dialogue", "staging", "lineage", "hooks"),
     ("links",),
     ("triggers", "task_base"),
@@ -110,3 +112,29 @@ def test_no_module_is_long() -> None:
         if (n := len(p.read_text().splitlines())) > MAX_LINES
     }
     assert not long
+
+
+def platform_packages() -> list[str]:
+    return [
+        f"{PACKAGE.name}.{part}.{platform}"
+        for part in PARTS
+        for platform in PLATFORMS
+        if (PACKAGE / part / platform / "__init__.py").is_file()
+    ]
+
+
+@pytest.mark.parametrize("package", platform_packages())
+def test_a_part_package_exports_each_name_from_its_module_on_first_use(package: str) -> None:
+    """Importing the package imports none of its modules (a DAG pays only for what it names), and
+    every exported name resolves to the class or function its module defines."""
+    code = (
+        "import importlib, sys\n"
+        f"pkg = importlib.import_module({package!r})\n"
+        f"loaded = [m for m in sys.modules if m.startswith({package!r} + '.')]\n"
+        "assert not loaded, loaded\n"
+        "for name in pkg.__all__:\n"
+        "    obj = getattr(pkg, name)\n"
+        "    module = pkg._MODULE_OF[name]\n"
+        "    assert getattr(importlib.import_module(f'{pkg.__name__}.{module}'), name) is obj, name\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)

@@ -7,7 +7,30 @@ module.
 
 from __future__ import annotations
 
-from airflow_provider_tia.models.tia.job import Job, JobState, LogLine, TIAJobKey
-from airflow_provider_tia.models.tia.job_spec import SPEC_FIELDS, JobSpec, build_spec
+from typing import TYPE_CHECKING
 
-__all__ = ["SPEC_FIELDS", "Job", "JobSpec", "JobState", "LogLine", "TIAJobKey", "build_spec"]
+from airflow_provider_tia.lazy_exports import lazy_exports
+
+_MODULE_OF = {
+    "Job": "job",
+    "JobState": "job",
+    "LogLine": "job",
+    "TIAJobKey": "job",
+    "SPEC_FIELDS": "job_spec",
+    "JobSpec": "job_spec",
+    "build_spec": "job_spec",
+}
+__getattr__ = lazy_exports(__name__, _MODULE_OF)
+__all__ = [
+    "Job",
+    "JobSpec",
+    "JobState",
+    "LogLine",
+    "SPEC_FIELDS",
+    "TIAJobKey",
+    "build_spec",
+]
+
+if TYPE_CHECKING:
+    from airflow_provider_tia.models.tia.job import Job, JobState, LogLine, TIAJobKey
+    from airflow_provider_tia.models.tia.job_spec import SPEC_FIELDS, JobSpec, build_spec

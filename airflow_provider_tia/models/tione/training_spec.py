@@ -15,7 +15,7 @@ from typing import Any
 
 from airflow_provider_tia.exceptions import JobSpecError
 from airflow_provider_tia.models import checks as c
-from airflow_provider_tia.models.common import SpecField
+from airflow_provider_tia.models.common import SpecField, checked_value
 from airflow_provider_tia.secrets import register_secrets
 
 MAX_NAME_LENGTH = 60
@@ -220,7 +220,7 @@ class TrainingTaskSpec:
                 if field.required:
                     raise JobSpecError(field.attr, "is required", api_name=field.api)
                 continue
-            object.__setattr__(self, field.attr, _checked(field, value))
+            object.__setattr__(self, field.attr, checked_value(field, value))
         if self.charge_type == "PREPAID" and not self.resource_group_id:
             raise JobSpecError(
                 "resource_group_id", "is required when charge_type is PREPAID", api_name="ResourceGroupId"
@@ -258,14 +258,3 @@ class TrainingTaskSpec:
         return dataclasses.replace(
             self, code_package_path={"Bucket": bucket, "Region": region, "Paths": [path]}
         )
-
-
-def _checked(field: SpecField, value: Any) -> Any:
-    """The field's validated value; the top-level message names the API field too."""
-    assert field.check is not None
-    try:
-        return field.check(value, field.attr)
-    except JobSpecError as error:
-        if error.parameter != field.attr:
-            raise
-        raise JobSpecError(field.attr, error.problem, api_name=field.api) from None

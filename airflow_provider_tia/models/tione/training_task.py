@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_tia.exceptions import MalformedResponse
-from airflow_provider_tia.models.common import JobBase, JobKey, json_safe_dict, parse_time
+from airflow_provider_tia.models.common import JobBase, JobKey, json_safe_dict, parse_time, reply_text
 
 if TYPE_CHECKING:
     from pendulum import DateTime
@@ -61,11 +61,6 @@ def task_label(name: str | None, task_id: str) -> str:
     return f"TI-ONE training task {name} ({task_id})" if name else f"TI-ONE training task {task_id}"
 
 
-def _text(value: Any) -> str | None:
-    """A reply string, ``None`` for null, ``""`` and non-strings."""
-    return value if isinstance(value, str) and value else None
-
-
 @dataclasses.dataclass(frozen=True)
 class TrainingTask(JobBase):
     """One TI-ONE training task (satisfies ``lifecycle.JobLike``).
@@ -93,13 +88,13 @@ class TrainingTask(JobBase):
             raise MalformedResponse(
                 f"expected a training task object in the reply, got {type(data).__name__}"
             )
-        task_id = _text(data.get("Id"))
+        task_id = reply_text(data.get("Id"))
         if task_id is None:
             raise MalformedResponse("the reply's training task has no Id")
-        status = _text(data.get("Status"))
+        status = reply_text(data.get("Status"))
         return cls(
             id=task_id,
-            name=_text(data.get("Name")),
+            name=reply_text(data.get("Name")),
             status=status.upper() if status else None,
             raw=dict(data),
         )
@@ -116,11 +111,11 @@ class TrainingTask(JobBase):
     @property
     def latest_instance_id(self) -> str | None:
         """The current run (DescribeLogs' ServiceId); only a Detail carries it."""
-        return _text(self.raw.get("LatestInstanceId"))
+        return reply_text(self.raw.get("LatestInstanceId"))
 
     @property
     def charge_status(self) -> str | None:
-        return _text(self.raw.get("ChargeStatus"))
+        return reply_text(self.raw.get("ChargeStatus"))
 
     @property
     def tags(self) -> dict[str, str]:
@@ -142,7 +137,7 @@ class TrainingTask(JobBase):
             return None
         if info.get("IsPlatformOperator") is True:
             return "the platform"
-        name, uin = _text(info.get("SubUinName")), _text(info.get("SubUin"))
+        name, uin = reply_text(info.get("SubUinName")), reply_text(info.get("SubUin"))
         if name and uin:
             return f"{name} ({uin})"
         return name or uin
@@ -150,7 +145,7 @@ class TrainingTask(JobBase):
     @property
     def message(self) -> str | None:
         """Why the task ended as it did: arrears, a stop (by whom), else FailureReason, else Message."""
-        reason = _text(self.raw.get("FailureReason")) or _text(self.raw.get("Message"))
+        reason = reply_text(self.raw.get("FailureReason")) or reply_text(self.raw.get("Message"))
         if self.charge_status == ARREARS_STOP:
             text = (
                 "the account is in arrears (ChargeStatus ARREARS_STOP): top up the account, then run it again"
@@ -192,7 +187,7 @@ def output_prefix(task: Mapping[str, Any]) -> str:
     a task's model from ``Paths[0] + Id + "/"``, and the emulator writes there. ``MalformedResponse`` when
     the task has no Id or no output path.
     """
-    output, task_id = task.get("Output"), _text(task.get("Id"))
+    output, task_id = task.get("Output"), reply_text(task.get("Id"))
     paths = output.get("Paths") if isinstance(output, Mapping) else None
     if task_id is None or not isinstance(paths, list) or not paths or not isinstance(paths[0], str):
         raise MalformedResponse("the training task has no Id or no Output path")

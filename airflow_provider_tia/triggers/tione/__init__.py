@@ -1,11 +1,35 @@
-"""TI-ONE's triggers, one module per API family: ``training`` (``TrainingTaskTrigger`` on a batched
-per-region poller).
+"""TI-ONE's triggers, one module per API family, each on a batched per-region poller: ``training``
+(``TrainingTaskTrigger``), ``repository`` (``ModelVersionTrigger``: a model import) and ``services``
+(``ModelServiceTrigger``: a service serving a version).
 
 Triggers already stored by Airflow under ``airflow_provider_tia.triggers.tione.<Class>`` still load.
 """
 
 from __future__ import annotations
 
-from airflow_provider_tia.triggers.tione.training import RegionTaskPoller, TrainingTaskTrigger
+from typing import TYPE_CHECKING
 
-__all__ = ["RegionTaskPoller", "TrainingTaskTrigger"]
+from airflow_provider_tia.lazy_exports import lazy_exports
+
+_MODULE_OF = {
+    "ModelVersionPoller": "repository",
+    "ModelVersionTrigger": "repository",
+    "ModelServiceTrigger": "services",
+    "RegionServicePoller": "services",
+    "RegionTaskPoller": "training",
+    "TrainingTaskTrigger": "training",
+}
+__getattr__ = lazy_exports(__name__, _MODULE_OF)
+__all__ = [
+    "ModelServiceTrigger",
+    "ModelVersionPoller",
+    "ModelVersionTrigger",
+    "RegionServicePoller",
+    "RegionTaskPoller",
+    "TrainingTaskTrigger",
+]
+
+if TYPE_CHECKING:
+    from airflow_provider_tia.triggers.tione.repository import ModelVersionPoller, ModelVersionTrigger
+    from airflow_provider_tia.triggers.tione.services import ModelServiceTrigger, RegionServicePoller
+    from airflow_provider_tia.triggers.tione.training import RegionTaskPoller, TrainingTaskTrigger

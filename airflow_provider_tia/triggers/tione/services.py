@@ -1,0 +1,166 @@
+"""ModelServiceTrigger: waits in the triggerer until a TI-ONE service serves a model version.
+
+The waiting, the event and the kill hook are ``JobWatchTrigger``'s; what "served" means is
+``models.tione.services.rollout_state`` (via ``RolloutWatch``, which also times an Abnormal spell), the one
+decision the operators and the sensor use too. The triggers of one connection and region share one
+``RegionServicePoller``: a sweep reads every watched group with DescribeModelServiceGroups, 100 a page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_tia.ending import EndAction
+from airflow_provider_tia.exceptions import TencentCloudError
+from airflow_provider_tia.hooks.tione.services import GROUPS_PAGE_SIZE
+from airflow_provider_tia.models.tione.services import (
+    ABNORMAL_GRACE,
+    ModelService,
+    RolloutWatch,
+    ServiceGroup,
+)
+from airflow_provider_tia.triggers.base import JobWatchTrigger
+from airflow_provider_tia.triggers.poller import BatchPoller
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncGenerator
+
+    from airflow_provider_tia.hooks.tione import AsyncTIONEClient, TIONEHook
+
+
+class RegionServicePoller(BatchPoller):
+    """TI-ONE: the watched service groups of one region, read with DescribeModelServiceGroups (a filter of
+    Ids, 100 a page). A group the listing does not return (just created, or deleted) is read with
+    DescribeModelServiceGroup, which tells a deleted group (not found) from a listing that lags."""
+
+    async def _read(self, client: AsyncTIONEClient, names: set[str]) -> dict[str, Any] | None:
+        """The pages of one sweep are read side by side (as many calls as one after the other), so a sweep
+        of 1,000 groups takes about as long as one page and no wait's news is a sweep late."""
+        ids = sorted(names)
+        chunks = [ids[i : i + GROUPS_PAGE_SIZE] for i in range(0, len(ids), GROUPS_PAGE_SIZE)]
+        try:
+            pages = await asyncio.gather(*(client.find_model_service_groups(ids=chunk) for chunk in chunks))
+        except TencentCloudError as error:
+            self._deliver_all(error)
+            return None
+        found: dict[str, Any] = {group.id: group for page in pages for group in page if group.id in names}
+        missing = [group_id for group_id in names if group_id not in found]
+        if missing:
+            await self._describe_each(missing, client.describe_model_service_group, found)
+        return found
+
+
+class ModelServiceTrigger(JobWatchTrigger):
+    """Polls a service group until it serves ``model_version_id`` (Normal, that version, the roll over),
+    or fails: stopped (or creation failed), or Abnormal for longer than ``abnormal_grace``. Fires one
+    event (see ``JobWatchTrigger``) whose ``job`` is the judged service's dict, secrets masked.
+
+    Example::
+
+        ModelServiceTrigger("ms-skdg89rx", "mv-v7-1511805105118769999", poll_interval=15, abnormal_grace=300)
+
+    :param service_group_id: The group, ``ms-…``.
+    :param model_version_id: The model version to be served; None: any version (the service is up).
+    :param service_id: Judge this service of the group (``ms-…-<n>``, an in-place roll); default: the
+        group's service running ``model_version_id``.
+    :param abnormal_grace: Seconds an Abnormal service may take to recover before the wait fails.
+    :param tencentcloud_conn_id: Airflow connection id (credentials are read in the triggerer).
+    :param region: Region overriding the connection's.
+    :param poll_interval: Seconds between two reads.
+    :param deadline: Epoch seconds after which waiting stops, or None.
+    :param budget: The task's budget in seconds, for the timeout message.
+    :param kill_action: What a user killing the deferred task does; only ``"leave"`` here (a deploying
+        operator's own trigger subclass overrides ``_end_job`` to roll back).
+    :param batched: Share one poller per connection and region in the triggerer (default).
+    :param resume: What the task needs when it resumes; echoed in the event.
+    :param not_before: Epoch seconds before which no event fires.
+    """
+
+    poller_class = RegionServicePoller
+
+    def __init__(
+        self,
+        service_group_id: str,
+        model_version_id: str | None = None,
+        service_id: str | None = None,
+        abnormal_grace: float = ABNORMAL_GRACE,
+        tencentcloud_conn_id: str = "tencentcloud_default",
+        region: str | None = None,
+        poll_interval: float = 30.0,
+        deadline: float | None = None,
+        kill_action: EndAction | str = EndAction.LEAVE,
+        batched: bool = True,
+        budget: float | None = None,
+        resume: dict[str, Any] | None = None,
+        not_before: float | None = None,
+    ) -> None:
+        super().__init__(
+            tencentcloud_conn_id=tencentcloud_conn_id,
+            region=region,
+            poll_interval=poll_interval,
+            deadline=deadline,
+            budget=budget,
+            kill_action=EndAction(kill_action),
+            batched=batched,
+            not_before=not_before,
+            resume=dict(resume or {}),
+        )
+        self.service_group_id, self.model_version_id, self.service_id = (
+            service_group_id,
+            model_version_id,
+            service_id,
+        )
+        self.abnormal_grace = float(abnormal_grace)
+
+    def platform_kwargs(self) -> dict[str, Any]:
+        return {
+            "service_group_id": self.service_group_id,
+            "model_version_id": self.model_version_id,
+            "service_id": self.service_id,
+            "abnormal_grace": self.abnormal_grace,
+        }
+
+    def rollout_watch(self) -> RolloutWatch:
+        return RolloutWatch(
+            self.service_group_id, self.model_version_id, self.service_id, self.abnormal_grace
+        )
+
+    @property
+    def label(self) -> str:
+        return self.rollout_watch().label
+
+    @property
+    def scope(self) -> str:
+        return self.region or ""
+
+    @property
+    def watch_name(self) -> str:
+        return self.service_group_id
+
+    async def _updates(self) -> AsyncGenerator[Any, None]:
+        """Each read of the group, judged as a rollout (errors pass through as they are)."""
+        watch = self.rollout_watch()
+        async with contextlib.aclosing(super()._updates()) as reads:
+            async for read in reads:
+                if isinstance(read, ServiceGroup | ModelService):
+                    yield watch.observe(read, time.monotonic())
+                else:
+                    yield read
+
+    def _hook(self) -> TIONEHook:
+        from airflow_provider_tia.hooks.tione import TIONEHook
+
+        return TIONEHook(self.tencentcloud_conn_id, self.region)
+
+    async def _client(self) -> AsyncTIONEClient:
+        return await self._hook().async_client()
+
+    async def _describe(self, client: AsyncTIONEClient) -> ServiceGroup:
+        return await client.describe_model_service_group(self.service_group_id)
+
+    async def _end_job(self) -> None:
+        """A service wait owns nothing: the service is left as it is."""
+        self.log.info("%s is left as it is", self.label)
