@@ -8,10 +8,41 @@ SDK's own logger gets a filter that redacts too.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 log = logging.getLogger(__name__)
 
 SDK_LOGGER = "tencentcloud_sdk_common"
+
+
+MASK = "***"  # what Airflow's secret masker writes
+# Reply and request fields whose value is a secret, wherever they are nested.
+SECRET_FIELDS = ("Password", "AppSecret", "AuthToken", "AuthTokenValue")
+ENV_FIELDS = ("Env", "Envs")  # lists of {"Name", "Value"}: every Value is treated as a secret
+
+
+def masked(value: Any) -> Any:
+    """A reply (or request) with its secrets replaced by ``***``: env values, image passwords, tokens
+    and AppSecret, wherever they are nested. The input is not changed. The one place that decides what
+    of a TI-ONE reply may reach XCom."""
+    if isinstance(value, list):
+        return [masked(item) for item in value]
+    if not isinstance(value, Mapping):
+        return value
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        if key in SECRET_FIELDS and isinstance(item, str) and item:
+            out[key] = MASK
+        elif key in ENV_FIELDS and isinstance(item, list):
+            out[key] = [
+                {**e, "Value": MASK} if isinstance(e, Mapping) and e.get("Value") else e for e in item
+            ]
+        elif key == "Base" and isinstance(item, Mapping) and item.get("Value"):  # AuthToken.Base
+            out[key] = {**masked(item), "Value": MASK}
+        else:
+            out[key] = masked(item)
+    return out
 
 
 # As Airflow's masker: a "secret" of a few characters would turn ordinary words into "***".

@@ -12,7 +12,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from _common import machine  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ["bench_parse.py", "bench_calls.py", "bench_logs.py", "bench_triggers.py"]
+SCRIPTS = ["bench_parse.py", "bench_calls.py", "bench_logs.py", "bench_triggers.py", "bench_service_waits.py"]
 
 
 def main() -> int:

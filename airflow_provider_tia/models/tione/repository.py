@@ -37,8 +37,8 @@ from airflow_provider_tia.models.tione.training_spec import (
     NAME_RULES,
     TAG,
 )
-from airflow_provider_tia.models.tione.training_task import SECRET_MASK, output_prefix
-from airflow_provider_tia.secrets import register_secrets
+from airflow_provider_tia.models.tione.training_task import output_prefix
+from airflow_provider_tia.secrets import masked, register_secrets
 
 STATUS_RUNNING, STATUS_SUCCESS, STATUS_FAILED = "STATUS_RUNNING", "STATUS_SUCCESS", "STATUS_FAILED"
 STATUS_UNKNOWN = "STATUS_UNKNOWN"  # a reply with no status (null or "")
@@ -290,12 +290,8 @@ class ModelVersion(JobBase):
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict for XCom: the API's field names, times in ISO 8601 (UTC), the status as
         decided, and the image password a reply may echo masked."""
-        out = json_safe_dict(self.raw, VERSION_TIMES)
+        out: dict[str, Any] = masked(json_safe_dict(self.raw, VERSION_TIMES))
         out["TrainingModelStatus"] = self.status
-        image = out.get("ReasoningImageInfo")
-        secret = image.get("ImageSecret") if isinstance(image, dict) else None
-        if isinstance(secret, dict) and secret.get("Password"):
-            out["ReasoningImageInfo"] = {**image, "ImageSecret": {**secret, "Password": SECRET_MASK}}  # type: ignore[dict-item]
         return out
 
 

@@ -23,9 +23,8 @@ from typing import Any, Literal
 from airflow_provider_tia.exceptions import MalformedResponse
 from airflow_provider_tia.models.common import json_safe_dict, reply_text
 from airflow_provider_tia.models.tione.service_spec import SERVICE_SPEC_FIELDS, ModelServiceSpec
-from airflow_provider_tia.secrets import register_secrets
+from airflow_provider_tia.secrets import masked, register_secrets
 
-MASK = "***"  # what Airflow's secret masker writes
 # Service.Status: creation states UPPER_CASE, runtime states CamelCase; "" right after Create.
 SERVICE_STATUSES = (
     "", "CREATING", "Pending", "Waiting", "Normal", "Abnormal", "Stopping", "Stopped", "CREATE_FAILED",
@@ -38,29 +37,6 @@ __all__ = [
     "SERVICE_SPEC_FIELDS", "SERVICE_STATUSES", "ModelService", "ModelServiceSpec", "RolloutState",
     "RolloutWatch", "ServiceCallInfo", "ServiceGroup", "masked", "rollout_state",
 ]  # fmt: skip
-
-
-# ---------------------------------------------------------------------------------------- masking
-def masked(value: Any) -> Any:
-    """A reply (or request) with its secrets replaced by ``***``: env values, image passwords, tokens and
-    AppSecret, wherever they are nested. The input is not changed."""
-    if isinstance(value, list):
-        return [masked(item) for item in value]
-    if not isinstance(value, Mapping):
-        return value
-    out: dict[str, Any] = {}
-    for key, item in value.items():
-        if key in ("Password", "AppSecret", "AuthToken", "AuthTokenValue") and isinstance(item, str) and item:
-            out[key] = MASK
-        elif key in ("Env", "Envs") and isinstance(item, list):
-            out[key] = [
-                {**e, "Value": MASK} if isinstance(e, Mapping) and e.get("Value") else e for e in item
-            ]
-        elif key == "Base" and isinstance(item, Mapping) and item.get("Value"):  # AuthToken.Base
-            out[key] = {**masked(item), "Value": MASK}
-        else:
-            out[key] = masked(item)
-    return out
 
 
 def _tokens_of(raw: Any) -> list[str]:

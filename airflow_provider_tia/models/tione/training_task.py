@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_tia.exceptions import MalformedResponse
 from airflow_provider_tia.models.common import JobBase, JobKey, json_safe_dict, parse_time, reply_text
+from airflow_provider_tia.secrets import masked
 
 if TYPE_CHECKING:
     from pendulum import DateTime
@@ -32,7 +33,6 @@ STATUSES = (
 )
 ARREARS_STOP = "ARREARS_STOP"
 TASK_TIMES = ("CreateTime", "UpdateTime", "StartTime", "EndTime")
-SECRET_MASK = "***"  # what Airflow's secret masker writes
 
 
 @dataclasses.dataclass(frozen=True)
@@ -160,22 +160,7 @@ class TrainingTask(JobBase):
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict for XCom and trigger events: the API's field names, times as ISO 8601 (UTC),
         Status normalised, and the secrets a reply echoes (EnvVar values, the image password) masked."""
-        return {**_without_secrets(json_safe_dict(self.raw, TASK_TIMES)), "Status": self.state_name}
-
-
-def _without_secrets(task: dict[str, Any]) -> dict[str, Any]:
-    """The task with every EnvVar Value and ImageInfo.ImageSecret.Password replaced by ``***``: the
-    list item echoes Envs and replies echo ImageInfo, and the spec treats both as secrets."""
-    envs, image = task.get("Envs"), task.get("ImageInfo")
-    if isinstance(envs, list):
-        task["Envs"] = [
-            {**env, "Value": SECRET_MASK} if isinstance(env, dict) and env.get("Value") else env
-            for env in envs
-        ]
-    secret = image.get("ImageSecret") if isinstance(image, dict) else None
-    if isinstance(secret, dict) and secret.get("Password"):
-        task["ImageInfo"] = {**image, "ImageSecret": {**secret, "Password": SECRET_MASK}}  # type: ignore[dict-item]
-    return task
+        return {**masked(json_safe_dict(self.raw, TASK_TIMES)), "Status": self.state_name}
 
 
 def output_prefix(task: Mapping[str, Any]) -> str:
