@@ -28,6 +28,16 @@ def unless_gone(action: str, params: dict[str, Any], *, missing_ok: bool) -> Dia
         raise
 
 
+def read_or_none(dialogue: Dialogue[T], *, missing_ok: bool) -> Dialogue[T | None]:
+    """``dialogue``'s result, or None when what it reads is gone (``JobNotFound``) and ``missing_ok``."""
+    try:
+        return (yield from dialogue)
+    except JobNotFound:
+        if missing_ok:
+            return None
+        raise
+
+
 def _advance(dialogue: Dialogue[T], reply: Any, error: TencentCloudError | None) -> tuple[bool, Any]:
     """Give the dialogue one call's outcome: ``(False, next request)`` or ``(True, result)``."""
     try:

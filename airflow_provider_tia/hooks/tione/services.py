@@ -13,7 +13,7 @@ import json
 import math
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_tia.dialogue import Dialogue, adrive, drive, unless_gone
+from airflow_provider_tia.dialogue import Dialogue, adrive, drive, read_or_none, unless_gone
 from airflow_provider_tia.exceptions import (
     InvalidParameter,
     JobNotFound,
@@ -104,11 +104,11 @@ class ModelServiceCalls:
 
     def describe_model_service(self, service_id: str, missing_ok: bool = False) -> ModelService | None:
         """DescribeModelService; ``JobNotFound`` (or None with ``missing_ok``) when it does not exist."""
-        return drive(_missing_ok(_describe_service(service_id), missing_ok), self.call)
+        return drive(read_or_none(_describe_service(service_id), missing_ok=missing_ok), self.call)
 
     def describe_model_service_group(self, group_id: str, missing_ok: bool = False) -> ServiceGroup:
         """DescribeModelServiceGroup: the group and all its services (None with ``missing_ok`` when gone)."""
-        return drive(_missing_ok(_describe_group(group_id), missing_ok), self.call)  # type: ignore[return-value]
+        return drive(read_or_none(_describe_group(group_id), missing_ok=missing_ok), self.call)  # type: ignore[return-value]
 
     def find_model_service_groups(
         self, name: str | None = None, *, ids: Iterable[str] | None = None
@@ -196,10 +196,10 @@ class AsyncModelServiceCalls:
         async def call(self, action: str, params: dict[str, Any]) -> dict[str, Any]: ...
 
     async def describe_model_service(self, service_id: str, missing_ok: bool = False) -> ModelService | None:
-        return await adrive(_missing_ok(_describe_service(service_id), missing_ok), self.call)
+        return await adrive(read_or_none(_describe_service(service_id), missing_ok=missing_ok), self.call)
 
     async def describe_model_service_group(self, group_id: str, missing_ok: bool = False) -> ServiceGroup:
-        return await adrive(_missing_ok(_describe_group(group_id), missing_ok), self.call)  # type: ignore[return-value]
+        return await adrive(read_or_none(_describe_group(group_id), missing_ok=missing_ok), self.call)  # type: ignore[return-value]
 
     async def find_model_service_groups(
         self, name: str | None = None, *, ids: Iterable[str] | None = None
@@ -221,15 +221,6 @@ def _as_bad_input(error: JobNotFound) -> InvalidParameter:
     bad = InvalidParameter(error.message, code=error.code, request_id=error.request_id)
     bad.attempts = error.attempts
     return bad
-
-
-def _missing_ok(dialogue: Dialogue[Any], missing_ok: bool) -> Dialogue[Any]:
-    try:
-        return (yield from dialogue)
-    except JobNotFound:
-        if missing_ok:
-            return None
-        raise
 
 
 def _describe_service(service_id: str) -> Dialogue[ModelService]:
