@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test test-reliability demo demo-tione lint docs bench clean test-floor dist test-wheel test-deployment
+.PHONY: venv test test-reliability demo demo-tione demo-retraining lint docs bench clean test-floor dist test-wheel test-deployment
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,11 @@ ui: $(STAMP)
 test-deployment: $(STAMP)
 	$(BIN)/uv pip install -q --python $(BIN)/python 'psycopg2-binary>=2.9' 'asyncpg>=0.29'
 	$(BIN)/python -m pytest -q -m deployment tests/deployment -p no:randomly
+
+# The retraining loop, offline: three daily runs against the emulator (real serving with tiinfer) and moto;
+# the third ships a broken model_service.py and shows the rollback. Exits 0 when all three behave.
+demo-retraining: $(STAMP)
+	$(BIN)/python example_dags/run_retraining.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check airflow_provider_tia tests example_dags benchmarks

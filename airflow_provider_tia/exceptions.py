@@ -154,6 +154,17 @@ class LogWindowTooLarge(TencentCloudApiError):
     """The log query's window holds more than the service pages through: read a narrower one."""
 
 
+class RolloutFailed(JobFailed, AirflowFailException):
+    """The new version did not serve; the service was rolled back to the version it served before.
+
+    Not retried: a retry would deploy the same version again. Carries the service's Warning events
+    (in the message) and its last log lines."""
+
+
+class RollbackFailed(JobFailed):
+    """The new version did not serve, and the previous one did not serve again either."""
+
+
 class ModelServiceCallError(TencentCloudError):
     """Calling a deployed service (its prediction endpoint) failed. Names the service group; never
     carries its token."""

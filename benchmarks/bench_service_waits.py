@@ -81,7 +81,7 @@ def config(service_id: str, version_id: str) -> dict[str, Any]:
 
 
 def deploy(hook: Any, version_id: str) -> list[Any]:
-    from airflow_provider_tia.models.tione.services import ModelServiceSpec
+    from airflow_provider_tia.models.tione.service_spec import ModelServiceSpec
 
     def one(i: int) -> Any:
         return hook.copy().create_model_service(ModelServiceSpec(

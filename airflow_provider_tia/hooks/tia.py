@@ -178,7 +178,7 @@ class AsyncTIAClient(AsyncTencentCloudClient):
 class TIALogReader:
     """QueryLogs windows of one job, every Context page, for a ``LogFollower``.
 
-    QueryLogs' StartTime/EndTime carry no zone and the contract leaves their reading open:
+    QueryLogs' StartTime/EndTime carry no zone and the API documentation leaves their reading open:
     ``QueryLogsZone`` writes windows that hold under both readings until the service shows which.
     """
 

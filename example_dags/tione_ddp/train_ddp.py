@@ -3,8 +3,12 @@
 TI-ONE starts this script once per worker with the environment a DDP framework reads: ``RANK``,
 ``WORLD_SIZE``, ``MASTER_ADDR`` and ``MASTER_PORT``. Each worker trains on its shard of the data; the
 others send their weights to rank 0 over TCP, which averages them (one round of federated
-averaging per epoch), evaluates the model and writes ``model.pkl`` and ``metrics.json`` to the
-output directory, which the platform uploads to the task's ``Output``.
+averaging per epoch), evaluates the model and writes ``model.pkl``, ``metrics.json`` and the serving
+code ``model_service.py`` (next to this script) to the output directory, which the platform uploads to
+the task's ``Output``: imported into TI-ONE's model repository, that folder is served as is.
+
+``MODEL_TAG`` (any text) is recorded in ``metrics.json``, which the service returns with each prediction.
+``BREAK_MODEL_SERVICE=true`` writes a ``model_service.py`` that fails to load instead (to show a rollback).
 
     python train_ddp.py [--epochs 5] [--data-dir DIR] [--output-dir DIR]
 """
@@ -15,6 +19,7 @@ import argparse
 import json
 import os
 import pickle
+import shutil
 import socket
 import struct
 import sys
@@ -22,6 +27,15 @@ import time
 from pathlib import Path
 
 CONNECT_FOR = 120.0  # seconds a worker keeps trying to reach rank 0
+SERVING_CODE = Path(__file__).resolve().parent / "model_service.py"
+BROKEN_SERVING_CODE = """\
+import tiinfer
+
+
+class DigitClassifier(tiinfer.Model):
+    def load(self):
+        raise RuntimeError("deliberately broken model_service.py (BREAK_MODEL_SERVICE=true)")
+"""
 
 
 def send(sock: socket.socket, value: object) -> None:
@@ -65,6 +79,15 @@ def connect_to_master(address: str, port: int) -> socket.socket:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
+
+
+def write_serving_code(output: Path) -> None:
+    """``model_service.py`` next to the model, so the output folder is a servable model version."""
+    if os.environ.get("BREAK_MODEL_SERVICE", "").strip().lower() in ("1", "true", "yes"):
+        (output / "model_service.py").write_text(BROKEN_SERVING_CODE)
+        print("BREAK_MODEL_SERVICE: wrote a model_service.py that fails to load", flush=True)
+    else:
+        shutil.copyfile(SERVING_CODE, output / "model_service.py")
 
 
 def main() -> int:
@@ -111,8 +134,16 @@ def main() -> int:
         output = Path(options.output_dir)
         output.mkdir(parents=True, exist_ok=True)
         (output / "model.pkl").write_bytes(pickle.dumps(model))
-        metrics = {"accuracy": accuracy, "epochs": options.epochs, "workers": world, "test_size": len(y_test)}
+        metrics = {
+            "accuracy": accuracy,
+            "epochs": options.epochs,
+            "workers": world,
+            "test_size": len(y_test),
+            "train_size": len(y_train),
+            "tag": os.environ.get("MODEL_TAG", ""),
+        }
         (output / "metrics.json").write_text(json.dumps(metrics))
+        write_serving_code(output)
         print(f"test accuracy {accuracy:.4f}; model written to {output / 'model.pkl'}", flush=True)
     for sock in [link, server, *(peers or [])]:
         if sock is not None:

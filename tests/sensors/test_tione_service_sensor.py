@@ -11,7 +11,8 @@ import pytest
 
 from airflow_provider_tia.hooks.tione import TIONEHook
 from airflow_provider_tia.links.tione import ModelServiceLink
-from airflow_provider_tia.models.tione.services import ModelServiceSpec, rollout_state
+from airflow_provider_tia.models.tione.service_spec import ModelServiceSpec
+from airflow_provider_tia.models.tione.services import rollout_state
 from tests.emulator.helpers.tione import call, cos, import_request, wait_version
 
 DAG_FILE = """

@@ -12,7 +12,7 @@ import uuid
 import pytest
 
 from airflow_provider_tia.hooks.tione import TIONEHook
-from airflow_provider_tia.models.tione.services import ModelServiceSpec
+from airflow_provider_tia.models.tione.service_spec import ModelServiceSpec
 from airflow_provider_tia.triggers.tione.services import ModelServiceTrigger
 from tests.emulator.helpers.tione import call, cos, import_request, serves, wait_service, wait_version
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime
 import json
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from airflow_provider_tia.dialogue import Dialogue, adrive, drive, read_or_none, unless_gone
 from airflow_provider_tia.exceptions import (
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     import logging
     from collections.abc import Iterable
 
-    from airflow_provider_tia.models.tione.services import ModelServiceSpec
+    from airflow_provider_tia.models.tione.service_spec import ModelServiceSpec
 
 GROUPS_PAGE_SIZE = 100  # DescribeModelServiceGroups' maximum Limit
 EVENTS_LIMIT = 100  # DescribeEvents' maximum Limit
@@ -106,9 +106,15 @@ class ModelServiceCalls:
         """DescribeModelService; ``JobNotFound`` (or None with ``missing_ok``) when it does not exist."""
         return drive(read_or_none(_describe_service(service_id), missing_ok=missing_ok), self.call)
 
-    def describe_model_service_group(self, group_id: str, missing_ok: bool = False) -> ServiceGroup:
+    @overload
+    def describe_model_service_group(
+        self, group_id: str, missing_ok: Literal[False] = False
+    ) -> ServiceGroup: ...
+    @overload
+    def describe_model_service_group(self, group_id: str, missing_ok: bool) -> ServiceGroup | None: ...
+    def describe_model_service_group(self, group_id: str, missing_ok: bool = False) -> ServiceGroup | None:
         """DescribeModelServiceGroup: the group and all its services (None with ``missing_ok`` when gone)."""
-        return drive(read_or_none(_describe_group(group_id), missing_ok=missing_ok), self.call)  # type: ignore[return-value]
+        return drive(read_or_none(_describe_group(group_id), missing_ok=missing_ok), self.call)
 
     def find_model_service_groups(
         self, name: str | None = None, *, ids: Iterable[str] | None = None
@@ -198,8 +204,16 @@ class AsyncModelServiceCalls:
     async def describe_model_service(self, service_id: str, missing_ok: bool = False) -> ModelService | None:
         return await adrive(read_or_none(_describe_service(service_id), missing_ok=missing_ok), self.call)
 
-    async def describe_model_service_group(self, group_id: str, missing_ok: bool = False) -> ServiceGroup:
-        return await adrive(read_or_none(_describe_group(group_id), missing_ok=missing_ok), self.call)  # type: ignore[return-value]
+    @overload
+    async def describe_model_service_group(
+        self, group_id: str, missing_ok: Literal[False] = False
+    ) -> ServiceGroup: ...
+    @overload
+    async def describe_model_service_group(self, group_id: str, missing_ok: bool) -> ServiceGroup | None: ...
+    async def describe_model_service_group(
+        self, group_id: str, missing_ok: bool = False
+    ) -> ServiceGroup | None:
+        return await adrive(read_or_none(_describe_group(group_id), missing_ok=missing_ok), self.call)
 
     async def find_model_service_groups(
         self, name: str | None = None, *, ids: Iterable[str] | None = None

@@ -58,7 +58,7 @@ def format_query_time(moment: DateTime, zone: datetime.tzinfo = CHINA_STANDARD_T
 class QueryLogsZone:
     """How the service reads QueryLogs' zone-less StartTime/EndTime: UTC, +08:00, or not known yet.
 
-    The contract leaves it open. Until it is known, windows are sent so that both readings cover
+    The API documentation leaves it open. Until it is known, windows are sent so that both readings cover
     the wanted interval: the start written in UTC (the earlier text) and the end in +08:00 (the
     later text). Under the +08:00 reading such a start reaches 8 hours back, so lines older than the
     asked start come back: that proves the reading, and later windows are exact. Under the UTC

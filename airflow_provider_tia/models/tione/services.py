@@ -1,6 +1,6 @@
-"""TI-ONE's online services as data: the CreateModelService request (``ModelServiceSpec``), the replies
-(``ModelService``, ``ServiceGroup``, ``ServiceCallInfo``) and the one rollout decision (``rollout_state``)
-that the operators, the sensor and the trigger share. No Airflow, no network.
+"""TI-ONE's online services as data: the replies (``ModelService``, ``ServiceGroup``, ``ServiceCallInfo``)
+and the one rollout decision (``rollout_state``) that the operators, the sensor and the trigger share; the
+CreateModelService request is ``service_spec``'s. No Airflow, no network.
 
 A service group (``ms-xxxxxxxx``) holds the endpoint, the tokens and the traffic weights; each of its
 services (``ms-xxxxxxxx-<n>``, a "version" in the console) runs one model version on its own replicas.
@@ -22,7 +22,6 @@ from typing import Any, Literal
 
 from airflow_provider_tia.exceptions import MalformedResponse
 from airflow_provider_tia.models.common import json_safe_dict, reply_text
-from airflow_provider_tia.models.tione.service_spec import SERVICE_SPEC_FIELDS, ModelServiceSpec
 from airflow_provider_tia.secrets import masked, register_secrets
 
 # Service.Status: creation states UPPER_CASE, runtime states CamelCase; "" right after Create.
@@ -34,8 +33,8 @@ NOT_COMING_UP = frozenset({"Stopping", "Stopped", "CREATE_FAILED", "TIMEOUT_EXCE
 RolloutState = Literal["serving", "progressing", "abnormal", "stopped"]
 SERVICE_TIMES = ("CreateTime", "UpdateTime")
 __all__ = [
-    "SERVICE_SPEC_FIELDS", "SERVICE_STATUSES", "ModelService", "ModelServiceSpec", "RolloutState",
-    "RolloutWatch", "ServiceCallInfo", "ServiceGroup", "masked", "rollout_state",
+    "SERVICE_STATUSES", "ModelService", "RolloutState", "RolloutWatch", "ServiceCallInfo", "ServiceGroup",
+    "rollout_state",
 ]  # fmt: skip
 
 

@@ -3,8 +3,8 @@
 - ``base``: the base of its task classes (connection, region, ``TIONEHook``);
 - ``training_control`` and ``training``: create and wait, stop and delete a training task;
 - ``repository``: register a training task's output as a model version;
-- ``rollout`` and ``deploy``: create an online service or roll it to a new version, rolled back when
-  the new version does not serve;
+- ``deploy``: create an online service or roll it to a new version, rolled back when the new version
+  does not serve;
 - ``call``: send a request to a deployed service.
 
 DAGs import the operators from here: ``from airflow_provider_tia.operators.tione import
@@ -24,12 +24,14 @@ _MODULE_OF = {
     "StopTrainingTaskOperator": "training",
     "RegisterModelVersionOperator": "repository",
     "CallModelServiceOperator": "call",
+    "DeployModelServiceOperator": "deploy",
 }
 __getattr__ = lazy_exports(__name__, _MODULE_OF)
 __all__ = [
     "CallModelServiceOperator",
     "CreateTrainingTaskOperator",
     "DeleteTrainingTaskOperator",
+    "DeployModelServiceOperator",
     "RegisterModelVersionOperator",
     "StopTrainingTaskOperator",
     "TIONEBaseOperator",
@@ -38,6 +40,7 @@ __all__ = [
 if TYPE_CHECKING:
     from airflow_provider_tia.operators.tione.base import TIONEBaseOperator
     from airflow_provider_tia.operators.tione.call import CallModelServiceOperator
+    from airflow_provider_tia.operators.tione.deploy import DeployModelServiceOperator
     from airflow_provider_tia.operators.tione.repository import RegisterModelVersionOperator
     from airflow_provider_tia.operators.tione.training import (
         CreateTrainingTaskOperator,

@@ -1,6 +1,7 @@
 """TI-ONE's triggers, one module per API family, each on a batched per-region poller: ``training``
 (``TrainingTaskTrigger``), ``repository`` (``ModelVersionTrigger``: a model import) and ``services``
-(``ModelServiceTrigger``: a service serving a version).
+(``ModelServiceTrigger``: a service serving a version) and ``rollout`` (``RolloutTrigger``: a
+service rollout, rolled back on a kill).
 
 Triggers already stored by Airflow under ``airflow_provider_tia.triggers.tione.<Class>`` still load.
 """
@@ -16,6 +17,7 @@ _MODULE_OF = {
     "ModelVersionTrigger": "repository",
     "ModelServiceTrigger": "services",
     "RegionServicePoller": "services",
+    "RolloutTrigger": "rollout",
     "RegionTaskPoller": "training",
     "TrainingTaskTrigger": "training",
 }
@@ -26,10 +28,12 @@ __all__ = [
     "ModelVersionTrigger",
     "RegionServicePoller",
     "RegionTaskPoller",
+    "RolloutTrigger",
     "TrainingTaskTrigger",
 ]
 
 if TYPE_CHECKING:
     from airflow_provider_tia.triggers.tione.repository import ModelVersionPoller, ModelVersionTrigger
+    from airflow_provider_tia.triggers.tione.rollout import RolloutTrigger
     from airflow_provider_tia.triggers.tione.services import ModelServiceTrigger, RegionServicePoller
     from airflow_provider_tia.triggers.tione.training import RegionTaskPoller, TrainingTaskTrigger
