@@ -221,6 +221,17 @@ def recorded_job(store: Any, key: str) -> dict[str, Any]:
     return record if isinstance(record, dict) else {}
 
 
+def record_job(store: Any, key: str, record: dict[str, Any], log_to: Any) -> None:
+    """Keep ``record`` in the task's ``task_state_store`` (Airflow 3.3) for a later try; best effort:
+    without a store (Airflow < 3.3) or when it fails, a retry finds the job by other means."""
+    if store is None:
+        return
+    try:
+        store.set(key, record)
+    except Exception as error:
+        log_to.warning("Could not record %s in the task state store (%s)", key, error)
+
+
 # ---------------------------------------------------------------------------------------------- time
 @dataclasses.dataclass(frozen=True)
 class Deadline:

@@ -325,12 +325,7 @@ class DeployModelServiceOperator(TIONEBaseOperator):
     # ------------------------------------------------------------------------------------- records
     def _save(self, rollout: RolloutRecord) -> None:
         """Keep the rollout in the task state store (best effort: Airflow < 3.3 has none)."""
-        if self._store is None:
-            return
-        try:
-            self._store.set(ro.ROLLOUT_KEY, rollout.to_dict())
-        except Exception as error:
-            self.log.warning("Could not record the rollout (%s): a retry may not roll it back", error)
+        lifecycle.record_job(self._store, ro.ROLLOUT_KEY, rollout.to_dict(), self.log)
 
     def _link(self, context: Context, rollout: RolloutRecord) -> None:
         if rollout.group_id:

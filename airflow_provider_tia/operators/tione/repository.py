@@ -12,6 +12,7 @@ import dataclasses
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_tia import lifecycle
 from airflow_provider_tia.ending import EndAction
 from airflow_provider_tia.exceptions import InvalidParameter, JobNotFound, JobSpecError
 from airflow_provider_tia.links.tione import ModelVersionLink
@@ -30,6 +31,7 @@ from airflow_provider_tia.operators.control import JobControl
 from airflow_provider_tia.operators.tione.base import TIONEBaseOperator
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from datetime import timedelta
 
     from airflow.providers.openlineage.extractors import OperatorLineage
@@ -53,6 +55,9 @@ class ModelImportControl(JobControl[ModelVersionKey]):
     """
 
     key_type = ModelVersionKey
+    # Called with the new version's key as soon as CreateTrainingModel answers, before anything else can
+    # fail: a first import (a new model) can be found again only through what was recorded.
+    on_created: Callable[[ModelVersionKey], None] | None = None
     final_states = ("STATUS_SUCCESS", "STATUS_FAILED")
     success_state = "STATUS_SUCCESS"
     state_field = "TrainingModelStatus"
@@ -88,6 +93,8 @@ class ModelImportControl(JobControl[ModelVersionKey]):
         """CreateTrainingModel (a kill during the call ends what it made), then the version as read."""
         model_id, version_id = self.create_watched(key, lambda: self.hook.create_training_model(spec))
         self.target = dataclasses.replace(key, model_id=model_id, version_id=version_id)
+        if self.on_created is not None:
+            self.on_created(self.target)
         version = self.read(self.target)
         self.remember(version, self.target)
         return version
@@ -227,6 +234,10 @@ class RegisterModelVersionOperator(CreateAndWaitOperator, TIONEBaseOperator):
                 "model_id", f"names no model: {model_id} does not exist", api_name="TrainingModelId"
             )
         key = ModelVersionKey(name=self.model_name, task=task.id)
+        store = context.get("task_state_store")
+        self.jobs.on_created = lambda created: lifecycle.record_job(
+            store, self.external_id_key, created.to_json(), self.log
+        )
         if model_id is None or versions is None:
             label = spec.training_model_version or "v1"
             first = dataclasses.replace(key, version_label=label)
