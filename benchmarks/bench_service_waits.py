@@ -37,8 +37,8 @@ CONN_ID = "tione_service_bench"
 WAITS = int(os.environ.get("BENCH_SERVICE_WAITS", "1000"))
 INTERVAL = float(os.environ.get("BENCH_SERVICE_INTERVAL", "5"))
 SPREAD = (5.0, float(os.environ.get("BENCH_SERVICE_MAX_ROLL", "35")))
-SAMPLE = int(os.environ.get("BENCH_SERVICE_SAMPLE", "200"))  # groups the observer reads
-OBSERVE_EVERY = 0.25
+SAMPLE = int(os.environ.get("BENCH_SERVICE_SAMPLE", "100"))  # groups the observer reads (one call)
+OBSERVE_EVERY = float(os.environ.get("BENCH_SERVICE_OBSERVE_EVERY", "0.1"))
 CALLS: Counter[str] = Counter()
 
 

@@ -22,9 +22,9 @@ if TYPE_CHECKING:
 PACKAGE = ROOT / "airflow_provider_tia"
 PLATFORMS = ("tia", "tione")
 PARTS = ("models", "hooks", "operators", "triggers", "sensors", "links")
-# "About 350"; three modules are longer (models/tia.py, models/tione.py, operators/tione.py): each holds
-# a request's whole field table or its explicit keywords (mapping needs them), kept in one place.
-MAX_LINES = 475
+# "About 350": two modules are a little longer (models/tione/repository.py and
+# operators/tione/repository.py: CreateTrainingModel's whole field table, and its keywords, in one place).
+MAX_LINES = 380
 # Lower layers first: a module may import its own layer or a lower one, never a higher one.
 LAYERS = (
     ("exceptions", "secrets", "connection_id", "lazy_exports", "models"),
