@@ -8,10 +8,9 @@ import json
 import pytest
 
 from airflow_provider_tia.exceptions import JobSpecError, MalformedResponse
+from airflow_provider_tia.models.tione.service_spec import SERVICE_SPEC_FIELDS, ModelServiceSpec
 from airflow_provider_tia.models.tione.services import (
-    SERVICE_SPEC_FIELDS,
     ModelService,
-    ModelServiceSpec,
     RolloutWatch,
     ServiceCallInfo,
     ServiceGroup,
