@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from airflow_provider_tia.exceptions import InvalidParameter, JobNotFound
+from airflow_provider_tia.exceptions import InvalidParameter, JobNotFound, TencentCloudError
 from airflow_provider_tia.hooks.tione import TIONEHook
 from airflow_provider_tia.models.tione.repository import TrainingModelSpec
 
@@ -110,3 +110,65 @@ def test_the_async_client_reads_and_deletes(hook) -> None:
 
     one, many, deleted = asyncio.run(run())
     assert one.id == version_id and [v.id for v in many] == [version_id] and deleted
+
+
+@pytest.fixture
+def no_model_list(simulated_emulator):
+    """The emulator answers DescribeTrainingModels ``InvalidAction``, as a service without it would."""
+    simulated_emulator.tione.repo_actions.list_models = False
+    yield
+    simulated_emulator.tione.repo_actions.list_models = True
+
+
+def test_models_are_found_by_their_exact_name_newest_first(hook) -> None:
+    name = f"named-{uuid.uuid4().hex[:6]}"
+    older, _ = hook.create_training_model(spec("train-f", training_model_name=name))
+    newer, _ = hook.create_training_model(spec("train-g", training_model_name=name))
+    hook.create_training_model(spec("train-h", training_model_name=f"{name}-x"))  # a fuzzy match only
+    assert hook.find_models_named(name) == [newer, older]
+    assert hook.newest_model_named(name) == newer
+    assert hook.find_models_named(f"none-{uuid.uuid4().hex[:6]}") == []
+
+
+def test_without_the_action_models_are_not_listed(hook, simulated_emulator, no_model_list) -> None:
+    name = f"unlisted-{uuid.uuid4().hex[:6]}"
+    hook.create_training_model(spec("train-i", training_model_name=name))
+    simulated_emulator.reset_counters()
+    assert hook.find_models_named(name) is None and hook.newest_model_named(name) is None
+    assert simulated_emulator.calls["DescribeTrainingModels"] == 2  # one each: InvalidAction is not retried
+
+
+@pytest.mark.parametrize("fault", ["drop_after", "InternalError_after"])
+def test_a_lost_reply_of_a_first_import_is_found_by_name(hook, simulated_emulator, fault) -> None:
+    """With DescribeTrainingModels, the model the lost reply made is found (by name, then by training
+    task) before the retry: one CreateTrainingModel, one model."""
+    name = f"first-{uuid.uuid4().hex[:6]}"
+    simulated_emulator.reset_counters()
+    simulated_emulator.set_faults(f"CreateTrainingModel:{fault}=1")
+    try:
+        model_id, version_id = hook.create_training_model(spec("train-j", training_model_name=name))
+    finally:
+        simulated_emulator.set_faults(None)
+    assert simulated_emulator.calls["CreateTrainingModel"] == 1
+    assert hook.find_models_named(name) == [model_id]
+    assert [v.id for v in hook.describe_training_model_versions(model_id)] == [version_id]
+
+
+def test_without_the_action_a_lost_first_import_is_sent_again(
+    hook, simulated_emulator, connect, no_model_list
+) -> None:
+    """Without DescribeTrainingModels nothing can find the model a lost reply made: as before this
+    lookup existed, every attempt creates a model (here 2 attempts, every reply lost: 2 models and an
+    error). Callers that must never duplicate a model pass its Id."""
+    connect("tione_repo_hook_two", simulated_emulator, extra={"retry_backoff": 0.01, "max_attempts": 2})
+    name = f"dup-{uuid.uuid4().hex[:6]}"
+    simulated_emulator.reset_counters()
+    simulated_emulator.set_faults("CreateTrainingModel:drop_after=1")
+    try:
+        with pytest.raises(TencentCloudError):
+            TIONEHook("tione_repo_hook_two").create_training_model(spec("train-k", training_model_name=name))
+    finally:
+        simulated_emulator.set_faults(None)
+    assert simulated_emulator.calls["CreateTrainingModel"] == 2
+    simulated_emulator.tione.repo_actions.list_models = True
+    assert len(hook.find_models_named(name) or []) == 2

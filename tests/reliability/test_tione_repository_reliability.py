@@ -135,3 +135,61 @@ def test_the_image_password_is_never_shown(emu, conn) -> None:
     with pytest.raises(Exception) as failed:
         register("-bad", task(3), **options)
     assert PASSWORD not in str(failed.value)
+
+
+@pytest.fixture
+def listing(emu):
+    """Whether the emulator answers DescribeTrainingModels (off: ``InvalidAction``); on again after."""
+
+    def switch(on: bool) -> None:
+        emu.tione.repo_actions.list_models = on
+
+    yield switch
+    switch(True)
+
+
+def models_named(conn: str, names: list[str]) -> list[int]:
+    hook = TIONEHook(conn)
+    return [len(hook.find_models_named(name) or []) for name in names]
+
+
+def test_lost_first_import_replies_make_one_model_per_name(emu, conn, reliability_results) -> None:
+    """With DescribeTrainingModels, a first import whose reply is lost is found by its name and training
+    task, never sent again; an Airflow retry of the task (no XCom) reuses that model and version."""
+    names, tasks = [f"first-{uuid.uuid4().hex[:6]}" for _ in range(RUNS)], [task(n) for n in range(RUNS)]
+    emu.reset_counters()
+    emu.set_faults("CreateTrainingModel:drop_after=0.5", seed=5)
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda n, t: register(n, t)[1], names, tasks))
+    lost = emu.fault_counts[("CreateTrainingModel", "drop_after")]
+    emu.set_faults(None)
+    again = register(names[0], tasks[0])[1]  # the task retried, its XCom history unseen
+    counts = models_named(conn, names)
+    failed = sum(r["TrainingModelStatus"] != "STATUS_SUCCESS" for r in results)
+    reliability_results.record(
+        "TI-ONE lost first-import (new model) replies", RUNS + 1, faults=lost, false_failures=failed,
+        duplicates=sum(counts) - RUNS,
+    )  # fmt: skip
+    assert lost >= 3 and failed == 0 and counts == [1] * RUNS
+    assert again["TrainingModelVersionId"] == results[0]["TrainingModelVersionId"]
+    assert emu.calls["CreateTrainingModel"] == RUNS  # never sent again
+
+
+def test_without_model_listing_a_lost_first_import_reply_duplicates_the_model(emu, conn, listing) -> None:
+    """Without DescribeTrainingModels (a service that dropped it) the provider behaves as before the
+    lookup existed: each lost first-import reply makes one more model of the name (the retry cannot see
+    the first), and an Airflow retry without XCom history makes another. Every registration still
+    succeeds; passing ``model_id`` is the way to never duplicate a model there."""
+    names, tasks = [f"unlisted-{uuid.uuid4().hex[:6]}" for _ in range(RUNS)], [task(n) for n in range(RUNS)]
+    listing(False)
+    emu.reset_counters()
+    emu.set_faults("CreateTrainingModel:drop_after=0.5", seed=5)
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda n, t: register(n, t)[1], names, tasks))
+    lost = emu.fault_counts[("CreateTrainingModel", "drop_after")]
+    emu.set_faults(None)
+    register(names[0], tasks[0])
+    listing(True)
+    assert lost >= 3 and all(r["TrainingModelStatus"] == "STATUS_SUCCESS" for r in results)
+    counts = models_named(conn, names)
+    assert sum(counts) == RUNS + lost + 1 == emu.calls["CreateTrainingModel"] and counts[0] >= 2

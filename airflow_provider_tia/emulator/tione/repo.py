@@ -117,6 +117,12 @@ class ModelRepo:
         with self._lock:
             return _copy(self._require_model(model_id, uin, "ResourceNotFound.NoModel"))
 
+    def models(self, uin: str) -> builtins.list[dict]:
+        """Copies of the account's models with their versions, oldest first."""
+        with self._lock:
+            mine = [m for m in self._models.values() if m["Uin"] == uin]
+            return [_copy(m) for m in sorted(mine, key=lambda m: m["CreateNs"])]
+
     def _find(self, version_id: str) -> tuple[dict, dict] | None:
         for model in self._models.values():
             for version in model["Versions"]:

@@ -1,4 +1,7 @@
-"""The five model-repository actions over a ModelRepo and its Importer, and the TrainingModelVersionDTO.
+"""The model-repository actions over a ModelRepo and its Importer, and the TrainingModelVersionDTO.
+
+DescribeTrainingModels is an extension (the public API dropped it; Tencent's own client still calls it):
+``RepoActions.list_models = False`` answers it ``InvalidAction``, as a service without the action does.
 
 ``EnableDeleteCos`` is accepted; the source files on COS are never deleted by a Delete (the emulator's own
 copies always are). Deleting a version that a service still runs is refused with ``ResourceInUse``.
@@ -10,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from ..core.errors import ApiError
 from ..core.timefmt import rfc3339_nano
-from .repo_schema import check_create_model, check_version_filters
+from .repo_schema import check_create_model, check_model_filters, check_version_filters
 from .runners import output_prefix
 
 if TYPE_CHECKING:
@@ -67,6 +70,31 @@ def _matches(dto: dict, filters: list[dict]) -> bool:
     return True
 
 
+def model_dto(model: dict, with_versions: bool) -> dict:
+    """TrainingModelDTO of a stored model (its tags are those its first import was given)."""
+    first = model["Versions"][0]["Spec"] if model["Versions"] else {}
+    dto = {
+        "TrainingModelId": model["Id"], "TrainingModelName": model["Name"], "Tags": first.get("Tags", []),
+        "CreateTime": zulu(model["CreateNs"]), "ModelAffiliation": "MODEL_REPO",
+    }  # fmt: skip
+    if with_versions:
+        dto["TrainingModelVersions"] = [version_dto(model, v) for v in model["Versions"]]
+    return dto
+
+
+def _model_matches(model: dict, filters: list[dict]) -> bool:
+    """``keyword`` (the name) and ``TrainingModelId`` test the model; the other filters, any version."""
+    by_model = {"keyword": "TrainingModelName", "TrainingModelId": "TrainingModelId"}
+    dto = model_dto(model, False)
+    for f in filters:
+        if f["Name"] in by_model:
+            if not _matches(dto, [{**f, "Name": by_model[f["Name"]]}]):
+                return False
+        elif not any(_matches(version_dto(model, v), [f]) for v in model["Versions"]):
+            return False
+    return True
+
+
 class RepoActions:
     """Handlers of the model-repository actions (``handlers``: action -> fn(params, account))."""
 
@@ -74,8 +102,10 @@ class RepoActions:
         self, repo: ModelRepo, importer: Importer, tasks: TaskStore, in_use: Callable[[str], str | None]
     ) -> None:
         self.repo, self.importer, self.tasks, self.in_use = repo, importer, tasks, in_use
+        self.list_models = True  # False: DescribeTrainingModels is an unknown action (InvalidAction)
         self.handlers: dict[str, Callable[[dict, Account], dict]] = {
             "CreateTrainingModel": self.create, "DescribeTrainingModelVersion": self.describe,
+            "DescribeTrainingModels": self.describe_models,
             "DescribeTrainingModelVersions": self.describe_many, "DeleteTrainingModel": self.delete_model,
             "DeleteTrainingModelVersion": self.delete_version,
         }  # fmt: skip
@@ -109,6 +139,19 @@ class RepoActions:
         model = self.repo.model(p["TrainingModelId"], account.uin)
         dtos = [version_dto(model, v) for v in model["Versions"]]
         return {"TrainingModelVersions": [d for d in dtos if _matches(d, filters)]}
+
+    def describe_models(self, p: dict, account: Account) -> dict:
+        """A page of the account's models (newest first unless ``Order=ASC``), filtered (``TagFilters`` is
+        accepted and not applied)."""
+        if not self.list_models:
+            raise ApiError("InvalidAction", "The action `DescribeTrainingModels` is not found.")
+        check_model_filters(p)
+        models = [m for m in self.repo.models(account.uin) if _model_matches(m, p.get("Filters", []))]
+        if p.get("Order", "DESC") == "DESC":
+            models.reverse()
+        offset, limit = p.get("Offset", 0), p.get("Limit", 10)
+        page = [model_dto(m, bool(p.get("WithModelVersions"))) for m in models[offset : offset + limit]]
+        return {"TrainingModels": page, "TotalCount": len(models)}
 
     def _refuse_in_use(self, version_ids: list[str]) -> None:
         for vid in version_ids:

@@ -1,5 +1,5 @@
 """Request shapes and rules of the model-repository actions (CreateTrainingModel, DescribeTrainingModelVersion(s),
-DeleteTrainingModel(Version)).
+DeleteTrainingModel(Version), and DescribeTrainingModels as an extension).
 
 What the emulator assumes where the service's rules are not published:
 
@@ -8,6 +8,9 @@ What the emulator assumes where the service's rules are not published:
 * ``TrainingModelName`` may repeat (the service lists no duplicate-name error for this action).
 * ``TrainingModelCosPath`` may be omitted with ``TrainingModelSource=JOB``: the files are then taken from the
   training task's ``Output`` folder ``<Paths[0]><task Id>/``.
+* DescribeTrainingModels (gone from the public API, still called by Tencent's own client) pages by
+  ``Offset``/``Limit`` (at most 100), newest first by default, and filters by the names its SDK listed;
+  ``keyword`` is the model's name (one value: a substring match).
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ MODEL_FORMATS = (
 )  # fmt: skip
 FRAMEWORKS = ("PYTORCH", "TENSORFLOW", "DETECTRON2", "PMML", "MMDETECTION", "ONNX")
 FILTER = {"Name": "str", "Values": ["str"], "Negative": "bool", "Fuzzy": "bool"}
+MODEL_FILTERS = ("keyword", "TrainingModelId", "ModelVersionType", "TrainingModelSource", "ModelFormat")
+MAX_MODEL_PAGE = 100
 VERSION_FILTERS = ("TrainingModelVersionId", "ModelVersionType", "ModelFormat", "AlgorithmFramework")
 
 REPO_SCHEMAS: dict[str, dict[str, Any]] = {
@@ -45,6 +50,12 @@ REPO_SCHEMAS: dict[str, dict[str, Any]] = {
         "TrainingModelIndex": "str", "ModelVersionType": "str", "TrainingPreference": "str",
         "AutoClean": "str", "MaxReservedModels": "int", "ModelCleanPeriod": "int", "IsQAT": "bool",
         "Tags": [TAG], "AutoMLTaskId": "str",
+    },
+    # An extension: the action left the public API (Tencent's own client still calls it).
+    "DescribeTrainingModels": {
+        **_PROJECT, "Filters": [FILTER], "TagFilters": [{"TagKey": "str", "TagValues": ["str"]}],
+        "OrderField": "str", "Order": "str", "Offset": "int", "Limit": "int", "WithModelVersions": "bool",
+        "ModelAffiliation": "str",
     },
     "DescribeTrainingModelVersion": {"TrainingModelVersionId!": "str", **_PROJECT},
     "DescribeTrainingModelVersions": {"TrainingModelId!": "str", **_PROJECT, "Filters": [FILTER]},
@@ -116,3 +127,19 @@ def check_version_filters(filters: list[dict]) -> None:
             raise invalid(f"Filters.{i}.Name", f"must be one of {', '.join(VERSION_FILTERS)}")
         if len(f.get("Values", [])) > 100:
             raise invalid(f"Filters.{i}.Values", "has more than 100 items")
+
+
+def check_model_filters(p: dict) -> None:
+    """DescribeTrainingModels: at most 10 filters of the listed names, a page of at most 100."""
+    filters = p.get("Filters", [])
+    if len(filters) > 10:
+        raise invalid("Filters", "has more than 10 items")
+    for i, f in enumerate(filters):
+        if f.get("Name") not in MODEL_FILTERS:
+            raise invalid(f"Filters.{i}.Name", f"must be one of {', '.join(MODEL_FILTERS)}")
+    if not 0 <= p.get("Limit", 10) <= MAX_MODEL_PAGE:
+        raise invalid("Limit", f"must be within [0, {MAX_MODEL_PAGE}]")
+    if p.get("Offset", 0) < 0:
+        raise invalid("Offset", "must not be negative")
+    _one_of(p, "Order", ("ASC", "DESC"))
+    _one_of(p, "OrderField", ("CreateTime",))

@@ -1,12 +1,15 @@
 """The model repository's calls on ``TIONEHook`` (CreateTrainingModel, DescribeTrainingModelVersion(s),
-DeleteTrainingModel(Version)): a mixin, so one hook keeps one connection, one error table and one retry
-policy for every TI-ONE action.
+DeleteTrainingModel(Version), DescribeTrainingModels): a mixin, so one hook keeps one connection, one
+error table and one retry policy for every TI-ONE action.
 
 A missing version or model reads as ``JobNotFound`` (the service answers ``ResourceNotFound`` or
 ``ResourceNotFound.NoModel``), as a missing training task does. CreateTrainingModel takes no client
 token: a lost reply of a ``VERSION`` import is found again by its ``TrainingJobId`` (the training task it
-imports), never sent twice. A lost reply of a ``MODEL`` import cannot be found again (the public API has
-no action that lists models): callers that must never create a second model pass a model Id.
+imports), never sent twice. A lost reply of a ``MODEL`` import is found the same way in the models of
+its name, which only DescribeTrainingModels lists: that action left the public API and may be gone.
+We assume a service without it answers ``InvalidAction`` (or ``UnsupportedOperation``/``ActionOffline``);
+then nothing is found and a lost first import may leave a second model of the name: callers that must
+never create one pass a model Id.
 """
 
 from __future__ import annotations
@@ -22,13 +25,16 @@ from airflow_provider_tia.exceptions import (
     TencentCloudError,
     TransientError,
 )
-from airflow_provider_tia.models.common import reply_item, reply_items
+from airflow_provider_tia.models.common import reply_item, reply_items, reply_text
 from airflow_provider_tia.models.tione.repository import ModelVersion, version_of_task
 
 if TYPE_CHECKING:
     from airflow_provider_tia.models.tione.repository import TrainingModelSpec
 
 MAX_FILTER_VALUES = 100  # DescribeTrainingModelVersions: values of one filter
+MODELS_PAGE = 50  # DescribeTrainingModels: models per page
+MAX_MODEL_PAGES = 20  # models sharing a name fuzzily beyond 1,000 are not looked at
+NO_ACTION = ("InvalidAction", "UnsupportedOperation", "ActionOffline")  # the service lacks the action
 
 
 class ModelRepositoryCalls:
@@ -44,17 +50,26 @@ class ModelRepositoryCalls:
     def create_training_model(self, spec: TrainingModelSpec) -> tuple[str, str]:
         """CreateTrainingModel -> (model Id, version Id). The import runs on: poll the version.
 
-        For a ``VERSION`` import of a training task, a lost reply is reconciled by the task's Id: before
-        each retry, and after a call that may have acted, the version importing that task is looked up,
-        and it is the answer.
+        For an import of a training task, a lost reply is reconciled by the task's Id: before each retry,
+        and after a call that may have acted, the version importing that task is looked up (in the model
+        for ``VERSION``; in the models of the name, newest first, for ``MODEL`` when the service lists
+        models), and it is the answer.
         """
         request = spec.to_request()
-        model_id, job_id = spec.training_model_id, spec.training_job_id
-        reconcilable = spec.import_method == "VERSION" and model_id is not None and job_id is not None
+        model_id, job_id, name = spec.training_model_id, spec.training_job_id, spec.training_model_name
+        by_model = spec.import_method == "VERSION" and model_id is not None
+        by_name = spec.import_method == "MODEL" and name is not None
+        reconcilable = job_id is not None and (by_model or by_name)
 
         def created_meanwhile() -> dict[str, Any] | None:
-            found = self.find_version_of_task(model_id, job_id) if reconcilable else None  # type: ignore[arg-type]
-            return None if found is None else {"Id": model_id, "TrainingModelVersionId": found.id}
+            if not reconcilable:
+                return None
+            models = [model_id] if by_model else self.find_models_named(str(name)) or []
+            for candidate in models:
+                found = self.find_version_of_task(str(candidate), str(job_id))
+                if found is not None:
+                    return {"Id": candidate, "TrainingModelVersionId": found.id}
+            return None
 
         try:
             response = self.call("CreateTrainingModel", request, before_retry=created_meanwhile)
@@ -91,6 +106,16 @@ class ModelRepositoryCalls:
             response.get("RequestId"),
         )
         return new_model, version_id
+
+    def find_models_named(self, name: str) -> list[str] | None:
+        """The Ids of the models named exactly ``name``, newest first (DescribeTrainingModels); None when
+        the service does not know the action (then nobody can tell which models exist)."""
+        return drive(models_named(name), self.call)
+
+    def newest_model_named(self, name: str) -> str | None:
+        """The newest model named ``name``; None when there is none or the service cannot list models."""
+        found = self.find_models_named(name)
+        return found[0] if found else None
 
     def describe_training_model_version(self, version_id: str) -> ModelVersion:
         """DescribeTrainingModelVersion; ``JobNotFound`` when there is no such version."""
@@ -200,3 +225,35 @@ def describe_versions(model_id: str, version_ids: list[str] | None = None) -> Di
         "DescribeTrainingModelVersions", response, "TrainingModelVersions", ModelVersion.from_api
     )
     return versions if wanted is None else [v for v in versions if v.id in wanted]
+
+
+def models_named(name: str) -> Dialogue[list[str] | None]:
+    """DescribeTrainingModels by ``keyword`` (one value matches fuzzily: the reply is filtered again to
+    the exact name), page by page, newest first; None when the service lacks the action."""
+    found: list[tuple[str, str]] = []  # (CreateTime, Id)
+    for page in range(MAX_MODEL_PAGES):
+        params = {
+            "Filters": [{"Name": "keyword", "Values": [name]}],
+            "OrderField": "CreateTime", "Order": "DESC", "Offset": page * MODELS_PAGE, "Limit": MODELS_PAGE,
+        }  # fmt: skip
+        try:
+            response = yield "DescribeTrainingModels", params
+        except TencentCloudApiError as error:
+            if (error.code or "").split(".")[0] in NO_ACTION:
+                return None
+            raise
+        models = reply_items("DescribeTrainingModels", response, "TrainingModels", _model_entry)
+        found += [(created, model_id) for model_id, model_name, created in models if model_name == name]
+        total = response.get("TotalCount")
+        if len(models) < MODELS_PAGE or (isinstance(total, int) and (page + 1) * MODELS_PAGE >= total):
+            break
+    found.sort(key=lambda entry: entry[0], reverse=True)  # stable: the reply's order among equal times
+    return list(dict.fromkeys(model_id for _, model_id in found))
+
+
+def _model_entry(item: Any) -> tuple[str, str | None, str]:
+    """(Id, name, CreateTime) of a TrainingModelDTO; ``MalformedResponse`` without an Id."""
+    model_id = reply_text(item.get("TrainingModelId")) if isinstance(item, dict) else None
+    if model_id is None:
+        raise MalformedResponse("DescribeTrainingModels: a model of the reply has no TrainingModelId")
+    return model_id, reply_text(item.get("TrainingModelName")), reply_text(item.get("CreateTime")) or ""

@@ -121,15 +121,14 @@ class RegisterModelVersionOperator(CreateAndWaitOperator, TIONEBaseOperator):
             training_model_index="acc=0.91", deferrable=True,
         )
 
-    The first run creates the model ``model_name`` (ImportMethod MODEL, version ``v1``); later runs add a
-    version (VERSION) labelled ``v<max+1>`` to the model given as ``model_id``, or else to the model this
-    task registered into in an earlier run (its XCom). The public API cannot list models by name, so
-    that is how "the model of that name" is found; pass ``model_id`` to be independent of XCom history.
+    The first run creates the model ``model_name`` (MODEL, version ``v1``); later runs add a version
+    (VERSION) ``v<max+1>`` to ``model_id``, else to this task's model of an earlier run (its XCom), else
+    to the newest model of that name if the service lists models (DescribeTrainingModels may be gone).
 
     Idempotent without a client token: before creating, the model's versions are read, and the one whose
     TrainingJobId is this training task is the one this task wants (after a retry, a crash, a lost
     reply): a running or imported one is waited for, a failed one is imported again in place (EXIST).
-    A lost reply of the very first import (MODEL) cannot be found again the same way.
+    A lost reply of the very first import (MODEL) is found so only where the service lists models.
 
     ``STATUS_FAILED`` fails the task with TrainingModelErrorMsg; ``timeout`` raises ``JobWaitTimeout``
     (the import is left running, or deleted with ``on_timeout="delete"``).
@@ -233,6 +232,11 @@ class RegisterModelVersionOperator(CreateAndWaitOperator, TIONEBaseOperator):
             raise JobSpecError(
                 "model_id", f"names no model: {model_id} does not exist", api_name="TrainingModelId"
             )
+        if versions is None:  # a new model, unless the service still lists one of that name
+            model_id = self.jobs.retrying(
+                lambda: self.hook.newest_model_named(self.model_name), "Listing models"
+            )
+            versions = self._versions_or_none(model_id) if model_id else None
         key = ModelVersionKey(name=self.model_name, task=task.id)
         store = context.get("task_state_store")
         self.jobs.on_created = lambda created: lifecycle.record_job(
