@@ -212,20 +212,23 @@ def test_a_worker_dead_mid_rollback_has_the_retry_finish_it(emu, conn) -> None:
 def test_a_kill_mid_rollout_rolls_back_unless_told_to_leave(emu, conn, action) -> None:
     group, v1 = first_deployments(emu, 1, f"kill-{action}")[0]
     slow = version(emu, v1["TrainingModelId"])
-    emu.tione.serving.sim_delay = 3.0  # type: ignore[union-attr]
+    # The new version's replicas start 8 s after the rollout's call: the kill comes well before, however
+    # slow the machine; a rollback's replicas start at the usual pace.
+    emu.tione.serving.sim_delay = 8.0  # type: ignore[union-attr]
     op, errors = operator(group, slow, on_kill_action=action), []
     ti = rel.FakeTI("rollout_rel", "deploy", run_id=group)
     thread = threading.Thread(target=lambda: _execute(op, ti, errors))
     try:
         thread.start()
         assert rel.wait_until(lambda: op.rollout is not None and op.rollout.service_id, 20)
+        emu.tione.serving.sim_delay = 0.3  # type: ignore[union-attr]
         op.on_kill()
         thread.join(30)
     finally:
         emu.tione.serving.sim_delay = 0.3  # type: ignore[union-attr]
     assert len(errors) == 1 and "killed" in str(errors[0]), errors
     wanted = v1 if action == "rollback" else slow
-    assert rel.wait_until(lambda: served(emu, group) == [wanted["TrainingModelVersionId"]], 20), served(
+    assert rel.wait_until(lambda: served(emu, group) == [wanted["TrainingModelVersionId"]], 40), served(
         emu, group
     )
 
@@ -236,14 +239,21 @@ def test_a_user_kill_of_the_deferred_task_rolls_back_in_the_triggerer(emu, conn,
     group, v1 = first_deployments(emu, 1, "kill-deferred")[0]
     slow = version(emu, v1["TrainingModelId"])
     ti = rel.FakeTI("rollout_rel", "deploy", run_id=group)
-    emu.tione.serving.sim_delay = 3.0  # type: ignore[union-attr]
+    # The new version cannot serve before the kill however slow the machine (its replicas start after 60 s;
+    # a stopped replica never does); the rollback's replicas start at the usual pace.
+    emu.tione.serving.sim_delay = 60.0  # type: ignore[union-attr]
     try:
         with pytest.raises(TaskDeferred) as deferred:
             operator(group, slow, deferrable=True).execute(rel.context_for(ti))
         started = time.monotonic()  # the trigger polls a few times, then the user marks the task failed
-        on_kill, _ = rel.user_kill_mid_wait(
-            rel.rebuild(deferred.value.trigger, ti), lambda: time.monotonic() - started > 1.0
-        )
+
+        def mid_wait() -> bool:
+            if time.monotonic() - started <= 1.0:
+                return False
+            emu.tione.serving.sim_delay = 0.3  # type: ignore[union-attr]
+            return True
+
+        on_kill, _ = rel.user_kill_mid_wait(rel.rebuild(deferred.value.trigger, ti), mid_wait)
     finally:
         emu.tione.serving.sim_delay = 0.3  # type: ignore[union-attr]
     back = rel.wait_until(lambda: served(emu, group) == [v1["TrainingModelVersionId"]], 20)
