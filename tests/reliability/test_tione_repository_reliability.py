@@ -57,7 +57,7 @@ def first_model(name: str) -> str:
     return register(name, task(0))[1]["TrainingModelId"]
 
 
-def test_lost_create_replies_make_no_duplicate_version(emu, conn) -> None:
+def test_lost_create_replies_make_no_duplicate_version(emu, conn, reliability_results) -> None:
     model_id = first_model(f"lost-{uuid.uuid4().hex[:6]}")
     tasks = [task(n) for n in range(RUNS)]
     emu.set_faults("CreateTrainingModel:drop_after=0.5", seed=3)
@@ -67,13 +67,20 @@ def test_lost_create_replies_make_no_duplicate_version(emu, conn) -> None:
     emu.set_faults(None)
     versions = TIONEHook(conn).describe_training_model_versions(model_id)
     by_task = [v.training_job_id for v in versions]
+    reliability_results.record(
+        "TI-ONE lost CreateTrainingModel replies (new versions)", RUNS, faults=lost,
+        false_failures=sum(r["TrainingModelStatus"] != "STATUS_SUCCESS" for r in results),
+        duplicates=len(by_task) - len(set(by_task)),
+    )  # fmt: skip
     assert lost >= 3 and all(r["TrainingModelStatus"] == "STATUS_SUCCESS" for r in results)
     assert len(versions) == RUNS + 1 and len(set(by_task)) == len(by_task)  # 0 duplicates
     assert len({v.version_label for v in versions}) == RUNS + 1
 
 
 @pytest.mark.parametrize("deferrable", [False, True])
-def test_transient_faults_on_every_call_cause_no_false_failure(emu, conn, deferrable) -> None:
+def test_transient_faults_on_every_call_cause_no_false_failure(
+    emu, conn, deferrable, reliability_results
+) -> None:
     model_id = first_model(f"flaky-{uuid.uuid4().hex[:6]}")
     emu.set_faults(TRANSIENT, seed=11)
     outcomes = []
@@ -94,10 +101,15 @@ def test_transient_faults_on_every_call_cause_no_false_failure(emu, conn, deferr
     finally:
         faults = sum(emu.fault_counts.values())
         emu.set_faults(None)
+    reliability_results.record(
+        f"TI-ONE register, transient faults on every call ({'deferred' if deferrable else 'polling'})",
+        RUNS // 2, faults=faults,
+        false_failures=RUNS // 2 - sum(o["TrainingModelStatus"] == "STATUS_SUCCESS" for o in outcomes),
+    )  # fmt: skip
     assert faults >= 5 and [o["TrainingModelStatus"] for o in outcomes] == ["STATUS_SUCCESS"] * (RUNS // 2)
 
 
-def test_bad_input_names_the_field_and_makes_no_call(emu, conn) -> None:
+def test_bad_input_names_the_field_and_makes_no_call(emu, conn, reliability_results) -> None:
     emu.reset_counters()
     cases = [
         ({"model_name": "-bad"}, "model_name"),
@@ -115,10 +127,11 @@ def test_bad_input_names_the_field_and_makes_no_call(emu, conn) -> None:
         with pytest.raises(JobSpecError) as info:
             register(values.pop("model_name"), values.pop("training_task"), **values)
         assert info.value.parameter.startswith(field), (field, info.value)
+    reliability_results.record("TI-ONE register, bad input (6 fields)", len(cases))
     assert sum(emu.calls.values()) == 0
 
 
-def test_the_image_password_is_never_shown(emu, conn) -> None:
+def test_the_image_password_is_never_shown(emu, conn, reliability_results) -> None:
     image = {"ImageType": "CCR", "ImageUrl": "ccr.example/infer:1",
              "ImageSecret": {"Username": "u", "Password": PASSWORD}}  # fmt: skip
     messages: list[str] = []
@@ -134,6 +147,12 @@ def test_the_image_password_is_never_shown(emu, conn) -> None:
     assert PASSWORD not in json.dumps(deferred.value.trigger.serialize()[1])
     with pytest.raises(Exception) as failed:
         register("-bad", task(3), **options)
+    shown = [json.dumps(result), "\n".join(messages), json.dumps(deferred.value.trigger.serialize()[1])]
+    reliability_results.record(
+        "TI-ONE register, secrets (XCom, log, trigger payload, error)",
+        3,
+        leaked_secrets=sum(PASSWORD in text for text in [*shown, str(failed.value)]),
+    )
     assert PASSWORD not in str(failed.value)
 
 
