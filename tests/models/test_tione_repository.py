@@ -22,8 +22,9 @@ BASE = {"import_method": "MODEL", "reasoning_environment_source": "SYSTEM", "tra
 
 
 def test_the_table_has_every_field_of_the_sdk_request() -> None:
+    """Every field the installed SDK sends is a keyword (an older SDK, as on the floor, sends fewer)."""
     sdk = set(vars(sdk_models.CreateTrainingModelRequest()))
-    assert {"_" + f.api for f in REPOSITORY_SPEC_FIELDS} == sdk
+    assert sdk <= {"_" + f.api for f in REPOSITORY_SPEC_FIELDS}
 
 
 def test_a_spec_converts_rendered_text_and_leaves_unset_fields_out() -> None:

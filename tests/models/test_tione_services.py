@@ -36,7 +36,7 @@ def test_the_table_covers_every_sdk_field() -> None:
     from tencentcloud.tione.v20211111 import models
 
     sdk = {name[1:] for name in vars(models.CreateModelServiceRequest())}
-    assert {f.api for f in SERVICE_SPEC_FIELDS} == sdk
+    assert sdk <= {f.api for f in SERVICE_SPEC_FIELDS}  # an older SDK (the floor's) sends fewer
 
 
 def test_a_valid_spec_converts_rendered_text_and_sets_new_version() -> None:
