@@ -118,10 +118,13 @@ class TIAJobControl(JobControl[TIAJobKey]):
         return job
 
     def _create(self, spec: JobSpec, if_exists: IfExists) -> Job:
+        """CreateJob. A job another run created under the name meanwhile is attached to only when the
+        task says so (``attach``, or ``suffix``: the name is this task instance's); otherwise the refusal
+        goes up and the operator decides again (``new``: this run's job gets its suffixed name)."""
         try:
             return self.hook.create_job(spec)
         except JobAlreadyExists:
-            if if_exists is IfExists.FAIL:
+            if if_exists not in (IfExists.ATTACH, IfExists.SUFFIX):
                 raise
             key = TIAJobKey(spec.name, spec.cluster)
             self.log.info("%s appeared concurrently: attaching to it", key.label)
@@ -260,29 +263,48 @@ class CreateJobOperator(CreateAndWaitOperator, TIABaseOperator):
             spec = staging.mount_code_dir(
                 cos, spec, self.code_dir, self.code_bucket, task_log=self.log, **options
             )
-        existing = self.jobs.read_or_none(TIAJobKey(spec.name, spec.cluster))
-        # A suffixed name is this task instance's own: the suffix is a hash of it.
-        owned = self._names_own_job(context) or self._owned(existing, context)
-        action = lifecycle.decide(
-            existing, if_exists=self.if_exists, owned=owned, try_number=context["ti"].try_number
-        )
-        if action is lifecycle.Action.RENAME:
-            renamed = spec.with_name(suffixed(spec.name, task_instance_hash(context["ti"]), MAX_NAME_LENGTH))
-            self.log.info(
-                "%s is another run's job: this run's job is %s",
-                job_label(spec.name, spec.cluster),
-                renamed.name,
-            )
-            spec, existing = renamed, self.jobs.read_or_none(TIAJobKey(renamed.name, spec.cluster))
-            action = lifecycle.decide(
-                existing, if_exists=self.if_exists, owned=True, try_number=context["ti"].try_number
-            )
-        job = self.jobs.perform(action, spec, existing, self.if_exists)
+        job, action, owned = self._create_or_reuse(spec, context)
         self.push_link(context, job_name=job.name, cluster=spec.cluster)
         key = TIAJobKey(job.name, spec.cluster, job.raw.get("Id")).to_json()
         # The state store records this key: an adopted job (if_exists="attach") is never this task
         # instance's own, so a retry never recreates another run's job.
         return {**key, "adopted": True} if action is lifecycle.Action.ATTACH and not owned else key
+
+    def _create_or_reuse(self, spec: JobSpec, context: Context) -> tuple[Job, lifecycle.Action, bool]:
+        """The job to watch, as ``lifecycle.decide`` says, and whether this task instance owns it.
+
+        Two runs of a fixed-name DAG may both find the name free and both create: the refused one
+        decides again, now that the other run's job is there (``new``: this run's job is suffixed)."""
+        try_number = context["ti"].try_number
+        for attempt in (1, 2):
+            existing = self.jobs.read_or_none(TIAJobKey(spec.name, spec.cluster))
+            # A suffixed name is this task instance's own: the suffix is a hash of it.
+            owned = self._names_own_job(context) or self._owned(existing, context)
+            action = lifecycle.decide(existing, if_exists=self.if_exists, owned=owned, try_number=try_number)
+            named = spec
+            if action is lifecycle.Action.RENAME:
+                named = spec.with_name(
+                    suffixed(spec.name, task_instance_hash(context["ti"]), MAX_NAME_LENGTH)
+                )
+                self.log.info(
+                    "%s is another run's job: this run's job is %s",
+                    job_label(spec.name, spec.cluster),
+                    named.name,
+                )
+                existing = self.jobs.read_or_none(TIAJobKey(named.name, spec.cluster))
+                action = lifecycle.decide(
+                    existing, if_exists=self.if_exists, owned=True, try_number=try_number
+                )
+            try:
+                return self.jobs.perform(action, named, existing, self.if_exists), action, owned
+            except JobAlreadyExists:
+                if attempt == 2 or action is not lifecycle.Action.CREATE or named is not spec:
+                    raise
+                self.log.info(
+                    "%s was created by another run meanwhile: deciding again",
+                    job_label(spec.name, spec.cluster),
+                )
+        raise AssertionError("unreachable")  # the loop returns or raises
 
     def _owned(self, existing: Job | None, context: Context) -> bool:
         """Whether an earlier try of this task instance created ``existing`` (the state store's record;

@@ -541,3 +541,32 @@ def test_tia_if_exists_replace_deletes_another_runs_job(emulator) -> None:
     assert emulator.calls["DeleteJob"] == 1 and emulator.calls["CreateJob"] == 1
     assert result["Name"] == name and result["Id"] != other and result["State"] == "Succeeded"
     assert TIAHook(CONN).describe_job(name, CLUSTER).raw["Id"] == result["Id"]
+
+
+# ------------------------------------------- 3b. two runs of a fixed-name DAG creating at the same moment
+def test_two_runs_creating_a_fixed_name_at_once_train_a_job_each(emulator) -> None:
+    """Both runs find the name free (DescribeJob answers slowly) and both create: the refused one
+    decides again and trains under its suffixed name, never adopting the other run's job."""
+    name = unique("pt-race")
+    emulator.set_faults("DescribeJob:latency=1.0@1.0")
+    try:
+        runs = [FakeTI("train", dag_id="pt_race", run_id=f"scheduled__2026-12-0{day}") for day in (1, 2)]
+        ops = [tia_operator(name) for _ in runs]
+        threads = [
+            threading.Thread(
+                target=lambda op=op, ti=ti: results.append(
+                    outcome(op, {"ti": ti, "task_state_store": TaskStateStore()})
+                )
+            )
+            for op, ti in zip(ops, runs, strict=True)
+        ]
+        results: list[Any] = []
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+    finally:
+        emulator.set_faults(None)
+    assert [r.get("State") if isinstance(r, dict) else r for r in results] == ["Succeeded", "Succeeded"]
+    names = sorted(r["Name"] for r in results)
+    assert names[0] == name and names[1].startswith(f"{name}-"), names
