@@ -11,31 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import enum
 import time
 from collections.abc import Awaitable, Callable, Generator, Mapping
 from typing import Any
 
+from airflow_provider_tia.choices import EndAction
 from airflow_provider_tia.exceptions import TencentCloudError, WrongState
 
 STOP_RETRY = 60.0  # seconds a task still being submitted is asked again to stop
 END_WAIT = 300.0  # seconds a stopped task may take to end before a delete gives up
-
-
-class EndAction(str, enum.Enum):
-    """What ending a job does: stop it (its record stays), delete it, or leave it running."""
-
-    STOP = "stop"
-    DELETE = "delete"
-    LEAVE = "leave"
-
-    @property
-    def past(self) -> str:
-        return {"stop": "stopped", "delete": "deleted", "leave": "left running"}[self.value]
-
-    @property
-    def doing(self) -> str:
-        return {"stop": "stopping", "delete": "deleting", "leave": "leaving"}[self.value]
 
 
 @dataclasses.dataclass(frozen=True)

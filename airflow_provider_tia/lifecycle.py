@@ -19,6 +19,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from airflow_provider_tia.choices import IfExists
 from airflow_provider_tia.exceptions import (
     JobFailed,
     JobNotFound,
@@ -52,20 +53,6 @@ class JobLike(Protocol):
 
 
 # -------------------------------------------------------------------------------------------- decide
-class IfExists(str, enum.Enum):
-    """What to do when the requested name is held by a job this task instance did not create.
-
-    The job a task instance created itself (found again after a retry, crash or lost reply) is
-    always attached to, whatever this says.
-    """
-
-    NEW = "new"  # default: this run trains anew, under the name with a per-run suffix
-    ATTACH = "attach"  # opt-in: adopt the other run's job and report its outcome
-    FAIL = "fail"
-    REPLACE = "replace"  # delete the other job, then create this one under the name
-    SUFFIX = "suffix"  # always use the name with a per-run suffix (every try of a run: the same name)
-
-
 class Action(str, enum.Enum):
     CREATE = "create"
     ATTACH = "attach"

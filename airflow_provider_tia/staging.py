@@ -37,7 +37,7 @@ ARCHIVE_NAME = "code.tar.gz"
 DIGEST_METADATA = "tia-digest"  # object metadata (x-amz-meta-tia-digest) holding the full digest
 SKIP_DIRS = frozenset({"__pycache__"})
 SKIP_SUFFIXES = (".pyc",)
-_BUCKET = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?-[0-9]+$")
+_BUCKET = r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?-[0-9]+"  # compiled on first use (re's cache)
 _CHUNK = 1024 * 1024
 
 
@@ -131,7 +131,7 @@ def stage_code_dir(
 
 def _check_arguments(bucket: str, prefix: str, max_bytes: int, mount_path: str) -> str:
     """Validate the non-directory arguments; returns the key prefix (``""`` or ending with ``/``)."""
-    if not isinstance(bucket, str) or not _BUCKET.match(bucket):
+    if not isinstance(bucket, str) or not re.fullmatch(_BUCKET, bucket):
         raise JobSpecError(
             "code_bucket",
             f"{bucket!r} is not a COS bucket name: expected <name>-<appid>, "
@@ -274,11 +274,13 @@ def build_archive(entries: list[_Entry], dest: Path, *, expected_digest: str | N
 def stage_for_task(
     hook: COSHook, code_dir: str, bucket: str | None, *, task_log: Any = log, **options: Any
 ) -> StagedCode:
-    """An operator's ``code_dir`` staged to ``bucket`` (``options``: prefix, max_bytes, mount_path);
-    checks come before any call, and what was staged is reported to ``task_log`` (the task's log)."""
+    """An operator's ``code_dir`` staged to ``bucket`` (``options``: prefix, max_bytes, mount_path; None
+    is this module's default); checks come before any call, and what was staged is reported to
+    ``task_log`` (the task's log)."""
     if not bucket:
         raise JobSpecError("code_bucket", "is required with code_dir (a COS bucket such as code-1250000000)")
-    staged = stage_code_dir(hook, code_dir, bucket, **options)
+    given = {option: value for option, value in options.items() if value is not None}
+    staged = stage_code_dir(hook, code_dir, bucket, **given)
     done = "uploaded" if staged.uploaded else "already in COS, not uploaded again"
     task_log.info("code_dir %s is %s (digest %s, %s)", code_dir, staged.uri, staged.digest[:16], done)
     return staged

@@ -9,23 +9,25 @@ filter, 100 a page) once per interval; per-service: one DescribeModelServiceGrou
 The second mode rolls the same groups back to A.
 
 Prints the API calls of each mode and the delay from a service becoming "served" to its event, in poll
-intervals. The reference clock is an observer thread reading a sample of the groups every
-``OBSERVE_EVERY`` s (its own synchronous calls are not counted): a group's delay is taken from the last
-read that still saw it not serving, so each figure is an upper bound (UpdateTime would do, but it has
-whole seconds only). ``BENCH_SERVICE_WAITS`` and ``BENCH_SERVICE_INTERVAL`` change the size and the interval.
+intervals, for every group: exact, from the emulator's own record of the moment each service's roll was
+over (``ServedNs``, kept in its state directory, which the bench reads after each mode).
+``BENCH_SERVICE_WAITS`` and ``BENCH_SERVICE_INTERVAL`` change the size and the interval.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
 import statistics
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -37,8 +39,7 @@ CONN_ID = "tione_service_bench"
 WAITS = int(os.environ.get("BENCH_SERVICE_WAITS", "1000"))
 INTERVAL = float(os.environ.get("BENCH_SERVICE_INTERVAL", "5"))
 SPREAD = (5.0, float(os.environ.get("BENCH_SERVICE_MAX_ROLL", "35")))
-SAMPLE = int(os.environ.get("BENCH_SERVICE_SAMPLE", "100"))  # groups the observer reads (one call)
-OBSERVE_EVERY = float(os.environ.get("BENCH_SERVICE_OBSERVE_EVERY", "0.1"))
+STATE = Path(tempfile.mkdtemp(prefix="tia-bench-service-waits-"))  # the emulator's state directory
 CALLS: Counter[str] = Counter()
 
 
@@ -125,21 +126,15 @@ def roll_all(hook: Any, services: list[Any], version_id: str, started: float) ->
     return thread
 
 
-def observe(hook: Any, group_ids: list[str], version_id: str, stop: threading.Event) -> dict[str, float]:
-    """For each group, the send time of the last read that saw it not yet serving ``version_id``: the
-    group became served after it. Reads until every group serves or ``stop`` is set."""
-    from airflow_provider_tia.models.tione.services import rollout_state
-
-    watcher, not_before, served = hook.copy(), dict.fromkeys(group_ids, 0.0), set()
-    while not stop.is_set() and len(served) < len(group_ids):
-        sent = time.time()
-        for group in watcher.find_model_service_groups(ids=[g for g in group_ids if g not in served]):
-            if any(rollout_state(s, version_id) == "serving" for s in group.services):
-                served.add(group.id)
-            else:
-                not_before[group.id] = sent
-        stop.wait(OBSERVE_EVERY)
-    return not_before
+def served_at() -> dict[str, float]:
+    """Each group's moment its service's last roll was over (epoch seconds), as the emulator recorded it."""
+    out = {}
+    for path in (STATE / "tione" / "services").glob("ms-*.json"):
+        group = json.loads(path.read_text(encoding="utf-8"))
+        stamps = [s["ServedNs"] for s in group["Services"] if s.get("ServedNs")]
+        if stamps:
+            out[group["Id"]] = max(stamps) / 1e9
+    return out
 
 
 async def watch_all(hook: Any, services: list[Any], version_id: str, batched: bool) -> dict[str, Any]:
@@ -161,18 +156,13 @@ async def watch_all(hook: Any, services: list[Any], version_id: str, batched: bo
             statuses[event.payload["status"]] += 1
             fired[trigger.service_group_id] = time.time()
 
-    sample = [s.group_id for s in services[:SAMPLE]]
-    stop, reference = threading.Event(), {}
-    observer = threading.Thread(target=lambda: reference.update(observe(hook, sample, version_id, stop)))
     CALLS.clear()
     wall = time.monotonic()
-    observer.start()
     roller = roll_all(hook, services, version_id, wall)
     await asyncio.gather(*(run_one(t) for t in triggers))
     roller.join()
-    stop.set()
-    observer.join()
-    delays = sorted(fired[g] - reference[g] for g in sample if g in fired and reference.get(g))
+    reference = served_at()
+    delays = sorted(fired[g] - reference[g] for g in fired if g in reference)
     return {
         "calls": sum(CALLS.values()),
         "by_action": dict(CALLS),
@@ -180,6 +170,7 @@ async def watch_all(hook: Any, services: list[Any], version_id: str, batched: bo
         "events": dict(statuses),
         "p95": delays[int(0.95 * (len(delays) - 1))] if delays else float("nan"),
         "median": statistics.median(delays) if delays else float("nan"),
+        "measured": len(delays),
     }
 
 
@@ -187,7 +178,7 @@ def main() -> None:
     from airflow_provider_tia.hooks.tione import TIONEHook
 
     count_calls()
-    with emulator_process("--runner", "simulated", conn_id=CONN_ID):
+    with emulator_process("--runner", "simulated", "--state-dir", str(STATE), conn_id=CONN_ID):
         hook = TIONEHook(CONN_ID)
         version_a, version_b = import_version(hook), import_version(hook)
         services = deploy(hook, version_a)
@@ -205,7 +196,7 @@ def main() -> None:
     print(f"RESULT service_wait_api_calls per-service/batched = {p['calls'] / max(1, b['calls']):.1f}x fewer "
           f"(target >= 20x)")  # fmt: skip
     print(f"RESULT service_wait_p95_delay batched = {b['p95'] / INTERVAL:.2f} poll intervals ({b['p95']:.2f} s, "
-          f"upper bound over {SAMPLE} observed groups) (target <= 1)")  # fmt: skip
+          f"exact, {b['measured']} groups) (target <= 1)")  # fmt: skip
     print(f"RESULT service_wait_events batched {b['events']}, per-service {p['events']} (target all success)")
 
 

@@ -120,11 +120,8 @@ def create_tia_jobs(scope: str, log_lines: int) -> list[str]:
 
 
 def tia_trigger_args(name: str, scope: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """JobTrigger's own arguments and what its task hands over in ``resume``."""
-    return {"job_name": name, "cluster": scope, "tencentcloud_conn_id": CONN_ID}, {
-        "name": name,
-        "cluster": scope,
-    }
+    """JobTrigger's own arguments (the job's key, once) and what its task hands over in ``resume``."""
+    return {"key": {"name": name, "cluster": scope}, "tencentcloud_conn_id": CONN_ID}, {}
 
 
 def tia_rest_of_logs(name: str, scope: str, state: dict[str, Any]) -> list[str]:
@@ -160,9 +157,8 @@ def create_tione_tasks(scope: str, log_lines: int) -> list[str]:
 
 
 def tione_trigger_args(task_id: str, scope: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """TrainingTaskTrigger's own arguments and what its task hands over in ``resume``."""
-    own = {"training_task_id": task_id, "tencentcloud_conn_id": CONN_ID}
-    return own, {"key": {"id": task_id, "name": task_id}}
+    """TrainingTaskTrigger's own arguments (the task's key, once) and what its task hands over in ``resume``."""
+    return {"key": {"id": task_id, "name": task_id}, "tencentcloud_conn_id": CONN_ID}, {}
 
 
 def tione_rest_of_logs(task_id: str, scope: str, state: dict[str, Any]) -> list[str]:

@@ -2,8 +2,9 @@
 
 1. ``prepare_data`` splits the digits into a training pool and a fixed held-out set, and writes today's
    training data (the first ``samples`` of the pool; 0 = all of it) and the held-out set to COS.
-2. ``train`` runs the DDP example (``tione_ddp/``) on two workers; its output folder holds ``model.pkl``,
-   ``metrics.json`` and ``model_service.py``, the serving code TI-ONE's inference images load.
+2. ``train`` runs the DDP example (``tione_ddp/``) on two workers, as ``example_tione_training`` does
+   (``ddp_training`` in ``_tione_digits.py``); its output folder holds ``model.pkl``, ``metrics.json`` and
+   ``model_service.py``, the serving code TI-ONE's inference images load.
 3. ``evaluate`` scores the new model and the one in service on the held-out set: the new one from its
    ``model.pkl``, the serving one by calling the service. With no service yet (the first run) the new
    model wins; when it is not better, the rest of the run is skipped (short-circuit).
@@ -22,9 +23,9 @@ serves the model with ``tiinfer`` as TI-ONE does.
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import pendulum
+from _tione_digits import ddp_training, upload_npz
 from airflow.sdk import DAG, task
 
 from airflow_provider_tia.models.tione import output_prefix
@@ -35,7 +36,6 @@ from airflow_provider_tia.operators.tione import (
     RegisterModelVersionOperator,
 )
 
-CODE_DIR = str(Path(__file__).resolve().parent / "tione_ddp")
 RUN = "{{ dag_run.run_id | replace(':', '-') | replace('+', '-') }}"
 DATA_PREFIX = f"datasets/digits-daily/{RUN}/"
 HOLDOUT_KEY = "datasets/digits-holdout/holdout.npz"
@@ -62,25 +62,16 @@ with DAG(
     @task(multiple_outputs=True)  # prepared["payload"] is the smoke test's request
     def prepare_data(params: dict, data_prefix: str) -> dict:
         """Today's training data and the held-out set in COS; three held-out digits for the smoke test."""
-        import tempfile
-
-        import numpy as np
         from sklearn.datasets import load_digits
         from sklearn.model_selection import train_test_split
-
-        from airflow_provider_tia.hooks.cos import COSHook
 
         features, labels = load_digits(return_X_y=True)
         x_pool, x_held, y_pool, y_held = train_test_split(
             features, labels, test_size=0.25, random_state=1, stratify=labels
         )
         samples = int(params["samples"]) or len(y_pool)
-        cos = COSHook()
-        with tempfile.TemporaryDirectory() as tmp:
-            np.savez_compressed(Path(tmp) / "digits.npz", X=x_pool[:samples], y=y_pool[:samples])
-            np.savez_compressed(Path(tmp) / "holdout.npz", X=x_held, y=y_held)
-            cos.upload_file(Path(tmp) / "digits.npz", params["bucket"], f"{data_prefix}digits.npz")
-            cos.upload_file(Path(tmp) / "holdout.npz", params["bucket"], HOLDOUT_KEY)
+        upload_npz(params["bucket"], f"{data_prefix}digits.npz", X=x_pool[:samples], y=y_pool[:samples])
+        upload_npz(params["bucket"], HOLDOUT_KEY, X=x_held, y=y_held)
         print(f"training data: {min(samples, len(y_pool))} digits; held-out set: {len(y_held)} digits")
         smoke = x_held[:SMOKE_DIGITS]
         return {
@@ -93,40 +84,12 @@ with DAG(
     train = CreateTrainingTaskOperator(
         task_id="train",
         name="digits-daily",
-        charge_type="POSTPAID_BY_HOUR",
-        framework_name="PYTORCH",
-        framework_environment="torch1.9-py3.8-cuda11.1-gpu",
-        training_mode="DDP",
-        resource_config_infos=[{"Role": "WORKER", "InstanceType": "TI.S.MEDIUM.POST", "InstanceNum": 2}],
-        code_dir=CODE_DIR,
-        code_bucket="{{ params.bucket }}",
-        start_cmd="python train_ddp.py",
         envs={
             "EPOCHS": "{{ params.epochs }}",
             "MODEL_TAG": "{{ run_id }}",  # metrics.json, returned by the service with each prediction
             "BREAK_MODEL_SERVICE": "{{ params.break_model_service }}",
         },
-        data_source="COS",
-        data_configs=[
-            {
-                "DataSourceType": "COS",
-                "MappingPath": "/opt/ml/input/data/",
-                "COSSource": {
-                    "Bucket": "{{ params.bucket }}",
-                    "Region": "{{ params.cos_region }}",
-                    "Paths": [DATA_PREFIX],
-                },
-            }
-        ],
-        output_path={
-            "Bucket": "{{ params.bucket }}",
-            "Region": "{{ params.cos_region }}",
-            "Paths": [f"models-daily/{RUN}/"],
-        },
-        tags={"team": "ml"},
-        poll_interval=1,
-        max_wait=1800,
-        deferrable=True,
+        **ddp_training(DATA_PREFIX, f"models-daily/{RUN}/"),  # tione_ddp/ on two DDP workers
     )
 
     @task.short_circuit

@@ -226,8 +226,9 @@ class UIStack:
         log file) and started after the previous one has its ``job`` row, so ``triggerer_jobs`` maps each
         name to its job id (the ``trigger`` table's ``triggerer_id``).
     :param extra_dags: DAG files served besides the example DAGs: the DAGs folder becomes ``<home>/dags``,
-        holding symlinks to ``example_dags/example_*.py`` and these (a name starting with ``_`` is a helper
-        module the DAG files import: linked too, but not waited for as a DAG file).
+        holding symlinks to ``example_dags/example_*.py``, the helper modules they import (``_*.py``) and
+        these (a name starting with ``_`` is a helper module the DAG files import: linked too, but not
+        waited for as a DAG file).
     :param emulator_runner: The emulator's runner, ``"local"`` (jobs really run) or ``"simulated"``.
     :param emulator_command: The emulator's command before its options (default
         ``python -m airflow_provider_tia.emulator``), e.g. a wrapper that records the calls.
@@ -527,7 +528,7 @@ class UIStack:
             return
         shutil.rmtree(self.dags_folder, ignore_errors=True)
         self.dags_folder.mkdir(parents=True)
-        for path in [*sorted(DAGS.glob("example_*.py")), *self.extra_dags]:
+        for path in [*sorted(DAGS.glob("example_*.py")), *sorted(DAGS.glob("_*.py")), *self.extra_dags]:
             (self.dags_folder / path.name).symlink_to(path)
 
     def _start_postgres(self, port: int, deadline: float) -> None:

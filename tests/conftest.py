@@ -25,6 +25,9 @@ for folder in (ROOT / "example_dags", ROOT / "tests" / "dags"):
             and path.suffix in (".py", "")
         ):
             (_DAGS / path.name).symlink_to(path)
+# As Airflow's DAG processor and task runner do: DAG files import helper modules of their folder
+# (example_dags/_tione_digits.py); dag.test() adds the folder too, but only once it parses it.
+sys.path.append(str(_DAGS))
 
 os.environ.update(
     {

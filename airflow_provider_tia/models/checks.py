@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 from airflow_provider_tia.exceptions import JobSpecError
 
 Check = Callable[[Any, str], Any]
-_INTEGER = re.compile(r"[+-]?[0-9]+")  # ASCII digits only; fullmatch (no trailing newline)
+_INTEGER = r"[+-]?[0-9]+"  # ASCII digits only; fullmatch (no trailing newline); compiled on first use
 
 
 def fail(path: str, problem: str) -> NoReturn:
@@ -28,7 +28,7 @@ def text(
     *,
     max_len: int | None = None,
     choices: Sequence[str] | None = None,
-    pattern: re.Pattern[str] | None = None,
+    pattern: str | None = None,
     rules: str = "",
 ) -> Check:
     """A string, at most ``max_len`` characters, one of ``choices``, or matching ``pattern`` (fullmatch);
@@ -41,7 +41,7 @@ def text(
             fail(path, f"must be at most {max_len} characters, got {len(value)}")
         if choices is not None and value not in choices:
             fail(path, f"must be one of {', '.join(choices)}, got {value!r:.60}")
-        if pattern is not None and not pattern.fullmatch(value):
+        if pattern is not None and not re.fullmatch(pattern, value):
             fail(path, f"{value!r:.80} is not valid" + (f": {rules}" if rules else ""))
         return value
 
@@ -59,7 +59,7 @@ def integer(*, low: int | None = None, high: int | None = None) -> Check:
     """An integer in [low, high]; text of ASCII digits (a rendered template) is converted."""
 
     def check(value: Any, path: str) -> int:
-        if isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
+        if isinstance(value, str) and re.fullmatch(_INTEGER, value.strip()):
             value = int(value.strip())
         if isinstance(value, bool) or not isinstance(value, int):
             fail(path, f"must be an integer, got {type(value).__name__} {str(value)!r:.40}")

@@ -6,11 +6,12 @@ No Airflow, no network: pure data, unit-tested without I/O.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import datetime
 import functools
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar, TypeVar
 
 import pendulum
@@ -25,13 +26,14 @@ CHINA_STANDARD_TIME = datetime.timezone(datetime.timedelta(hours=8))
 
 
 # --------------------------------------------------------------------------------------------- times
-_GO_TIME = re.compile(
+# Patterns are compiled on first use (``re``'s cache), not when a DAG file imports the provider.
+_GO_TIME = (
     r"^(?P<date>\d{4}-\d{2}-\d{2})[ T](?P<time>\d{2}:\d{2}:\d{2})(?:\.(?P<frac>\d{1,9}))?"
     r"(?:\s*(?P<offset>Z|[+-]\d{2}(?::?\d{2})?))?(?:\s+(?P<zone>[A-Za-z]{1,6}))?(?:\s+m=[+-][\d.]+)?$"
 )
 
 
-_RFC850 = re.compile(
+_RFC850 = (
     r"^[A-Za-z]+,\s+(?P<day>\d{1,2})-(?P<mon>[A-Za-z]{3})-(?P<year>\d{2})\s+"
     r"(?P<time>\d{2}:\d{2}:\d{2})(?:\s+(?P<zone>[A-Za-z]{1,6}|[+-]\d{4}))?$"
 )
@@ -58,13 +60,13 @@ def parse_time(value: Any) -> DateTime | None:
     if not isinstance(value, str) or not value.strip():
         return None
     text = value.strip()
-    match = _GO_TIME.match(text)
+    match = re.match(_GO_TIME, text)
     if match:
         year, month, day = (int(p) for p in match["date"].split("-"))
         hour, minute, second = (int(p) for p in match["time"].split(":"))
         micro = int((match["frac"] or "").ljust(6, "0")[:6])
         return _utc(year, month, day, hour, minute, second, micro, match["offset"])
-    match = _RFC850.match(text)
+    match = re.match(_RFC850, text)
     if match and match["mon"].lower() in _MONTHS:
         zone = match["zone"]
         hour, minute, second = (int(p) for p in match["time"].split(":"))
@@ -175,6 +177,82 @@ def checked_value(field: SpecField, value: Any) -> Any:
         if error.parameter != field.attr:
             raise
         raise JobSpecError(field.attr, error.problem, api_name=field.api) from None
+
+
+class RequestSpec:
+    """A request's fields as keywords, each validated (and converted) by its ``SpecField`` on
+    construction; the request carries the fields that are set, in table order.
+
+    A subclass names its ``ACTION`` and ``FIELDS`` and may add ``cross_check`` (rules across fields,
+    which may also set defaults) and ``secrets`` (values to mask). The values live in one dict, not in
+    one attribute per field, so a new API field is one line in the table. Immutable: ``replace``
+    returns a new spec, validated again.
+    """
+
+    ACTION: ClassVar[str] = ""
+    FIELDS: ClassVar[tuple[SpecField, ...]] = ()
+    _by_attr: ClassVar[dict[str, SpecField]] = {}
+    _values: dict[str, Any]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._by_attr = {field.attr: field for field in cls.FIELDS}
+
+    def __init__(self, **values: Any) -> None:
+        unknown = sorted(set(values) - set(self._by_attr))
+        if unknown:
+            raise JobSpecError(unknown[0], f"is not a {self.ACTION} parameter")
+        checked: dict[str, Any] = {}
+        for field in self.FIELDS:
+            value = values.get(field.attr)
+            if value is not None:
+                checked[field.attr] = checked_value(field, value)
+            elif field.required:
+                raise JobSpecError(field.attr, "is required", api_name=field.api)
+        self.cross_check(checked)
+        object.__setattr__(self, "_values", checked)
+        from airflow_provider_tia.secrets import register_secrets
+
+        register_secrets(*self.secrets())
+
+    @classmethod
+    def from_kwargs(cls: type[SpecT], **kwargs: Any) -> SpecT:
+        """Build from keyword arguments, refusing unknown ones by name."""
+        return cls(**kwargs)
+
+    def cross_check(self, values: dict[str, Any]) -> None:
+        """Rules across the checked ``values`` (``JobSpecError`` names a field); may set defaults."""
+
+    def secrets(self) -> Iterable[str | None]:
+        """The values to mask (env values, image passwords)."""
+        return ()
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr.startswith("_") or attr not in self._by_attr:
+            raise AttributeError(attr)
+        return self._values.get(attr)
+
+    def __setattr__(self, attr: str, value: Any) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable: use replace()")
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(self._values)})"  # names only: values may be secret
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other._values == self._values  # type: ignore[attr-defined]
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def to_request(self) -> dict[str, Any]:
+        """The request body: API field names, unset fields left out (a deep copy)."""
+        return copy.deepcopy({self._by_attr[attr].api: value for attr, value in self._values.items()})
+
+    def replace(self: SpecT, **changes: Any) -> SpecT:
+        """The same spec with these keywords changed (validated again; None unsets one)."""
+        return type(self)(**{**self._values, **changes})
+
+
+SpecT = TypeVar("SpecT", bound=RequestSpec)
 
 
 def reply_text(value: Any) -> str | None:

@@ -17,9 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import conf
 
-from airflow_provider_tia import lifecycle
-from airflow_provider_tia.ending import EndAction
-from airflow_provider_tia.lifecycle import Deadline, JobEvent, Reason
+from airflow_provider_tia.choices import EndAction
 from airflow_provider_tia.task_base import TencentCloudBaseOperator
 
 if TYPE_CHECKING:
@@ -29,6 +27,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
     from airflow.triggers.base import BaseTrigger
 
+    from airflow_provider_tia.lifecycle import Deadline, JobEvent
     from airflow_provider_tia.logs import LogFollower
     from airflow_provider_tia.models.common import JobKey
     from airflow_provider_tia.operators.control import JobControl
@@ -142,9 +141,18 @@ class CreateAndWaitOperator(ResumableJobMixin, TencentCloudBaseOperator):
         self.wait_for_completion = wait_for_completion
         self.deferrable = deferrable
         self.print_logs = print_logs
-        self._deadline = Deadline()
         self._result: dict[str, Any] | None = None
         self.final_job: dict[str, Any] | None = None  # the job as it ended (or failed), for lineage
+
+    @cached_property
+    def _deadline(self) -> Deadline:
+        """No limit until ``execute`` sets ``max_wait``'s (a task resumed from the triggerer has the trigger's).
+
+        Made on first use, like everything that acts on a job: an operator is built on every parse of
+        its DAG file, so its ``__init__`` imports none of the engines."""
+        from airflow_provider_tia.lifecycle import Deadline
+
+        return Deadline()
 
     # ----------------------------------------------------------------- what a platform provides
     @cached_property
@@ -176,6 +184,8 @@ class CreateAndWaitOperator(ResumableJobMixin, TencentCloudBaseOperator):
 
     # ------------------------------------------------------------------------------------ execute
     def execute(self, context: Context) -> Any:
+        from airflow_provider_tia.lifecycle import Deadline
+
         self._deadline = Deadline.after(self.max_wait)
         return self.execute_resumable(context)
 
@@ -197,6 +207,8 @@ class CreateAndWaitOperator(ResumableJobMixin, TencentCloudBaseOperator):
     # The mixin returns this method's value when it reconnects to a running job: it is the result.
     def poll_until_complete(self, external_id: Any, context: Context) -> dict[str, Any] | None:  # type: ignore[override]
         """Wait for the job (here, or deferred to the triggerer) and keep the result for ``get_job_result``."""
+        from airflow_provider_tia import lifecycle
+
         key: JobKey = self.jobs.key_from(external_id)
         self.push_job_link(context, key)
         last = self.jobs.last
@@ -214,7 +226,7 @@ class CreateAndWaitOperator(ResumableJobMixin, TencentCloudBaseOperator):
 
             self.jobs.poll_logs(follower)
             target = self.jobs.target or key
-            resume = {"key": target.to_json(), "logs": follower.state() if follower else None}
+            resume = {"logs": follower.state() if follower else None}  # the trigger takes the key
             if follower is not None:  # the trigger's checkpoint exists from the start
                 context["ti"].xcom_push(key=CHECKPOINT_KEY, value=resume["logs"])
             self.defer(trigger=self.make_trigger(target, resume), method_name="execute_complete")
@@ -235,6 +247,9 @@ class CreateAndWaitOperator(ResumableJobMixin, TencentCloudBaseOperator):
 
     def _end(self, event: JobEvent, follower: LogFollower | None) -> dict[str, Any]:
         """Print the last lines, apply ``on_timeout``, then return the job dict or raise the typed error."""
+        from airflow_provider_tia import lifecycle
+        from airflow_provider_tia.lifecycle import Reason
+
         if event.reason in (Reason.FINISHED, Reason.TIMEOUT):
             self.jobs.poll_logs(
                 follower, attempts=FINAL_LOG_ATTEMPTS if event.reason is Reason.FINISHED else 1
@@ -260,6 +275,8 @@ class CreateAndWaitOperator(ResumableJobMixin, TencentCloudBaseOperator):
 
         Everything needed travels in the event (the trigger echoes ``resume``), so no XCom is read.
         """
+        from airflow_provider_tia.lifecycle import JobEvent
+
         received = JobEvent.from_payload(event)
         self.jobs.target = key = self.jobs.key_from(received.resume["key"])
         self.push_job_link(context, key)  # this worker's operator is new: the link is published again

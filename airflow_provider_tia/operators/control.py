@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 from airflow.sdk.exceptions import AirflowException
 
 from airflow_provider_tia import lifecycle
-from airflow_provider_tia.ending import EndAction
+from airflow_provider_tia.choices import EndAction
 from airflow_provider_tia.exceptions import JobNotFound, TencentCloudError
 from airflow_provider_tia.models.common import JobKey
 

@@ -1,4 +1,8 @@
-"""What every job-watching sensor does, whatever the platform (a thin adapter over ``lifecycle``)."""
+"""What every job-watching sensor does, whatever the platform (a thin adapter over ``lifecycle``).
+
+The engines (``lifecycle``, the error types) are imported where a sensor runs, not where a DAG file
+builds it.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 from airflow.sdk.exceptions import AirflowSensorTimeout
 
-from airflow_provider_tia import lifecycle
-from airflow_provider_tia.ending import EndAction
-from airflow_provider_tia.exceptions import JobNotFound, TransientError, WatchedJobFailed
+from airflow_provider_tia.choices import EndAction
 from airflow_provider_tia.task_base import TencentCloudBaseOperator
 
 if TYPE_CHECKING:
@@ -48,12 +50,17 @@ class JobWatchSensor(TencentCloudBaseOperator, BaseSensorOperator):
         """The watched job's arguments of the trigger (and of the link)."""
         raise NotImplementedError
 
+    @property
+    def watched_key(self) -> Any:
+        """The watched job's typed key (``models``' ``JobKey``), the trigger's ``key``."""
+        raise NotImplementedError
+
     def watch_trigger(self, deadline: float | None, budget: float) -> BaseTrigger:
         """The trigger that waits for the job (it never ends the job: the sensor does not own it)."""
         module, _, name = self.trigger_class_path.rpartition(".")
         trigger_class = getattr(importlib.import_module(module), name)
         return trigger_class(
-            **self.watched,
+            self.watched_key,
             tencentcloud_conn_id=self.tencentcloud_conn_id,
             region=self.region,
             poll_interval=float(self.poke_interval),
@@ -63,6 +70,9 @@ class JobWatchSensor(TencentCloudBaseOperator, BaseSensorOperator):
         )
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
+        from airflow_provider_tia import lifecycle
+        from airflow_provider_tia.exceptions import JobNotFound, TransientError, WatchedJobFailed
+
         try:
             job = self.describe_watched()
         except JobNotFound as error:
@@ -81,6 +91,8 @@ class JobWatchSensor(TencentCloudBaseOperator, BaseSensorOperator):
         )
 
     def execute(self, context: Context) -> Any:
+        from airflow_provider_tia.lifecycle import Deadline
+
         self.push_link(context, **self.watched)
         if not self.deferrable:
             return super().execute(context)
@@ -89,13 +101,16 @@ class JobWatchSensor(TencentCloudBaseOperator, BaseSensorOperator):
             return result.xcom_value
         budget = self.timeout.total_seconds() if isinstance(self.timeout, timedelta) else float(self.timeout)
         self.defer(
-            trigger=self.watch_trigger(lifecycle.Deadline.after(budget).at, budget),
+            trigger=self.watch_trigger(Deadline.after(budget).at, budget),
             method_name="execute_complete",
             timeout=timedelta(seconds=budget),
         )
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
         """The trigger's event -> the job dict, or the error (``soft_fail`` is applied by the base class)."""
+        from airflow_provider_tia import lifecycle
+        from airflow_provider_tia.exceptions import WatchedJobFailed
+
         self.push_link(context, **self.watched)  # this worker's operator is new: the link is published again
         return lifecycle.finish(
             lifecycle.JobEvent.from_payload(event),

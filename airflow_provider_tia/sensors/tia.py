@@ -7,12 +7,11 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import conf
 
 from airflow_provider_tia.links.tia import TIAJobLink
-from airflow_provider_tia.models.tia.job import job_label
 from airflow_provider_tia.sensors.base import JobWatchSensor
 
 if TYPE_CHECKING:
     from airflow_provider_tia.hooks.tia import TIAHook
-    from airflow_provider_tia.models.tia.job import Job
+    from airflow_provider_tia.models.tia.job import Job, TIAJobKey
 
 
 class JobSensor(JobWatchSensor):
@@ -55,6 +54,8 @@ class JobSensor(JobWatchSensor):
 
     @property
     def label(self) -> str:
+        from airflow_provider_tia.models.tia.job import job_label
+
         return job_label(self.job_name, self.cluster)
 
     def describe_watched(self) -> Job:
@@ -63,3 +64,9 @@ class JobSensor(JobWatchSensor):
     @property
     def watched(self) -> dict[str, str]:
         return {"job_name": self.job_name, "cluster": self.cluster}
+
+    @property
+    def watched_key(self) -> TIAJobKey:
+        from airflow_provider_tia.models.tia.job import TIAJobKey
+
+        return TIAJobKey(self.job_name, self.cluster)

@@ -11,7 +11,7 @@ from airflow_provider_tia.sensors.base import JobWatchSensor
 
 if TYPE_CHECKING:
     from airflow_provider_tia.hooks.tione import TIONEHook
-    from airflow_provider_tia.models.tione.training_task import TrainingTask
+    from airflow_provider_tia.models.tione.training_task import TrainingTask, TrainingTaskKey
 
 
 class TrainingTaskSensor(JobWatchSensor):
@@ -56,6 +56,12 @@ class TrainingTaskSensor(JobWatchSensor):
     @property
     def watched(self) -> dict[str, str]:
         return {"training_task_id": self.training_task_id}
+
+    @property
+    def watched_key(self) -> TrainingTaskKey:
+        from airflow_provider_tia.models.tione.training_task import TrainingTaskKey
+
+        return TrainingTaskKey(self.training_task_id, self.training_task_id)
 
 
 # ------------------------------------------------------------------------------------ online services

@@ -1,9 +1,10 @@
 """What every job-watching trigger does, whatever the platform: one event, live logs, a kill.
 
 ``lifecycle.assess`` judges each read, ``JobEvent`` is the event, and ``resume`` (what the task
-handed over, with the log position brought up to date) travels back in the event, so the task
-resumes from it without XCom. The job's state alone decides the event; live logs are followed beside
-it (``live_logs``) through one shared client per platform, connection and region (``log_clients``).
+handed over, with the log position brought up to date, and the job's key, which the trigger takes
+once) travels back in the event, so the task resumes from it without XCom. The job's state alone
+decides the event; live logs are followed beside it (``live_logs``) through one shared client per
+platform, connection and region (``log_clients``).
 A platform subclass says how to read its job, its logs and how to end it.
 """
 
@@ -13,12 +14,13 @@ import asyncio
 import contextlib
 import time
 import uuid
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_tia import lifecycle
-from airflow_provider_tia.ending import EndAction
+from airflow_provider_tia.choices import EndAction
 from airflow_provider_tia.exceptions import TencentCloudError, TransientError
 from airflow_provider_tia.triggers.live_logs import LiveLogs, LogCheckpoint, drain_bound
 from airflow_provider_tia.triggers.log_clients import shared_log_client
@@ -27,8 +29,11 @@ if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, AsyncIterator
 
     from airflow_provider_tia.logs import AsyncLogReader
+    from airflow_provider_tia.models.common import JobKey
     from airflow_provider_tia.triggers.log_clients import LogCalls
     from airflow_provider_tia.triggers.poller import BatchPoller
+
+KeyT = TypeVar("KeyT", bound="JobKey")
 
 # Airflow 3.3+ calls BaseTrigger.on_kill() on user actions; older versions only cancel run().
 HAS_ON_KILL = "on_kill" in BaseTrigger.__dict__
@@ -46,14 +51,49 @@ def min_event_delay() -> float:
     return conf.getfloat("tencentcloud", "min_trigger_event_delay", fallback=MIN_EVENT_DELAY)
 
 
+def taken_key(
+    trigger: str,
+    key_type: type[KeyT],
+    key: KeyT | Mapping[str, Any] | None,
+    resume: Mapping[str, Any] | None,
+    earlier: Mapping[str, Any],
+    needs: tuple[str, ...],
+) -> tuple[KeyT, dict[str, Any]]:
+    """A job trigger's key (the typed key or its JSON form) and the task's ``resume`` without a key.
+
+    A trigger stored by an earlier release took its job twice: as its own arguments (``earlier``: the
+    key fields they name) and as ``resume["key"]``, which wins where both say. ``needs``: the fields the
+    trigger reads the job by. Bad input raises ``ValueError`` naming ``key``.
+    """
+    rest = dict(resume or {})
+    carried = rest.pop("key", None) or {}
+    if key is None:
+        key = {**{name: value for name, value in earlier.items() if value is not None}, **carried}
+    typed: KeyT | None = None
+    if isinstance(key, key_type):
+        typed = key
+    elif isinstance(key, Mapping):
+        with contextlib.suppress(TypeError):
+            typed = key_type.from_json(key)
+    if typed is None or not all(
+        isinstance(value, str) and value for value in (getattr(typed, n) for n in needs)
+    ):
+        raise ValueError(
+            f"{trigger}: key must be a {key_type.__name__} (or its JSON form) with {' and '.join(needs)}; "
+            f"got {key!r}"
+        )
+    return typed, rest
+
+
 class JobWatchTrigger(BaseTrigger):
     """Polls a job until it ends, then fires exactly one event (``lifecycle.JobEvent.to_payload()``).
 
     The event has ``status`` (success, failed, error), ``reason`` (finished, timeout, vanished,
-    api_error), ``message``, ``job`` and ``resume``. Transient API errors are retried until
-    ``deadline``. With ``resume["logs"]`` (a log position), the job's new log lines are written to
-    the task log as they arrive (at most once per poll, within the triggerer's log budget); the event
-    waits for the last ones for at most ``live_logs.drain_bound`` and carries the position reached.
+    api_error), ``message``, ``job`` and ``resume`` (the task's, with ``echoed()``: a job trigger's
+    ``key``, which the trigger alone carries). Transient API errors are retried until ``deadline``.
+    With ``resume["logs"]`` (a log position), the job's new log lines are written to the task log as
+    they arrive (at most once per poll, within the triggerer's log budget); the event waits for the last
+    ones for at most ``live_logs.drain_bound`` and carries the position reached.
     """
 
     poller_class: type[BatchPoller]
@@ -61,6 +101,7 @@ class JobWatchTrigger(BaseTrigger):
     def __init__(
         self,
         *,
+        key: JobKey | None = None,
         tencentcloud_conn_id: str,
         region: str | None,
         poll_interval: float,
@@ -72,6 +113,7 @@ class JobWatchTrigger(BaseTrigger):
         not_before: float | None = None,
     ) -> None:
         super().__init__()
+        self.key = key  # the watched job's key (None: not a job, e.g. a service wait)
         self.tencentcloud_conn_id, self.region, self.batched = tencentcloud_conn_id, region, batched
         self.poll_interval = float(poll_interval)
         self.deadline = None if deadline is None else float(deadline)
@@ -83,14 +125,20 @@ class JobWatchTrigger(BaseTrigger):
         self.not_before = time.time() + min_event_delay() if not_before is None else float(not_before)
 
     def platform_kwargs(self) -> dict[str, Any]:
-        """The subclass's own constructor arguments (which job), for ``serialize``."""
-        raise NotImplementedError
+        """The subclass's own constructor arguments besides ``key``, for ``serialize``."""
+        return {}
+
+    def echoed(self) -> dict[str, Any]:
+        """What the event's ``resume`` carries of the trigger's own arguments: the job's key, which the
+        resumed task reads (the task hands over only what it alone knows)."""
+        return {} if self.key is None else {"key": self.key.to_json()}
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         cls = type(self)
         return (
             f"{cls.__module__}.{cls.__qualname__}",
             {
+                **({} if self.key is None else {"key": self.key.to_json()}),
                 **self.platform_kwargs(),
                 "tencentcloud_conn_id": self.tencentcloud_conn_id,
                 "kill_action": self.kill_action.value,
@@ -106,7 +154,9 @@ class JobWatchTrigger(BaseTrigger):
 
     @property
     def label(self) -> str:
-        raise NotImplementedError
+        if self.key is None:
+            raise NotImplementedError
+        return self.key.label
 
     @property
     def scope(self) -> str:
@@ -163,9 +213,9 @@ class JobWatchTrigger(BaseTrigger):
             return self._with_logs(event, logs.position)
 
     def _with_logs(self, event: lifecycle.JobEvent, position: dict[str, Any] | None) -> lifecycle.JobEvent:
-        """The event with the log position reached (none when another run took the logs over: the
-        task's own position then, and the resumed task reads on from the newer checkpoint)."""
-        resume = self.resume if position is None else {**self.resume, "logs": position}
+        """The event with ``echoed()`` and the log position reached (none when another run took the logs
+        over: the task's own position then, and the resumed task reads on from the newer checkpoint)."""
+        resume = {**self.resume, **self.echoed(), **({} if position is None else {"logs": position})}
         return lifecycle.JobEvent(event.status, event.reason, event.message, event.job, resume)
 
     async def _updates(self) -> AsyncGenerator[Any, None]:

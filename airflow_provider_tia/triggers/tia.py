@@ -9,22 +9,22 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_tia import ending
-from airflow_provider_tia.ending import EndAction
+from airflow_provider_tia.choices import EndAction
 from airflow_provider_tia.hooks.tia import TIAHook
-from airflow_provider_tia.models.tia.job import TIAJobKey, job_label
-from airflow_provider_tia.triggers.base import JobWatchTrigger
+from airflow_provider_tia.models.tia.job import TIAJobKey
+from airflow_provider_tia.triggers.base import JobWatchTrigger, taken_key
 from airflow_provider_tia.triggers.poller import ClusterPoller
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from airflow_provider_tia.hooks.tia import AsyncTIAClient, AsyncTIALogReader
     from airflow_provider_tia.models.tia.job import Job
     from airflow_provider_tia.triggers.log_clients import LogCalls
 
 
-def _kill_action(kill_action: EndAction | str | bool, delete_on_kill: bool | None) -> EndAction:
-    """The kill action, also from an earlier release's ``delete_on_kill`` bool (by keyword or position)."""
-    if isinstance(kill_action, bool):
-        delete_on_kill = kill_action
+def _kill_action(kill_action: EndAction | str, delete_on_kill: bool | None) -> EndAction:
+    """The kill action, also from an earlier release's ``delete_on_kill``."""
     if delete_on_kill is None:
         return EndAction(kill_action)
     return EndAction.DELETE if delete_on_kill else EndAction.LEAVE
@@ -35,10 +35,10 @@ class JobTrigger(JobWatchTrigger):
 
     Example::
 
-        JobTrigger(job_name="test-job", cluster="ap-beijing", poll_interval=30, deadline=time.time() + 3600)
+        JobTrigger(TIAJobKey("test-job", "ap-beijing"), poll_interval=30, deadline=time.time() + 3600)
 
-    :param job_name: Job name.
-    :param cluster: Cluster of the job.
+    :param key: The job (``TIAJobKey``: name and cluster, its Id once read) or its JSON form; the
+        event's ``resume["key"]`` carries it back to the task.
     :param tencentcloud_conn_id: Airflow connection id (credentials are read in the triggerer, never
         serialised).
     :param region: Region overriding the connection's.
@@ -53,29 +53,35 @@ class JobTrigger(JobWatchTrigger):
     :param not_before: Epoch seconds before which no event fires (default: the deferral plus
         ``[tencentcloud] min_trigger_event_delay``, against Airflow's fast-trigger scheduler race).
 
-    A trigger serialized by an earlier release (``tia_conn_id``, ``delete_on_kill``) still loads.
+    A trigger serialized by an earlier release still loads: ``job_name`` and ``cluster`` (with the
+    key in ``resume["key"]``), ``tia_conn_id``, ``delete_on_kill``.
     """
 
     poller_class = ClusterPoller
+    key: TIAJobKey
 
     def __init__(
         self,
-        job_name: str,
-        cluster: str,
+        key: TIAJobKey | Mapping[str, Any] | None = None,
+        *,
         tencentcloud_conn_id: str = "tencentcloud_default",
         region: str | None = None,
         poll_interval: float = 30.0,
         deadline: float | None = None,
-        kill_action: EndAction | str | bool = EndAction.DELETE,
+        kill_action: EndAction | str = EndAction.DELETE,
         batched: bool = True,
         budget: float | None = None,
         resume: dict[str, Any] | None = None,
         not_before: float | None = None,
-        *,
+        job_name: str | None = None,
+        cluster: str | None = None,
         tia_conn_id: str | None = None,
         delete_on_kill: bool | None = None,
     ) -> None:
+        earlier = {"name": job_name, "cluster": cluster}
+        typed, resume = taken_key("JobTrigger", TIAJobKey, key, resume, earlier, ("name", "cluster"))
         super().__init__(
+            key=typed,
             tencentcloud_conn_id=tia_conn_id or tencentcloud_conn_id,
             region=region,
             poll_interval=poll_interval,
@@ -84,17 +90,16 @@ class JobTrigger(JobWatchTrigger):
             kill_action=_kill_action(kill_action, delete_on_kill),
             batched=batched,
             not_before=not_before,
-            resume=dict(resume or {"key": TIAJobKey(job_name, cluster).to_json()}),
+            resume=resume,
         )
-        self.job_name = job_name
-        self.cluster = cluster
-
-    def platform_kwargs(self) -> dict[str, Any]:
-        return {"job_name": self.job_name, "cluster": self.cluster}
 
     @property
-    def label(self) -> str:
-        return job_label(self.job_name, self.cluster)
+    def job_name(self) -> str:
+        return self.key.name
+
+    @property
+    def cluster(self) -> str:
+        return self.key.cluster
 
     @property
     def scope(self) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import pytest
@@ -152,7 +151,6 @@ def test_the_table_covers_every_sdk_request_field() -> None:
 
     sdk_fields = {key.lstrip("_") for key in vars(CreateTrainingTaskRequest())}
     assert_covers({f.api for f in TRAINING_SPEC_FIELDS}, sdk_fields)
-    assert {f.attr for f in TRAINING_SPEC_FIELDS} == {f.name for f in dataclasses.fields(TrainingTaskSpec)}
     assert set(VALID) == {f.attr for f in TRAINING_SPEC_FIELDS}  # every row is exercised below
 
 
@@ -263,7 +261,7 @@ def test_tags_and_the_code_package_are_added_to_a_frozen_copy() -> None:
         "Paths": ["runs/1/code/"],
     }
     assert packaged.to_request()["Tags"] == spec.to_request()["Tags"]
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(AttributeError, match="immutable"):
         spec.name = "other"  # type: ignore[misc]
 
 

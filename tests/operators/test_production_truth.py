@@ -36,6 +36,7 @@ from airflow_provider_tia.models.tia.job_spec import MAX_NAME_LENGTH as TIA_MAX_
 from airflow_provider_tia.operators.base import run_suffix, suffixed
 from airflow_provider_tia.operators.tia import CreateJobOperator
 from airflow_provider_tia.operators.tione.training import CreateTrainingTaskOperator
+from tests.helpers.dag_runs import xcom
 from tests.helpers.support import CLUSTER, HAS_STATE_STORE, FakeTI
 from tests.helpers.task_state import TaskStateStore
 
@@ -65,17 +66,6 @@ def load_dag(dag_id: str):
 def run_on(dag, day: int):
     date = pendulum.datetime(2024, 5, day, tz="UTC")
     return dag.test(logical_date=date, run_after=date)
-
-
-def xcom(run, task_id: str) -> Any:
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        row = session.scalars(
-            XComModel.get_many(run_id=run.run_id, key="return_value", task_ids=task_id, dag_ids=run.dag_id)
-        ).first()
-        return None if row is None else XComModel.deserialize_value(row)
 
 
 def stored_record(run, task_id: str, key: str) -> Any:

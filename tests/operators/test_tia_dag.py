@@ -15,18 +15,8 @@ from airflow_provider_tia.hooks.tia import TIAHook
 from airflow_provider_tia.links.tia import TIAJobLink
 from airflow_provider_tia.models.tia.job_spec import MAX_NAME_LENGTH as TIA_MAX_NAME
 from airflow_provider_tia.operators.base import run_suffix, suffixed
+from tests.helpers.dag_runs import xcom
 from tests.helpers.support import CLUSTER, script_spec
-
-
-def xcom(dag_run, task_id: str, key: str = "return_value"):
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        row = session.scalars(
-            XComModel.get_many(run_id=dag_run.run_id, key=key, task_ids=task_id, dag_ids=dag_run.dag_id)
-        ).first()
-        return None if row is None else XComModel.deserialize_value(row)
 
 
 def states(dag_run) -> dict[str, str]:

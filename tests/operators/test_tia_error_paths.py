@@ -15,6 +15,7 @@ from airflow_provider_tia import lifecycle
 from airflow_provider_tia.exceptions import TIA_ERRORS, JobVanished, JobWaitTimeout, TencentCloudError
 from airflow_provider_tia.hooks import sdk
 from airflow_provider_tia.hooks.tia import TIAHook
+from airflow_provider_tia.models.tia.job import TIAJobKey
 from airflow_provider_tia.operators.tia import CreateJobOperator
 from airflow_provider_tia.sensors.tia import JobSensor
 from airflow_provider_tia.triggers.tia import JobTrigger
@@ -163,7 +164,8 @@ def test_a_listing_refused_for_good_ends_the_triggers(tia_emulator, tia_connecti
 
     async def first_events() -> list[dict]:
         async def one(i: int) -> dict:
-            trigger = JobTrigger(f"e-list-{i}", CLUSTER, tia_connection, poll_interval=0.2)
+            key = TIAJobKey(f"e-list-{i}", CLUSTER)
+            trigger = JobTrigger(key, tencentcloud_conn_id=tia_connection, poll_interval=0.2)
             return [event.payload async for event in trigger.run()][0]
 
         return await asyncio.wait_for(asyncio.gather(*(one(i) for i in range(3))), 30)

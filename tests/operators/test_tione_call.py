@@ -4,15 +4,11 @@ reaches no log line, XCom or rendered field."""
 
 from __future__ import annotations
 
-import time
-import uuid
-
 import pytest
 
 from airflow_provider_tia.hooks.tione import TIONEHook
-from airflow_provider_tia.models.tione.service_spec import ModelServiceSpec
-from airflow_provider_tia.models.tione.services import rollout_state
-from tests.emulator.helpers.tione import call, cos, import_request, wait_version
+from tests.helpers.dag_runs import run_written_dag, xcom
+from tests.helpers.serving import served_group
 
 
 @pytest.fixture
@@ -24,23 +20,11 @@ def hook(simulated_emulator, connect, airflow_db) -> TIONEHook:
 
 @pytest.fixture
 def group(hook, simulated_emulator):
-    """A serving group with authentication on (its token is what must never leak)."""
-    reply = call(simulated_emulator, "CreateTrainingModel", **import_request(cos("b-1250000000", "m/")))
-    version_id = reply["TrainingModelVersionId"]
-    assert wait_version(simulated_emulator, version_id)["TrainingModelStatus"] == "STATUS_SUCCESS"
-    service = hook.create_model_service(ModelServiceSpec(
-        service_group_name=f"call-{uuid.uuid4().hex[:8]}", charge_type="POSTPAID_BY_HOUR",
-        instance_type="TI.S.MEDIUM.POST", authorization_enable=True, model_info={"ModelVersionId": version_id},
-    ))  # fmt: skip
-    deadline = time.monotonic() + 20
-    while rollout_state(hook.describe_model_service(service.id), version_id) != "serving":
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
-    yield service
-    call(simulated_emulator, "DeleteModelServiceGroup", ServiceGroupId=service.group_id)
+    """A group serving a model version, authentication on (its token is what must never leak)."""
+    with served_group(hook, simulated_emulator, "call") as (service, _):
+        yield service
 
 
-# dag.test() runs DAGs of the DAGs folder (serialised from their file): the test writes its own there.
 DAG_FILE = """
 import pendulum
 from airflow.sdk import DAG
@@ -52,25 +36,7 @@ with DAG("{dag_id}", schedule=None, start_date=pendulum.datetime(2024, 1, 1, tz=
 
 
 def _run(task_kwargs: dict):
-    from tests.conftest import _DAGS, load_dag
-
-    dag_id = f"tione_call_{uuid.uuid4().hex[:8]}"
-    (_DAGS / f"{dag_id}.py").write_text(DAG_FILE.format(dag_id=dag_id, kwargs=task_kwargs))
-    try:
-        return load_dag(dag_id).test()
-    finally:
-        (_DAGS / f"{dag_id}.py").unlink()
-
-
-def _xcom(run):
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        row = session.scalars(
-            XComModel.get_many(run_id=run.run_id, key="return_value", task_ids="call", dag_ids=run.dag_id)
-        ).first()
-        return None if row is None else XComModel.deserialize_value(row)
+    return run_written_dag("tione_call", DAG_FILE, kwargs=task_kwargs)
 
 
 def _rendered(run) -> str:
@@ -87,7 +53,7 @@ def test_the_reply_is_the_xcom_and_the_token_never_leaks(hook, group, capfd) -> 
     run = _run({"service_group_id": group.group_id, "payload": {"x": ["{{ params.x }}"]}})
     out = capfd.readouterr()
     assert run.state == "success", out.out[-3000:]
-    reply = _xcom(run)
+    reply = xcom(run, "call")
     assert reply["simulated"] is True and reply["ServiceId"] == group.id
     assert (
         token and token not in out.out + out.err and token not in str(reply) and token not in _rendered(run)

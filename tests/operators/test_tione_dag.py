@@ -18,6 +18,7 @@ from airflow_provider_tia.operators.tione.training import (
     DeleteTrainingTaskOperator,
     StopTrainingTaskOperator,
 )
+from tests.helpers.dag_runs import xcom
 from tests.helpers.support import FakeTI
 
 BUCKET = "tione-test-1250000000"
@@ -54,17 +55,6 @@ def printed(output: str, text: str) -> int:
     return len(re.findall(rf"\] \[[^\]]+\] {re.escape(text)} \[airflow", output))
 
 
-def xcom_of(run, task_id: str = "train", key: str = "return_value"):
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        row = session.scalars(
-            XComModel.get_many(run_id=run.run_id, key=key, task_ids=task_id, dag_ids=run.dag_id)
-        ).first()
-        return None if row is None else XComModel.deserialize_value(row)
-
-
 @pytest.mark.parametrize("dag_id", ["tione_test_train", "tione_test_deferred"])
 def test_success_logs_each_line_once_and_returns_the_task(dag_loader, cos, tione, capfd, dag_id) -> None:
     prefix = unique("ok")
@@ -74,7 +64,7 @@ def test_success_logs_each_line_once_and_returns_the_task(dag_loader, cos, tione
     for role in ("master0", "worker1"):
         for step in range(4):
             assert printed(out, f"{prefix} {role} step {step}") == 1, (role, step)
-    result = xcom_of(run)
+    result = xcom(run, "train")
     assert result["Status"] == "SUCCEED" and result["Id"].startswith("train-")
     assert result["CreateTime"].endswith(("Z", "+00:00"))
     tags = {tag["TagKey"]: tag["TagValue"] for tag in result["Tags"]}
@@ -84,7 +74,7 @@ def test_success_logs_each_line_once_and_returns_the_task(dag_loader, cos, tione
     # A clean run logs no ERROR: nothing reads an XCom that is not there (the log checkpoint exists
     # before the trigger reads it; the link is answered by the operator, not read back).
     assert "XCom not found" not in out and not re.search(r"\[error\s*\]", out), out[-3000:]
-    page = xcom_of(run, key=TIONETaskLink().xcom_key)  # what the UI and the REST API read
+    page = xcom(run, "train", TIONETaskLink().xcom_key)  # what the UI and the REST API read
     assert page.endswith(f"/console/tione/task?id={result['Id']}")
 
 
@@ -194,7 +184,7 @@ def test_sensor_pokes_and_defers(dag_loader, cos, tione, cos_emulator, capfd) ->
     cos_emulator.wait_for_task(created["Id"], "SUCCEED", timeout=60)
     run = dag_loader("tione_test_sensor").test(run_conf={"task_id": created["Id"]})
     assert run.state == "success", capfd.readouterr().out[-3000:]
-    assert xcom_of(run, "poke")["Status"] == xcom_of(run, "deferred")["Status"] == "SUCCEED"
+    assert xcom(run, "poke")["Status"] == xcom(run, "deferred")["Status"] == "SUCCEED"
     missing = dag_loader("tione_test_sensor").test(run_conf={"task_id": "train-1"})
     assert missing.state == "failed" and "does not exist" in capfd.readouterr().out
 

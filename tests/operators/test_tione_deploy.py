@@ -13,6 +13,7 @@ import pytest
 from airflow_provider_tia.models.tione.rollout import ROLLOUT_KEY
 from airflow_provider_tia.operators.tione.deploy import DeployModelServiceOperator
 from tests.emulator.helpers.tione import call, imported, predict
+from tests.helpers.dag_runs import xcom
 
 pytest.importorskip("tiinfer")
 pytest.importorskip("mosec")
@@ -100,17 +101,6 @@ def deploy(dag_loader):
     return run
 
 
-def xcom_of(run, key: str = "return_value"):
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        row = session.scalars(
-            XComModel.get_many(run_id=run.run_id, key=key, task_ids="deploy", dag_ids=run.dag_id)
-        ).first()
-        return None if row is None else XComModel.deserialize_value(row)
-
-
 def rendered_of(run) -> str:
     from airflow.models.renderedtifields import RenderedTaskInstanceFields
     from airflow.utils.session import create_session
@@ -143,7 +133,7 @@ def test_deploy_rolls_and_a_broken_version_is_rolled_back(emu, moto_url, deploy,
     first = deploy(group, v1, strategy)
     out = capfd.readouterr().out
     assert first.state == "success", out[-3000:]
-    served = xcom_of(first)
+    served = xcom(first, "deploy")
     gid, sid1 = served["ServiceGroupId"], served["ServiceId"]
     assert served["ModelVersionId"] == v1["TrainingModelVersionId"] and factor(emu, gid) == 2.0
 
@@ -151,7 +141,7 @@ def test_deploy_rolls_and_a_broken_version_is_rolled_back(emu, moto_url, deploy,
     second = deploy(group, v2, strategy)
     out = capfd.readouterr().out
     assert second.state == "success", out[-3000:]
-    rolled = xcom_of(second)
+    rolled = xcom(second, "deploy")
     assert rolled["ModelVersionId"] == v2["TrainingModelVersionId"]
     assert rolled["PreviousModelVersionId"] == v1["TrainingModelVersionId"]
     assert factor(emu, gid) == 3.0  # a prediction answers from v2
@@ -202,7 +192,7 @@ def test_a_lost_modify_reply_rolls_once(emu, moto_url, deploy, capfd) -> None:
     out = capfd.readouterr().out
     emu.set_faults(None)
     assert run.state == "success", out[-3000:]
-    gid = xcom_of(run)["ServiceGroupId"]
+    gid = xcom(run, "deploy")["ServiceGroupId"]
     assert len(group_services(emu, gid)) == 1 and factor(emu, gid) == 5.0
     assert (
         emu.calls["CreateModelService"] == 0 and emu.fault_counts[("ModifyModelService", "drop_after")] >= 1
@@ -243,7 +233,7 @@ def test_deferred_rollout_serves_or_rolls_back_after_resuming(emu, moto_url, dep
     run = deploy(group, v2, "deferred")
     out = capfd.readouterr().out
     assert run.state == "success" and "RolloutTrigger" in out, out[-3000:]
-    gid = xcom_of(run)["ServiceGroupId"]
+    gid = xcom(run, "deploy")["ServiceGroupId"]
     assert factor(emu, gid) == 3.0
     broken = deploy(group, version(emu, moto_url, model=v1, broken=True), "deferred")
     out = capfd.readouterr().out

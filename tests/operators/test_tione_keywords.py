@@ -64,6 +64,36 @@ def test_partial_and_expand_take_every_field_by_name(operator, fields, required)
     assert len(dag.task_dict) == 2 * len(fields)
 
 
+def test_deploy_takes_every_create_model_service_field_but_the_rollouts_own_by_name() -> None:
+    """DeployModelServiceOperator: one keyword per SERVICE_SPEC_FIELDS row (Resources as
+    ``service_resources``) but those the rollout sets, each templated once, each mappable."""
+    from airflow.sdk import DAG
+
+    from airflow_provider_tia.models.tione.service_spec import SERVICE_SPEC_FIELDS
+    from airflow_provider_tia.operators.tione.deploy import DeployModelServiceOperator
+    from airflow_provider_tia.operators.tione.service_keywords import MANAGED, ServiceKeywordsOperator
+
+    keywords = [
+        "service_resources" if f.attr == "resources" else f.attr
+        for f in SERVICE_SPEC_FIELDS
+        if f.attr not in (*MANAGED, "service_group_name")
+    ]
+    parameters = inspect.signature(ServiceKeywordsOperator.__init__).parameters
+    assert [k for k in keywords if k not in parameters] == []
+    assert {parameters[k].kind for k in keywords} == {inspect.Parameter.KEYWORD_ONLY}
+    counts = Counter(DeployModelServiceOperator.template_fields)
+    assert {k: counts[k] for k in keywords} == {k: 1 for k in keywords}
+    required = {"service_group_name": "g", "model_version": "mv-1"}
+    with DAG("deploy_keywords_mapping", schedule=None) as dag:
+        for keyword in keywords:
+            DeployModelServiceOperator.partial(task_id=f"map_{keyword}", **required).expand(
+                **{keyword: ["a", "b"]}
+            )
+    assert len(dag.task_dict) == len(keywords)
+    op = DeployModelServiceOperator(task_id="t", **required, **{k: f"value-of-{k}" for k in keywords})
+    assert {k: getattr(op, k) for k in keywords} == {k: f"value-of-{k}" for k in keywords}
+
+
 # ------------------------------------------------------------------------------- a mapped DAG run
 @pytest.fixture
 def emulator(simulated_emulator, connect, airflow_db):

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_tia.hooks.tione import TIONEHook
+from tests.helpers.dag_runs import xcom
 
 DAG_ID = "tione_test_register"
 # dag.test() needs the DAG as a file of the DAGs folder: written there (a temporary folder) by a fixture.
@@ -58,10 +59,8 @@ def task_dict(task_id: str | None = None) -> dict:
 
 
 def run(dag_loader, dag_id: str, **conf):
-    from tests.operators.test_tione_dag import xcom_of
-
     dag_run = dag_loader(dag_id).test(run_conf=conf)
-    return dag_run, xcom_of(dag_run, "register")
+    return dag_run, xcom(dag_run, "register")
 
 
 @pytest.mark.parametrize("dag_id", [DAG_ID, f"{DAG_ID}_deferred"])
@@ -81,9 +80,8 @@ def test_first_run_creates_the_model_the_second_adds_v2(dag_loader, emu, capfd, 
     assert second["TrainingModelId"] == first["TrainingModelId"] and second["TrainingModelVersion"] == "v2"
     assert emu.calls["CreateTrainingModel"] == 2
     from airflow_provider_tia.links.tione import ModelVersionLink
-    from tests.operators.test_tione_dag import xcom_of
 
-    page = xcom_of(second_run, "register", ModelVersionLink().xcom_key)
+    page = xcom(second_run, "register", ModelVersionLink().xcom_key)
     assert page.endswith(f"/console/tione/task?id={second['TrainingModelVersionId']}")
 
 

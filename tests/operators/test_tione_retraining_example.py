@@ -9,24 +9,13 @@ import uuid
 
 import pytest
 
+from tests.helpers.dag_runs import xcom
+
 pytest.importorskip("tiinfer")
 pytest.importorskip("mosec")
 pytestmark = pytest.mark.timeout(900)  # three trainings, an import each, two rollouts
 
 BUCKET = "tione-retraining-1250000000"
-
-
-def xcom(dag_run, task_id: str):
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        row = session.scalars(
-            XComModel.get_many(
-                run_id=dag_run.run_id, key="return_value", task_ids=task_id, dag_ids=dag_run.dag_id
-            )
-        ).first()
-        return None if row is None else XComModel.deserialize_value(row)
 
 
 def states(dag_run) -> dict[str, str]:

@@ -136,7 +136,7 @@ def test_triggerer_restart_mid_wait_recreates_trigger_and_keeps_job(
     printed: list[str] = []
     deferred = _defer(name, printed, ti)
     payload = deferred.trigger.serialize()
-    assert payload[1]["tencentcloud_conn_id"] == CONN and payload[1]["job_name"] == name
+    assert payload[1]["tencentcloud_conn_id"] == CONN and payload[1]["key"]["name"] == name
 
     first = rebuild(deferred.trigger, ti, printed)
     cleanup, on_kill = shut_down_mid_wait(first, _printed_a_line(printed, name))

@@ -121,8 +121,7 @@ def test_secrets_never_leak(secret_emu, monkeypatch, capfd, caplog, sdk_records,
         from airflow_provider_tia.triggers.tia import JobTrigger
 
         bad_trigger = JobTrigger(
-            job_name="sec-ok",
-            cluster=CLUSTER,
+            {"name": "sec-ok", "cluster": CLUSTER},
             tencentcloud_conn_id="tia_rel_badkey",
             poll_interval=0.1,
             deadline=time.time() + 5,

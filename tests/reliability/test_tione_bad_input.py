@@ -5,7 +5,6 @@ the request the oracle expects; a sample of the valid ones is accepted by the se
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 import string
@@ -443,9 +442,7 @@ def test_training_task_spec_refuses_invalid_and_accepts_valid(
     simulated_emulator.reset_counters()
     hook = TIONEHook("tione_rel_input")
     for index, spec in enumerate(accepted):
-        task = hook.describe_training_task(
-            hook.create_training_task(dataclasses.replace(spec, name=f"hyp-{index:03d}"))
-        )
+        task = hook.describe_training_task(hook.create_training_task(spec.replace(name=f"hyp-{index:03d}")))
         assert task.name == f"hyp-{index:03d}"
     assert simulated_emulator.calls["CreateTrainingTask"] == len(accepted) == ACCEPTANCE_SAMPLE
 

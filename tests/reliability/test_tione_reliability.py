@@ -345,7 +345,7 @@ def test_triggerer_restart_mid_wait_keeps_the_task(
     printed: list[str] = []
     deferred = _defer(name, printed, ti, 3, 30)
     payload = deferred.trigger.serialize()
-    task_id = payload[1]["training_task_id"]
+    task_id = payload[1]["key"]["id"]
     assert payload[1]["tencentcloud_conn_id"] == CRASH_CONN
 
     first = rel.rebuild(deferred.trigger, ti, printed)

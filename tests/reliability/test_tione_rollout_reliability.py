@@ -18,8 +18,9 @@ from airflow_provider_tia.emulator import TIAEmulator
 from airflow_provider_tia.exceptions import JobSpecError, RolloutFailed
 from airflow_provider_tia.models.tione.rollout import ROLLOUT_KEY
 from airflow_provider_tia.operators.tione.deploy import DeployModelServiceOperator
-from tests.emulator.helpers.tione import call, cos, import_request, wait_version
+from tests.emulator.helpers.tione import call
 from tests.helpers import reliability as rel
+from tests.helpers.serving import services_of, version
 from tests.helpers.task_state import TaskStateStore
 
 CONN = "tione_rollout_rel"
@@ -46,17 +47,6 @@ def conn(emu, monkeypatch) -> str:
     return rel.connect(monkeypatch, emu, CONN)
 
 
-def version(emu, model_id: str | None = None, broken: bool = False) -> dict:
-    """An imported model version (simulated: no files); ``broken`` ones make a service Abnormal."""
-    tags = [{"TagKey": "sim.outcome", "TagValue": "Abnormal"}] if broken else []
-    extra: dict[str, Any] = {"Tags": tags}
-    if model_id:
-        extra.update(ImportMethod="VERSION", TrainingModelId=model_id, TrainingModelName=None)
-    reply = call(emu, "CreateTrainingModel", **import_request(cos("b-1250000000", "m/"), **extra))
-    assert wait_version(emu, reply["TrainingModelVersionId"])["TrainingModelStatus"] == "STATUS_SUCCESS"
-    return {"TrainingModelId": reply["Id"], "TrainingModelVersionId": reply["TrainingModelVersionId"]}
-
-
 def operator(group: str, model_version: Any, **options: Any) -> DeployModelServiceOperator:
     settings: dict[str, Any] = {
         "tencentcloud_conn_id": CONN, "charge_type": "POSTPAID_BY_HOUR", "instance_type": "TI.S.MEDIUM.POST",
@@ -75,14 +65,6 @@ def run(group: str, model_version: Any, store: TaskStateStore | None = None, **o
         return operator(group, model_version, **options).execute(rel.context_for(ti, store))
     except Exception as error:
         return error
-
-
-def services_of(emu, group: str) -> list[dict]:
-    groups = call(
-        emu, "DescribeModelServiceGroups", Filters=[{"Name": "ServiceGroupName", "Values": [group]}]
-    )
-    assert len(groups["ServiceGroups"]) == 1, f"{len(groups['ServiceGroups'])} groups named {group}"
-    return list(groups["ServiceGroups"][0]["Services"])
 
 
 def served(emu, group: str) -> list[str]:

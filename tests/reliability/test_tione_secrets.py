@@ -118,7 +118,10 @@ def test_tione_secrets_never_leak(
         # A trigger reading with a bad key (its error event is a payload too).
         ok_id = outcomes["sec-one-ok"].result["Id"]
         bad_trigger = TrainingTaskTrigger(
-            ok_id, tencentcloud_conn_id="tione_rel_badkey", poll_interval=0.1, deadline=time.time() + 5
+            {"name": "sec-one-ok", "id": ok_id},
+            tencentcloud_conn_id="tione_rel_badkey",
+            poll_interval=0.1,
+            deadline=time.time() + 5,
         )
         bad_events = asyncio.run(rel.run_like_triggerer(rel.rebuild(bad_trigger)))
     finally:

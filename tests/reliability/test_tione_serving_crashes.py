@@ -28,8 +28,8 @@ from airflow_provider_tia.operators.tione.deploy import DeployModelServiceOperat
 from airflow_provider_tia.operators.tione.repository import RegisterModelVersionOperator
 from tests.emulator.helpers.tione import call
 from tests.helpers import reliability as rel
+from tests.helpers.serving import services_of, version
 from tests.helpers.task_state import TaskStateStore
-from tests.reliability.test_tione_rollout_reliability import services_of, version
 from tests.reliability.tione_serving_worker import DAG_ID, RUN_ID, read_store, run_until_killed
 
 if TYPE_CHECKING:

@@ -4,16 +4,12 @@ opens the emulator's page of the group."""
 
 from __future__ import annotations
 
-import time
-import uuid
-
 import pytest
 
 from airflow_provider_tia.hooks.tione import TIONEHook
 from airflow_provider_tia.links.tione import ModelServiceLink
-from airflow_provider_tia.models.tione.service_spec import ModelServiceSpec
-from airflow_provider_tia.models.tione.services import rollout_state
-from tests.emulator.helpers.tione import call, cos, import_request, wait_version
+from tests.helpers.dag_runs import run_written_dag, xcom
+from tests.helpers.serving import served_group, wait_rollout
 
 DAG_FILE = """
 import pendulum
@@ -34,39 +30,14 @@ def hook(simulated_emulator, connect, airflow_db) -> TIONEHook:
 
 @pytest.fixture
 def deployed(hook, simulated_emulator):
-    """(service, version Id) of a new group with authentication on, not waited for."""
-    reply = call(simulated_emulator, "CreateTrainingModel", **import_request(cos("b-1250000000", "m/")))
-    version_id = reply["TrainingModelVersionId"]
-    assert wait_version(simulated_emulator, version_id)["TrainingModelStatus"] == "STATUS_SUCCESS"
-    service = hook.create_model_service(ModelServiceSpec(
-        service_group_name=f"sen-{uuid.uuid4().hex[:8]}", charge_type="POSTPAID_BY_HOUR", instance_type="TI.S.MEDIUM.POST",
-        authorization_enable=True, env={"SECRET_KEY": "sensor-env-secret"}, model_info={"ModelVersionId": version_id},
-    ))  # fmt: skip
-    yield service, version_id
-    call(simulated_emulator, "DeleteModelServiceGroup", ServiceGroupId=service.group_id)
+    """(service, version Id) of a new group with authentication on and a secret env, not waited for."""
+    env = {"SECRET_KEY": "sensor-env-secret"}
+    with served_group(hook, simulated_emulator, "sen", wait=False, env=env) as created:
+        yield created
 
 
 def _run(kwargs: dict):
-    from tests.conftest import _DAGS, load_dag
-
-    dag_id = f"tione_service_sensor_{uuid.uuid4().hex[:8]}"
-    path = _DAGS / f"{dag_id}.py"
-    path.write_text(DAG_FILE.format(dag_id=dag_id, kwargs=kwargs))
-    try:
-        return load_dag(dag_id).test()
-    finally:
-        path.unlink()
-
-
-def _xcom(run, key: str = "return_value"):
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        row = session.scalars(
-            XComModel.get_many(run_id=run.run_id, key=key, task_ids="wait", dag_ids=run.dag_id)
-        ).first()
-        return None if row is None else XComModel.deserialize_value(row)
+    return run_written_dag("tione_service_sensor", DAG_FILE, kwargs=kwargs)
 
 
 @pytest.mark.parametrize("deferrable", [False, True])
@@ -78,22 +49,20 @@ def test_succeeds_once_the_version_is_served(hook, deployed, capfd, deferrable) 
     )
     out = capfd.readouterr()
     assert run.state == "success", out.out[-3000:]
-    served = _xcom(run)
+    served = xcom(run, "wait")
     assert served["ServiceId"] == service.id and served["Status"] == "Normal"
     assert served["ServiceInfo"]["ModelInfo"]["ModelVersionId"] == version_id
     text = out.out + out.err + str(served)
     assert token and token not in text and "sensor-env-secret" not in text
-    assert _xcom(run, ModelServiceLink().xcom_key).endswith(f"/console/tione/task?id={service.group_id}")
+    page = xcom(run, "wait", ModelServiceLink().xcom_key)
+    assert page.endswith(f"/console/tione/task?id={service.group_id}")
 
 
 @pytest.mark.parametrize("deferrable", [False, True])
 def test_a_stopped_service_fails_it(hook, deployed, capfd, deferrable) -> None:
     service, version_id = deployed
     hook.modify_model_service({"ServiceId": service.id, "ServiceAction": "STOP"})
-    deadline = time.monotonic() + 20
-    while rollout_state(hook.describe_model_service(service.id), None) != "stopped":
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    wait_rollout(hook, service.id, None, "stopped")
     run = _run(
         {"service_group_id": service.group_id, "model_version_id": version_id, "deferrable": deferrable}
     )

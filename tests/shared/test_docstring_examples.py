@@ -162,8 +162,8 @@ def check_calls_bind(tree: ast.AST, names: dict[str, Any]) -> int:
 def test_every_public_class_with_an_example_is_collected() -> None:
     found = {name for name, _obj, _example in EXAMPLES}
     expected = {
-        "operators.tia.CreateJobOperator",
-        "operators.tia.DeleteJobOperator",
+        "operators.tia.job.CreateJobOperator",
+        "operators.tia.job.DeleteJobOperator",
         "operators.tione.training.CreateTrainingTaskOperator",
         "operators.tione.training.StopTrainingTaskOperator",
         "sensors.tia.JobSensor",

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from airflow_provider_tia.models.tione.training_task import output_prefix
+from tests.helpers.dag_runs import xcom
 from tests.helpers.support import ROOT, own_name
 
 if TYPE_CHECKING:
@@ -38,19 +39,6 @@ def test_example_dags_parse_without_errors(airflow_db) -> None:
     for dag_id in EXAMPLES:
         platform = dag_id.split("_")[1]  # example_<platform>_...
         assert set(bag.get_dag(dag_id).tags) == {"example", platform} and platform in ("tia", "tione")
-
-
-def xcom(dag_run, task_id: str):
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        row = session.scalars(
-            XComModel.get_many(
-                run_id=dag_run.run_id, key="return_value", task_ids=task_id, dag_ids=dag_run.dag_id
-            )
-        ).first()
-        return None if row is None else XComModel.deserialize_value(row)
 
 
 def test_tione_example_trains_ddp_from_cos_and_reads_the_model_back(

@@ -27,7 +27,7 @@ PARTS = ("models", "hooks", "operators", "triggers", "sensors", "links")
 MAX_LINES = 380
 # Lower layers first: a module may import its own layer or a lower one, never a higher one.
 LAYERS = (
-    ("exceptions", "secrets", "connection_id", "lazy_exports", "models"),
+    ("exceptions", "secrets", "connection_id", "lazy_exports", "choices", "models"),
     ("lifecycle", "ending", "logs", "dialogue", "staging", "lineage", "hooks"),
     ("links",),
     ("triggers", "task_base"),

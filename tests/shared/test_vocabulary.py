@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from airflow.exceptions import AirflowProviderDeprecationWarning
 
-from airflow_provider_tia.ending import EndAction
+from airflow_provider_tia.choices import EndAction
 from airflow_provider_tia.hooks.cos import COSHook
 from airflow_provider_tia.hooks.tia import TIAHook
 from airflow_provider_tia.hooks.tione import TIONEHook

@@ -39,18 +39,21 @@ RUN_TRIGGERS = textwrap.dedent(
     async def first_event(trigger):
         return [event.payload async for event in trigger.run()][0]
 
+    job = {"name": "%(tia)s", "cluster": "%(cluster)s"}
+    task = {"name": "%(tione)s", "id": "%(tione)s"}
+
     async def main():
         deadline = time.time() + 120
         tia = dict(poll_interval=0.2, deadline=deadline, not_before=0)
         tione = dict(poll_interval=0.2, deadline=deadline, not_before=0, kill_action="delete")
         events = await asyncio.gather(
-            first_event(JobTrigger("%(tia)s", "%(cluster)s", resume={"key": {}, "logs": logs}, **tia)),
-            first_event(JobTrigger("%(tia)s", "%(cluster)s", batched=False, resume={"key": {}, "logs": logs}, **tia)),
-            first_event(TrainingTaskTrigger("%(tione)s", resume={"key": {}, "logs": logs}, **tione)),
-            first_event(TrainingTaskTrigger("%(tione)s", batched=False, **tione)),
+            first_event(JobTrigger(job, resume={"logs": logs}, **tia)),
+            first_event(JobTrigger(job, batched=False, resume={"logs": logs}, **tia)),
+            first_event(TrainingTaskTrigger(task, resume={"logs": logs}, **tione)),
+            first_event(TrainingTaskTrigger(task, batched=False, **tione)),
         )
-        await JobTrigger("%(tia)s", "%(cluster)s", **tia)._end_job()
-        await TrainingTaskTrigger("%(tione)s", **tione)._end_job()
+        await JobTrigger(job, **tia)._end_job()
+        await TrainingTaskTrigger(task, **tione)._end_job()
         return events
 
     with blockbuster_ctx("airflow_provider_tia") as bb:

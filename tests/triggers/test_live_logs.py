@@ -12,6 +12,7 @@ import pendulum
 
 from airflow_provider_tia.hooks.tia import TIAHook
 from airflow_provider_tia.logs import LogCursor, LogFollower
+from airflow_provider_tia.models.tia.job import TIAJobKey
 from airflow_provider_tia.triggers import log_clients
 from airflow_provider_tia.triggers.tia import JobTrigger
 from tests.helpers.support import CLUSTER, script_spec
@@ -34,7 +35,7 @@ class TaskLog:
 
 def _trigger(name: str, log: TaskLog, **kwargs) -> JobTrigger:
     logs = LogCursor(pendulum.now("UTC").subtract(minutes=1)).state()
-    trigger = JobTrigger(name, CLUSTER, resume={"key": {}, "logs": logs}, not_before=0, **kwargs)
+    trigger = JobTrigger(TIAJobKey(name, CLUSTER), resume={"logs": logs}, not_before=0, **kwargs)
     trigger._log = log  # type: ignore[attr-defined]
     return trigger
 
@@ -156,7 +157,11 @@ def test_tione_triggers_under_a_tight_budget_print_every_line_once(simulated_emu
         triggers = []
         for task_id, log in zip(task_ids, logs, strict=True):
             trigger = TrainingTaskTrigger(
-                task_id, conn, poll_interval=0.1, not_before=0, resume={"key": {}, "logs": since}
+                {"name": task_id, "id": task_id},
+                tencentcloud_conn_id=conn,
+                poll_interval=0.1,
+                not_before=0,
+                resume={"logs": since},
             )
             trigger._log = log  # type: ignore[attr-defined]
             triggers.append(trigger)

@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from airflow_provider_tia.hooks.tia import TIAHook
+from airflow_provider_tia.models.tia.job import TIAJobKey
 from airflow_provider_tia.models.tia.job_spec import JobSpec
 from airflow_provider_tia.triggers.poller import ClusterPoller
 from airflow_provider_tia.triggers.tia import JobTrigger
@@ -32,6 +33,10 @@ def create(hook: TIAHook, cluster: str, name: str, duration: float, outcome: str
     )
 
 
+def watch(name: str, cluster: str, **kwargs) -> JobTrigger:
+    return JobTrigger(TIAJobKey(name, cluster), tencentcloud_conn_id=CONN, **kwargs)
+
+
 async def events_of(triggers: list[JobTrigger]) -> list[list[dict]]:
     async def collect(trigger: JobTrigger) -> list[dict]:
         return [event.payload async for event in trigger.run()]
@@ -44,7 +49,7 @@ def test_triggers_of_a_cluster_share_one_listing(hook, simulated_emulator) -> No
     for i in range(40):
         create(hook, cluster, f"job-{i}", 0.3 + (i % 8) * 0.25, "Failed" if i % 10 == 3 else "Succeeded")
     simulated_emulator.reset_counters()
-    triggers = [JobTrigger(f"job-{i}", cluster, CONN, poll_interval=0.5) for i in range(40)]
+    triggers = [watch(f"job-{i}", cluster, poll_interval=0.5) for i in range(40)]
     results = asyncio.run(events_of(triggers))
     assert all(len(events) == 1 for events in results)  # exactly one event each
     for i, (event,) in enumerate(results):
@@ -62,7 +67,7 @@ def test_cancelling_one_trigger_leaves_the_others_alone(hook) -> None:
         create(hook, cluster, f"c-{i}", 1.5)
 
     async def scenario() -> tuple[list[dict], bool]:
-        triggers = [JobTrigger(f"c-{i}", cluster, CONN, poll_interval=0.3) for i in range(4)]
+        triggers = [watch(f"c-{i}", cluster, poll_interval=0.3) for i in range(4)]
         tasks = [asyncio.ensure_future(_first(t)) for t in triggers]
         await asyncio.sleep(0.5)
         tasks[0].cancel()
@@ -80,7 +85,7 @@ def test_job_missing_from_the_listing_is_described_then_vanishes(hook, simulated
         create(hook, cluster, f"v-{i}", 30)
 
     async def scenario() -> list[dict]:
-        triggers = [JobTrigger(f"v-{i}", cluster, CONN, poll_interval=0.3) for i in range(4)]
+        triggers = [watch(f"v-{i}", cluster, poll_interval=0.3) for i in range(4)]
         tasks = [asyncio.ensure_future(_first(t)) for t in triggers]
         await asyncio.sleep(0.8)
         await asyncio.to_thread(hook.delete_job, "v-2", cluster)
@@ -102,9 +107,7 @@ def test_transient_listing_errors_keep_the_triggers_waiting(hook, simulated_emul
         create(hook, cluster, f"f-{i}", 1.0)
     simulated_emulator.set_faults("ListJobs:InternalError=0.5", seed=3)
     try:
-        results = asyncio.run(
-            events_of([JobTrigger(f"f-{i}", cluster, CONN, poll_interval=0.3) for i in range(5)])
-        )
+        results = asyncio.run(events_of([watch(f"f-{i}", cluster, poll_interval=0.3) for i in range(5)]))
     finally:
         simulated_emulator.set_faults(None)
     assert [events[0]["status"] for events in results] == ["success"] * 5
@@ -116,7 +119,7 @@ def test_unbatched_triggers_read_their_own_job(hook, simulated_emulator) -> None
         create(hook, cluster, f"a-{i}", 0.5)
     simulated_emulator.reset_counters()
     results = asyncio.run(
-        events_of([JobTrigger(f"a-{i}", cluster, CONN, poll_interval=0.3, batched=False) for i in range(3)])
+        events_of([watch(f"a-{i}", cluster, poll_interval=0.3, batched=False) for i in range(3)])
     )
     assert [events[0]["status"] for events in results] == ["success"] * 3
     assert simulated_emulator.calls["ListJobs"] == 0 and simulated_emulator.calls["DescribeJob"] >= 3

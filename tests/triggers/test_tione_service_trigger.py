@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
+import time
 import uuid
 
 import pytest
@@ -57,9 +58,15 @@ async def _event(trigger: ModelServiceTrigger) -> dict:
 def test_round_trip_keeps_every_field() -> None:
     from airflow.sdk.serde import deserialize, serialize
 
-    trigger = ModelServiceTrigger("ms-abc12345", "mv-v2-1", "ms-abc12345-1", 42.0, "my_conn", "ap-shanghai",
-                                  5.0, 1700000000.0, "leave", False, 90, {"step": "roll"}, 1699999999.0)  # fmt: skip
+    stored = {
+        "service_group_id": "ms-abc12345", "model_version_id": "mv-v2-1", "service_id": "ms-abc12345-1",
+        "abnormal_grace": 42.0, "tencentcloud_conn_id": "my_conn", "kill_action": "leave",
+        "region": "ap-shanghai", "poll_interval": 5.0, "deadline": 1700000000.0, "batched": False,
+        "budget": 90, "resume": {"step": "roll"}, "not_before": 1699999999.0,
+    }  # fmt: skip
+    trigger = ModelServiceTrigger(**stored)  # the form the previous release stored, unchanged
     classpath, kwargs = trigger.serialize()
+    assert kwargs == stored
     assert classpath == "airflow_provider_tia.triggers.tione.services.ModelServiceTrigger"
     module, _, name = classpath.rpartition(".")
     again = getattr(importlib.import_module(module), name)(**deserialize(serialize(kwargs)))
@@ -80,8 +87,6 @@ def test_a_served_version_succeeds_without_a_secret_in_the_payload(hook, simulat
     assert token and token not in text and "hunter2-secret" not in text
     # The same wait, unbatched, and for a version the group does not run: a timeout.
     assert asyncio.run(_event(_trigger(created.group_id, version_id, batched=False)))["status"] == "success"
-    import time
-
     late = asyncio.run(_event(_trigger(created.group_id, "mv-v9-0", deadline=time.time() + 0.5)))
     assert (late["status"], late["reason"]) == ("error", "timeout")
 
@@ -119,3 +124,40 @@ def test_many_waits_are_read_by_one_sweep(hook, simulated_emulator) -> None:
     # One DescribeModelServiceGroups for the twelve waits, not one read per wait.
     assert simulated_emulator.calls["DescribeModelServiceGroups"] == 1
     assert simulated_emulator.calls["DescribeModelServiceGroup"] == 0
+
+
+def test_a_rollout_trigger_takes_the_rollout_once_and_loads_the_previous_releases_row(
+    hook, simulated_emulator
+) -> None:
+    """The record names the group, service and version once; a row of the previous release (their Ids as
+    arguments, the record in ``resume["rollout"]``) loads to the same wait, and the event hands the record
+    back to the resumed task."""
+    from airflow.sdk.serde import deserialize, serialize
+
+    from airflow_provider_tia.models.tione.rollout import RolloutRecord
+    from airflow_provider_tia.triggers.tione.rollout import RolloutTrigger
+
+    version_id = _version(simulated_emulator)
+    created = _deploy(hook, version_id)
+    record = RolloutRecord("in_place", "trg", version_id, group_id=created.group_id, service_id=created.id,
+                           started=1.0).to_dict()  # fmt: skip
+    common = {"tencentcloud_conn_id": CONN, "kill_action": "leave", "region": None, "poll_interval": 0.1,
+              "deadline": time.time() + 60, "batched": True, "budget": 60.0, "not_before": 0.0}  # fmt: skip
+    stored = {
+        "service_group_id": created.group_id, "model_version_id": version_id, "service_id": created.id,
+        "abnormal_grace": 30.0, "rollback_on_kill": True, "healthy_timeout": 60.0,
+        "resume": {"rollout": record}, **common,
+    }  # fmt: skip
+    new = RolloutTrigger(record, abnormal_grace=30.0, healthy_timeout=60.0, **common)
+    old = RolloutTrigger(**deserialize(serialize(stored)))
+    assert old.serialize() == new.serialize()
+    kwargs = new.serialize()[1]
+    assert kwargs["rollout"] == record and kwargs["resume"] == {}
+    assert not {"service_group_id", "model_version_id", "service_id"} & set(kwargs)
+    watch = old.rollout_watch()
+    assert (watch.group_id, watch.version_id, watch.service_id) == (created.group_id, version_id, created.id)
+    payload = asyncio.run(_event(old))
+    assert payload["status"] == "success" and payload["job"]["ServiceId"] == created.id, payload
+    assert payload["resume"] == {"rollout": record}
+    with pytest.raises(ValueError, match="RolloutTrigger: rollout must be a RolloutRecord's dict"):
+        RolloutTrigger({"strategy": "in_place"}, **common)

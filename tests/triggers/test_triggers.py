@@ -11,6 +11,8 @@ import time
 import pytest
 
 from airflow_provider_tia.hooks.tia import TIAHook
+from airflow_provider_tia.models.tia.job import TIAJobKey
+from airflow_provider_tia.models.tione.training_task import TrainingTaskKey
 from airflow_provider_tia.triggers.base import MIN_EVENT_DELAY
 from airflow_provider_tia.triggers.tia import JobTrigger
 from airflow_provider_tia.triggers.tione.training import TrainingTaskTrigger
@@ -46,25 +48,22 @@ def _round_trip(trigger) -> tuple[str, dict]:
 
 
 def test_serialize_round_trip_keeps_every_field():
-    resume = {"key": {"name": "job-a", "cluster": CLUSTER}, "logs": None}
     trigger = JobTrigger(
-        "job-a",
-        CLUSTER,
-        "my_conn",
-        "ap-guangzhou",
-        2.5,
-        1700000000.0,
-        "leave",
+        TIAJobKey("job-a", CLUSTER, "job-id-1"),
+        tencentcloud_conn_id="my_conn",
+        region="ap-guangzhou",
+        poll_interval=2.5,
+        deadline=1700000000.0,
+        kill_action="leave",
         batched=False,
         budget=60,
-        resume=resume,
+        resume={"logs": None},
         not_before=1699999999.5,
     )
     classpath, kwargs = _round_trip(trigger)
     assert classpath == "airflow_provider_tia.triggers.tia.JobTrigger"
     assert kwargs == {
-        "job_name": "job-a",
-        "cluster": CLUSTER,
+        "key": {"name": "job-a", "cluster": CLUSTER, "id": "job-id-1"},
         "tencentcloud_conn_id": "my_conn",
         "region": "ap-guangzhou",
         "poll_interval": 2.5,
@@ -72,7 +71,7 @@ def test_serialize_round_trip_keeps_every_field():
         "kill_action": "leave",
         "batched": False,
         "budget": 60,
-        "resume": resume,
+        "resume": {"logs": None},  # the job is named once: by the key
         "not_before": 1699999999.5,
     }
 
@@ -95,24 +94,93 @@ def test_a_job_trigger_serialized_by_an_earlier_release_still_loads(old_kwargs, 
         trigger = JobTrigger(**stored)
     kwargs = trigger.serialize()[1]
     assert (kwargs["tencentcloud_conn_id"], kwargs["kill_action"]) == ("my_conn", kill_action)
-    assert "tia_conn_id" not in kwargs and "delete_on_kill" not in kwargs
-    # ... and the same bool in the kill action's place (an earlier positional call)
-    positional = JobTrigger(
-        "job-a", CLUSTER, "my_conn", None, 2.5, None, old_kwargs.get("delete_on_kill", True)
-    )
-    assert positional.serialize()[1]["kill_action"] == kill_action
+    assert kwargs["key"] == {"name": "job-a", "cluster": CLUSTER}
+    assert not {"tia_conn_id", "delete_on_kill", "job_name", "cluster"} & set(kwargs)
+
+
+def test_a_job_trigger_stored_with_the_key_in_resume_watches_the_same_job(hook, tia_emulator):
+    """A row the previous release stored (``job_name``/``cluster`` and ``resume["key"]``) loads through
+    Airflow's serde with the key it carried, Id included, and its event hands the resumed task that key."""
+    from airflow.sdk.serde import deserialize, serialize
+
+    _create(hook, "g-stored", "--lines", "1")
+    job_id = tia_emulator.store.get(CLUSTER, "g-stored")["Id"]
+    key = {"name": "g-stored", "cluster": CLUSTER, "id": job_id}
+    stored = {
+        "job_name": "g-stored", "cluster": CLUSTER, "tencentcloud_conn_id": "tencentcloud_default",
+        "kill_action": "delete", "region": None, "poll_interval": 0.1, "deadline": time.time() + 60,
+        "batched": True, "budget": 60.0, "resume": {"key": key, "logs": None}, "not_before": 0.0,
+    }  # fmt: skip
+    trigger = JobTrigger(**deserialize(serialize(stored)))
+    assert trigger.key == TIAJobKey("g-stored", CLUSTER, job_id)
+    kwargs = trigger.serialize()[1]
+    assert (kwargs["key"], kwargs["resume"]) == (key, {"logs": None})
+    assert {k: v for k, v in kwargs.items() if k not in ("key", "resume")} == {
+        k: v for k, v in stored.items() if k not in ("job_name", "cluster", "resume")
+    }
+    event = asyncio.run(_first_event(trigger))
+    assert event["status"] == "success" and event["job"]["Name"] == "g-stored"
+    assert event["resume"] == {"key": key, "logs": None}
+
+
+@pytest.mark.parametrize(
+    "key",
+    [None, {}, {"name": "job-a"}, {"name": "", "cluster": CLUSTER}, "job-a", TrainingTaskKey("n", "train-1")],
+)
+def test_a_job_trigger_without_a_whole_key_names_the_parameter(key):
+    with pytest.raises(
+        ValueError, match=r"JobTrigger: key must be a TIAJobKey \(or its JSON form\) with name and cluster"
+    ):
+        JobTrigger(key)
+
+
+def test_the_deferring_operator_hands_the_key_once_and_resumes_from_the_event(tia_emulator, tia_connection):
+    """``CreateJobOperator`` defers with the key as the trigger's argument only; the trigger's event
+    brings it back, and the resumed task ends from it without reading the job's identity elsewhere."""
+    from airflow.sdk.exceptions import TaskDeferred
+
+    from airflow_provider_tia.operators.tia import CreateJobOperator
+    from tests.helpers.support import SCRIPTS, FakeTI, context
+
+    op = CreateJobOperator(
+        task_id="t", name="g-defer", cluster=CLUSTER, runtime_version="r", package_dir=[SCRIPTS],
+        command=["python"], args=["train.py", "--lines", "2", "--sleep", "0.3"], poll_interval=0.1,
+        deferrable=True, print_logs=False, if_exists="fail",
+    )  # fmt: skip
+    with pytest.raises(TaskDeferred) as deferred:
+        op.execute(context(FakeTI()))
+    trigger = deferred.value.trigger
+    assert isinstance(trigger, JobTrigger)
+    kwargs = trigger.serialize()[1]
+    assert kwargs["key"]["name"] == "g-defer" and kwargs["key"]["cluster"] == CLUSTER
+    assert kwargs["resume"] == {"logs": None}
+    event = asyncio.run(_first_event(_rebuilt(trigger)))
+    assert event["resume"]["key"] == kwargs["key"]
+    resumed = CreateJobOperator(
+        task_id="t", name="g-defer", cluster=CLUSTER, runtime_version="r", print_logs=False
+    )  # a new worker's operator
+    assert resumed.execute_complete({"ti": FakeTI()}, event)["State"] == "Succeeded"
+    assert resumed.jobs.target == TIAJobKey.from_json(kwargs["key"])
+
+
+def _rebuilt(trigger):
+    """The trigger as the triggerer makes it: from its serialized form."""
+    classpath, kwargs = trigger.serialize()
+    module, _, name = classpath.rpartition(".")
+    return getattr(importlib.import_module(module), name)(**kwargs)
 
 
 @pytest.mark.parametrize("kill_action", ["stop", "delete", "leave"])
 def test_training_task_trigger_round_trip_keeps_every_field(kill_action):
-    resume = {"key": {"id": "train-1", "name": "n", "tag": "t"}, "logs": {"since": "2026-01-01T00:00:00Z"}}
+    key = {"name": "n", "id": "train-1", "tag": "t"}
+    resume = {"logs": {"since": "2026-01-01T00:00:00Z"}}
     trigger = TrainingTaskTrigger(
-        "train-1",
-        "my_conn",
-        "ap-guangzhou",
-        3.0,
-        1700000000.0,
-        kill_action,
+        TrainingTaskKey.from_json(key),
+        tencentcloud_conn_id="my_conn",
+        region="ap-guangzhou",
+        poll_interval=3.0,
+        deadline=1700000000.0,
+        kill_action=kill_action,
         batched=False,
         budget=90,
         resume=resume,
@@ -126,7 +194,7 @@ def test_training_task_trigger_round_trip_keeps_every_field(kill_action):
         is TrainingTaskTrigger
     )
     assert kwargs == {
-        "training_task_id": "train-1",
+        "key": key,
         "tencentcloud_conn_id": "my_conn",
         "kill_action": kill_action,
         "region": "ap-guangzhou",
@@ -137,14 +205,62 @@ def test_training_task_trigger_round_trip_keeps_every_field(kill_action):
         "resume": resume,
         "not_before": 1699999990.0,
     }
+    assert trigger.label == "TI-ONE training task n (train-1)"
+
+
+def test_a_training_task_trigger_without_an_id_names_the_parameter():
+    with pytest.raises(ValueError, match=r"TrainingTaskTrigger: key must be a TrainingTaskKey .* with id"):
+        TrainingTaskTrigger({"name": "n", "tag": "t"})  # a task whose Id was never seen: nothing to watch
+
+
+def test_a_training_task_trigger_stored_by_the_previous_release_watches_the_same_task(
+    simulated_emulator, connect
+):
+    """``training_task_id`` and ``resume["key"]`` (what the previous release stored) -> the same key, the
+    same task watched, and the event hands the key (name and tag too) back to the resumed task."""
+    from airflow.sdk.serde import deserialize, serialize
+
+    conn = connect("tione_stored", simulated_emulator)
+    task_id = _tione_task(conn, "stored", "1")
+    key = {"name": "stored", "id": task_id, "tag": "tag-1"}
+    stored = {
+        "training_task_id": task_id, "tencentcloud_conn_id": conn, "kill_action": "stop", "region": None,
+        "poll_interval": 0.2, "deadline": time.time() + 60, "batched": True, "budget": 60.0,
+        "resume": {"key": key, "logs": None}, "not_before": 0.0,
+    }  # fmt: skip
+    trigger = TrainingTaskTrigger(**deserialize(serialize(stored)))
+    assert trigger.key == TrainingTaskKey("stored", task_id, "tag-1") and trigger.training_task_id == task_id
+    kwargs = trigger.serialize()[1]
+    assert (kwargs["key"], kwargs["resume"], kwargs["kill_action"]) == (key, {"logs": None}, "stop")
+    event = asyncio.run(_first_event(trigger))
+    assert event["status"] == "success" and event["job"]["Id"] == task_id
+    assert event["resume"] == {"key": key, "logs": None}
+    # An older row without the key in resume: the Id names the task (as the sensor's did).
+    older = TrainingTaskTrigger(**{**stored, "resume": {}})
+    assert older.key == TrainingTaskKey(task_id, task_id)
+
+
+def _tione_task(conn: str, name: str, duration: str) -> str:
+    from airflow_provider_tia.hooks.tione import TIONEHook
+    from airflow_provider_tia.models.tione.training_spec import TrainingTaskSpec
+
+    return TIONEHook(conn).create_training_task(
+        TrainingTaskSpec.from_kwargs(
+            name=name,
+            charge_type="POSTPAID_BY_HOUR",
+            resource_config_infos=[{"Role": "WORKER", "InstanceType": "TI.S.MEDIUM.POST", "InstanceNum": 1}],
+            start_cmd="python train.py",
+            tags={"sim.duration": duration},
+        )
+    )
 
 
 def test_not_before_defaults_to_the_deferral_plus_the_configured_delay(monkeypatch):
     monkeypatch.setenv("AIRFLOW__TENCENTCLOUD__MIN_TRIGGER_EVENT_DELAY", "12")
     before = time.time()
-    assert before + 12 <= JobTrigger("a", CLUSTER).not_before <= time.time() + 12
+    assert before + 12 <= JobTrigger(TIAJobKey("a", CLUSTER)).not_before <= time.time() + 12
     monkeypatch.delenv("AIRFLOW__TENCENTCLOUD__MIN_TRIGGER_EVENT_DELAY")
-    assert JobTrigger("a", CLUSTER).not_before >= before + MIN_EVENT_DELAY  # the default
+    assert JobTrigger(TIAJobKey("a", CLUSTER)).not_before >= before + MIN_EVENT_DELAY  # the default
 
 
 def test_an_event_never_fires_before_not_before(hook, tia_emulator):
@@ -152,7 +268,9 @@ def test_an_event_never_fires_before_not_before(hook, tia_emulator):
     _create(hook, "g-fast", "--lines", "1")
     tia_emulator.wait_for_state("g-fast", CLUSTER, "Succeeded")
     not_before = time.time() + 1.5
-    event = asyncio.run(_first_event(JobTrigger("g-fast", CLUSTER, poll_interval=0.1, not_before=not_before)))
+    event = asyncio.run(
+        _first_event(JobTrigger(TIAJobKey("g-fast", CLUSTER), poll_interval=0.1, not_before=not_before))
+    )
     assert event["status"] == "success" and time.time() >= not_before
 
 
@@ -163,10 +281,12 @@ def test_events_success_failed_vanished_timeout(hook, tia_emulator):
 
     async def scenario() -> list[dict]:
         return await asyncio.gather(
-            _first_event(JobTrigger("g-ok", CLUSTER, poll_interval=0.2)),
-            _first_event(JobTrigger("g-bad", CLUSTER, poll_interval=0.2)),
-            _first_event(JobTrigger("g-none", CLUSTER, poll_interval=0.2)),
-            _first_event(JobTrigger("g-slow", CLUSTER, poll_interval=0.2, deadline=time.time() + 1)),
+            _first_event(JobTrigger(TIAJobKey("g-ok", CLUSTER), poll_interval=0.2)),
+            _first_event(JobTrigger(TIAJobKey("g-bad", CLUSTER), poll_interval=0.2)),
+            _first_event(JobTrigger(TIAJobKey("g-none", CLUSTER), poll_interval=0.2)),
+            _first_event(
+                JobTrigger(TIAJobKey("g-slow", CLUSTER), poll_interval=0.2, deadline=time.time() + 1)
+            ),
         )
 
     ok, bad, vanished, timeout = asyncio.run(scenario())
@@ -179,7 +299,7 @@ def test_events_success_failed_vanished_timeout(hook, tia_emulator):
         == "TI-A job g-none in ap-beijing no longer exists: it was deleted while being watched"
     )
     # What the task handed over comes back.
-    assert ok["resume"] == {"key": {"name": "g-ok", "cluster": CLUSTER}}
+    assert ok["resume"] == {"key": {"name": "g-ok", "cluster": CLUSTER}}  # the key, back to the task
     assert (
         timeout["status"] == "error" and "deadline" in timeout["message"] and timeout["reason"] == "timeout"
     )
@@ -195,7 +315,12 @@ def test_transient_errors_keep_polling(hook, tia_emulator, monkeypatch):
     tia_emulator.reset_counters()
     tia_emulator.set_faults("DescribeJob: InternalError=1")
     threading.Timer(1.0, tia_emulator.set_faults, args=(None,)).start()
-    trigger = JobTrigger("g-flaky", CLUSTER, "tia_no_retry", poll_interval=0.1, deadline=time.time() + 30)
+    trigger = JobTrigger(
+        TIAJobKey("g-flaky", CLUSTER),
+        tencentcloud_conn_id="tia_no_retry",
+        poll_interval=0.1,
+        deadline=time.time() + 30,
+    )
     event = asyncio.run(_first_event(trigger))
     assert event["status"] == "success"
     assert tia_emulator.fault_counts[("DescribeJob", "InternalError")] >= 3  # several failed polls, then on
@@ -240,7 +365,7 @@ def test_on_kill_ends_the_job_only_once_the_task_left_deferral(
     name = f"g-kill-{map_index + 1}-{str(state).lower()[:8].replace(' ', '-')}-{int(ended)}"
     _create(hook, name, "--lines", "100", "--sleep", "0.1")
     _task_states(monkeypatch, state, map_index)
-    trigger = JobTrigger(name, CLUSTER, poll_interval=0.2)
+    trigger = JobTrigger(TIAJobKey(name, CLUSTER), poll_interval=0.2)
     trigger.task_instance = _TI(map_index)
     asyncio.run(trigger.on_kill())
     job = tia_emulator.store.get(CLUSTER, name)
@@ -255,7 +380,7 @@ def test_cancel_and_cleanup_never_end_the_job(hook, tia_emulator):
     _create(hook, "g-keep", "--lines", "100", "--sleep", "0.1")
 
     async def scenario() -> None:
-        trigger = JobTrigger("g-keep", CLUSTER, poll_interval=0.2)
+        trigger = JobTrigger(TIAJobKey("g-keep", CLUSTER), poll_interval=0.2)
         task = asyncio.ensure_future(_first_event(trigger))
         await asyncio.sleep(0.5)
         task.cancel()
@@ -294,7 +419,12 @@ def test_training_task_trigger_kill_runs_the_workers_end_plan(
     simulated_emulator.wait_for_task(task_id, "RUNNING")
     simulated_emulator.reset_counters()
     _task_states(monkeypatch, "failed")
-    trigger = TrainingTaskTrigger(task_id, conn, kill_action=kill_action, poll_interval=0.2)
+    trigger = TrainingTaskTrigger(
+        {"name": f"kill-{kill_action}", "id": task_id},
+        tencentcloud_conn_id=conn,
+        kill_action=kill_action,
+        poll_interval=0.2,
+    )
     trigger.task_instance = _TI()
     asyncio.run(trigger.on_kill())
     if ends is None:

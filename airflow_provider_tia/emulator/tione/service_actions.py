@@ -12,6 +12,12 @@ Rules the service leaves open, as the emulator answers them:
 * With ``AuthorizationEnable`` a token is made at creation; DescribeModelServiceCallInfo and the group show it.
 * DeleteModelService is refused (``ResourceInUse``) while the version runs: stop it first (an Abnormal one
   may be deleted). DeleteModelServiceGroup removes every version, running or not.
+* Whether the service refuses a change while a version is updating is not published: by default it
+  accepts it (the last writer wins: a Modify replaces the configuration mid-roll). The switch
+  ``refuse_while_updating = True`` answers a configuration Modify, and a Create of a new version, with
+  ``ResourceInUse`` while the version (any of the group's, for a Create) is in a transitional status or
+  mid-roll (Normal with replicas of an older configuration); an Abnormal one may always be modified
+  (how a failed roll is rolled back). ``refused`` counts those answers.
 * ``CallbackUrl`` is kept but never called. ``Command``/``ServicePort`` are kept; a replica always runs tiinfer.
 """
 
@@ -46,6 +52,7 @@ if TYPE_CHECKING:
     from .serving import Serving
 
 WEIGHT_SETTLE = 0.3  # seconds a weight change shows UPDATING
+UPDATING = ("CREATING", "Pending", "Waiting", "Stopping")
 GROUP_FILTERS: dict[str, Callable[[dict], list[str]]] = {
     "ClusterId": lambda g: ["emulator"], "ServiceId": lambda g: [s["ServiceId"] for s in g["Services"]],
     "ServiceGroupName": lambda g: [g["Name"]], "ServiceGroupId": lambda g: [g["Id"]],
@@ -63,11 +70,23 @@ def desired_replicas(cfg: dict) -> int:
     return minimum if isinstance(minimum, int) and minimum >= 0 else 1
 
 
+def updating(service: dict) -> bool:
+    """A version in a transitional status, or Normal with replicas of an older configuration (mid-roll)."""
+    work = service.get("Workload") or {}
+    rolling = (
+        work.get("Replicas", 0) != work.get("UpdatedReplicas", 0)
+        or work.get("UpdatedReplicas", 0) != service["DesiredReplicas"]
+    )
+    return service["Status"] in UPDATING or (service["Status"] == "Normal" and rolling)
+
+
 class ServiceActions:
     """Handlers of the online-service actions (``handlers``: action -> fn(params, account))."""
 
     def __init__(self, store: ServiceStore, repo: ModelRepo, serving: Serving, gateway: Gateway) -> None:
         self.store, self.repo, self.serving, self.gateway = store, repo, serving, gateway
+        self.refuse_while_updating = False  # True: ResourceInUse for a change while a version updates
+        self.refused = 0
         self.handlers: dict[str, Callable[[dict, Account], dict]] = {
             "CreateModelService": self.create, "ModifyModelService": self.modify,
             "DescribeModelService": self.describe, "DescribeModelServiceGroup": self.describe_group,
@@ -106,6 +125,12 @@ class ServiceActions:
                     return str(s["ServiceId"])
         return None
 
+    def _refuse_if_updating(self, services: list[dict]) -> None:
+        busy = next((s for s in services if updating(s)), None) if self.refuse_while_updating else None
+        if busy is not None:
+            self.refused += 1
+            raise ApiError("ResourceInUse", f"The service {busy['ServiceId']} is updating ({busy['Status'] or 'CREATING'}): try again once its rollout is over.")  # fmt: skip
+
     def recover(self) -> None:
         """After a restart: start the replicas of every service that is not stopped again."""
         for group in self.store.groups():
@@ -129,6 +154,8 @@ class ServiceActions:
         cfg = config_of(p)
         check_config(cfg, charge)
         self._check_model(cfg, account.uin)
+        if group is not None:
+            self._refuse_if_updating(group["Services"])
         if group is None:
             fields = {k: p[k] for k in ("Tags", "CreateSource", "DeployType", "GatewayConfig", "GatewayLogConfig",
                                          "CallbackUrl", "ResourceSupplyAttribute") if k in p}  # fmt: skip
@@ -164,6 +191,7 @@ class ServiceActions:
                 cfg["ResourceGroupId"] = service["Config"]["ResourceGroupId"]
             check_config(cfg, service["ChargeType"])
             self._check_model(cfg, account.uin)
+            self._refuse_if_updating([service])
 
             def fn(s: dict) -> bool:
                 # a stopped service keeps the new configuration for its RESUME

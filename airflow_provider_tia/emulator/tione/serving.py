@@ -16,11 +16,14 @@ reason and a Warning event) as soon as one of them fails or dies, and it stays A
 Modify (the emulator does not restart failed replicas). During a roll the previous generation's ready
 replicas keep serving and Status stays Normal; they are stopped once the new generation is all ready.
 With the simulated runner (``simulated``) no process starts: a replica is ready ``sim_delay`` seconds after it
-is scheduled, or fails then when its model version carries the tag ``sim.outcome=Abnormal``; the gateway
+is scheduled (its model version's tag ``sim.start_seconds`` overrides it), or fails then when the version
+carries the tag ``sim.outcome=Abnormal``; the gateway
 answers such a service with ``{"simulated": true, ...}`` (many services at once, without a model). The
 workload counts follow Kubernetes: ``Replicas`` is every replica present (old, new, failed),
 ``UpdatedReplicas`` the current generation's, ``ReadyReplicas``/``AvailableReplicas`` the ready ones, so
-``UpdatedReplicas == AvailableReplicas == Replicas`` holds only when a roll is over.
+``UpdatedReplicas == AvailableReplicas == Replicas`` holds only when a roll is over: the moment it first
+holds for a configuration is kept as the service's ``ServedNs`` (epoch ns; ``ServedGeneration``), the
+exact time a waiter's "served" became true (a benchmark's reference clock).
 """
 
 from __future__ import annotations
@@ -175,6 +178,8 @@ class Serving:
                 status, reason = "Waiting", ""
             if status == "Normal" and len([p for p in current if p.state == "ready"]) >= want:
                 service["RolledOut"] = True
+                if len(pods) == len(current) == want and service.get("ServedGeneration") != gen:
+                    service.update(ServedGeneration=gen, ServedNs=time.time_ns())
             workload = {
                 "Replicas": len(pods), "UpdatedReplicas": len(current), "ReadyReplicas": len(ready),
                 "AvailableReplicas": len(ready), "UnavailableReplicas": max(0, want - len(ready)),
@@ -217,7 +222,10 @@ class Serving:
         if self.simulated:
             tags = version[1]["Spec"].get("Tags", []) if version else []
             broken = {"TagKey": "sim.outcome", "TagValue": "Abnormal"} in tags
-            timer = threading.Timer(self.sim_delay, self._simulated_start, (sid, pod, broken))
+            delay = next(
+                (t["TagValue"] for t in tags if t.get("TagKey") == "sim.start_seconds"), self.sim_delay
+            )
+            timer = threading.Timer(float(delay), self._simulated_start, (sid, pod, broken))
             timer.daemon = True
             timer.start()
             return

@@ -12,19 +12,37 @@ from airflow_provider_tia import lifecycle
 from airflow_provider_tia.exceptions import (
     JobNotFound,
     RollbackFailed,
+    TencentCloudApiError,
     TencentCloudError,
     TransientError,
 )
-from airflow_provider_tia.models.tione.rollout import RolloutRecord, Strategy, configuration, with_secrets
-from airflow_provider_tia.models.tione.services import RolloutWatch, rollout_state
+from airflow_provider_tia.models.tione.rollout import (
+    RolloutRecord,
+    RolloutSuperseded,
+    Strategy,
+    configuration,
+    live_service,
+    with_secrets,
+)
+from airflow_provider_tia.models.tione.services import RolloutWatch, rollout_state, settled, superseding
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from airflow_provider_tia.hooks.tione import TIONEHook
-    from airflow_provider_tia.models.tione.services import ModelService
+    from airflow_provider_tia.models.tione.services import ModelService, ServiceGroup
 
 SETTLE_TIMEOUT = 120.0  # seconds a weight change or a stop of the old service may take
+
+
+class ServiceBusy(TencentCloudError):
+    """The service refused a Create/Modify as in use (``ResourceInUse``: another rollout is updating it):
+    the rollout waits and starts over from reading the service."""
+
+
+def busy(error: BaseException) -> bool:
+    """Whether ``error`` is the service refusing a change while it is updating (STATE: ResourceInUse)."""
+    return isinstance(error, TencentCloudApiError) and (error.code or "").startswith("ResourceInUse")
 
 
 class RolloutCalls:
@@ -49,12 +67,33 @@ class RolloutCalls:
         """The service (``JobNotFound`` when gone)."""
         return self.retry(lambda: self.hook.describe_model_service(service_id), f"Reading {service_id}")  # type: ignore[no-any-return]
 
+    def settled_group(self, group_id: str, started: float) -> ServiceGroup:
+        """The group once no rollout is in progress on it (``settled``), read again; bounded by
+        ``healthy_timeout`` from ``started``. Another rollout's Modify may be under way: the configuration
+        a rollout restores must not be read mid-roll."""
+        while True:
+            group = self.retry(lambda: self.hook.describe_model_service_group(group_id), "Reading the group")
+            if settled(group):
+                return group  # type: ignore[no-any-return]
+            if time.time() - started >= self.healthy_timeout:
+                raise TencentCloudError(
+                    f"The service group {group_id} still had a rollout in progress after "
+                    f"{self.healthy_timeout:.0f}s (another run's?): nothing was changed"
+                )
+            if self.killed:
+                raise TencentCloudError(f"The task was killed while waiting for {group_id} to settle")
+            self.log.info(
+                "The service group %s has a rollout in progress: waiting until it settles", group_id
+            )
+            time.sleep(self.interval)
+
     def wait(
-        self, service_id: str, version_id: str, started: float, interruptible: bool = True
-    ) -> ModelService | str:
-        """The service once it serves ``version_id``, or why it failed; ``healthy_timeout`` counts from
-        ``started`` (epoch seconds)."""
-        watch = RolloutWatch(service_id.rsplit("-", 1)[0], version_id, service_id, self.grace)
+        self, service_id: str, version_id: str, started: float, interruptible: bool = True,
+        previous: str | None = None,
+    ) -> ModelService | str:  # fmt: skip
+        """The service once it serves ``version_id``, or why it failed (also: superseded, a third version
+        than ``version_id`` and ``previous``); ``healthy_timeout`` counts from ``started`` (epoch seconds)."""
+        watch = RolloutWatch(service_id.rsplit("-", 1)[0], version_id, service_id, self.grace, previous)
         while True:
             if self.killed and interruptible:
                 raise TencentCloudError(f"The task was killed while waiting for {watch.label}")
@@ -86,13 +125,32 @@ class RolloutCalls:
                 if deadline.expired:
                     raise
 
-    def modify(self, params: dict[str, Any], version_id: str) -> None:
-        """ModifyModelService with a whole configuration; not sent again once it shows (a lost reply)."""
+    def modify(self, params: dict[str, Any], version_id: str, wait_if_busy: bool = False) -> None:
+        """ModifyModelService with a whole configuration; not sent again once it shows (a lost reply).
+        Refused as in use: ``ServiceBusy``, or (``wait_if_busy``, a rollback) sent again once it is not."""
 
         def applied() -> bool | None:
             return self.read(params["ServiceId"]).model_version_id == version_id or None
 
-        self.idempotent(lambda: self.hook.modify_model_service(params) or True, applied)
+        def send() -> bool:
+            try:
+                self.hook.modify_model_service(params)
+                return True
+            except TencentCloudApiError as error:
+                if busy(error):
+                    raise ServiceBusy(f"{params['ServiceId']} is in use ({error.message})") from None
+                raise
+
+        deadline = lifecycle.Deadline.after(self.healthy_timeout)
+        while True:
+            try:
+                self.idempotent(send, applied)
+                return
+            except ServiceBusy:
+                if not wait_if_busy or deadline.expired:
+                    raise
+                self.log.info("%s is updating: sending the Modify again once it is not", params["ServiceId"])
+                time.sleep(self.interval)
 
     def weights(self, group_id: str, weights: dict[str, int]) -> None:
         """Set the group's weights and wait until they apply (WeightUpdateStatus UPDATED)."""
@@ -140,16 +198,25 @@ class RolloutCalls:
         self.save(rollout)
         target = rollout.old_service_id or rollout.service_id
         if rollout.strategy == Strategy.IN_PLACE.value and rollout.previous is not None:
-            current = configuration(dict(self.read(rollout.service_id).raw))
+            live = self.read(rollout.service_id)
+            self.superseded(rollout, live)
+            current = configuration(dict(live.raw))
             config, missing = with_secrets(rollout.previous, previous_full, current)
             if missing:
                 self.log.warning("Not found again for the rollback: %s (sent empty)", ", ".join(missing))
             self.log.info("Rolling %s back to %s", rollout.service_id, rollout.previous_version_id)
-            self.modify({"ServiceId": rollout.service_id, **config}, rollout.previous_version_id)
+            self.modify(
+                {"ServiceId": rollout.service_id, **config}, rollout.previous_version_id, wait_if_busy=True
+            )
         elif rollout.service_id and rollout.service_id != target:
+            self.taken_over(rollout)
             self.weights(rollout.group_id, {target: 100, rollout.service_id: 0})
             self.delete(rollout.service_id)
-        verdict = self.wait(target, rollout.previous_version_id, time.time(), interruptible=False)
+        verdict = self.wait(
+            target, rollout.previous_version_id, time.time(), interruptible=False, previous=rollout.version_id
+        )
+        if isinstance(verdict, str) and rollout.strategy == Strategy.IN_PLACE.value:
+            self.superseded(rollout, self.read(target), rolled_back=True)
         if isinstance(verdict, str):
             raise RollbackFailed(
                 f"The rollback of the service group {rollout.group_name} failed too: {verdict}"
@@ -157,6 +224,43 @@ class RolloutCalls:
         rollout.phase = "rolled_back"
         self.save(rollout)
         self.log.info("Rolled back: %s serves %s again", verdict.label, rollout.previous_version_id)
+
+    def superseded(self, rollout: RolloutRecord, service: ModelService, rolled_back: bool = False) -> None:
+        """``RolloutSuperseded`` when another rollout moved ``service`` to a third version: neither rolled
+        back (that would undo the other's version) nor left down (the other rollout owns it now)."""
+        other = superseding(service, rollout.version_id, rollout.previous_version_id)
+        if other is None:
+            return
+        rollout.phase = "superseded"
+        self.save(rollout)
+        done = "rolled back, then " if rolled_back else ""
+        raise RolloutSuperseded(
+            f"The rollout of {rollout.version_id} to the service group {rollout.group_name} was {done}"
+            f"superseded by another rollout: {service.label} now runs {other}; it is left to that rollout "
+            f"(not rolled back: that would undo {other})"
+        )
+
+    def taken_over(self, rollout: RolloutRecord) -> None:
+        """Blue/green: ``RolloutSuperseded`` when the group's live service is neither the old one nor ours
+        (another rollout shifted the traffic): the weights are left alone, and our new service, which takes
+        no traffic, is retired."""
+        group = self.retry(
+            lambda: self.hook.describe_model_service_group(rollout.group_id), "Reading the group"
+        )
+        live = live_service(list(group.services))
+        if live is None or live.id in (rollout.old_service_id, rollout.service_id):
+            return
+        try:
+            self.delete(rollout.service_id, stop_first=True)
+        except TencentCloudError as error:
+            self.log.warning("Our new service %s could not be retired (%s)", rollout.service_id, error)
+        rollout.phase = "superseded"
+        self.save(rollout)
+        raise RolloutSuperseded(
+            f"The rollout of {rollout.version_id} to the service group {rollout.group_name} was superseded "
+            f"by another rollout: {live.label} (running {live.model_version_id}) takes the traffic; the "
+            f"weights were left alone and {rollout.service_id} retired"
+        )
 
     def diagnostics(self, service_id: str) -> tuple[list[dict[str, Any]], list[str]]:
         """The service's Warning events and last log lines (none when they cannot be read)."""

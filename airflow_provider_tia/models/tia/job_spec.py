@@ -22,11 +22,12 @@ if TYPE_CHECKING:
 CUSTOM_TIERS = ("Custom", "CUSTOM")
 # TI-A runs jobs as Kubernetes pods named `<job>-<replica>-<n>`, so job names are DNS-1123 labels.
 # Matched with fullmatch: `$` would also accept a trailing newline ("job\n").
-_NAME_PATTERN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+# Patterns are compiled on first use (``re``'s cache), not when a DAG file imports the provider.
+_NAME_PATTERN = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
 MAX_NAME_LENGTH = 63
 # Machine types read <cpu>U<memory GB>G<gpus>P, e.g. 1U1G0P, 16U48G1P.
 # ASCII digits only (`\d` would accept "١U1G0P"), matched with fullmatch (no trailing newline).
-_MACHINE_TYPE = re.compile(r"[0-9]+U[0-9]+G[0-9]+P")
+_MACHINE_TYPE = r"[0-9]+U[0-9]+G[0-9]+P"
 
 
 SPEC_FIELDS: tuple[SpecField, ...] = (
@@ -207,7 +208,7 @@ def _check_value(field: SpecField, value: Any) -> Any:
 
 
 def _check_name(name: str) -> None:
-    if len(name) > MAX_NAME_LENGTH or not _NAME_PATTERN.fullmatch(name):
+    if len(name) > MAX_NAME_LENGTH or not re.fullmatch(_NAME_PATTERN, name):
         raise JobSpecError(
             "name",
             f"{name!r:.80} is not a valid job name: use at most {MAX_NAME_LENGTH} lowercase letters, digits "
@@ -236,7 +237,7 @@ def _check_scale(spec: JobSpec) -> None:
         raise JobSpecError("master_type", "is required when scale_tier is 'Custom'", api_name="MasterType")
     for field in custom_fields:
         value = getattr(spec, field.attr)
-        if field.kind == "str" and value is not None and not _MACHINE_TYPE.fullmatch(value):
+        if field.kind == "str" and value is not None and not re.fullmatch(_MACHINE_TYPE, value):
             raise JobSpecError(
                 field.attr,
                 f"{value!r:.40} is not a machine type like 1U1G0P (<cpu>U<memory GB>G<gpus>P)",

@@ -14,7 +14,6 @@ Assumptions where the service's rules are not published (either answer works wit
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import re
 from collections.abc import Iterable, Mapping
@@ -25,8 +24,8 @@ from airflow_provider_tia.models import checks as c
 from airflow_provider_tia.models.common import (
     JobBase,
     JobKey,
+    RequestSpec,
     SpecField,
-    checked_value,
     json_safe_dict,
     reply_text,
 )
@@ -38,7 +37,7 @@ from airflow_provider_tia.models.tione.training_spec import (
     TAG,
 )
 from airflow_provider_tia.models.tione.training_task import output_prefix
-from airflow_provider_tia.secrets import masked, register_secrets
+from airflow_provider_tia.secrets import masked
 
 STATUS_RUNNING, STATUS_SUCCESS, STATUS_FAILED = "STATUS_RUNNING", "STATUS_SUCCESS", "STATUS_FAILED"
 STATUS_UNKNOWN = "STATUS_UNKNOWN"  # a reply with no status (null or "")
@@ -55,8 +54,8 @@ MODEL_FORMATS = (
 FRAMEWORKS = ("PYTORCH", "TENSORFLOW", "DETECTRON2", "PMML", "MMDETECTION", "ONNX")
 MAX_MODEL_NAME = 60
 MAX_INDEX_CHARS = 1000
-LABEL_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}")
-_LABEL_NUMBER = re.compile(r"v([0-9]+)")
+LABEL_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}"  # fullmatch, compiled on first use
+_LABEL_NUMBER = r"v([0-9]+)"
 VERSION_TIMES = ("TrainingModelCreateTime", "CreateTime")
 
 _STR = c.text()
@@ -96,8 +95,7 @@ REPOSITORY_SPEC_FIELDS: tuple[SpecField, ...] = tuple(
 REPOSITORY_API_NAMES: dict[str, str] = {f.attr: f.api for f in REPOSITORY_SPEC_FIELDS}
 
 
-@dataclasses.dataclass(frozen=True)
-class TrainingModelSpec:
+class TrainingModelSpec(RequestSpec):
     """Every CreateTrainingModel field, validated (and converted) on construction.
 
     Example::
@@ -113,84 +111,33 @@ class TrainingModelSpec:
     training_model_version, ``CUSTOM`` reasoning_image_info. The image password is registered as a secret.
     """
 
-    import_method: str
-    reasoning_environment_source: str
-    ti_project_id: str | None = None
-    training_model_name: str | None = None
-    training_model_id: str | None = None
-    training_model_version: str | None = None
-    training_model_source: str | None = None
-    training_job_id: str | None = None
-    training_job_name: str | None = None
-    training_job_version: str | None = None
-    training_model_cos_path: dict[str, Any] | None = None
-    model_output_path: dict[str, Any] | None = None
-    model_move_mode: str | None = None
-    model_format: str | None = None
-    algorithm_framework: str | None = None
-    reasoning_environment: str | None = None
-    reasoning_environment_id: str | None = None
-    reasoning_image_info: dict[str, Any] | None = dataclasses.field(default=None, repr=False)
-    training_model_index: str | dict[str, Any] | None = None
-    model_version_type: str | None = None
-    training_preference: str | None = None
-    auto_clean: str | bool | None = None
-    max_reserved_models: int | str | None = None
-    model_clean_period: int | str | None = None
-    is_qat: bool | str | None = None
-    tags: list[dict[str, str]] | dict[str, str] | None = None
-    auto_ml_task_id: str | None = None
+    ACTION = "CreateTrainingModel"
+    FIELDS = REPOSITORY_SPEC_FIELDS
 
-    def __post_init__(self) -> None:
-        for field in REPOSITORY_SPEC_FIELDS:
-            value = getattr(self, field.attr)
-            if value is None:
-                if field.required:
-                    raise JobSpecError(field.attr, "is required", api_name=field.api)
-                continue
-            object.__setattr__(self, field.attr, checked_value(field, value))
+    def cross_check(self, values: dict[str, Any]) -> None:
         needs = {"MODEL": "training_model_name", "VERSION": "training_model_id", "EXIST": "training_model_id"}
-        needed = needs[self.import_method]
-        if getattr(self, needed) is None:
+        method = values["import_method"]
+        if values.get(needs[method]) is None:
             raise JobSpecError(
-                needed,
-                f"is required with import_method {self.import_method}",
-                api_name=REPOSITORY_API_NAMES[needed],
+                needs[method],
+                f"is required with import_method {method}",
+                api_name=REPOSITORY_API_NAMES[needs[method]],
             )
-        if self.import_method == "EXIST" and self.training_model_version is None:
+        if method == "EXIST" and values.get("training_model_version") is None:
             raise JobSpecError(
                 "training_model_version",
                 "is required with import_method EXIST",
                 api_name="TrainingModelVersion",
             )
-        if self.reasoning_environment_source == "CUSTOM" and self.reasoning_image_info is None:
+        if values["reasoning_environment_source"] == "CUSTOM" and values.get("reasoning_image_info") is None:
             raise JobSpecError(
                 "reasoning_image_info",
                 "is required with reasoning_environment_source CUSTOM",
                 api_name="ReasoningImageInfo",
             )
-        secret = (self.reasoning_image_info or {}).get("ImageSecret") or {}
-        register_secrets(secret.get("Password"))
 
-    @classmethod
-    def from_kwargs(cls, **kwargs: Any) -> TrainingModelSpec:
-        """Build from keyword arguments, refusing unknown ones by name."""
-        unknown = sorted(set(kwargs) - set(REPOSITORY_API_NAMES))
-        if unknown:
-            raise JobSpecError(unknown[0], "is not a CreateTrainingModel parameter")
-        for field in REPOSITORY_SPEC_FIELDS:
-            if field.required:
-                kwargs.setdefault(field.attr, None)
-        return cls(**kwargs)
-
-    def to_request(self) -> dict[str, Any]:
-        """The CreateTrainingModel request body: API field names, unset fields left out."""
-        values = {f.api: getattr(self, f.attr) for f in REPOSITORY_SPEC_FIELDS}
-        return copy.deepcopy({api: value for api, value in values.items() if value is not None})
-
-    def replace(self, **changes: Any) -> TrainingModelSpec:
-        """The same spec with these fields changed (validated again)."""
-        return dataclasses.replace(self, **changes)
+    def secrets(self) -> list[str | None]:
+        return [((self.reasoning_image_info or {}).get("ImageSecret") or {}).get("Password")]
 
 
 # ------------------------------------------------------------------------------------ the outcome
@@ -215,7 +162,7 @@ def next_version_label(existing_labels: Iterable[str | None]) -> str:
         next_version_label(["v1", "v10", "best", None])  # 'v11'
     """
     numbers = [
-        int(match[1]) for label in existing_labels if label and (match := _LABEL_NUMBER.fullmatch(label))
+        int(match[1]) for label in existing_labels if label and (match := re.fullmatch(_LABEL_NUMBER, label))
     ]
     return f"v{max(numbers, default=0) + 1}"
 

@@ -13,9 +13,7 @@ import enum
 import time
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_tia.exceptions import (
-    JobSpecError,
-)
+from airflow_provider_tia.exceptions import JobSpecError, RolloutFailed
 from airflow_provider_tia.secrets import MASK, masked
 
 if TYPE_CHECKING:
@@ -36,20 +34,19 @@ CONFIG_FIELDS = (
 )  # fmt: skip
 
 
+class RolloutSuperseded(RolloutFailed):
+    """Another rollout (an overlapping run, another mapped instance) moved the service to a version that
+    is neither this rollout's nor the one it replaced, before this one was seen serving. Nothing is rolled
+    back (that would undo the other's version) and the service serves or rolls to the other version. Not
+    retried: a retry would roll this version over the other's again."""
+
+
 class Strategy(str, enum.Enum):
     """``in_place``: ModifyModelService on the live service; ``blue_green``: a new service (version) of
     the group, weights shifted to it once it serves, the old one stopped and deleted."""
 
     IN_PLACE = "in_place"
     BLUE_GREEN = "blue_green"
-
-
-class KillAction(str, enum.Enum):
-    """What a kill of the task during a rollout does: ``rollback`` (the default) restores the
-    configuration read before, ``leave`` (``ending.EndAction.LEAVE``'s word) lets the rollout go on."""
-
-    ROLLBACK = "rollback"
-    LEAVE = "leave"
 
 
 # ------------------------------------------------------------------------------------------ inputs
@@ -177,7 +174,7 @@ class RolloutRecord:
     ``service_id`` is the service that must come to serve ``version_id`` (in place: the live one; blue/
     green: the new one, "" until created); ``previous`` the configuration read before (None for a
     first deployment: nothing to roll back to); ``phase`` ``rolling``, then ``shifted`` (blue/green:
-    traffic moved to the new service), ``rolling_back``, ``done`` or ``rolled_back``. ``started`` (epoch
+    traffic moved to the new service), ``rolling_back``, ``done``, ``rolled_back`` or ``superseded``. ``started`` (epoch
     seconds) is when it began: ``healthy_timeout`` counts from it across tries and deferrals.
     """
 

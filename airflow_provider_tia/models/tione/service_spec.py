@@ -12,22 +12,19 @@ instance type; at least one of the model and the image is given.
 
 from __future__ import annotations
 
-import copy
-import re
 from typing import Any
 
 from airflow_provider_tia.exceptions import JobSpecError
 from airflow_provider_tia.models import checks as c
-from airflow_provider_tia.models.common import SpecField, checked_value
+from airflow_provider_tia.models.common import RequestSpec, SpecField
 from airflow_provider_tia.models.tione.training_spec import (
     ENV_VAR,
     LOG_CONFIG,
     RESOURCE_SUPPLY_ATTRIBUTE,
     TAG,
 )
-from airflow_provider_tia.secrets import register_secrets
 
-GROUP_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+GROUP_NAME = r"[A-Za-z0-9][A-Za-z0-9_-]*"  # fullmatch, compiled on first use
 GROUP_NAME_RULES = "use 1-60 English letters, digits, '_' and '-', starting with a letter or digit"
 CHARGE_TYPES = ("PREPAID", "POSTPAID_BY_HOUR", "HYBRID_PAID")
 
@@ -130,7 +127,7 @@ SERVICE_SPEC_FIELDS: tuple[SpecField, ...] = tuple(
 SERVICE_API_NAMES: dict[str, str] = {f.attr: f.api for f in SERVICE_SPEC_FIELDS}
 
 
-class ModelServiceSpec:
+class ModelServiceSpec(RequestSpec):
     """Every CreateModelService field as a keyword, validated (and converted) on construction.
 
     Example::
@@ -146,43 +143,18 @@ class ModelServiceSpec:
     resource_group_id, POSTPAID_BY_HOUR an instance_type. Env values and image passwords are masked.
     """
 
-    def __init__(self, **values: Any) -> None:
-        unknown = sorted(set(values) - set(SERVICE_API_NAMES))
-        if unknown:
-            raise JobSpecError(unknown[0], "is not a CreateModelService parameter")
-        checked = {
-            f.attr: checked_value(f, values[f.attr])
-            for f in SERVICE_SPEC_FIELDS
-            if values.get(f.attr) is not None
-        }
-        _cross_check(checked)
-        self._values = checked
-        images = [checked.get("image_info"), (checked.get("sidecar") or {}).get("ImageInfo")]
-        register_secrets(
-            *(env.get("Value") for env in checked.get("env", ())),
+    ACTION = "CreateModelService"
+    FIELDS = SERVICE_SPEC_FIELDS
+
+    def cross_check(self, values: dict[str, Any]) -> None:
+        _cross_check(values)
+
+    def secrets(self) -> list[str | None]:
+        images = [self.image_info, (self.sidecar or {}).get("ImageInfo")]
+        return [
+            *(env.get("Value") for env in self.env or ()),
             *(((image or {}).get("ImageSecret") or {}).get("Password") for image in images),
-        )
-
-    def __getattr__(self, attr: str) -> Any:
-        if attr.startswith("_") or attr not in SERVICE_API_NAMES:
-            raise AttributeError(attr)
-        return self._values.get(attr)
-
-    def __repr__(self) -> str:
-        return f"ModelServiceSpec({', '.join(sorted(self._values))})"  # names only: values may be secret
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, ModelServiceSpec) and other._values == self._values
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def to_request(self) -> dict[str, Any]:
-        """The CreateModelService request body: API field names, unset fields left out."""
-        return copy.deepcopy({SERVICE_API_NAMES[attr]: value for attr, value in self._values.items()})
-
-    def replace(self, **changes: Any) -> ModelServiceSpec:
-        """The same spec with these keywords changed (validated again; None unsets one)."""
-        return ModelServiceSpec(**{**self._values, **changes})
+        ]
 
 
 def _cross_check(v: dict[str, Any]) -> None:

@@ -30,11 +30,12 @@ SERVICE_STATUSES = (
     "TIMEOUT_EXCEPTION",
 )  # fmt: skip
 NOT_COMING_UP = frozenset({"Stopping", "Stopped", "CREATE_FAILED", "TIMEOUT_EXCEPTION"})
-RolloutState = Literal["serving", "progressing", "abnormal", "stopped"]
+TRANSITIONAL = frozenset({"", "CREATING", "Pending", "Waiting", "Stopping"})
+RolloutState = Literal["serving", "progressing", "abnormal", "stopped", "superseded"]
 SERVICE_TIMES = ("CreateTime", "UpdateTime")
 __all__ = [
     "SERVICE_STATUSES", "ModelService", "RolloutState", "RolloutWatch", "ServiceCallInfo", "ServiceGroup",
-    "rollout_state",
+    "rollout_state", "settled", "superseding",
 ]  # fmt: skip
 
 
@@ -234,7 +235,28 @@ def rollout_state(service: ModelService, version_id: str | None) -> RolloutState
     return "progressing"
 
 
-_RANK = {"serving": 0, "progressing": 1, "abnormal": 2, "stopped": 3}
+def settled(read: ModelService | ServiceGroup) -> bool:
+    """Whether no rollout (ours or another's) is in progress: no service in a transitional status, each
+    one's replicas all of its current configuration and as many as it wants (a stable Stopped, Abnormal or
+    failed one counts), and the group's weights applied. What a rollout waits for before it reads the
+    configuration it may restore: a configuration read mid-roll may be another rollout's."""
+    if isinstance(read, ServiceGroup):
+        return read.weight_update_status in (None, "UPDATED") and all(settled(s) for s in read.services)
+    if read.status in TRANSITIONAL:
+        return False
+    counts = (read.updated_replicas, read.current_replicas)
+    return read.status in NOT_COMING_UP or counts == (read.desired_replicas,) * 2
+
+
+def superseding(service: ModelService, version_id: str | None, previous_version_id: str | None) -> str | None:
+    """The model version another rollout put on ``service``: one that is neither this rollout's
+    (``version_id``) nor the one it replaced; None when it is either (or unknown). Rolling back over it
+    would undo the other rollout's version."""
+    current = service.model_version_id
+    return current if current and current not in (version_id, previous_version_id) else None
+
+
+_RANK = {"serving": 0, "progressing": 1, "abnormal": 2, "stopped": 3, "superseded": 4}
 ABNORMAL_GRACE = 300.0  # seconds an Abnormal service may take to recover before a wait fails
 
 
@@ -256,7 +278,9 @@ class Rollout:
 
     @property
     def failed(self) -> bool:
-        return self.state == "stopped" or (self.state == "abnormal" and self.abnormal_for >= self.grace)
+        return self.state in ("stopped", "superseded") or (
+            self.state == "abnormal" and self.abnormal_for >= self.grace
+        )
 
     @property
     def is_terminal(self) -> bool:
@@ -276,6 +300,8 @@ class Rollout:
         if s is None:
             return f"{self.label}: the service is not in its group (deleted?)" if self.failed else None
         why = f": {s.reason}" if s.reason else ""
+        if self.state == "superseded":
+            return f"{s.label} now runs {s.model_version_id}: superseded by another rollout"
         if self.state == "abnormal":
             return f"{s.label} stayed Abnormal for {self.abnormal_for:.0f}s (grace {self.grace:.0f}s){why}"
         return f"{s.label} is {s.state_name} and will not serve on its own{why}"
@@ -292,6 +318,8 @@ class RolloutWatch:
 
     ``service_id`` judges that service; else the group's service of ``version_id`` (the best one when
     several run it); with neither, the group's best service. A version no service runs yet is progressing.
+    With ``previous_version_id`` (a rollout of ``service_id`` that replaced it), the service running a
+    third version is ``superseded`` (``superseding``): another rollout took it over.
 
     Example::
 
@@ -306,9 +334,10 @@ class RolloutWatch:
         version_id: str | None = None,
         service_id: str | None = None,
         grace: float = ABNORMAL_GRACE,
+        previous_version_id: str | None = None,
     ) -> None:
         self.group_id, self.version_id, self.service_id = group_id, version_id, service_id
-        self.grace = float(grace)
+        self.grace, self.previous_version_id = float(grace), previous_version_id
         self.abnormal_since: float | None = None
 
     @property
@@ -329,6 +358,13 @@ class RolloutWatch:
         state: RolloutState = "progressing" if service is None else rollout_state(service, self.version_id)
         if service is None and self.service_id:
             state = "stopped"  # the service was deleted from its group: it will not come to serve
+        elif (
+            service is not None
+            and self.service_id
+            and self.previous_version_id
+            and superseding(service, self.version_id, self.previous_version_id)
+        ):
+            state = "superseded"
         if state != "abnormal":
             self.abnormal_since = None
         elif self.abnormal_since is None:

@@ -8,20 +8,16 @@ network.
 
 from __future__ import annotations
 
-import copy
-import dataclasses
-import re
 from typing import Any
 
 from airflow_provider_tia.exceptions import JobSpecError
 from airflow_provider_tia.models import checks as c
-from airflow_provider_tia.models.common import SpecField, checked_value
-from airflow_provider_tia.secrets import register_secrets
+from airflow_provider_tia.models.common import RequestSpec, SpecField
 
 MAX_NAME_LENGTH = 60
 # Chinese/English letters, digits, '_' and '-', starting with a letter or digit. fullmatch: a `$`
 # would also accept a trailing newline.
-NAME_PATTERN = re.compile(r"[A-Za-z0-9\u4e00-\u9fff][A-Za-z0-9_\u4e00-\u9fff-]*")
+NAME_PATTERN = r"[A-Za-z0-9\u4e00-\u9fff][A-Za-z0-9_\u4e00-\u9fff-]*"  # fullmatch, compiled on first use
 NAME_RULES = "use letters (Chinese or English), digits, '_' and '-', starting with a letter or digit"
 CHARGE_TYPES = ("PREPAID", "POSTPAID_BY_HOUR")
 IMAGE_TYPES = ("TCR", "CCR", "PreSet", "PRE_SET", "CUSTOM")
@@ -158,9 +154,8 @@ def start_cmd_info(cmd: str) -> dict[str, str]:
     return {"StartCmd": cmd, "PsStartCmd": "", "WorkerStartCmd": cmd}
 
 
-@dataclasses.dataclass(frozen=True)
-class TrainingTaskSpec:
-    """Every CreateTrainingTask field, validated (and converted) on construction.
+class TrainingTaskSpec(RequestSpec):
+    """Every CreateTrainingTask field (``TRAINING_SPEC_FIELDS``), validated (and converted) on construction.
 
     Example::
 
@@ -175,86 +170,37 @@ class TrainingTaskSpec:
     encoded_start_cmd_info. Env values and image passwords are registered as secrets.
     """
 
-    name: str
-    charge_type: str
-    resource_config_infos: list[dict[str, Any]]
-    ti_project_id: str | None = None
-    framework_name: str | None = None
-    framework_version: str | None = None
-    framework_environment: str | None = None
-    resource_group_id: str | None = None
-    tags: list[dict[str, str]] | dict[str, str] | None = None
-    image_info: dict[str, Any] | None = dataclasses.field(default=None, repr=False)
-    code_package_path: dict[str, Any] | None = None
-    start_cmd_info: dict[str, str] | None = None
-    training_mode: str | None = None
-    data_configs: list[dict[str, Any]] | None = None
-    vpc_id: str | None = None
-    subnet_id: str | None = None
-    output_path: dict[str, Any] | None = None
-    log_config: dict[str, str] | None = None
-    tuning_parameters: str | dict[str, Any] | None = None
-    log_enable: bool | str | None = None
-    remark: str | None = None
-    data_source: str | None = None
-    callback_url: str | None = None
-    encoded_start_cmd_info: dict[str, str] | None = None
-    code_repos: list[dict[str, str]] | None = None
-    expose_network_config: dict[str, Any] | None = None
-    envs: list[dict[str, Any]] | dict[str, str] | None = dataclasses.field(default=None, repr=False)
-    train_tool_config: dict[str, Any] | None = None
-    resource_supply_attribute: dict[str, str] | None = None
-    queues: list[str] | None = None
-    start_cmd: dataclasses.InitVar[str | None] = None
+    ACTION = "CreateTrainingTask"
+    FIELDS = TRAINING_SPEC_FIELDS
 
-    def __post_init__(self, start_cmd: str | None) -> None:
+    def __init__(self, *, start_cmd: str | None = None, **values: Any) -> None:
         if start_cmd is not None:
-            if self.start_cmd_info is not None or self.encoded_start_cmd_info is not None:
+            if values.get("start_cmd_info") is not None or values.get("encoded_start_cmd_info") is not None:
                 raise JobSpecError(
                     "start_cmd", "is refused together with start_cmd_info or encoded_start_cmd_info: pass one"
                 )
-            object.__setattr__(self, "start_cmd_info", start_cmd_info(c.text()(start_cmd, "start_cmd")))
-        for field in TRAINING_SPEC_FIELDS:
-            value = getattr(self, field.attr)
-            if value is None:
-                if field.required:
-                    raise JobSpecError(field.attr, "is required", api_name=field.api)
-                continue
-            object.__setattr__(self, field.attr, checked_value(field, value))
-        if self.charge_type == "PREPAID" and not self.resource_group_id:
+            values["start_cmd_info"] = start_cmd_info(c.text()(start_cmd, "start_cmd"))
+        super().__init__(**values)
+
+    def cross_check(self, values: dict[str, Any]) -> None:
+        if values.get("charge_type") == "PREPAID" and not values.get("resource_group_id"):
             raise JobSpecError(
                 "resource_group_id", "is required when charge_type is PREPAID", api_name="ResourceGroupId"
             )
+
+    def secrets(self) -> list[str | None]:
         image_secret = (self.image_info or {}).get("ImageSecret") or {}
-        register_secrets(*(env.get("Value") for env in self.envs or ()), image_secret.get("Password"))  # type: ignore[union-attr]
-
-    @classmethod
-    def from_kwargs(cls, **kwargs: Any) -> TrainingTaskSpec:
-        """Build from keyword arguments (``start_cmd`` too), refusing unknown ones by name."""
-        unknown = sorted(set(kwargs) - set(TRAINING_API_NAMES) - {"start_cmd"})
-        if unknown:
-            raise JobSpecError(unknown[0], "is not a CreateTrainingTask parameter")
-        for field in TRAINING_SPEC_FIELDS:
-            if field.required:
-                kwargs.setdefault(field.attr, None)
-        return cls(**kwargs)
-
-    def to_request(self) -> dict[str, Any]:
-        """The CreateTrainingTask request body: API field names, unset fields left out."""
-        values = {f.api: getattr(self, f.attr) for f in TRAINING_SPEC_FIELDS}
-        return copy.deepcopy({api: value for api, value in values.items() if value is not None})
+        return [*(env.get("Value") for env in self.envs or ()), image_secret.get("Password")]
 
     def with_tags(self, tags: dict[str, str]) -> TrainingTaskSpec:
         """The same spec with these tags added (replacing tags of the same keys)."""
         merged = {tag["TagKey"]: tag["TagValue"] for tag in self.tags or ()}  # type: ignore[index]
-        return dataclasses.replace(self, tags={**merged, **tags})
+        return self.replace(tags={**merged, **tags})
 
     def with_name(self, name: str) -> TrainingTaskSpec:
         """The same spec under another name (validated again)."""
-        return dataclasses.replace(self, name=name)
+        return self.replace(name=name)
 
     def with_code_package(self, bucket: str, region: str, path: str) -> TrainingTaskSpec:
         """The same spec with its code package at ``cos://bucket/path`` in ``region``."""
-        return dataclasses.replace(
-            self, code_package_path={"Bucket": bucket, "Region": region, "Paths": [path]}
-        )
+        return self.replace(code_package_path={"Bucket": bucket, "Region": region, "Paths": [path]})

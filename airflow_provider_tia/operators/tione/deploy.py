@@ -10,20 +10,34 @@ task state store, the deferral, the kill.
 
 from __future__ import annotations
 
+import time
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import conf
 
 from airflow_provider_tia import lifecycle
-from airflow_provider_tia.exceptions import JobFailed, JobSpecError, RolloutFailed, TencentCloudError
-from airflow_provider_tia.hooks.tione.rollout import RolloutCalls
+from airflow_provider_tia.choices import EndAction
+from airflow_provider_tia.exceptions import (
+    JobAlreadyExists,
+    JobFailed,
+    JobSpecError,
+    RolloutFailed,
+    TencentCloudApiError,
+    TencentCloudError,
+)
+from airflow_provider_tia.hooks.tione.rollout import RolloutCalls, ServiceBusy, busy
 from airflow_provider_tia.links.tione import ModelServiceLink
 from airflow_provider_tia.models.tione import rollout as ro
-from airflow_provider_tia.models.tione.rollout import KillAction, RolloutRecord, Strategy
+from airflow_provider_tia.models.tione.rollout import RolloutRecord, Strategy
 from airflow_provider_tia.models.tione.service_spec import SERVICE_SPEC_FIELDS, ModelServiceSpec
-from airflow_provider_tia.operators.base import choice, seconds
-from airflow_provider_tia.operators.tione.base import TIONEBaseOperator
+from airflow_provider_tia.operators.base import choice, end_action, seconds
+from airflow_provider_tia.operators.tione.service_keywords import (
+    FIELDS,
+    MANAGED,
+    SPEC_ATTRS,
+    ServiceKeywordsOperator,
+)
 from airflow_provider_tia.secrets import register_secrets
 from airflow_provider_tia.triggers.tione.rollout import RolloutTrigger
 
@@ -32,20 +46,10 @@ if TYPE_CHECKING:
 
     from airflow_provider_tia.models.tione.services import ModelService, ServiceGroup
 
-# Set by the rollout itself (the group, the new-version flag, the model): not keywords.
-MANAGED = ("service_group_id", "new_version", "model_info")
-# Airflow's BaseOperator has a ``resources`` of its own: the Resources field is ``service_resources`` here.
-RENAMED = {"resources": "service_resources"}
-FIELDS = {
-    RENAMED.get(f.attr, f.attr): f
-    for f in SERVICE_SPEC_FIELDS
-    if f.attr not in (*MANAGED, "service_group_name")
-}
-SPEC_ATTRS = tuple(FIELDS)  # the operator's keywords of CreateModelService fields
 ATTR_OF = {f.api: f.attr for f in SERVICE_SPEC_FIELDS}
 
 
-class DeployModelServiceOperator(TIONEBaseOperator):
+class DeployModelServiceOperator(ServiceKeywordsOperator):
     """Serve a model version on the service group ``service_group_name``: create it (first deployment)
     or roll it to the version, wait until it serves, and roll back when it does not.
 
@@ -74,6 +78,11 @@ class DeployModelServiceOperator(TIONEBaseOperator):
     in the trigger's payload, so a retry after a lost reply, a crash or a deferral finds the service and
     the rollout again and never creates a second one.
 
+    Rollouts of one group may overlap (``.expand()`` on one group, overlapping runs): each waits until
+    no rollout is in progress before it reads what it may restore, starts over from that read when the
+    service refuses its change as in use, and, when another rollout put a third version on the service
+    first (the last writer wins), fails with ``RolloutSuperseded`` naming it and rolls nothing back.
+
     :param service_group_name: The group (templated); created with this name on the first deployment.
     :param model_version: A TrainingModelVersionId, or ``RegisterModelVersionOperator``'s XCom (a dict
         with ``TrainingModelVersionId`` and ``TrainingModelId``) (templated).
@@ -92,6 +101,7 @@ class DeployModelServiceOperator(TIONEBaseOperator):
     template_fields = ("service_group_name", "model_version", "region", *SPEC_ATTRS)
     template_fields_renderers = {attr: "json" for attr in SPEC_ATTRS}
     ui_color = "#e8f0fe"
+    END_ACTIONS = (EndAction.ROLLBACK, EndAction.LEAVE)  # what a kill during a rollout can do
 
     def __init__(
         self,
@@ -102,7 +112,7 @@ class DeployModelServiceOperator(TIONEBaseOperator):
         rollback_on_failure: bool = True,
         healthy_timeout: float = 1800,
         abnormal_grace: float = 120,
-        on_kill_action: str = KillAction.ROLLBACK.value,
+        on_kill_action: str | EndAction = EndAction.ROLLBACK,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         poll_interval: float = 15,
         **kwargs: Any,
@@ -110,15 +120,10 @@ class DeployModelServiceOperator(TIONEBaseOperator):
         managed = sorted(set(kwargs) & set(MANAGED))
         if managed:
             raise JobSpecError(managed[0], "is set by the rollout (the group and the model version)")
-        fields = {attr: kwargs.pop(attr) for attr in list(kwargs) if attr in SPEC_ATTRS}
         super().__init__(**kwargs)
-        for attr in SPEC_ATTRS:
-            setattr(self, attr, fields.get(attr))
         self.service_group_name, self.model_version = service_group_name, model_version
         self.strategy = Strategy(choice("strategy", strategy, tuple(s.value for s in Strategy)))
-        self.on_kill_action = KillAction(
-            choice("on_kill_action", on_kill_action, tuple(k.value for k in KillAction))
-        )
+        self.on_kill_action = end_action("on_kill_action", on_kill_action, self.END_ACTIONS)
         self.rollback_on_failure, self.deferrable = rollback_on_failure, deferrable
         self.healthy_timeout = float(seconds(healthy_timeout, "healthy_timeout") or 0)
         self.abnormal_grace = float(seconds(abnormal_grace, "abnormal_grace") or 0)
@@ -144,7 +149,8 @@ class DeployModelServiceOperator(TIONEBaseOperator):
         self._link(context, rollout)
         if self.deferrable:
             self._defer(rollout)
-        verdict = self.calls.wait(rollout.service_id, version_id, rollout.started)
+        previous = rollout.previous_version_id if self.strategy is Strategy.IN_PLACE else None
+        verdict = self.calls.wait(rollout.service_id, version_id, rollout.started, previous=previous or None)
         return self._finish(rollout, verdict)
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
@@ -163,7 +169,7 @@ class DeployModelServiceOperator(TIONEBaseOperator):
         """Roll back the rollout under way (``on_kill_action="rollback"``), with a hook of its own (the
         killed call may be in flight on the other); the execution's own wait ends."""
         rollout, self.calls.killed = self.rollout, True
-        if rollout is None or rollout.phase != "rolling" or self.on_kill_action is KillAction.LEAVE:
+        if rollout is None or rollout.phase != "rolling" or self.on_kill_action is EndAction.LEAVE:
             return
         if rollout.can_roll_back:
             self.log.info("Task killed during the rollout to %s: rolling it back", rollout.version_id)
@@ -207,7 +213,23 @@ class DeployModelServiceOperator(TIONEBaseOperator):
         )
 
     def _start(self, spec: ModelServiceSpec, version_id: str, record: RolloutRecord | None) -> RolloutRecord:
-        """Create the group, or roll its live service; or find the rollout an earlier try started."""
+        """``_start_once``; started over from the read while another rollout holds the group (the service
+        refuses the change as in use, or another run created the group first), within ``healthy_timeout``."""
+        started = record.started if record else time.time()
+        while True:
+            try:
+                return self._start_once(spec, version_id, record, started)
+            except (ServiceBusy, JobAlreadyExists) as error:
+                if time.time() - started >= self.healthy_timeout:
+                    raise TencentCloudError(f"Gave up rolling {self.service_group_name}: {error}") from None
+                self.log.info("%s (another rollout): starting over from reading the group", error)
+                time.sleep(self.poll_interval)
+
+    def _start_once(
+        self, spec: ModelServiceSpec, version_id: str, record: RolloutRecord | None, started: float
+    ) -> RolloutRecord:
+        """Create the group, or roll its live service once no rollout is in progress on it; or find the
+        rollout an earlier try started."""
         name = str(self.service_group_name)
         group = self._group(name, record.group_id if record else "")
         if group is None:
@@ -215,7 +237,7 @@ class DeployModelServiceOperator(TIONEBaseOperator):
             self._save(rollout)
             service = self.calls.idempotent(
                 lambda: self.hook.create_model_service(spec), lambda: self._found(name, version_id)
-            )
+            )  # another run creating the group first: JobAlreadyExists (DuplicateName), start over
             rollout.group_id, rollout.service_id = service.group_id, service.id
             self._save(rollout)
             self.log.info("Created %s serving %s", service.label, version_id)
@@ -227,6 +249,7 @@ class DeployModelServiceOperator(TIONEBaseOperator):
             rollout.group_id, rollout.service_id = group.id, found.id
             self.log.info("%s is already configured with %s: watching it", found.label, version_id)
             return rollout
+        group = self.calls.settled_group(group.id, started)  # not a configuration read mid-roll
         live = ro.live_service(list(group.services))
         if live is None:
             raise TencentCloudError(f"The service group {name} ({group.id}) has no running service to roll")
@@ -260,7 +283,15 @@ class DeployModelServiceOperator(TIONEBaseOperator):
             fresh = self.hook.describe_model_service_group(group.id)
             return ro.serving_version(list(fresh.services), version_id, exclude=live.id)
 
-        return self.calls.idempotent(lambda: self.hook.create_model_service(spec), found)
+        def create() -> ModelService:
+            try:
+                return self.hook.create_model_service(spec)
+            except TencentCloudApiError as error:
+                if busy(error):
+                    raise ServiceBusy(f"{group.id} is in use ({error.message})") from None
+                raise
+
+        return self.calls.idempotent(create, found)  # type: ignore[no-any-return]
 
     def _group(self, name: str, group_id: str) -> ServiceGroup | None:
         groups = self.calls.retry(
@@ -280,17 +311,14 @@ class DeployModelServiceOperator(TIONEBaseOperator):
     # ------------------------------------------------------------------------------------- waiting
     def _defer(self, rollout: RolloutRecord) -> None:
         trigger = RolloutTrigger(
-            service_group_id=rollout.group_id,
-            model_version_id=rollout.version_id,
-            service_id=rollout.service_id,
+            rollout.to_dict(),
             tencentcloud_conn_id=self.tencentcloud_conn_id,
             region=self.region,
             poll_interval=self.poll_interval,
             deadline=rollout.started + self.healthy_timeout,
             budget=self.healthy_timeout,
             abnormal_grace=self.abnormal_grace,
-            resume={"rollout": rollout.to_dict()},
-            rollback_on_kill=self.on_kill_action is KillAction.ROLLBACK,
+            rollback_on_kill=self.on_kill_action is EndAction.ROLLBACK,
             healthy_timeout=self.healthy_timeout,
         )
         self.defer(trigger=trigger, method_name="execute_complete")
@@ -300,6 +328,7 @@ class DeployModelServiceOperator(TIONEBaseOperator):
         if isinstance(verdict, str):
             return self._fail(rollout, verdict)
         if rollout.strategy == Strategy.BLUE_GREEN.value and rollout.old_service_id:
+            self.calls.taken_over(rollout)  # another rollout shifted the traffic meanwhile: RolloutSuperseded
             self.calls.shift(rollout)
         rollout.phase = "done"
         self._save(rollout)

@@ -13,7 +13,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_tia import lifecycle
-from airflow_provider_tia.ending import EndAction
+from airflow_provider_tia.choices import EndAction
 from airflow_provider_tia.exceptions import InvalidParameter, JobNotFound, JobSpecError
 from airflow_provider_tia.links.tione import ModelVersionLink
 from airflow_provider_tia.models.tione.repository import (
@@ -329,11 +329,7 @@ class RegisterModelVersionOperator(CreateAndWaitOperator, TIONEBaseOperator):
     def make_trigger(self, key: ModelVersionKey, resume: dict[str, Any]) -> ModelVersionTrigger:
         from airflow_provider_tia.triggers.tione.repository import ModelVersionTrigger
 
-        return ModelVersionTrigger(
-            training_model_id=str(key.model_id),
-            training_model_version_id=str(key.version_id),
-            **self.trigger_kwargs(resume),
-        )
+        return ModelVersionTrigger(key, **self.trigger_kwargs(resume))
 
     def lineage(self, job: dict[str, Any] | None) -> OperatorLineage | None:
         """The training output (COS) as the input, the model version as the output."""

@@ -10,15 +10,12 @@ from __future__ import annotations
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_tia import lifecycle, staging
-from airflow_provider_tia.ending import EndAction
-from airflow_provider_tia.lifecycle import IfExists
+from airflow_provider_tia.choices import EndAction, IfExists
 from airflow_provider_tia.models.tione.training_spec import (
     MAX_NAME_LENGTH,
     TRAINING_SPEC_FIELDS,
     TrainingTaskSpec,
 )
-from airflow_provider_tia.models.tione.training_task import TrainingTaskKey
 from airflow_provider_tia.operators.base import (
     SUFFIX_LENGTH,
     CreateAndWaitOperator,
@@ -28,12 +25,13 @@ from airflow_provider_tia.operators.base import (
     with_param_docs,
 )
 from airflow_provider_tia.operators.tione.base import TIONEBaseOperator
-from airflow_provider_tia.operators.tione.training_control import TASK_KEY_TAG, TIONETaskControl
 
 if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
 
+    from airflow_provider_tia.models.tione.training_task import TrainingTaskKey
+    from airflow_provider_tia.operators.tione.training_control import TIONETaskControl
     from airflow_provider_tia.triggers.tione import TrainingTaskTrigger
 
 
@@ -74,8 +72,8 @@ class CreateTrainingTaskOperator(CreateAndWaitOperator, TIONEBaseOperator):
         (``airflow-provider-tia[cos]``) as the code package (``CodePackagePath``); unchanged code
         is not uploaded again.
     :param code_bucket: COS bucket (``<name>-<appid>``) for ``code_dir`` (templated).
-    :param code_prefix: Key prefix in the bucket (templated).
-    :param code_max_bytes: Largest ``code_dir`` accepted (bytes).
+    :param code_prefix: Key prefix in the bucket (templated; default ``staging.DEFAULT_PREFIX``).
+    :param code_max_bytes: Largest ``code_dir`` accepted (bytes; default ``staging.DEFAULT_MAX_BYTES``).
     """
 
     END_ACTIONS = (EndAction.STOP, EndAction.DELETE, EndAction.LEAVE)
@@ -122,8 +120,8 @@ class CreateTrainingTaskOperator(CreateAndWaitOperator, TIONEBaseOperator):
         if_exists: str = IfExists.NEW.value,
         code_dir: str | None = None,
         code_bucket: str | None = None,
-        code_prefix: str = staging.DEFAULT_PREFIX,
-        code_max_bytes: int = staging.DEFAULT_MAX_BYTES,
+        code_prefix: str | None = None,
+        code_max_bytes: int | None = None,
         **kwargs: Any,
     ) -> None:
         # Every request field is an explicit keyword, so .partial()/.expand() accept it by name.
@@ -138,10 +136,14 @@ class CreateTrainingTaskOperator(CreateAndWaitOperator, TIONEBaseOperator):
 
     @cached_property
     def jobs(self) -> TIONETaskControl:
+        from airflow_provider_tia.operators.tione.training_control import TIONETaskControl
+
         return TIONETaskControl(self.hook, self._deadline, self.poll_interval, self.log, self.on_kill_action)
 
     def build_spec(self, context: Context) -> tuple[TrainingTaskSpec, str]:
         """The spec from the rendered fields, and this task instance's idempotency tag."""
+        from airflow_provider_tia.operators.tione.training_control import TASK_KEY_TAG
+
         tag = task_instance_hash(context["ti"], TAG_LENGTH)
         values = {attr: getattr(self, attr) for attr in (*SPEC_ATTRS, "start_cmd")}
         if self.if_exists is IfExists.SUFFIX:
@@ -154,6 +156,9 @@ class CreateTrainingTaskOperator(CreateAndWaitOperator, TIONEBaseOperator):
 
     def submit_job(self, context: Context) -> dict[str, Any]:
         """Validate, stage code, then find this task instance's task (by tag) or decide to create one."""
+        from airflow_provider_tia import lifecycle
+        from airflow_provider_tia.models.tione.training_task import TrainingTaskKey
+
         spec, tag = self.build_spec(context)
         if self.code_dir:
             spec = self._stage_code(spec)
@@ -176,6 +181,7 @@ class CreateTrainingTaskOperator(CreateAndWaitOperator, TIONEBaseOperator):
         return TrainingTaskKey(task.name or task.id, task.id, tag).to_json()
 
     def _stage_code(self, spec: TrainingTaskSpec) -> TrainingTaskSpec:
+        from airflow_provider_tia import staging
         from airflow_provider_tia.hooks.cos import COSHook
 
         cos = COSHook(self.tencentcloud_conn_id, region=self.region)
@@ -199,10 +205,7 @@ class CreateTrainingTaskOperator(CreateAndWaitOperator, TIONEBaseOperator):
     def make_trigger(self, key: TrainingTaskKey, resume: dict[str, Any]) -> TrainingTaskTrigger:
         from airflow_provider_tia.triggers.tione import TrainingTaskTrigger
 
-        return TrainingTaskTrigger(
-            training_task_id=key.task_id,
-            **self.trigger_kwargs(resume),
-        )
+        return TrainingTaskTrigger(key, **self.trigger_kwargs(resume))
 
     def lineage(self, job: dict[str, Any] | None) -> OperatorLineage | None:
         """The code package and DataConfigs as inputs, Output as the output, the task as the run."""
@@ -250,7 +253,11 @@ class DeleteTrainingTaskOperator(_TaskActionOperator):
     """
 
     def execute(self, context: Context) -> bool:
-        tasks = TIONETaskControl(self.hook, lifecycle.Deadline(), 5.0, self.log, EndAction.DELETE)
+        from airflow_provider_tia.lifecycle import Deadline
+        from airflow_provider_tia.models.tione.training_task import TrainingTaskKey
+        from airflow_provider_tia.operators.tione.training_control import TIONETaskControl
+
+        tasks = TIONETaskControl(self.hook, Deadline(), 5.0, self.log, EndAction.DELETE)
         key = TrainingTaskKey(self.training_task_id, self.training_task_id)
         if not self.missing_ok and tasks.read_or_none(key) is None:
             tasks.describe(key)  # raises JobNotFound naming the task

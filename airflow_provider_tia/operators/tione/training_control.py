@@ -8,7 +8,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_tia import ending
-from airflow_provider_tia.ending import EndAction
+from airflow_provider_tia.choices import EndAction
 from airflow_provider_tia.exceptions import JobAlreadyExists, JobNotFound
 from airflow_provider_tia.lifecycle import Action
 from airflow_provider_tia.models.tione.training_task import TrainingTaskKey

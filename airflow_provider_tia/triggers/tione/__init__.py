@@ -1,7 +1,7 @@
 """TI-ONE's triggers, one module per API family, each on a batched per-region poller: ``training``
 (``TrainingTaskTrigger``), ``repository`` (``ModelVersionTrigger``: a model import) and ``services``
 (``ModelServiceTrigger``: a service serving a version) and ``rollout`` (``RolloutTrigger``: a
-service rollout, rolled back on a kill).
+service rollout, rolled back on a kill); ``base`` holds what they share (``TIONETrigger``, internal).
 
 Triggers already stored by Airflow under ``airflow_provider_tia.triggers.tione.<Class>`` still load.
 """

@@ -12,13 +12,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_tia.ending import EndAction
+from airflow_provider_tia.choices import EndAction
 from airflow_provider_tia.exceptions import TencentCloudError
-from airflow_provider_tia.triggers.base import JobWatchTrigger
+from airflow_provider_tia.models.tione.repository import ModelVersionKey
+from airflow_provider_tia.triggers.base import taken_key
 from airflow_provider_tia.triggers.poller import BatchPoller
+from airflow_provider_tia.triggers.tione.base import TIONETrigger
 
 if TYPE_CHECKING:
-    from airflow_provider_tia.hooks.tione import AsyncTIONEClient, TIONEHook
+    from collections.abc import Mapping
+
+    from airflow_provider_tia.hooks.tione import AsyncTIONEClient
     from airflow_provider_tia.models.tione.repository import ModelVersion
 
 SEPARATOR = "/"  # watch name: "<model Id>/<version Id>"
@@ -59,88 +63,60 @@ class ModelVersionPoller(BatchPoller):
         return found
 
 
-class ModelVersionTrigger(JobWatchTrigger):
+class ModelVersionTrigger(TIONETrigger):
     """Polls a TI-ONE model version until its import ends (STATUS_SUCCESS or STATUS_FAILED), then fires
     one event (see ``JobWatchTrigger``).
 
     Example::
 
-        ModelVersionTrigger(training_model_id="m-1511805105118762624",
-                            training_model_version_id="mv-v2-1511805105118769999", poll_interval=10)
+        ModelVersionTrigger(ModelVersionKey("resnet", "m-1511805105118762624", "mv-v2-1511805105118769999"),
+                            poll_interval=10)
 
-    :param training_model_id: The model's Id (``m-…``): versions of one model are read together.
-    :param training_model_version_id: The version's Id (``mv-…``).
-    :param tencentcloud_conn_id: Airflow connection id (credentials are read in the triggerer).
-    :param region: Region overriding the connection's.
-    :param poll_interval: Seconds between two reads.
-    :param deadline: Epoch seconds after which waiting stops, or None.
-    :param budget: The task's budget in seconds, for the timeout message.
-    :param kill_action: What a user killing the deferred task does: ``"leave"`` (the import goes on; a
-        retry reuses the version) or ``"delete"`` (the version is deleted).
-    :param batched: Share one poller per region in the triggerer (default).
-    :param resume: What the task needs when it resumes; echoed in the event.
-    :param not_before: Epoch seconds before which no event fires.
+    :param key: The version (``ModelVersionKey`` with its model's and its own Id: versions of one model
+        are read together) or its JSON form; the event's ``resume["key"]`` carries it back to the task.
+    :param poll_interval: Seconds between two reads (default 10).
+    :param kill_action: What a user killing the deferred task does: ``"leave"`` (default: the import
+        goes on; a retry reuses the version) or ``"delete"`` (the version is deleted).
+    :param common: ``TIONETrigger``'s keywords (connection, region, deadline, budget, batched, resume,
+        not_before).
+
+    A trigger serialized by an earlier release (``training_model_id``, ``training_model_version_id``,
+    the key in ``resume["key"]``) still loads.
     """
 
     poller_class = ModelVersionPoller
+    key: ModelVersionKey
 
     def __init__(
         self,
-        training_model_id: str,
-        training_model_version_id: str,
-        tencentcloud_conn_id: str = "tencentcloud_default",
-        region: str | None = None,
+        key: ModelVersionKey | Mapping[str, Any] | None = None,
+        *,
         poll_interval: float = 10.0,
-        deadline: float | None = None,
         kill_action: EndAction | str = EndAction.LEAVE,
-        batched: bool = True,
-        budget: float | None = None,
         resume: dict[str, Any] | None = None,
-        not_before: float | None = None,
+        training_model_id: str | None = None,
+        training_model_version_id: str | None = None,
+        **common: Any,
     ) -> None:
-        default_key = {"model_id": training_model_id, "version_id": training_model_version_id}
-        super().__init__(
-            tencentcloud_conn_id=tencentcloud_conn_id,
-            region=region,
-            poll_interval=poll_interval,
-            deadline=deadline,
-            budget=budget,
-            kill_action=EndAction(kill_action),
-            batched=batched,
-            not_before=not_before,
-            resume=dict(resume or {"key": default_key}),
+        earlier = {"model_id": training_model_id, "version_id": training_model_version_id}
+        typed, resume = taken_key(
+            "ModelVersionTrigger", ModelVersionKey, key, resume, earlier, ("model_id", "version_id")
         )
-        self.training_model_id = training_model_id
-        self.training_model_version_id = training_model_version_id
-
-    def platform_kwargs(self) -> dict[str, Any]:
-        return {
-            "training_model_id": self.training_model_id,
-            "training_model_version_id": self.training_model_version_id,
-        }
+        super().__init__(
+            key=typed, poll_interval=poll_interval, kill_action=kill_action, resume=resume, **common
+        )
 
     @property
-    def label(self) -> str:
-        from airflow_provider_tia.models.tione.repository import version_label
-
-        key = self.resume.get("key") or {}
-        return version_label(key.get("name"), key.get("label"), self.training_model_version_id)
+    def training_model_id(self) -> str:
+        return str(self.key.model_id)
 
     @property
-    def scope(self) -> str:
-        return self.region or ""
+    def training_model_version_id(self) -> str:
+        return str(self.key.version_id)
 
     @property
     def watch_name(self) -> str:
         return watch_name(self.training_model_id, self.training_model_version_id)
-
-    def _hook(self) -> TIONEHook:
-        from airflow_provider_tia.hooks.tione import TIONEHook
-
-        return TIONEHook(self.tencentcloud_conn_id, self.region)
-
-    async def _client(self) -> AsyncTIONEClient:
-        return await self._hook().async_client()
 
     async def _describe(self, client: AsyncTIONEClient) -> ModelVersion:
         return await client.describe_training_model_version(self.training_model_version_id)

@@ -13,7 +13,6 @@ import contextlib
 import time
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_tia.ending import EndAction
 from airflow_provider_tia.exceptions import TencentCloudError
 from airflow_provider_tia.hooks.tione.services import GROUPS_PAGE_SIZE
 from airflow_provider_tia.models.tione.services import (
@@ -22,13 +21,13 @@ from airflow_provider_tia.models.tione.services import (
     RolloutWatch,
     ServiceGroup,
 )
-from airflow_provider_tia.triggers.base import JobWatchTrigger
 from airflow_provider_tia.triggers.poller import BatchPoller
+from airflow_provider_tia.triggers.tione.base import TIONETrigger
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator
 
-    from airflow_provider_tia.hooks.tione import AsyncTIONEClient, TIONEHook
+    from airflow_provider_tia.hooks.tione import AsyncTIONEClient
 
 
 class RegionServicePoller(BatchPoller):
@@ -53,7 +52,7 @@ class RegionServicePoller(BatchPoller):
         return found
 
 
-class ModelServiceTrigger(JobWatchTrigger):
+class ModelServiceTrigger(TIONETrigger):
     """Polls a service group until it serves ``model_version_id`` (Normal, that version, the roll over),
     or fails: stopped (or creation failed), or Abnormal for longer than ``abnormal_grace``. Fires one
     event (see ``JobWatchTrigger``) whose ``job`` is the judged service's dict, secrets masked.
@@ -67,16 +66,9 @@ class ModelServiceTrigger(JobWatchTrigger):
     :param service_id: Judge this service of the group (``ms-…-<n>``, an in-place roll); default: the
         group's service running ``model_version_id``.
     :param abnormal_grace: Seconds an Abnormal service may take to recover before the wait fails.
-    :param tencentcloud_conn_id: Airflow connection id (credentials are read in the triggerer).
-    :param region: Region overriding the connection's.
-    :param poll_interval: Seconds between two reads.
-    :param deadline: Epoch seconds after which waiting stops, or None.
-    :param budget: The task's budget in seconds, for the timeout message.
-    :param kill_action: What a user killing the deferred task does; only ``"leave"`` here (a deploying
-        operator's own trigger subclass overrides ``_end_job`` to roll back).
-    :param batched: Share one poller per connection and region in the triggerer (default).
-    :param resume: What the task needs when it resumes; echoed in the event.
-    :param not_before: Epoch seconds before which no event fires.
+    :param common: ``TIONETrigger``'s keywords (connection, region, interval, deadline, budget,
+        kill_action, batched, resume, not_before). The kill action is only ``"leave"`` here (a
+        deploying operator's own trigger subclass overrides ``_end_job`` to roll back).
     """
 
     poller_class = RegionServicePoller
@@ -87,27 +79,9 @@ class ModelServiceTrigger(JobWatchTrigger):
         model_version_id: str | None = None,
         service_id: str | None = None,
         abnormal_grace: float = ABNORMAL_GRACE,
-        tencentcloud_conn_id: str = "tencentcloud_default",
-        region: str | None = None,
-        poll_interval: float = 30.0,
-        deadline: float | None = None,
-        kill_action: EndAction | str = EndAction.LEAVE,
-        batched: bool = True,
-        budget: float | None = None,
-        resume: dict[str, Any] | None = None,
-        not_before: float | None = None,
+        **common: Any,
     ) -> None:
-        super().__init__(
-            tencentcloud_conn_id=tencentcloud_conn_id,
-            region=region,
-            poll_interval=poll_interval,
-            deadline=deadline,
-            budget=budget,
-            kill_action=EndAction(kill_action),
-            batched=batched,
-            not_before=not_before,
-            resume=dict(resume or {}),
-        )
+        super().__init__(**common)
         self.service_group_id, self.model_version_id, self.service_id = (
             service_group_id,
             model_version_id,
@@ -133,10 +107,6 @@ class ModelServiceTrigger(JobWatchTrigger):
         return self.rollout_watch().label
 
     @property
-    def scope(self) -> str:
-        return self.region or ""
-
-    @property
     def watch_name(self) -> str:
         return self.service_group_id
 
@@ -149,14 +119,6 @@ class ModelServiceTrigger(JobWatchTrigger):
                     yield watch.observe(read, time.monotonic())
                 else:
                     yield read
-
-    def _hook(self) -> TIONEHook:
-        from airflow_provider_tia.hooks.tione import TIONEHook
-
-        return TIONEHook(self.tencentcloud_conn_id, self.region)
-
-    async def _client(self) -> AsyncTIONEClient:
-        return await self._hook().async_client()
 
     async def _describe(self, client: AsyncTIONEClient) -> ServiceGroup:
         return await client.describe_model_service_group(self.service_group_id)

@@ -9,13 +9,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_tia import ending
-from airflow_provider_tia.ending import EndAction
+from airflow_provider_tia.choices import EndAction
 from airflow_provider_tia.exceptions import JobNotFound, TencentCloudError
-from airflow_provider_tia.triggers.base import JobWatchTrigger
+from airflow_provider_tia.models.tione.training_task import TrainingTaskKey
+from airflow_provider_tia.triggers.base import taken_key
 from airflow_provider_tia.triggers.poller import BatchPoller
+from airflow_provider_tia.triggers.tione.base import TIONETrigger
 
 if TYPE_CHECKING:
-    from airflow_provider_tia.hooks.tione import AsyncTIONEClient, AsyncTIONELogReader, TIONEHook
+    from collections.abc import Mapping
+
+    from airflow_provider_tia.hooks.tione import AsyncTIONEClient, AsyncTIONELogReader
     from airflow_provider_tia.models.tione.training_task import TrainingTask
     from airflow_provider_tia.triggers.log_clients import LogCalls
 
@@ -40,79 +44,48 @@ class RegionTaskPoller(BatchPoller):
         return found
 
 
-class TrainingTaskTrigger(JobWatchTrigger):
+class TrainingTaskTrigger(TIONETrigger):
     """Polls a TI-ONE training task until it ends (SUCCEED, FAILED, STOPPED, SUBMIT_FAILED), then
     fires one event (see ``JobWatchTrigger``).
 
     Example::
 
-        TrainingTaskTrigger(training_task_id="train-1208038387393233920", poll_interval=30)
+        TrainingTaskTrigger(TrainingTaskKey("my-task", "train-1208038387393233920"), poll_interval=30)
 
-    :param training_task_id: The task's Id.
-    :param tencentcloud_conn_id: Airflow connection id (credentials are read in the triggerer).
-    :param region: Region overriding the connection's.
-    :param poll_interval: Seconds between two reads of the task (and of its logs).
-    :param deadline: Epoch seconds after which waiting stops (``lifecycle.Deadline``), or None.
-    :param budget: The task's budget in seconds, for the timeout message.
-    :param kill_action: What a user killing the deferred task does (``EndAction``): "stop", "delete"
-        or "leave".
-    :param batched: Share one DescribeTrainingTasks poller per region in the triggerer (default).
-    :param resume: What the task needs when it resumes; echoed in the event (``logs`` kept current).
-    :param not_before: Epoch seconds before which no event fires (default: the deferral plus
-        ``[tencentcloud] min_trigger_event_delay``, against Airflow's fast-trigger scheduler race).
+    :param key: The task (``TrainingTaskKey`` with its Id) or its JSON form; the event's
+        ``resume["key"]`` carries it back to the task.
+    :param kill_action: What a user killing the deferred task does (``EndAction``): "stop" (default),
+        "delete" or "leave".
+    :param common: ``TIONETrigger``'s keywords (connection, region, interval, deadline, budget, batched,
+        resume, not_before); ``batched`` shares one DescribeTrainingTasks poller per region.
+
+    A trigger serialized by an earlier release (``training_task_id``, the key in ``resume["key"]``)
+    still loads.
     """
 
     poller_class = RegionTaskPoller
+    key: TrainingTaskKey
 
     def __init__(
         self,
-        training_task_id: str,
-        tencentcloud_conn_id: str = "tencentcloud_default",
-        region: str | None = None,
-        poll_interval: float = 30.0,
-        deadline: float | None = None,
+        key: TrainingTaskKey | Mapping[str, Any] | None = None,
+        *,
         kill_action: EndAction | str = EndAction.STOP,
-        batched: bool = True,
-        budget: float | None = None,
         resume: dict[str, Any] | None = None,
-        not_before: float | None = None,
+        training_task_id: str | None = None,
+        **common: Any,
     ) -> None:
-        super().__init__(
-            tencentcloud_conn_id=tencentcloud_conn_id,
-            region=region,
-            poll_interval=poll_interval,
-            deadline=deadline,
-            budget=budget,
-            kill_action=EndAction(kill_action),
-            batched=batched,
-            not_before=not_before,
-            resume=dict(resume or {"key": {"id": training_task_id, "name": training_task_id}}),
-        )
-        self.training_task_id = training_task_id
-
-    def platform_kwargs(self) -> dict[str, Any]:
-        return {"training_task_id": self.training_task_id}
+        earlier = {"id": training_task_id, "name": training_task_id}
+        typed, resume = taken_key("TrainingTaskTrigger", TrainingTaskKey, key, resume, earlier, ("id",))
+        super().__init__(key=typed, kill_action=kill_action, resume=resume, **common)
 
     @property
-    def label(self) -> str:
-        name = (self.resume.get("key") or {}).get("name") or self.training_task_id
-        return f"TI-ONE training task {name} ({self.training_task_id})"
-
-    @property
-    def scope(self) -> str:
-        return self.region or ""
+    def training_task_id(self) -> str:
+        return self.key.task_id
 
     @property
     def watch_name(self) -> str:
         return self.training_task_id
-
-    def _hook(self) -> TIONEHook:
-        from airflow_provider_tia.hooks.tione import TIONEHook
-
-        return TIONEHook(self.tencentcloud_conn_id, self.region)
-
-    async def _client(self) -> AsyncTIONEClient:
-        return await self._hook().async_client()
 
     async def _describe(self, client: AsyncTIONEClient) -> TrainingTask:
         return await client.describe_training_task(self.training_task_id)

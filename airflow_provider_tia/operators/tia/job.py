@@ -1,26 +1,19 @@
-"""TI-A in Airflow: the base of its task classes, one execution's job calls (``TIAJobControl``) and
-the operators that create and delete training jobs.
+"""TI-A's operators that create (and wait for) and delete training jobs.
 
 The wait, the deferral, the resume and the kill are ``CreateAndWaitOperator``'s (shared with TI-ONE);
-this module says what a TI-A job is made of. A TI-A job's key is ``{"name", "cluster"}`` (plus
-``"id"`` once known): TI-A addresses jobs by name. Nothing heavy is imported at module level.
+``TIAJobControl`` (``job_control``) says how a TI-A job is made and found again. Nothing heavy is
+imported at module level: a DAG file that builds these operators loads none of the engines.
 """
 
 from __future__ import annotations
 
-import time
 import warnings
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.exceptions import AirflowProviderDeprecationWarning
 
-from airflow_provider_tia import ending, lifecycle, staging
-from airflow_provider_tia.ending import EndAction
-from airflow_provider_tia.exceptions import JobAlreadyExists, TencentCloudError
-from airflow_provider_tia.lifecycle import Action, IfExists
-from airflow_provider_tia.links.tia import TIAJobLink
-from airflow_provider_tia.models.tia.job import TIAJobKey, job_label
+from airflow_provider_tia.choices import EndAction, IfExists
 from airflow_provider_tia.models.tia.job_spec import MAX_NAME_LENGTH, SPEC_FIELDS, build_spec
 from airflow_provider_tia.operators.base import (
     CreateAndWaitOperator,
@@ -29,115 +22,21 @@ from airflow_provider_tia.operators.base import (
     task_instance_hash,
     with_param_docs,
 )
-from airflow_provider_tia.operators.control import JobControl
-from airflow_provider_tia.task_base import TencentCloudBaseOperator
+from airflow_provider_tia.operators.tia.base import TIABaseOperator
 
 if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
 
-    from airflow_provider_tia.hooks.tia import TIAHook, TIALogReader
-    from airflow_provider_tia.models.tia.job import Job
+    from airflow_provider_tia.lifecycle import Action
+    from airflow_provider_tia.models.tia.job import Job, TIAJobKey
     from airflow_provider_tia.models.tia.job_spec import JobSpec
+    from airflow_provider_tia.operators.tia.job_control import TIAJobControl
     from airflow_provider_tia.triggers.tia import JobTrigger
 
 SPEC_ATTRS = tuple(
     field.attr for field in SPEC_FIELDS
 )  # one keyword (and template field) per CreateJob parameter
-
-
-class TIABaseOperator(TencentCloudBaseOperator):
-    """Base of the TI-A task classes: the connection, the region, ``TIAHook`` and the "TI-A Job" link.
-
-    :param tencentcloud_conn_id: Airflow connection id (type ``tencentcloud``).
-    :param region: Region overriding the connection's (templated).
-    """
-
-    operator_extra_links = (TIAJobLink(),)
-    hook_class_path = "airflow_provider_tia.hooks.tia.TIAHook"
-    if TYPE_CHECKING:
-        hook: TIAHook
-
-
-DELETE_WAIT = 300.0  # seconds a deleted job may take to disappear before replace/recreate gives up
-
-
-class TIAJobControl(JobControl[TIAJobKey]):
-    """TI-A job calls of one execution: create, attach, replace, delete. TI-A has no stop: ending a
-    job deletes it."""
-
-    key_type = TIAJobKey
-    final_states = ("Succeeded", "Failed")
-    success_state = "Succeeded"
-    state_field = "State"
-
-    hook: TIAHook
-
-    def key_of(self, job: Job) -> TIAJobKey:
-        cluster = job.cluster or (self.target.cluster if self.target else "")
-        return TIAJobKey(job.name, cluster, job.raw.get("Id"))
-
-    def matches(self, key: TIAJobKey, job: Job) -> bool:
-        return job.name == key.name and (not key.id or job.raw.get("Id") == key.id)
-
-    def describe(self, key: TIAJobKey) -> Job:
-        return self.hook.describe_job(key.name, key.cluster)
-
-    def end(self, key: TIAJobKey, action: EndAction, *, fresh_hook: bool = False) -> None:
-        """Delete the job or leave it (``ending.end_tia_job``, as the triggerer's kill does)."""
-        hook = self.hook.copy() if fresh_hook else self.hook
-        delete = lambda: hook.delete_job(key.name, key.cluster, missing_ok=True)  # noqa: E731
-        ending.drive(ending.end_tia_job(action), {"delete": delete})
-
-    def log_reader(
-        self, key: TIAJobKey, job: Any = None, state: dict[str, Any] | None = None
-    ) -> TIALogReader:
-        return self.hook.log_reader(key.name, key.cluster, state)
-
-    def perform(self, action: Action, spec: JobSpec, existing: Job | None, if_exists: IfExists) -> Job:
-        """Carry out ``lifecycle.decide``'s action; returns the job to watch."""
-        key = TIAJobKey(spec.name, spec.cluster)
-        if action is Action.FAIL:
-            raise JobAlreadyExists(
-                f"{key.label} already exists (if_exists='fail')", code="FailedOperation.AlreadyExists"
-            )
-        if existing is not None and action is Action.ATTACH:
-            self.log.info("Attaching to existing %s (%s)", key.label, existing.state_name)
-            self.remember(existing, TIAJobKey(spec.name, spec.cluster, existing.raw.get("Id")))
-            return existing
-        if existing is not None:
-            why = (
-                "failed in an earlier try"
-                if action is Action.RECREATE
-                else "is replaced (if_exists='replace')"
-            )
-            self.log.info("%s %s: deleting it and creating it again", key.label, why)
-            self.delete_and_wait(key)
-        job = self.create_watched(key, lambda: self._create(spec, if_exists))
-        self.remember(job, TIAJobKey(spec.name, spec.cluster, job.raw.get("Id")))
-        return job
-
-    def _create(self, spec: JobSpec, if_exists: IfExists) -> Job:
-        """CreateJob. A job another run created under the name meanwhile is attached to only when the
-        task says so (``attach``, or ``suffix``: the name is this task instance's); otherwise the refusal
-        goes up and the operator decides again (``new``: this run's job gets its suffixed name)."""
-        try:
-            return self.hook.create_job(spec)
-        except JobAlreadyExists:
-            if if_exists not in (IfExists.ATTACH, IfExists.SUFFIX):
-                raise
-            key = TIAJobKey(spec.name, spec.cluster)
-            self.log.info("%s appeared concurrently: attaching to it", key.label)
-            return self.read(key)
-
-    def delete_and_wait(self, key: TIAJobKey, timeout: float = DELETE_WAIT) -> None:
-        """Delete the job and wait until it is gone (a name can be reused only then)."""
-        self.retrying(lambda: self.end(key, EndAction.DELETE), f"DeleteJob {key.name}")
-        gone_by = time.monotonic() + timeout
-        while self.read_or_none(key) is not None:
-            if time.monotonic() >= gone_by:
-                raise TencentCloudError(f"{key.label} was deleted but still exists after {timeout:.0f}s")
-            time.sleep(min(self.interval, 2.0))
 
 
 class CreateJobOperator(CreateAndWaitOperator, TIABaseOperator):
@@ -173,9 +72,10 @@ class CreateJobOperator(CreateAndWaitOperator, TIABaseOperator):
         uploaded again. Refused before any call when missing, empty, over ``code_max_bytes`` or with a
         symlink leaving it.
     :param code_bucket: COS bucket (``<name>-<appid>``) for ``code_dir`` (templated).
-    :param code_prefix: Key prefix in the bucket (templated); keys are ``<prefix>/<digest>/code.tar.gz``.
-    :param code_mount_path: Where the job sees the code.
-    :param code_max_bytes: Largest ``code_dir`` accepted (bytes).
+    :param code_prefix: Key prefix in the bucket (templated; default ``staging.DEFAULT_PREFIX``); keys are
+        ``<prefix>/<digest>/code.tar.gz``.
+    :param code_mount_path: Where the job sees the code (default ``staging.DEFAULT_MOUNT_PATH``).
+    :param code_max_bytes: Largest ``code_dir`` accepted (bytes; default ``staging.DEFAULT_MAX_BYTES``).
     """
 
     template_fields = (*SPEC_ATTRS, "region", "code_dir", "code_bucket", "code_prefix")
@@ -205,9 +105,9 @@ class CreateJobOperator(CreateAndWaitOperator, TIABaseOperator):
         delete_on_kill: bool | None = None,
         code_dir: str | None = None,
         code_bucket: str | None = None,
-        code_prefix: str = staging.DEFAULT_PREFIX,
-        code_mount_path: str = staging.DEFAULT_MOUNT_PATH,
-        code_max_bytes: int = staging.DEFAULT_MAX_BYTES,
+        code_prefix: str | None = None,
+        code_mount_path: str | None = None,
+        code_max_bytes: int | None = None,
         **kwargs: Any,
     ) -> None:
         spec_values = {attr: value for attr, value in locals().items() if attr in SPEC_ATTRS}
@@ -231,6 +131,8 @@ class CreateJobOperator(CreateAndWaitOperator, TIABaseOperator):
     @cached_property
     def jobs(self) -> TIAJobControl:
         """This execution's job calls (under its deadline) and the job it is about."""
+        from airflow_provider_tia.operators.tia.job_control import TIAJobControl
+
         return TIAJobControl(self.hook, self._deadline, self.poll_interval, self.log, self.on_kill_action)
 
     def build_spec(self, context: Context) -> JobSpec:
@@ -250,8 +152,12 @@ class CreateJobOperator(CreateAndWaitOperator, TIABaseOperator):
 
     def submit_job(self, context: Context) -> dict[str, Any]:
         """Validate, stage code, then create or reuse the job as ``lifecycle.decide`` says."""
+        from airflow_provider_tia.lifecycle import Action
+        from airflow_provider_tia.models.tia.job import TIAJobKey
+
         spec = self.build_spec(context)  # raises JobSpecError before any API call
         if self.code_dir:
+            from airflow_provider_tia import staging
             from airflow_provider_tia.hooks.cos import COSHook
 
             options = {
@@ -268,21 +174,25 @@ class CreateJobOperator(CreateAndWaitOperator, TIABaseOperator):
         key = TIAJobKey(job.name, spec.cluster, job.raw.get("Id")).to_json()
         # The state store records this key: an adopted job (if_exists="attach") is never this task
         # instance's own, so a retry never recreates another run's job.
-        return {**key, "adopted": True} if action is lifecycle.Action.ATTACH and not owned else key
+        return {**key, "adopted": True} if action is Action.ATTACH and not owned else key
 
-    def _create_or_reuse(self, spec: JobSpec, context: Context) -> tuple[Job, lifecycle.Action, bool]:
+    def _create_or_reuse(self, spec: JobSpec, context: Context) -> tuple[Job, Action, bool]:
         """The job to watch, as ``lifecycle.decide`` says, and whether this task instance owns it.
 
         Two runs of a fixed-name DAG may both find the name free and both create: the refused one
         decides again, now that the other run's job is there (``new``: this run's job is suffixed)."""
+        from airflow_provider_tia.exceptions import JobAlreadyExists
+        from airflow_provider_tia.lifecycle import Action, decide
+        from airflow_provider_tia.models.tia.job import TIAJobKey, job_label
+
         try_number = context["ti"].try_number
         for attempt in (1, 2):
             existing = self.jobs.read_or_none(TIAJobKey(spec.name, spec.cluster))
             # A suffixed name is this task instance's own: the suffix is a hash of it.
             owned = self._names_own_job(context) or self._owned(existing, context)
-            action = lifecycle.decide(existing, if_exists=self.if_exists, owned=owned, try_number=try_number)
+            action = decide(existing, if_exists=self.if_exists, owned=owned, try_number=try_number)
             named = spec
-            if action is lifecycle.Action.RENAME:
+            if action is Action.RENAME:
                 named = spec.with_name(
                     suffixed(spec.name, task_instance_hash(context["ti"]), MAX_NAME_LENGTH)
                 )
@@ -292,13 +202,11 @@ class CreateJobOperator(CreateAndWaitOperator, TIABaseOperator):
                     named.name,
                 )
                 existing = self.jobs.read_or_none(TIAJobKey(named.name, spec.cluster))
-                action = lifecycle.decide(
-                    existing, if_exists=self.if_exists, owned=True, try_number=try_number
-                )
+                action = decide(existing, if_exists=self.if_exists, owned=True, try_number=try_number)
             try:
                 return self.jobs.perform(action, named, existing, self.if_exists), action, owned
             except JobAlreadyExists:
-                if attempt == 2 or action is not lifecycle.Action.CREATE or named is not spec:
+                if attempt == 2 or action is not Action.CREATE or named is not spec:
                     raise
                 self.log.info(
                     "%s was created by another run meanwhile: deciding again",
@@ -309,7 +217,9 @@ class CreateJobOperator(CreateAndWaitOperator, TIABaseOperator):
     def _owned(self, existing: Job | None, context: Context) -> bool:
         """Whether an earlier try of this task instance created ``existing`` (the state store's record;
         a job it adopted is not its own)."""
-        record = lifecycle.recorded_job(context.get("task_state_store"), self.external_id_key)
+        from airflow_provider_tia.lifecycle import recorded_job
+
+        record = recorded_job(context.get("task_state_store"), self.external_id_key)
         return (
             existing is not None
             and bool(existing.raw.get("Id"))
@@ -323,11 +233,7 @@ class CreateJobOperator(CreateAndWaitOperator, TIABaseOperator):
     def make_trigger(self, key: TIAJobKey, resume: dict[str, Any]) -> JobTrigger:
         from airflow_provider_tia.triggers.tia import JobTrigger
 
-        return JobTrigger(
-            job_name=key.name,
-            cluster=key.cluster,
-            **self.trigger_kwargs(resume),
-        )
+        return JobTrigger(key, **self.trigger_kwargs(resume))
 
     def lineage(self, job: dict[str, Any] | None) -> OperatorLineage | None:
         """PackageDir entries as inputs, the job as the run."""
@@ -360,6 +266,8 @@ class DeleteJobOperator(TIABaseOperator):
         self.missing_ok = missing_ok
 
     def execute(self, context: Context) -> bool:
+        from airflow_provider_tia.models.tia.job import job_label
+
         deleted = self.hook.delete_job(self.job_name, self.cluster, missing_ok=self.missing_ok)
         if not deleted:
             self.log.info("%s did not exist", job_label(self.job_name, self.cluster))
