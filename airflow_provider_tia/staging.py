@@ -292,7 +292,7 @@ def mount_code_dir(
     """TI-A: ``spec`` with ``code_dir`` staged to COS and mounted as its first PackageDir entry, so
     Command/Args run in it."""
     staged = stage_for_task(hook, code_dir, bucket, task_log=task_log, **options)
-    return dataclasses.replace(spec, package_dir=[staged.package_dir_entry, *(spec.package_dir or [])])
+    return spec.replace(package_dir=[staged.package_dir_entry, *(spec.package_dir or [])])
 
 
 __all__ = [

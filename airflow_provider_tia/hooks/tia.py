@@ -56,7 +56,7 @@ class TIAHook(TencentCloudBaseHook):
     def create_job(self, spec: JobSpec) -> Job:
         """CreateJob. A reply lost after the service acted is reconciled by name, never duplicated."""
         try:
-            response = self.call("CreateJob", spec.to_api())
+            response = self.call("CreateJob", spec.to_request())
         except JobAlreadyExists as error:
             if error.attempts <= 1:
                 raise

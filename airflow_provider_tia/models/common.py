@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import datetime
+import difflib
 import functools
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -117,7 +118,7 @@ def iso_time(moment: DateTime | None) -> str | None:
 class SpecField:
     """One CreateJob parameter: the operator keyword, the API name, its kind and its documentation.
 
-    This table drives ``JobSpec`` validation, ``to_api()``, the operator's keywords and template
+    This table drives a ``RequestSpec``'s validation, ``to_request()``, the operator's keywords and template
     fields, and the parameter list of the operator's docstring. A platform's table may carry its own
     validator (``check(value, path) -> value``, TI-ONE) instead of the ``kind``'s built-in one (TI-A).
     """
@@ -201,12 +202,14 @@ class RequestSpec:
     def __init__(self, **values: Any) -> None:
         unknown = sorted(set(values) - set(self._by_attr))
         if unknown:
-            raise JobSpecError(unknown[0], f"is not a {self.ACTION} parameter")
+            close = difflib.get_close_matches(unknown[0], self._by_attr, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise JobSpecError(unknown[0], f"is not a {self.ACTION} parameter{hint}")
         checked: dict[str, Any] = {}
         for field in self.FIELDS:
             value = values.get(field.attr)
             if value is not None:
-                checked[field.attr] = checked_value(field, value)
+                checked[field.attr] = self.check_field(field, value)
             elif field.required:
                 raise JobSpecError(field.attr, "is required", api_name=field.api)
         self.cross_check(checked)
@@ -219,6 +222,10 @@ class RequestSpec:
     def from_kwargs(cls: type[SpecT], **kwargs: Any) -> SpecT:
         """Build from keyword arguments, refusing unknown ones by name."""
         return cls(**kwargs)
+
+    def check_field(self, field: SpecField, value: Any) -> Any:
+        """One set value, validated and converted (``field.check``'s; a platform may read ``field.kind``)."""
+        return checked_value(field, value)
 
     def cross_check(self, values: dict[str, Any]) -> None:
         """Rules across the checked ``values`` (``JobSpecError`` names a field); may set defaults."""

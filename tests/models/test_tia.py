@@ -46,8 +46,8 @@ SEED_REPLY = {
 }
 
 
-def test_seed_spec_to_api_uses_exact_api_names() -> None:
-    assert JobSpec(**SEED).to_api() == {
+def test_seed_spec_to_request_uses_exact_api_names() -> None:
+    assert JobSpec(**SEED).to_request() == {
         "Name": "test-job",
         "Cluster": "ap-beijing",
         "RuntimeVersion": "tia-1.7.0",
@@ -63,9 +63,9 @@ def test_seed_spec_to_api_uses_exact_api_names() -> None:
     }
 
 
-def test_to_api_omits_unset_optionals_and_keeps_debug_and_runtime_conf() -> None:
+def test_to_request_omits_unset_optionals_and_keeps_debug_and_runtime_conf() -> None:
     spec = JobSpec(name="a", cluster="c", runtime_version="r", debug=False, runtime_conf=["k=v"])
-    assert spec.to_api() == {
+    assert spec.to_request() == {
         "Name": "a",
         "Cluster": "c",
         "RuntimeVersion": "r",
@@ -75,7 +75,7 @@ def test_to_api_omits_unset_optionals_and_keeps_debug_and_runtime_conf() -> None
 
 
 def test_uppercase_custom_tier_is_accepted() -> None:
-    assert JobSpec(**{**SEED, "scale_tier": "CUSTOM"}).to_api()["ScaleTier"] == "CUSTOM"
+    assert JobSpec(**{**SEED, "scale_tier": "CUSTOM"}).to_request()["ScaleTier"] == "CUSTOM"
 
 
 def test_tuple_arguments_become_lists() -> None:
@@ -125,7 +125,7 @@ def test_bad_values_name_the_parameter(change: dict, parameter: str, fragment: s
 
 def test_non_custom_tier_without_custom_fields_is_fine() -> None:
     spec = JobSpec(name="a", cluster="c", runtime_version="r", scale_tier="STANDARD_1")
-    assert spec.to_api()["ScaleTier"] == "STANDARD_1"
+    assert spec.to_request()["ScaleTier"] == "STANDARD_1"
 
 
 def test_unknown_keyword_is_refused_by_name() -> None:

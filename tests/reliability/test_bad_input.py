@@ -256,7 +256,7 @@ def bad_input_emu():
 
 
 def _round_trip(spec: JobSpec, expected: dict) -> None:
-    body = spec.to_api()
+    body = spec.to_request()
     assert body == expected
     assert JobSpec(**{attr: body.get(api) for attr, api in API_NAMES.items()}) == spec
     assert json.loads(json.dumps(body)) == body

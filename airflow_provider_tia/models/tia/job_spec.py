@@ -6,15 +6,12 @@ No Airflow, no network: everything here is unit-tested without I/O.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_tia.exceptions import JobSpecError
-from airflow_provider_tia.models.common import (
-    SpecField,
-)
+from airflow_provider_tia.models.common import RequestSpec, SpecField
 
 if TYPE_CHECKING:
     from airflow_provider_tia.models.tia.job import Job
@@ -81,53 +78,28 @@ SPEC_FIELDS: tuple[SpecField, ...] = (
 API_NAMES: dict[str, str] = {f.attr: f.api for f in SPEC_FIELDS}
 
 
-@dataclasses.dataclass(frozen=True)
-class JobSpec:
-    """Every CreateJob parameter, validated on construction.
+class JobSpec(RequestSpec):
+    """Every CreateJob parameter (``SPEC_FIELDS``), validated on construction.
 
     Example::
 
         spec = JobSpec(name="test-job", cluster="ap-beijing", runtime_version="tia-1.7.0",
                        command=["python"], args=["train.py"], scale_tier="Custom",
                        master_type="1U1G0P", worker_type="1U1G0P", worker_count=2)
-        spec.to_api()  # {"Name": "test-job", ..., "WorkerCount": 2}
+        spec.to_request()  # {"Name": "test-job", ..., "WorkerCount": 2}
 
     A bad value raises ``JobSpecError`` naming the parameter (``worker_count (WorkerCount) ...``).
     """
 
-    name: str
-    cluster: str
-    runtime_version: str
-    package_dir: list[str] | None = None
-    command: list[str] | None = None
-    args: list[str] | None = None
-    scale_tier: str | None = None
-    master_type: str | None = None
-    worker_type: str | None = None
-    parameter_server_type: str | None = None
-    worker_count: int | None = None
-    parameter_server_count: int | None = None
-    debug: bool | None = None
-    runtime_conf: list[str] | None = None
+    ACTION = "CreateJob"
+    FIELDS = SPEC_FIELDS
 
-    def __post_init__(self) -> None:
-        for field in SPEC_FIELDS:
-            value = getattr(self, field.attr)
-            checked = _check_value(field, value)
-            if checked is not value:
-                object.__setattr__(self, field.attr, checked)
-        _check_name(self.name)
-        _check_scale(self)
+    def check_field(self, field: SpecField, value: Any) -> Any:
+        return _check_value(field, value)
 
-    @classmethod
-    def from_kwargs(cls, **kwargs: Any) -> JobSpec:
-        """Build from keyword arguments, refusing unknown ones by name."""
-        unknown = sorted(set(kwargs) - set(API_NAMES))
-        if unknown:
-            raise JobSpecError(unknown[0], f"is not a CreateJob parameter (known: {', '.join(API_NAMES)})")
-        for required in ("name", "cluster", "runtime_version"):
-            kwargs.setdefault(required, None)
-        return cls(**kwargs)
+    def cross_check(self, values: dict[str, Any]) -> None:
+        _check_name(values["name"])
+        _check_scale(values)
 
     @property
     def is_custom(self) -> bool:
@@ -135,21 +107,12 @@ class JobSpec:
 
     def with_name(self, name: str) -> JobSpec:
         """The same spec under another job name (validated)."""
-        return dataclasses.replace(self, name=name)
-
-    def to_api(self) -> dict[str, Any]:
-        """The CreateJob request body: the API's field names, unset optionals omitted."""
-        body: dict[str, Any] = {}
-        for field in SPEC_FIELDS:
-            value = getattr(self, field.attr)
-            if value is not None:
-                body[field.api] = list(value) if field.kind == "list" else value
-        return body
+        return self.replace(name=name)
 
     def matches(self, job: Job) -> bool:
         """Whether an existing job was created from this spec (used to reconcile a lost CreateJob reply)."""
         raw = job.raw
-        for api_name, value in self.to_api().items():
+        for api_name, value in self.to_request().items():
             if api_name in raw and raw[api_name] is not None:
                 theirs = raw[api_name]
                 if api_name == "ScaleTier":
@@ -160,10 +123,7 @@ class JobSpec:
 
 
 def _check_value(field: SpecField, value: Any) -> Any:
-    if value is None:
-        if field.required:
-            raise JobSpecError(field.attr, "is required", api_name=field.api)
-        return None
+    """A set value checked by its kind (TI-A's table has no per-field validators)."""
     if field.kind == "str":
         if not isinstance(value, str):
             raise JobSpecError(
@@ -217,35 +177,35 @@ def _check_name(name: str) -> None:
         )
 
 
-def _check_scale(spec: JobSpec) -> None:
-    tier = spec.scale_tier
+def _check_scale(spec: Mapping[str, Any]) -> None:
+    tier = spec.get("scale_tier")
     if tier is not None and tier not in CUSTOM_TIERS and tier.lower() == "custom":
         raise JobSpecError(
             "scale_tier", f"must be spelled 'Custom' or 'CUSTOM', got {tier!r}", api_name="ScaleTier"
         )
     custom_fields = [f for f in SPEC_FIELDS if f.custom_only]
-    if not spec.is_custom:
+    if tier not in CUSTOM_TIERS:
         for field in custom_fields:
-            if getattr(spec, field.attr) is not None:
+            if spec.get(field.attr) is not None:
                 raise JobSpecError(
                     field.attr,
                     f"is only valid when scale_tier is 'Custom' (scale_tier is {tier!r})",
                     api_name=field.api,
                 )
         return
-    if spec.master_type is None:
+    if spec.get("master_type") is None:
         raise JobSpecError("master_type", "is required when scale_tier is 'Custom'", api_name="MasterType")
     for field in custom_fields:
-        value = getattr(spec, field.attr)
+        value = spec.get(field.attr)
         if field.kind == "str" and value is not None and not re.fullmatch(_MACHINE_TYPE, value):
             raise JobSpecError(
                 field.attr,
                 f"{value!r:.40} is not a machine type like 1U1G0P (<cpu>U<memory GB>G<gpus>P)",
                 api_name=field.api,
             )
-    if (spec.worker_count or 0) > 0 and spec.worker_type is None:
+    if (spec.get("worker_count") or 0) > 0 and spec.get("worker_type") is None:
         raise JobSpecError("worker_type", "is required when worker_count > 0", api_name="WorkerType")
-    if (spec.parameter_server_count or 0) > 0 and spec.parameter_server_type is None:
+    if (spec.get("parameter_server_count") or 0) > 0 and spec.get("parameter_server_type") is None:
         raise JobSpecError(
             "parameter_server_type",
             "is required when parameter_server_count > 0",
