@@ -146,6 +146,11 @@ class WrongState(TencentCloudApiError):
     """The action is not allowed in the task's current state (e.g. Stop before it is submitted)."""
 
 
+class ResourceBusy(WrongState):
+    """The resource is in use: another change is being applied to it (``ResourceInUse``). Wait and send
+    the change again once it settles."""
+
+
 class QuotaExceeded(TencentCloudApiError):
     """Balance, quota or capacity ran out (arrears, sold out, resource group full)."""
 
@@ -257,6 +262,8 @@ TIONE_ERRORS = ErrorTable(
         ("InternalError.UnSubmittedStatusNotAllowStop", WrongState),
         ("OperationDenied.NotAllow", WrongState),
         ("FailedOperation.UnSubmitNotAllowToStop", WrongState),
+        ("ResourceInUse", ResourceBusy),
+        ("ResourceInUse.*", ResourceBusy),
         ("InternalError.NoPermission", UnauthorizedOperation),
         ("InternalError.ValidateCreateTaskFailed", InvalidParameter),
         ("InternalError.CFSNotFound", InvalidParameter),

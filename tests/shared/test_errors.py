@@ -20,6 +20,7 @@ from airflow_provider_tia.exceptions import (
     LogWindowTooLarge,
     NetworkError,
     QuotaExceeded,
+    ResourceBusy,
     ResourceUnavailable,
     TencentCloudApiError,
     TencentCloudConfigError,
@@ -63,6 +64,9 @@ TIONE_TABLE = [
     ("InternalError.UnSubmittedStatusNotAllowStop", WrongState),
     ("OperationDenied.NotAllow", WrongState),
     ("FailedOperation.UnSubmitNotAllowToStop", WrongState),
+    # STATE, busy: another change is being applied (a rollout waits and sends its change again)
+    ("ResourceInUse", ResourceBusy),
+    ("ResourceInUse.Updating", ResourceBusy),
     # QUOTA
     ("OperationDenied.BalanceInsufficient", QuotaExceeded),
     ("FailedOperation.FreezeBillFailed", QuotaExceeded),

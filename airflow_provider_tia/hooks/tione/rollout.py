@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_tia import lifecycle
 from airflow_provider_tia.exceptions import (
     JobNotFound,
+    ResourceBusy,
     RollbackFailed,
     TencentCloudApiError,
     TencentCloudError,
@@ -41,8 +42,8 @@ class ServiceBusy(TencentCloudError):
 
 
 def busy(error: BaseException) -> bool:
-    """Whether ``error`` is the service refusing a change while it is updating (STATE: ResourceInUse)."""
-    return isinstance(error, TencentCloudApiError) and (error.code or "").startswith("ResourceInUse")
+    """Whether ``error`` is the service refusing a change while it is updating (``TIONE_ERRORS``: ResourceInUse)."""
+    return isinstance(error, ResourceBusy)
 
 
 class RolloutCalls:
