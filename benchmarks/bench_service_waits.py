@@ -101,7 +101,7 @@ def deploy(hook: Any, version_id: str) -> list[Any]:
 
 
 def wait_serving(hook: Any, group_ids: list[str], version_id: str) -> None:
-    from airflow_provider_tia.models.tione.services import rollout_state
+    from airflow_provider_tia.models.tione.service_state import rollout_state
 
     while True:
         groups = hook.find_model_service_groups(ids=group_ids)

@@ -70,7 +70,7 @@ from airflow_provider_tia.links.tione import ModelServiceLink  # noqa: E402
 if TYPE_CHECKING:
     from airflow.triggers.base import BaseTrigger
 
-    from airflow_provider_tia.models.tione.services import Rollout, RolloutWatch
+    from airflow_provider_tia.models.tione.service_state import Rollout, RolloutWatch
 
 
 class ModelServiceSensor(JobWatchSensor):
@@ -127,7 +127,7 @@ class ModelServiceSensor(JobWatchSensor):
     def rollout(self) -> RolloutWatch:
         """The watch of this execution (made after rendering; it times an Abnormal spell across pokes)."""
         if self._rollout is None:
-            from airflow_provider_tia.models.tione.services import RolloutWatch
+            from airflow_provider_tia.models.tione.service_state import RolloutWatch
 
             self._rollout = RolloutWatch(
                 self.service_group_id,

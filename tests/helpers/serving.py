@@ -10,7 +10,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_tia.models.tione.service_spec import ModelServiceSpec
-from airflow_provider_tia.models.tione.services import rollout_state
+from airflow_provider_tia.models.tione.service_state import rollout_state
 from tests.emulator.helpers.tione import call, cos, import_request, wait_version
 
 if TYPE_CHECKING:
@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 
     from airflow_provider_tia.emulator import TIAEmulator
     from airflow_provider_tia.hooks.tione import TIONEHook
-    from airflow_provider_tia.models.tione.services import ModelService, RolloutState
+    from airflow_provider_tia.models.tione.service_state import RolloutState
+    from airflow_provider_tia.models.tione.services import ModelService
 
 
 def version(emu: TIAEmulator, model_id: str | None = None, broken: bool = False) -> dict:

@@ -20,7 +20,7 @@ from airflow_provider_tia.exceptions import (
 )
 from airflow_provider_tia.hooks.tione import TIONEHook
 from airflow_provider_tia.models.tione.service_spec import ModelServiceSpec
-from airflow_provider_tia.models.tione.services import rollout_state
+from airflow_provider_tia.models.tione.service_state import rollout_state
 from tests.emulator.helpers.tione import call, cos, import_request, imported, wait_version
 
 CONN = "tione_services_hook_test"

@@ -9,13 +9,8 @@ import pytest
 
 from airflow_provider_tia.exceptions import JobSpecError, MalformedResponse
 from airflow_provider_tia.models.tione.service_spec import SERVICE_SPEC_FIELDS, ModelServiceSpec
-from airflow_provider_tia.models.tione.services import (
-    ModelService,
-    RolloutWatch,
-    ServiceCallInfo,
-    ServiceGroup,
-    rollout_state,
-)
+from airflow_provider_tia.models.tione.service_state import RolloutWatch, rollout_state
+from airflow_provider_tia.models.tione.services import ModelService, ServiceCallInfo, ServiceGroup
 
 VALID = {"service_group_name": "resnet50", "charge_type": "POSTPAID_BY_HOUR", "instance_type": "TI.S.MEDIUM.POST",
          "model_info": {"ModelVersionId": "mv-v1-1"}}  # fmt: skip

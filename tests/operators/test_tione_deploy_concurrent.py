@@ -304,7 +304,7 @@ def service(
 
 def test_settled_and_superseded_as_the_rollout_and_its_trigger_judge_them() -> None:
     from airflow_provider_tia.models.tione.rollout import RolloutRecord
-    from airflow_provider_tia.models.tione.services import settled
+    from airflow_provider_tia.models.tione.service_state import settled
     from airflow_provider_tia.triggers.tione.rollout import RolloutTrigger
 
     assert settled(service("mv-1")) and settled(service("mv-1", "Stopped", replicas=0, updated=0, current=0))

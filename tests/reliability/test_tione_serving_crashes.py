@@ -23,7 +23,8 @@ from airflow.sdk.exceptions import TaskDeferred
 from airflow_provider_tia.emulator import TIAEmulator
 from airflow_provider_tia.exceptions import RolloutFailed
 from airflow_provider_tia.models.tione.rollout import ROLLOUT_KEY
-from airflow_provider_tia.models.tione.services import ModelService, rollout_state
+from airflow_provider_tia.models.tione.service_state import rollout_state
+from airflow_provider_tia.models.tione.services import ModelService
 from airflow_provider_tia.operators.tione.deploy import DeployModelServiceOperator
 from airflow_provider_tia.operators.tione.repository import RegisterModelVersionOperator
 from tests.emulator.helpers.tione import call

@@ -22,9 +22,9 @@ if TYPE_CHECKING:
 PACKAGE = ROOT / "airflow_provider_tia"
 PLATFORMS = ("tia", "tione")
 PARTS = ("models", "hooks", "operators", "triggers", "sensors", "links")
-# "About 350": two modules are a little longer (models/tione/repository.py and
-# operators/tione/repository.py: CreateTrainingModel's whole field table, and its keywords, in one place).
-MAX_LINES = 380
+# "About 350": one module is a little longer (operators/tione/deploy.py: a rollout's Airflow side, its
+# start, resume, rollback and kill, in one place).
+MAX_LINES = 370
 # Lower layers first: a module may import its own layer or a lower one, never a higher one.
 LAYERS = (
     ("exceptions", "secrets", "connection_id", "lazy_exports", "choices", "models"),

@@ -1,6 +1,6 @@
 """The calls that carry a service rollout out, shift its traffic or roll it back (``RolloutCalls``), for
 the deploy operator in a worker and for its trigger's kill in the triggerer. The decisions are
-``models.tione.rollout``'s and ``models.tione.services``'s.
+``models.tione.rollout``'s and ``models.tione.service_state``'s.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from airflow_provider_tia.models.tione.rollout import (
     live_service,
     with_secrets,
 )
-from airflow_provider_tia.models.tione.services import RolloutWatch, rollout_state, settled, superseding
+from airflow_provider_tia.models.tione.service_state import RolloutWatch, rollout_state, settled, superseding
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -23,7 +23,7 @@ _MODULE_OF = {
     "ModelService": "services",
     "ServiceCallInfo": "services",
     "ServiceGroup": "services",
-    "rollout_state": "services",
+    "rollout_state": "service_state",
     "TRAINING_SPEC_FIELDS": "training_spec",
     "TrainingTaskSpec": "training_spec",
     "STATUSES": "training_task",
@@ -60,12 +60,12 @@ if TYPE_CHECKING:
         next_version_label,
     )
     from airflow_provider_tia.models.tione.service_spec import SERVICE_SPEC_FIELDS, ModelServiceSpec
+    from airflow_provider_tia.models.tione.service_state import rollout_state
     from airflow_provider_tia.models.tione.services import (
         SERVICE_STATUSES,
         ModelService,
         ServiceCallInfo,
         ServiceGroup,
-        rollout_state,
     )
     from airflow_provider_tia.models.tione.training_spec import TRAINING_SPEC_FIELDS, TrainingTaskSpec
     from airflow_provider_tia.models.tione.training_task import (

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_tia.hooks.tione.rollout import RolloutCalls
 from airflow_provider_tia.models.tione.rollout import RolloutRecord, Strategy
-from airflow_provider_tia.models.tione.services import ABNORMAL_GRACE, RolloutWatch
+from airflow_provider_tia.models.tione.service_state import ABNORMAL_GRACE, RolloutWatch
 from airflow_provider_tia.triggers.tione.services import ModelServiceTrigger
 
 if TYPE_CHECKING:

@@ -1,7 +1,7 @@
 """ModelServiceTrigger: waits in the triggerer until a TI-ONE service serves a model version.
 
 The waiting, the event and the kill hook are ``JobWatchTrigger``'s; what "served" means is
-``models.tione.services.rollout_state`` (via ``RolloutWatch``, which also times an Abnormal spell), the one
+``models.tione.service_state.rollout_state`` (via ``RolloutWatch``, which also times an Abnormal spell), the one
 decision the operators and the sensor use too. The triggers of one connection and region share one
 ``RegionServicePoller``: a sweep reads every watched group with DescribeModelServiceGroups, 100 a page.
 """
@@ -15,12 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_tia.exceptions import TencentCloudError
 from airflow_provider_tia.hooks.tione.services import GROUPS_PAGE_SIZE
-from airflow_provider_tia.models.tione.services import (
-    ABNORMAL_GRACE,
-    ModelService,
-    RolloutWatch,
-    ServiceGroup,
-)
+from airflow_provider_tia.models.tione.service_state import ABNORMAL_GRACE, RolloutWatch
+from airflow_provider_tia.models.tione.services import ModelService, ServiceGroup
 from airflow_provider_tia.triggers.poller import BatchPoller
 from airflow_provider_tia.triggers.tione.base import TIONETrigger
 
