@@ -4,7 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test test-reliability demo demo-tione demo-retraining lint docs bench clean test-floor dist test-wheel test-deployment
+.PHONY: venv test test-reliability demo demo-tione demo-retraining lint docs bench clean test-floor dist test-wheel test-deployment \
+	test-middle test-deployment-floor
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -72,25 +73,60 @@ $(BENCH_STAMP): pyproject.toml
 bench: $(BENCH_STAMP)
 	$(BENCH_VENV)/bin/python benchmarks/run_all.py
 
-# The lowest Airflow pyproject.toml claims, on the lowest Python: unit and DAG tests (not the slow
-# reliability suite). Every package is resolved as of that Airflow's release (uv --exclude-newer),
-# standing in for Airflow's constraints file, which pins what it was released and tested with.
-FLOOR_PYTHON ?= $(or $(lastword $(sort $(wildcard $(HOME)/.pyenv/versions/3.10.*/bin/python))),python3.10)
-FLOOR_AIRFLOW ?= 3.2.0
-FLOOR_DATE ?= 2026-04-15T00:00:00Z
-FLOOR_VENV := .venv-floor
-FLOOR_STAMP := $(FLOOR_VENV)/.installed
-FLOOR_DESELECT ?=  # e.g. --deselect <test id> while a floor-only problem is fixed
-$(FLOOR_STAMP): pyproject.toml $(STAMP)
-	rm -rf $(FLOOR_VENV)
-	$(BIN)/uv venv -q --python $(FLOOR_PYTHON) $(FLOOR_VENV)
-	$(BIN)/uv pip install -q --python $(FLOOR_VENV)/bin/python --exclude-newer $(FLOOR_DATE) \
-		-e '.[test]' 'apache-airflow==$(FLOOR_AIRFLOW)'
-	touch $(FLOOR_STAMP)
+# Older Airflows, each in its own venv with every package resolved as of a week after that Airflow's
+# release (uv --exclude-newer), standing in for Airflow's constraints file, which pins what it was released
+# and tested with. Tencent's packages (the SDK, tiinfer, tikit) postdate Airflow 2.11 and 3.0, so they are
+# resolved as of today (--exclude-newer-package): what a team on an older Airflow installs with us.
+# Each version's date and Python: AIRFLOW_DATE_<version>, AIRFLOW_PY_<version>.
+AIRFLOW_DATE_2.11.0 := 2025-05-28T00:00:00Z
+AIRFLOW_PY_2.11.0 := 3.10
+AIRFLOW_DATE_3.0.6 := 2025-09-06T00:00:00Z
+AIRFLOW_PY_3.0.6 := 3.11
+AIRFLOW_DATE_3.1.8 := 2026-03-19T00:00:00Z
+AIRFLOW_PY_3.1.8 := 3.12
+AIRFLOW_DATE_3.2.0 := 2026-04-15T00:00:00Z
+AIRFLOW_PY_3.2.0 := 3.10
+TENCENT_PACKAGES := tencent-tiinfer tencentcloud-sdk-python-common tencentcloud-sdk-python-tia \
+	tencentcloud-sdk-python-tione tikit
+pyenv_python = $(or $(lastword $(sort $(wildcard $(HOME)/.pyenv/versions/$(1).*/bin/python))),python$(1))
+TODAY := $(shell date -u +%Y-%m-%dT00:00:00Z)
 
-test-floor: $(FLOOR_STAMP)
-	$(FLOOR_VENV)/bin/python -c 'import airflow, sys; print("floor: Airflow", airflow.__version__, "Python", sys.version.split()[0])'
-	$(FLOOR_VENV)/bin/python -m pytest -q --ignore=tests/reliability $(FLOOR_DESELECT)
+.venv-airflow-%/.installed: pyproject.toml $(STAMP)
+	rm -rf .venv-airflow-$*
+	$(BIN)/uv venv -q --python $(call pyenv_python,$(AIRFLOW_PY_$*)) .venv-airflow-$*
+	$(BIN)/uv pip install -q --python .venv-airflow-$*/bin/python --exclude-newer $(AIRFLOW_DATE_$*) \
+		$(foreach p,$(TENCENT_PACKAGES),--exclude-newer-package $(p)=$(TODAY)) \
+		-e '.[test]' 'apache-airflow==$*'
+	.venv-airflow-$*/bin/python -c 'import airflow, sys; print("Airflow", airflow.__version__, "Python", sys.version.split()[0])'
+	touch $@
+
+# The lowest Airflow pyproject.toml claims (2.11.0), on the lowest Python (3.10): unit and DAG tests (not the
+# slow reliability suite, nor the stacks of tests/deployment and tests/ui).
+FLOOR_AIRFLOW := 2.11.0
+FLOOR_DESELECT ?=  # e.g. --deselect <test id> while a floor-only problem is fixed
+test-floor: .venv-airflow-$(FLOOR_AIRFLOW)/.installed
+	.venv-airflow-$(FLOOR_AIRFLOW)/bin/python -m pytest -q --ignore=tests/reliability --ignore=tests/deployment \
+		--ignore=tests/ui $(FLOOR_DESELECT)
+
+# The example DAGs end to end (dag.test() against the emulator, TI-A and TI-ONE) and the provider's
+# registration on the Airflows between the floor and the newest: `make test-examples-3.1.8`.
+EXAMPLE_TESTS := tests/shared/test_example_dags.py tests/shared/test_code_dir_dag.py \
+	tests/operators/test_tione_retraining_example.py tests/shared/test_provider.py
+MIDDLE_AIRFLOWS := 3.0.6 3.1.8 3.2.0
+test-examples-%: .venv-airflow-%/.installed
+	.venv-airflow-$*/bin/python -m pytest -q -p no:randomly $(EXAMPLE_TESTS)
+
+# All three, two at a time (CI: 2 cores); each run's output is kept whole in .airflow-logs/<version>.txt.
+test-middle: $(foreach v,$(MIDDLE_AIRFLOWS),.venv-airflow-$(v)/.installed)
+	mkdir -p .airflow-logs
+	printf '%s\n' $(MIDDLE_AIRFLOWS) | xargs -P 2 -I{} sh -c \
+		'$(MAKE) -s test-examples-{} > .airflow-logs/{}.txt 2>&1; rc=$$?; echo "Airflow {}: rc $$rc, $$(tail -1 .airflow-logs/{}.txt)"; exit $$rc'
+
+# The same stack as test-deployment on Airflow 2.11 (webserver, scheduler, triggerer; PostgreSQL, LocalExecutor).
+test-deployment-floor: .venv-airflow-$(FLOOR_AIRFLOW)/.installed
+	$(BIN)/uv pip install -q --python .venv-airflow-$(FLOOR_AIRFLOW)/bin/python \
+		--exclude-newer $(AIRFLOW_DATE_$(FLOOR_AIRFLOW)) 'psycopg2-binary>=2.9' 'asyncpg>=0.29'
+	.venv-airflow-$(FLOOR_AIRFLOW)/bin/python -m pytest -q -m deployment tests/deployment/test_airflow2_stack.py -p no:randomly
 
 # The wheel and sdist as users get them, checked by twine.
 dist: $(STAMP)
@@ -117,4 +153,4 @@ test-wheel: dist
 	cd .wheel-tests && ../$(WHEEL_VENV)/bin/pytest -q $(WHEEL_TESTS)
 
 clean:
-	rm -rf $(VENV) $(BENCH_VENV) $(FLOOR_VENV) $(WHEEL_VENV) .wheel-tests dist .airflow-demo
+	rm -rf $(VENV) $(BENCH_VENV) .venv-airflow-* .venv-floor $(WHEEL_VENV) .airflow-logs .wheel-tests dist .airflow-demo

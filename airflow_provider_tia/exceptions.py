@@ -12,7 +12,7 @@ import fnmatch
 import functools
 from typing import Any
 
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from airflow_provider_tia.compat import AirflowException, AirflowFailException
 
 
 class TencentCloudError(AirflowException):

@@ -86,7 +86,7 @@ def register_secrets(*secrets: str | None) -> None:
             continue
         SECRETS.add(secret)
         try:
-            from airflow.sdk.log import mask_secret
+            from airflow_provider_tia.compat import mask_secret
 
             mask_secret(secret)
         except Exception:  # pragma: no cover - masking is best effort outside a task

@@ -12,8 +12,7 @@ import importlib
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow.sdk import BaseOperator
-
+from airflow_provider_tia.compat import BaseOperator
 from airflow_provider_tia.connection_id import connection_id
 from airflow_provider_tia.links.base import JobLink
 

@@ -12,13 +12,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import pendulum
-from airflow.sdk import DAG, task
+
+try:
+    from airflow.sdk import DAG, task
+except ImportError:  # Airflow 2.11
+    from airflow.decorators import task
+    from airflow.models.dag import DAG
 
 from airflow_provider_tia.operators.tia import CreateJobOperator
 
 CODE_DIR = str(Path(__file__).resolve().parent / "mnist")
 # Defined for scheduled and manual runs alike, and valid inside a TI-A job name (a DNS-1123 label).
-RUN_STAMP = "{{ dag_run.run_after.strftime('%Y%m%d-%H%M%S') }}"
+RUN_STAMP = "{{ (dag_run.run_after | default(dag_run.logical_date)).strftime('%Y%m%d-%H%M%S') }}"  # 2.11: logical_date
 
 with DAG(
     dag_id="example_tia_retraining",

@@ -26,7 +26,12 @@ import io
 
 import pendulum
 from _tione_digits import ddp_training, upload_npz
-from airflow.sdk import DAG, task
+
+try:
+    from airflow.sdk import DAG, task
+except ImportError:  # Airflow 2.11
+    from airflow.decorators import task
+    from airflow.models.dag import DAG
 
 from airflow_provider_tia.models.tione import output_prefix
 from airflow_provider_tia.operators.tione import (
@@ -60,7 +65,7 @@ with DAG(
 ) as dag:
 
     @task(multiple_outputs=True)  # prepared["payload"] is the smoke test's request
-    def prepare_data(params: dict, data_prefix: str) -> dict:
+    def prepare_data(data_prefix: str, params: dict) -> dict:  # params last: Airflow 2 defaults it
         """Today's training data and the held-out set in COS; three held-out digits for the smoke test."""
         from sklearn.datasets import load_digits
         from sklearn.model_selection import train_test_split

@@ -18,7 +18,12 @@ import json
 
 import pendulum
 from _tione_digits import ddp_training, upload_npz
-from airflow.sdk import DAG, task
+
+try:
+    from airflow.sdk import DAG, task
+except ImportError:  # Airflow 2.11
+    from airflow.decorators import task
+    from airflow.models.dag import DAG
 
 from airflow_provider_tia.models.tione import output_prefix
 from airflow_provider_tia.operators.tione import CreateTrainingTaskOperator

@@ -10,8 +10,7 @@ import asyncio
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from airflow.sdk import BaseHook
-
+from airflow_provider_tia.compat import BaseHook
 from airflow_provider_tia.connection_id import connection_id
 from airflow_provider_tia.hooks import sdk
 from airflow_provider_tia.secrets import redact, register_secrets

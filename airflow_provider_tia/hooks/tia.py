@@ -52,6 +52,20 @@ class TIAHook(TencentCloudBaseHook):
     errors = TIA_ERRORS
     api_version = API_VERSION
 
+    # Airflow < 3.2 builds the connection form from these (3.2+ reads ``conn-fields`` and skips them).
+    # The connection type's hook must define them itself: Airflow ignores inherited ones.
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        from airflow_provider_tia.compat import connection_form_widgets
+
+        return connection_form_widgets()
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        from airflow_provider_tia.compat import ui_field_behaviour
+
+        return ui_field_behaviour()
+
     # ----------------------------------------------------------------------------------------- jobs
     def create_job(self, spec: JobSpec) -> Job:
         """CreateJob. A reply lost after the service acted is reconciled by name, never duplicated."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperatorLink
+from airflow_provider_tia.compat import BaseOperatorLink
 
 if TYPE_CHECKING:
     from airflow.sdk import BaseOperator, Context
@@ -27,7 +27,7 @@ class JobLink(BaseOperatorLink):
         urls = getattr(operator, "job_links", None)
         if isinstance(urls, dict):  # the operator that ran the task: it knows its job's URL
             return str(urls.get(self.name, ""))
-        from airflow.sdk.execution_time.xcom import XCom
+        from airflow_provider_tia.compat import XCom
 
         return str(XCom.get_value(ti_key=ti_key, key=self.xcom_key) or "")
 

@@ -15,9 +15,8 @@ from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import conf
-
 from airflow_provider_tia.choices import EndAction
+from airflow_provider_tia.compat import ResumableJobMixin, conf
 from airflow_provider_tia.task_base import TencentCloudBaseOperator
 
 if TYPE_CHECKING:
@@ -31,23 +30,6 @@ if TYPE_CHECKING:
     from airflow_provider_tia.logs import LogFollower
     from airflow_provider_tia.models.common import JobKey
     from airflow_provider_tia.operators.control import JobControl
-
-try:
-    from airflow.sdk import ResumableJobMixin
-except ImportError:  # Airflow < 3.3: no task state store
-
-    class ResumableJobMixin:  # type: ignore[no-redef]
-        """Submit (reattaching by name), wait, report: what ``execute_resumable`` does without a store.
-
-        (common-compat's own stand-in needs Python >= 3.11 and a release newer than Airflow 3.2.)"""
-
-        external_id_key = "remote_job_id"
-
-        def execute_resumable(self, context: Any) -> Any:
-            external_id = self.submit_job(context)  # type: ignore[attr-defined]
-            self.poll_until_complete(external_id, context)  # type: ignore[attr-defined]
-            return self.get_job_result(external_id, context)  # type: ignore[attr-defined]
-
 
 TAIL_LINES = 20
 FINAL_LOG_ATTEMPTS = 3  # reads of the last log lines once the job has ended (each with the hook's retries)

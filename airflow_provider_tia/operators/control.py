@@ -12,10 +12,9 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
-from airflow.sdk.exceptions import AirflowException
-
 from airflow_provider_tia import lifecycle
 from airflow_provider_tia.choices import EndAction
+from airflow_provider_tia.compat import AirflowException
 from airflow_provider_tia.exceptions import JobNotFound, TencentCloudError
 from airflow_provider_tia.models.common import JobKey
 

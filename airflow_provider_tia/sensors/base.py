@@ -10,10 +10,8 @@ import importlib
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseSensorOperator, PokeReturnValue
-from airflow.sdk.exceptions import AirflowSensorTimeout
-
 from airflow_provider_tia.choices import EndAction
+from airflow_provider_tia.compat import AirflowSensorTimeout, BaseSensorOperator, PokeReturnValue
 from airflow_provider_tia.task_base import TencentCloudBaseOperator
 
 if TYPE_CHECKING:

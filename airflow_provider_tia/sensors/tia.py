@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import conf
-
+from airflow_provider_tia.compat import conf
 from airflow_provider_tia.links.tia import TIAJobLink
 from airflow_provider_tia.sensors.base import JobWatchSensor
 

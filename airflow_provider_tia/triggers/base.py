@@ -21,6 +21,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_tia import lifecycle
 from airflow_provider_tia.choices import EndAction
+from airflow_provider_tia.compat import task_instance_state, trigger_has_on_kill
 from airflow_provider_tia.exceptions import TencentCloudError, TransientError
 from airflow_provider_tia.triggers.live_logs import LiveLogs, LogCheckpoint, drain_bound
 from airflow_provider_tia.triggers.log_clients import shared_log_client
@@ -35,8 +36,7 @@ if TYPE_CHECKING:
 
 KeyT = TypeVar("KeyT", bound="JobKey")
 
-# Airflow 3.3+ calls BaseTrigger.on_kill() on user actions; older versions only cancel run().
-HAS_ON_KILL = "on_kill" in BaseTrigger.__dict__
+HAS_ON_KILL = trigger_has_on_kill()
 MIN_EVENT_DELAY = 30.0  # default of [tencentcloud] min_trigger_event_delay (seconds)
 
 
@@ -46,7 +46,7 @@ def min_event_delay() -> float:
     A trigger that fires within seconds of the deferral can meet Airflow's scheduler race, in which the
     stale executor "success" of the deferring try fails the resumed task (apache/airflow #67287, #71580).
     """
-    from airflow.sdk import conf
+    from airflow_provider_tia.compat import conf
 
     return conf.getfloat("tencentcloud", "min_trigger_event_delay", fallback=MIN_EVENT_DELAY)
 
@@ -313,18 +313,10 @@ class JobWatchTrigger(BaseTrigger):
         if ti is None:
             return None
         try:
-            from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
             from asgiref.sync import sync_to_async
 
-            states = await sync_to_async(RuntimeTaskInstance.get_task_states)(
-                dag_id=ti.dag_id, task_ids=[ti.task_id], run_ids=[ti.run_id], map_index=ti.map_index
-            )
+            state = await sync_to_async(task_instance_state)(ti.dag_id, ti.task_id, ti.run_id, ti.map_index)
         except Exception as error:  # never a reason to end a job
             self.log.warning("Could not read the state of the task (%s)", error)
             return None
-        # The API names a mapped instance "<task_id>_<map_index>"; a cleared one has no state (None).
-        name = ti.task_id if ti.map_index is None or ti.map_index < 0 else f"{ti.task_id}_{ti.map_index}"
-        of_run = states.get(ti.run_id, {})
-        if name not in of_run:
-            return None
-        return str(getattr(of_run[name], "value", of_run[name])) == "deferred"
+        return None if state is None else state == "deferred"

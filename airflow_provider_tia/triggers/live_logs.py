@@ -59,9 +59,9 @@ class LogCheckpoint:
         if address is None:
             return None
         try:
-            from airflow.sdk.execution_time.xcom import XCom
+            from airflow_provider_tia.compat import xcom_get
 
-            value = await XCom.aget_one(key=CHECKPOINT_KEY, **address)
+            value = await xcom_get(CHECKPOINT_KEY, **address)
         except Exception as error:  # a checkpoint only avoids repeats; never a reason to fail
             self.log.debug("No log checkpoint readable (%s)", error)
             return None
@@ -72,9 +72,9 @@ class LogCheckpoint:
         if address is None:
             return
         try:
-            from airflow.sdk.execution_time.xcom import XCom
+            from airflow_provider_tia.compat import xcom_set
 
-            await XCom.aset(CHECKPOINT_KEY, {**state, "owner": self.run_id}, **address)
+            await xcom_set(CHECKPOINT_KEY, {**state, "owner": self.run_id}, **address)
         except Exception as error:
             self.log.debug("Could not checkpoint the log position (%s)", error)
 

@@ -31,7 +31,7 @@ _SHARED: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Hashable, Sha
 
 def log_requests_per_second() -> float:
     """Log calls per second and per API action a triggerer may make (``[tencentcloud] log_requests_per_second``)."""
-    from airflow.sdk import conf
+    from airflow_provider_tia.compat import conf
 
     return conf.getfloat("tencentcloud", "log_requests_per_second", fallback=LOG_REQUESTS_PER_SECOND)
 

@@ -5,8 +5,8 @@ runs under ``<name>-<hash of dag, task, run, map index>``. Jobs run on the simul
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import DAG
 
+from airflow_provider_tia.compat import DAG
 from airflow_provider_tia.operators.tia import CreateJobOperator
 from airflow_provider_tia.operators.tione import CreateTrainingTaskOperator
 

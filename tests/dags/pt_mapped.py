@@ -6,8 +6,8 @@ instance creates its own task or job (its own ``airflow-task-key`` tag: the map 
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import DAG
 
+from airflow_provider_tia.compat import DAG
 from airflow_provider_tia.operators.tia import CreateJobOperator
 from airflow_provider_tia.operators.tione import CreateTrainingTaskOperator
 

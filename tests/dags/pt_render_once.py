@@ -5,8 +5,8 @@ that text (not rendered a second time)."""
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import DAG, Param
 
+from airflow_provider_tia.compat import DAG, Param
 from airflow_provider_tia.operators.tione import CreateTrainingTaskOperator
 
 with DAG(

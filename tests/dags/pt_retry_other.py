@@ -7,8 +7,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import DAG
 
+from airflow_provider_tia.compat import DAG
 from airflow_provider_tia.operators.tia import CreateJobOperator
 from airflow_provider_tia.operators.tione import CreateTrainingTaskOperator
 

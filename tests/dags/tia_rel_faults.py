@@ -6,8 +6,8 @@ The connection ``tia_rel_dag`` is set by tests/reliability/test_transient_faults
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import DAG
 
+from airflow_provider_tia.compat import DAG
 from airflow_provider_tia.operators.tia import CreateJobOperator
 
 JOB = dict(

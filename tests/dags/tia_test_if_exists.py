@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pendulum
-from airflow.sdk import DAG
 
+from airflow_provider_tia.compat import DAG
 from airflow_provider_tia.operators.tia import CreateJobOperator
 
 SCRIPTS = str(Path(__file__).resolve().parent / "scripts")

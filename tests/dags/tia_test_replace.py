@@ -6,8 +6,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pendulum
-from airflow.sdk import DAG
 
+from airflow_provider_tia.compat import DAG
 from airflow_provider_tia.operators.tia import CreateJobOperator
 
 SCRIPTS = str(Path(__file__).resolve().parent / "scripts")

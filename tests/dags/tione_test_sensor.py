@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import DAG, Param
 
+from airflow_provider_tia.compat import DAG, Param
 from airflow_provider_tia.sensors.tione import TrainingTaskSensor
 
 with DAG(

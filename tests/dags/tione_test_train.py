@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pendulum
-from airflow.sdk import DAG, Param
 
+from airflow_provider_tia.compat import DAG, Param
 from airflow_provider_tia.operators.tione import CreateTrainingTaskOperator
 
 SCRIPTS = str(Path(__file__).resolve().parent / "scripts")

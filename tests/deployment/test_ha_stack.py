@@ -12,6 +12,7 @@ lines) are printed at the end of the session. The AIRFLOW_HOME is kept for a loo
 from __future__ import annotations
 
 import contextlib
+import importlib.metadata
 import json
 import os
 import re
@@ -31,7 +32,14 @@ from tests.deployment.stack import AIRFLOW_PROCESSES, TI, Deployment, line_time,
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-pytestmark = [pytest.mark.deployment, pytest.mark.timeout(900)]
+pytestmark = [
+    pytest.mark.deployment,
+    pytest.mark.timeout(900),
+    pytest.mark.skipif(
+        importlib.metadata.version("apache-airflow").startswith("2."),
+        reason="UIStack runs Airflow 3's processes (Airflow 2: test_airflow2_stack.py)",
+    ),
+]
 
 # Scenario 5 (SIGKILL of the triggerer holding a run's trigger, then its restart); .ci/run turns it off.
 SIGKILL = os.environ.get("TIA_DEPLOYMENT_SIGKILL", "1") != "0"

@@ -5,17 +5,9 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from tests.helpers.airflow_compat import dag_test, xcom
 
-def xcom(run: Any, task_id: str, key: str = "return_value") -> Any:
-    """The XCom ``key`` the task pushed in this DAG run, as the UI and the REST API read it; None if none."""
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        row = session.scalars(
-            XComModel.get_many(run_id=run.run_id, key=key, task_ids=task_id, dag_ids=run.dag_id)
-        ).first()
-        return None if row is None else XComModel.deserialize_value(row)
+__all__ = ["run_written_dag", "xcom"]
 
 
 def run_written_dag(prefix: str, source: str, **fields: Any) -> Any:
@@ -28,6 +20,6 @@ def run_written_dag(prefix: str, source: str, **fields: Any) -> Any:
     path = _DAGS / f"{dag_id}.py"
     path.write_text(source.format(dag_id=dag_id, **fields))
     try:
-        return load_dag(dag_id).test()
+        return dag_test(load_dag(dag_id))
     finally:
         path.unlink()

@@ -21,8 +21,8 @@ import time
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk.exceptions import TaskDeferred
-
+from airflow_provider_tia.compat import TaskDeferred
+from tests.helpers import airflow_compat
 from tests.helpers.support import ROOT
 from tests.helpers.task_state import TaskStateStore
 
@@ -238,7 +238,7 @@ def triggerer_comms(task_state: str | None = "deferred") -> Iterator[TriggerXCom
 def rebuild(trigger: Any, ti: FakeTI | None = None, printed: list[str] | None = None) -> Any:
     """A trigger recreated from ``serialize()`` as the triggerer does (through Airflow's serde); with
     ``ti`` it knows its task instance, with ``printed`` its log goes to the task log, as in Airflow."""
-    from airflow.sdk.serde import deserialize, serialize
+    serialize, deserialize = airflow_compat.first("serialize"), airflow_compat.first("deserialize")
 
     classpath, kwargs = trigger.serialize()
     module, _, name = classpath.rpartition(".")

@@ -13,8 +13,8 @@ import uuid
 from typing import TYPE_CHECKING
 
 import pytest
-from airflow.sdk.exceptions import AirflowFailException
 
+from airflow_provider_tia.compat import AirflowFailException
 from airflow_provider_tia.exceptions import CodeDirError, COSError, JobSpecError, TencentCloudConfigError
 from airflow_provider_tia.hooks.cos import COSHook
 from airflow_provider_tia.staging import build_archive, scan_code_dir, stage_code_dir

@@ -134,7 +134,7 @@ def test_unknown_keyword_is_refused_by_name() -> None:
 
 
 def test_spec_error_is_an_airflow_fail_exception_and_picklable() -> None:
-    from airflow.sdk.exceptions import AirflowException, AirflowFailException
+    from airflow_provider_tia.compat import AirflowException, AirflowFailException
 
     error = pickle.loads(pickle.dumps(JobSpecError("worker_count", "bad", api_name="WorkerCount")))
     assert isinstance(error, AirflowFailException) and isinstance(error, AirflowException)

@@ -36,6 +36,7 @@ from airflow_provider_tia.models.tia.job_spec import MAX_NAME_LENGTH as TIA_MAX_
 from airflow_provider_tia.operators.base import run_suffix, suffixed
 from airflow_provider_tia.operators.tia import CreateJobOperator
 from airflow_provider_tia.operators.tione.training import CreateTrainingTaskOperator
+from tests.helpers import airflow_compat
 from tests.helpers.dag_runs import xcom
 from tests.helpers.support import CLUSTER, HAS_STATE_STORE, FakeTI
 from tests.helpers.task_state import TaskStateStore
@@ -65,7 +66,7 @@ def load_dag(dag_id: str):
 
 def run_on(dag, day: int):
     date = pendulum.datetime(2024, 5, day, tz="UTC")
-    return dag.test(logical_date=date, run_after=date)
+    return airflow_compat.dag_test(dag, logical_date=date, run_after=date)
 
 
 def stored_record(run, task_id: str, key: str) -> Any:

@@ -6,8 +6,8 @@ import threading
 import time
 
 import pytest
-from airflow.sdk.exceptions import AirflowException
 
+from airflow_provider_tia.compat import AirflowException
 from airflow_provider_tia.exceptions import JobNotFound, JobSpecError, JobVanished
 from airflow_provider_tia.links.tia import TIAJobLink
 from airflow_provider_tia.models.tia.job_spec import MAX_NAME_LENGTH as TIA_MAX_NAME
@@ -178,7 +178,7 @@ def test_operator_module_is_light():
     import sys
 
     code = (
-        "import sys; from airflow.sdk import BaseOperator, BaseSensorOperator; before = set(sys.modules); "
+        "import sys; from airflow_provider_tia.compat import BaseOperator, BaseSensorOperator; before = set(sys.modules); "
         "import airflow_provider_tia.operators.tia, airflow_provider_tia.sensors.tia; "
         "print(sorted(m for m in set(sys.modules) - before if m.startswith(('tencentcloud', 'httpx'))))"
     )

@@ -9,9 +9,9 @@ import asyncio
 import json
 
 import pytest
-from airflow.sdk.exceptions import TaskDeferred
 
 from airflow_provider_tia import lifecycle
+from airflow_provider_tia.compat import TaskDeferred
 from airflow_provider_tia.exceptions import TIA_ERRORS, JobVanished, JobWaitTimeout, TencentCloudError
 from airflow_provider_tia.hooks import sdk
 from airflow_provider_tia.hooks.tia import TIAHook

@@ -27,7 +27,7 @@ def group(hook, simulated_emulator):
 
 DAG_FILE = """
 import pendulum
-from airflow.sdk import DAG
+from airflow_provider_tia.compat import DAG
 from airflow_provider_tia.operators.tione.call import CallModelServiceOperator
 
 with DAG("{dag_id}", schedule=None, start_date=pendulum.datetime(2024, 1, 1, tz="UTC"), params={{"x": 1}}) as dag:

@@ -25,6 +25,7 @@ from airflow_provider_tia.exceptions import RolloutFailed
 from airflow_provider_tia.models.tione.rollout import RolloutSuperseded
 from airflow_provider_tia.operators.tione.deploy import DeployModelServiceOperator
 from tests.emulator.helpers.tione import call, cos, import_request, wait_version
+from tests.helpers import airflow_compat
 from tests.helpers.support import FakeTI
 from tests.helpers.task_state import TaskStateStore
 
@@ -35,8 +36,8 @@ SETTINGS: dict[str, Any] = {
 }  # fmt: skip
 DAGS = f'''
 import pendulum
-from airflow.sdk import DAG, task
 
+from airflow_provider_tia.compat import DAG, task
 from airflow_provider_tia.operators.tione.deploy import DeployModelServiceOperator
 from airflow_provider_tia.operators.tione.repository import RegisterModelVersionOperator
 from airflow_provider_tia.sensors.tione import ModelServiceSensor
@@ -167,14 +168,8 @@ def first_deployment(emu) -> tuple[str, str]:
 
 
 def xcoms(run, task_id: str) -> list[Any]:
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        rows = session.scalars(
-            XComModel.get_many(run_id=run.run_id, key="return_value", task_ids=task_id, dag_ids=run.dag_id)
-        ).all()
-        return [XComModel.deserialize_value(r) for r in sorted(rows, key=lambda r: r.map_index)]
+    """The return values of a mapped task's instances, by map index."""
+    return [value for _, _, value in sorted(airflow_compat.xcoms(run, task_id=task_id), key=lambda r: r[1])]
 
 
 # ------------------------------------------------------------------------------- forced races

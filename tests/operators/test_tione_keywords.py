@@ -19,6 +19,7 @@ from airflow_provider_tia.models.tione.training_spec import TRAINING_SPEC_FIELDS
 from airflow_provider_tia.operators.base import run_suffix, suffixed
 from airflow_provider_tia.operators.tia import CreateJobOperator
 from airflow_provider_tia.operators.tione.training import CreateTrainingTaskOperator
+from tests.helpers import airflow_compat
 from tests.helpers.support import HAS_STATE_STORE
 
 TIONE_REQUIRED = {"name": "n"}
@@ -53,7 +54,7 @@ def test_each_keyword_lands_on_its_attribute(operator, fields, required) -> None
 
 @pytest.mark.parametrize(("operator", "fields", "required"), CASES)
 def test_partial_and_expand_take_every_field_by_name(operator, fields, required) -> None:
-    from airflow.sdk import DAG
+    from airflow_provider_tia.compat import DAG
 
     with DAG("keywords_mapping", schedule=None) as dag:
         for field in fields:
@@ -67,8 +68,7 @@ def test_partial_and_expand_take_every_field_by_name(operator, fields, required)
 def test_deploy_takes_every_create_model_service_field_but_the_rollouts_own_by_name() -> None:
     """DeployModelServiceOperator: one keyword per SERVICE_SPEC_FIELDS row (Resources as
     ``service_resources``) but those the rollout sets, each templated once, each mappable."""
-    from airflow.sdk import DAG
-
+    from airflow_provider_tia.compat import DAG
     from airflow_provider_tia.models.tione.service_spec import SERVICE_SPEC_FIELDS
     from airflow_provider_tia.operators.tione.deploy import DeployModelServiceOperator
     from airflow_provider_tia.operators.tione.service_keywords import MANAGED, ServiceKeywordsOperator
@@ -103,14 +103,7 @@ def emulator(simulated_emulator, connect, airflow_db):
 
 
 def _xcoms(run, task_id: str) -> dict[int, dict]:
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        rows = session.scalars(
-            XComModel.get_many(run_id=run.run_id, key="return_value", task_ids=task_id, dag_ids=run.dag_id)
-        ).all()
-        return {row.map_index: XComModel.deserialize_value(row) for row in rows}
+    return {map_index: value for _, map_index, value in airflow_compat.xcoms(run, task_id=task_id)}
 
 
 def test_mapped_instances_each_create_their_own_task_and_job(emulator, dag_loader, capfd) -> None:

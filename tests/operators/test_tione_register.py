@@ -17,7 +17,7 @@ DAG_ID = "tione_test_register"
 # dag.test() needs the DAG as a file of the DAGs folder: written there (a temporary folder) by a fixture.
 DAG_SOURCE = """
 import pendulum
-from airflow.sdk import DAG, Param
+from airflow_provider_tia.compat import DAG, Param
 from airflow_provider_tia.operators.tione.repository import RegisterModelVersionOperator
 
 PARAMS = {"model": Param("m"), "task": Param({}), "model_id": Param(None), "max_reserved_models": Param(3)}

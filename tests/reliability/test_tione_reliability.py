@@ -32,7 +32,7 @@ from tests.helpers.reliability_tione import (
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from airflow.sdk.exceptions import TaskDeferred
+    from airflow_provider_tia.compat import TaskDeferred
 
 CONN = "tione_rel"
 READS = ("DescribeTrainingTask", "DescribeTrainingTasks", "DescribeLogs")

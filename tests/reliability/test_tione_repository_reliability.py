@@ -10,8 +10,8 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from airflow.sdk.exceptions import TaskDeferred
 
+from airflow_provider_tia.compat import TaskDeferred
 from airflow_provider_tia.emulator import TIAEmulator
 from airflow_provider_tia.exceptions import JobSpecError
 from airflow_provider_tia.hooks.tione import TIONEHook

@@ -216,7 +216,7 @@ def test_a_kill_mid_rollout_rolls_back_unless_told_to_leave(emu, conn, action) -
 
 
 def test_a_user_kill_of_the_deferred_task_rolls_back_in_the_triggerer(emu, conn, reliability_results) -> None:
-    from airflow.sdk.exceptions import TaskDeferred
+    from airflow_provider_tia.compat import TaskDeferred
 
     group, v1 = first_deployments(emu, 1, "kill-deferred")[0]
     slow = version(emu, v1["TrainingModelId"])
@@ -267,8 +267,9 @@ def test_bad_input_names_the_field_and_makes_no_call(emu, conn) -> None:
 
 
 def test_the_trigger_payload_and_the_result_hold_no_secret(emu, conn, reliability_results) -> None:
-    from airflow.sdk.exceptions import TaskDeferred
     from airflow.sdk.execution_time.task_runner import _serialize_rendered_fields
+
+    from airflow_provider_tia.compat import TaskDeferred
 
     group, v1 = first_deployments(emu, 1, "secret")[0]
     target = version(emu, v1["TrainingModelId"])

@@ -18,8 +18,8 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from airflow.sdk.exceptions import TaskDeferred
 
+from airflow_provider_tia.compat import TaskDeferred
 from airflow_provider_tia.emulator import TIAEmulator
 from airflow_provider_tia.exceptions import RolloutFailed
 from airflow_provider_tia.models.tione.rollout import ROLLOUT_KEY

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from airflow_provider_tia.hooks.tia import TIAHook
+from tests.helpers import airflow_compat
 from tests.helpers.support import script_spec as _spec
 
 
 def test_the_sensor_succeeds_fails_soft_fails_and_defers_as_the_job_ends(
     run_dag, tia_emulator, tia_connection, capfd, caplog
 ):
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-
     hook = TIAHook(tia_connection)
     hook.create_job(_spec("n-ok", "--lines", "2", "--sleep", "0.5"))  # still running when the sensors start
     hook.create_job(_spec("n-later", "--lines", "40", "--sleep", "0.5"))  # outlives the other sensors (20 s)
@@ -27,9 +25,7 @@ def test_the_sensor_succeeds_fails_soft_fails_and_defers_as_the_job_ends(
         "bad_soft": "skipped",
         "missing": "failed",
     }
-    with create_session() as session:
-        rows = session.scalars(XComModel.get_many(run_id=dag_run.run_id, key="return_value")).all()
-        results = {row.task_id: XComModel.deserialize_value(row) for row in rows}
+    results = {task_id: value for task_id, _, value in airflow_compat.xcoms(dag_run)}
     assert results["ok"]["State"] == "Succeeded" and results["ok"]["Name"] == "n-ok"
     assert results["ok_deferred"]["State"] == "Succeeded" and results["ok_deferred"]["Name"] == "n-later"
     assert "[DAG TEST] running trigger in line" in output + caplog.text  # ok_deferred really deferred

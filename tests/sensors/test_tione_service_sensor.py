@@ -13,7 +13,7 @@ from tests.helpers.serving import served_group, wait_rollout
 
 DAG_FILE = """
 import pendulum
-from airflow.sdk import DAG
+from airflow_provider_tia.compat import DAG
 from airflow_provider_tia.sensors.tione import ModelServiceSensor
 
 with DAG("{dag_id}", schedule=None, start_date=pendulum.datetime(2024, 1, 1, tz="UTC")) as dag:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.helpers import airflow_compat
 from tests.helpers.support import context
 
 BUCKET = "tia-code-1250000000"
@@ -19,7 +20,7 @@ def test_code_dir_runs_from_cos_and_is_uploaded_once(
     dag = dag_loader("example_tia_code_dir")
     conf = {"model_dir": str(tmp_path / "model")}
 
-    first = dag.test(run_conf=conf)
+    first = airflow_compat.dag_test(dag, run_conf=conf)
     out = capfd.readouterr().out
     assert first.state == "success", out[-3000:]
     objects = cos.client.list_objects_v2(Bucket=BUCKET).get("Contents", [])
@@ -32,7 +33,9 @@ def test_code_dir_runs_from_cos_and_is_uploaded_once(
         f"cos://{BUCKET}.cos.ap-beijing.myqcloud.com/"
     )
 
-    second = dag.test(run_conf=conf, logical_date=None)  # a manual run: no logical date, no ds_nodash
+    second = airflow_compat.dag_test(
+        dag, run_conf=conf, logical_date=None
+    )  # a manual run: no logical date, no ds_nodash
     out = capfd.readouterr().out
     assert second.state == "success", out[-3000:]
     assert "already in COS, not uploaded again" in out
@@ -41,8 +44,7 @@ def test_code_dir_runs_from_cos_and_is_uploaded_once(
 
 
 def test_bad_code_dir_is_refused_before_any_call(airflow_db, cos_connection, cos_emulator, tmp_path):
-    from airflow.sdk.exceptions import AirflowFailException
-
+    from airflow_provider_tia.compat import AirflowFailException
     from airflow_provider_tia.exceptions import CodeDirError
     from airflow_provider_tia.operators.tia import CreateJobOperator
 

@@ -21,6 +21,7 @@ import pendulum
 import pytest
 
 import airflow_provider_tia
+from tests.helpers import airflow_compat
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -76,9 +77,9 @@ EXAMPLES = list(documented())
 
 
 def kind_of(obj: Any) -> str:
-    from airflow.sdk import BaseOperator, BaseSensorOperator
-    from airflow.sdk.bases.hook import BaseHook
     from airflow.triggers.base import BaseTrigger
+
+    from airflow_provider_tia.compat import BaseHook, BaseOperator, BaseSensorOperator
 
     if not inspect.isclass(obj):
         return "function"
@@ -216,19 +217,19 @@ def test_example_runs_as_documented(name: str, obj: Any, example: str) -> None:
 
 
 def _construct_in_a_dag(cls: type, example: str, names: dict[str, Any]) -> None:
-    from airflow.sdk import DAG
-    from airflow.serialization.serialized_objects import DagSerialization
+    from airflow_provider_tia.compat import DAG
 
     with DAG("doc", schedule=None, start_date=pendulum.datetime(2024, 1, 1, tz="UTC")) as dag:
         exec(example, names)
     (task,) = dag.tasks
     assert type(task) is cls
-    DagSerialization.serialize_dag(dag)  # what the DAG processor stores: it must serialize too
+    airflow_compat.first("DagSerialization", "SerializedDAG").serialize_dag(
+        dag
+    )  # what the DAG processor stores: it must serialize too
 
 
 def _construct_and_round_trip(cls: type, example: str, names: dict[str, Any]) -> None:
-    from airflow.sdk.module_loading import import_string
-
+    import_string = airflow_compat.first("import_string")
     tree = ast.parse(example)
     assert len(tree.body) == 1 and isinstance(tree.body[0], ast.Expr), "a trigger example is one expression"
     trigger = eval(compile(ast.Expression(tree.body[0].value), "<trigger example>", "eval"), names)
@@ -246,7 +247,7 @@ def _run_and_compare_with_comment(function: Any, example: str, names: dict[str, 
 
 
 def _define_an_operator_with_the_link(link: type, example: str, names: dict[str, Any]) -> None:
-    from airflow.sdk import DAG, BaseOperator
+    from airflow_provider_tia.compat import DAG, BaseOperator
 
     before = set(names)
     exec(example, names)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from airflow_provider_tia.models.tione.training_task import output_prefix
+from tests.helpers import airflow_compat
 from tests.helpers.dag_runs import xcom
 from tests.helpers.support import ROOT, own_name
 
@@ -31,8 +32,7 @@ SHORT_SECRET_WARNING = "Skipping masking for a secret as it's too short"
 
 
 def test_example_dags_parse_without_errors(airflow_db) -> None:
-    from airflow.dag_processing.dagbag import DagBag
-
+    DagBag = airflow_compat.first("DagBag")
     bag = DagBag(dag_folder=str(ROOT / "example_dags"))
     assert bag.import_errors == {}
     assert sorted(bag.dag_ids) == EXAMPLES
@@ -50,7 +50,9 @@ def test_tione_example_trains_ddp_from_cos_and_reads_the_model_back(
     COSHook().client.create_bucket(
         Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "ap-beijing"}
     )
-    run = dag_loader("example_tione_training").test(run_conf={"bucket": bucket, "epochs": 3}, **MANUAL)
+    run = airflow_compat.dag_test(
+        dag_loader("example_tione_training"), run_conf={"bucket": bucket, "epochs": 3}, **MANUAL
+    )
     out = capfd.readouterr().out
     assert run.state == "success", out[-3000:]
     task = xcom(run, "train")
@@ -66,10 +68,12 @@ def test_tione_example_trains_ddp_from_cos_and_reads_the_model_back(
 def test_seed_distributed_example_trains_and_saves_a_model(
     dag_loader, tia_connection, tmp_path, capfd
 ) -> None:
-    run = dag_loader("example_tia_distributed").test(run_conf={"model_dir": str(tmp_path)}, **MANUAL)
+    run = airflow_compat.dag_test(
+        dag_loader("example_tia_distributed"), run_conf={"model_dir": str(tmp_path)}, **MANUAL
+    )
     out = capfd.readouterr().out
     assert run.state == "success", out[-3000:]
-    assert run.logical_date is None
+    assert run.logical_date is None or not hasattr(run, "run_after")  # Airflow 2: every run has a date
     job = xcom(run, "train")
     assert job["State"] == "Succeeded" and job["WorkerCount"] == 2 and job["ParameterServerCount"] == 1
     name = job["Name"]  # test-job, or test-job-<hash> where it is another run's job's or no store records it
@@ -98,12 +102,15 @@ def test_seed_distributed_example_trains_and_saves_a_model(
 def test_retraining_example_defers_and_hands_the_job_downstream(
     dag_loader, tia_connection, tia_emulator, tmp_path, capfd, caplog, when
 ) -> None:
-    run = dag_loader("example_tia_retraining").test(run_conf={"data_dir": str(tmp_path), "epochs": 2}, **when)
+    run = airflow_compat.dag_test(
+        dag_loader("example_tia_retraining"), run_conf={"data_dir": str(tmp_path), "epochs": 2}, **when
+    )
     out = capfd.readouterr().out
     assert run.state == "success", out[-3000:]
-    stamp = f"{run.run_after:%Y%m%d-%H%M%S}"
-    if run.logical_date is not None:
-        assert stamp == "20240102-000000"
+    # When the run was due; Airflow 2 has no run_after, and the example names the run by its logical date.
+    stamp = f"{getattr(run, 'run_after', run.logical_date):%Y%m%d-%H%M%S}"
+    if when is not MANUAL:
+        assert stamp == ("20240102-000000" if hasattr(run, "run_after") else "20240101-000000")
     name = own_name(f"retrain-{stamp}", run.dag_id, run.run_id)
     assert xcom(run, "publish") == {"job": name, "state": "Succeeded"}
     data = tmp_path / f"digits-{stamp}.csv"
@@ -123,7 +130,7 @@ def test_sensor_example_waits_for_a_job_created_elsewhere(
     name = f"elsewhere-{outcome}"
     create_job(tia_connection, name, tmp_path, fail=outcome == "failed")
     calls_before = tia_emulator.calls["CreateJob"]
-    run = dag_loader("example_tia_sensor").test(run_conf={"job_name": name}, **MANUAL)
+    run = airflow_compat.dag_test(dag_loader("example_tia_sensor"), run_conf={"job_name": name}, **MANUAL)
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
     assert states["start_elsewhere"] == "success"  # adopted the other pipeline's job, started none
     assert tia_emulator.calls["CreateJob"] == calls_before
@@ -140,7 +147,7 @@ def test_sensor_example_waits_for_a_job_created_elsewhere(
 def test_sensor_example_runs_on_its_own(dag_loader, tia_connection, tia_emulator) -> None:
     """A newcomer's first run: no such job yet, the stand-in starts it, the sensor waits for it."""
     name = "sensor-own"
-    run = dag_loader("example_tia_sensor").test(run_conf={"job_name": name}, **MANUAL)
+    run = airflow_compat.dag_test(dag_loader("example_tia_sensor"), run_conf={"job_name": name}, **MANUAL)
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
     assert states == {"start_elsewhere": "success", "wait_for_job": "success", "after_training": "success"}
     assert tia_emulator.store.get("ap-beijing", name)["State"] == "Succeeded"
@@ -182,10 +189,11 @@ def dag_file(dag_id: str) -> str:
 FRESH_RUN = textwrap.dedent(
     """
     import importlib.util, json, sys
+    from tests.helpers import airflow_compat
     spec = importlib.util.spec_from_file_location("example", sys.argv[1])
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    run = module.dag.test(logical_date=None, run_conf=json.loads(sys.argv[2]))
+    run = airflow_compat.dag_test(module.dag, logical_date=None, run_conf=json.loads(sys.argv[2]))
     print("RUN STATE", getattr(run.state, "value", run.state))
     """
 )
@@ -197,6 +205,8 @@ def test_task_log_has_no_short_secret_warning_with_the_documented_connection(
 ) -> None:
     """Airflow masks every string value of a connection's extra and warns (once per process) about any
     shorter than 5 characters, sensitive or not: an extra `"scheme": "http"` made every task log warn."""
+    if scheme_key and airflow_compat.AIRFLOW_VERSION.major < 3:
+        pytest.skip("Airflow 2.11's secret masker has no short-secret warning to see")
     conn = documented_emulator_connection(tia_emulator)
     if scheme_key:  # the form the emulator connection had before: proves this test sees the warning
         conn["extra"] = {"region": "ap-beijing", "endpoint": tia_emulator.endpoint, "scheme": "http"}

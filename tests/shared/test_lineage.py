@@ -252,7 +252,7 @@ def test_dag_parsing_imports_no_openlineage() -> None:
         """
         import sys
         import pendulum
-        from airflow.sdk import DAG, BaseOperator
+        from airflow_provider_tia.compat import DAG, BaseOperator
 
         def openlineage_modules():
             return {m for m in sys.modules if "openlineage" in m}
@@ -318,7 +318,7 @@ needs_operator_method = pytest.mark.skipif(
 _DAG_FILE = """
 import os
 import pendulum
-from airflow.sdk import DAG
+from airflow_provider_tia.compat import DAG
 from airflow_provider_tia.operators.tia import CreateJobOperator
 
 with DAG("tia_test_lineage", schedule=None, start_date=pendulum.datetime(2024, 1, 1, tz="UTC"), catchup=False) as dag:

@@ -30,7 +30,10 @@ EXECUTE_TIME = (
 DAG_FILE = """
 import sys
 import pendulum
-from airflow.sdk import DAG
+try:
+    from airflow.sdk import DAG
+except ImportError:  # Airflow 2.11
+    from airflow.models.dag import DAG
 from airflow_provider_tia.operators.tia import CreateJobOperator
 from airflow_provider_tia.operators.tione import CreateTrainingTaskOperator
 from airflow_provider_tia.sensors.tia import JobSensor

@@ -29,7 +29,10 @@ RUN_TRIGGERS = textwrap.dedent(
     from blockbuster import BlockingError, blockbuster_ctx
 
     # Loaded before the loop, as in a triggerer: the trigger modules and Airflow's connection access.
-    import airflow.sdk.definitions.connection, airflow.sdk.execution_time.supervisor  # noqa: E401
+    try:
+        import airflow.sdk.definitions.connection, airflow.sdk.execution_time.supervisor  # noqa: E401
+    except ImportError:  # Airflow 2: connections come from the metadata DB or the environment
+        import airflow.models.connection  # noqa: F401
     from airflow_provider_tia.triggers.tia import JobTrigger
     from airflow_provider_tia.triggers.tione import TrainingTaskTrigger
 

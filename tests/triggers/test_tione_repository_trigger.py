@@ -12,6 +12,7 @@ import pytest
 from airflow_provider_tia.exceptions import JobNotFound
 from airflow_provider_tia.models.tione.repository import ModelVersion, ModelVersionKey
 from airflow_provider_tia.triggers.tione.repository import ModelVersionPoller, ModelVersionTrigger, watch_name
+from tests.helpers import airflow_compat
 
 
 def test_serialize_round_trips() -> None:
@@ -126,7 +127,7 @@ def test_a_version_trigger_stored_by_the_previous_release_watches_the_same_versi
 ) -> None:
     """``training_model_id``, ``training_model_version_id`` and ``resume["key"]`` (what the previous
     release stored) -> the same key, the same version watched, the key handed back in the event."""
-    from airflow.sdk.serde import deserialize, serialize
+    serialize, deserialize = airflow_compat.first("serialize"), airflow_compat.first("deserialize")
 
     from airflow_provider_tia.hooks.tione import TIONEHook
     from airflow_provider_tia.models.tione.repository import TrainingModelSpec

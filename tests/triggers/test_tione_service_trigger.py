@@ -16,6 +16,7 @@ from airflow_provider_tia.hooks.tione import TIONEHook
 from airflow_provider_tia.models.tione.service_spec import ModelServiceSpec
 from airflow_provider_tia.triggers.tione.services import ModelServiceTrigger
 from tests.emulator.helpers.tione import call, cos, import_request, serves, wait_service, wait_version
+from tests.helpers import airflow_compat
 
 CONN = "tione_service_trigger_test"
 
@@ -56,7 +57,7 @@ async def _event(trigger: ModelServiceTrigger) -> dict:
 
 
 def test_round_trip_keeps_every_field() -> None:
-    from airflow.sdk.serde import deserialize, serialize
+    serialize, deserialize = airflow_compat.first("serialize"), airflow_compat.first("deserialize")
 
     stored = {
         "service_group_id": "ms-abc12345", "model_version_id": "mv-v2-1", "service_id": "ms-abc12345-1",
@@ -132,7 +133,7 @@ def test_a_rollout_trigger_takes_the_rollout_once_and_loads_the_previous_release
     """The record names the group, service and version once; a row of the previous release (their Ids as
     arguments, the record in ``resume["rollout"]``) loads to the same wait, and the event hands the record
     back to the resumed task."""
-    from airflow.sdk.serde import deserialize, serialize
+    serialize, deserialize = airflow_compat.first("serialize"), airflow_compat.first("deserialize")
 
     from airflow_provider_tia.models.tione.rollout import RolloutRecord
     from airflow_provider_tia.triggers.tione.rollout import RolloutTrigger

@@ -16,6 +16,7 @@ from airflow_provider_tia.models.tione.training_task import TrainingTaskKey
 from airflow_provider_tia.triggers.base import MIN_EVENT_DELAY
 from airflow_provider_tia.triggers.tia import JobTrigger
 from airflow_provider_tia.triggers.tione.training import TrainingTaskTrigger
+from tests.helpers import airflow_compat
 from tests.helpers.support import CLUSTER, script_spec
 
 
@@ -38,7 +39,7 @@ def _round_trip(trigger) -> tuple[str, dict]:
     """serialize() -> Airflow's serde (as the triggerer stores it) -> the class again: nothing lost."""
     import importlib
 
-    from airflow.sdk.serde import deserialize, serialize
+    serialize, deserialize = airflow_compat.first("serialize"), airflow_compat.first("deserialize")
 
     classpath, kwargs = trigger.serialize()
     module, _, name = classpath.rpartition(".")
@@ -101,7 +102,7 @@ def test_a_job_trigger_serialized_by_an_earlier_release_still_loads(old_kwargs, 
 def test_a_job_trigger_stored_with_the_key_in_resume_watches_the_same_job(hook, tia_emulator):
     """A row the previous release stored (``job_name``/``cluster`` and ``resume["key"]``) loads through
     Airflow's serde with the key it carried, Id included, and its event hands the resumed task that key."""
-    from airflow.sdk.serde import deserialize, serialize
+    serialize, deserialize = airflow_compat.first("serialize"), airflow_compat.first("deserialize")
 
     _create(hook, "g-stored", "--lines", "1")
     job_id = tia_emulator.store.get(CLUSTER, "g-stored")["Id"]
@@ -137,8 +138,7 @@ def test_a_job_trigger_without_a_whole_key_names_the_parameter(key):
 def test_the_deferring_operator_hands_the_key_once_and_resumes_from_the_event(tia_emulator, tia_connection):
     """``CreateJobOperator`` defers with the key as the trigger's argument only; the trigger's event
     brings it back, and the resumed task ends from it without reading the job's identity elsewhere."""
-    from airflow.sdk.exceptions import TaskDeferred
-
+    from airflow_provider_tia.compat import TaskDeferred
     from airflow_provider_tia.operators.tia import CreateJobOperator
     from tests.helpers.support import SCRIPTS, FakeTI, context
 
@@ -218,7 +218,7 @@ def test_a_training_task_trigger_stored_by_the_previous_release_watches_the_same
 ):
     """``training_task_id`` and ``resume["key"]`` (what the previous release stored) -> the same key, the
     same task watched, and the event hands the key (name and tag too) back to the resumed task."""
-    from airflow.sdk.serde import deserialize, serialize
+    serialize, deserialize = airflow_compat.first("serialize"), airflow_compat.first("deserialize")
 
     conn = connect("tione_stored", simulated_emulator)
     task_id = _tione_task(conn, "stored", "1")
@@ -335,9 +335,20 @@ class _TI:
 
 def _task_states(monkeypatch, state: str | None | Exception, map_index: int = -1) -> None:
     """What Airflow's API answers for the task's state (the execution API, reached through the triggerer)."""
-    from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
-
     name = "train" if map_index < 0 else f"train_{map_index}"
+    try:
+        from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+    except ImportError:  # Airflow 2: the triggerer reads the metadata DB; answer for it
+        import airflow_provider_tia.triggers.base as trigger_base
+
+        def task_instance_state(dag_id, task_id, run_id, index):
+            if isinstance(state, Exception):
+                raise state
+            assert index == map_index and task_id == "train"
+            return "" if state is None else state
+
+        monkeypatch.setattr(trigger_base, "task_instance_state", task_instance_state)
+        return
 
     def get_task_states(**query):
         if isinstance(state, Exception):

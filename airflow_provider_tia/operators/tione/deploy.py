@@ -14,10 +14,9 @@ import time
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import conf
-
 from airflow_provider_tia import lifecycle
 from airflow_provider_tia.choices import EndAction
+from airflow_provider_tia.compat import conf
 from airflow_provider_tia.exceptions import (
     JobAlreadyExists,
     JobFailed,

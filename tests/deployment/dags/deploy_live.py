@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pendulum
 from _deploy_common import tia_kwargs, tione_kwargs
-from airflow.sdk import DAG, Param
 
+from airflow_provider_tia.compat import DAG, Param
 from airflow_provider_tia.operators.tia import CreateJobOperator
 from airflow_provider_tia.operators.tione import CreateTrainingTaskOperator
 

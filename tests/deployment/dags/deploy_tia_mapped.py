@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pendulum
 from _deploy_common import tia_kwargs
-from airflow.sdk import DAG
 
+from airflow_provider_tia.compat import DAG
 from airflow_provider_tia.operators.tia import CreateJobOperator
 
 TOKENS = ["mapped-tia-0", "mapped-tia-1", "mapped-tia-2"]

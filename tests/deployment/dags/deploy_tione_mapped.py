@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pendulum
 from _deploy_common import tione_kwargs
-from airflow.sdk import DAG
 
+from airflow_provider_tia.compat import DAG
 from airflow_provider_tia.operators.tione import CreateTrainingTaskOperator
 
 FRAMEWORKS = ["PYTORCH", "TENSORFLOW", "SKLEARN"]
