@@ -74,6 +74,14 @@ class JobControl(Generic[Key]):
         """One read of the job (the hook's retries included); raises ``TencentCloudError``."""
         raise NotImplementedError
 
+    @staticmethod
+    def read_found(key: Key, job_id: str | None, read: Callable[[str], T]) -> T:
+        """``read(job_id)``: ``describe`` of a key whose id was known or looked up; ``JobNotFound``
+        naming the key when neither gave one."""
+        if job_id is None:
+            raise JobNotFound(f"{key.label} does not exist", code="ResourceNotFound")
+        return read(job_id)
+
     def end(self, key: Key, action: EndAction, *, fresh_hook: bool = False) -> None:
         """End the job as ``action`` says; a missing job is fine. ``fresh_hook``: a hook of its own
         (a kill may interrupt a call)."""

@@ -94,6 +94,18 @@ class JobWatchTrigger(BaseTrigger):
     With ``resume["logs"]`` (a log position), the job's new log lines are written to the task log as
     they arrive (at most once per poll, within the triggerer's log budget); the event waits for the last
     ones for at most ``live_logs.drain_bound`` and carries the position reached.
+
+    :param key: The watched job's typed key (a service wait has none).
+    :param tencentcloud_conn_id: Airflow connection id (credentials are read in the triggerer).
+    :param region: Region overriding the connection's.
+    :param poll_interval: Seconds between two reads.
+    :param deadline: Epoch seconds after which waiting stops (``lifecycle.Deadline``), or None.
+    :param budget: The task's budget in seconds, for the timeout message.
+    :param kill_action: What a user killing the deferred task does (``EndAction``).
+    :param batched: Share one poller per connection and region in the triggerer (default).
+    :param resume: What the task needs when it resumes; echoed in the event.
+    :param not_before: Epoch seconds before which no event fires (default: the deferral plus
+        ``[tencentcloud] min_trigger_event_delay``, against Airflow's fast-trigger scheduler race).
     """
 
     poller_class: type[BatchPoller]
@@ -102,14 +114,14 @@ class JobWatchTrigger(BaseTrigger):
         self,
         *,
         key: JobKey | None = None,
-        tencentcloud_conn_id: str,
-        region: str | None,
-        poll_interval: float,
-        deadline: float | None,
-        budget: float | None,
-        kill_action: EndAction,
-        batched: bool,
-        resume: dict[str, Any],
+        tencentcloud_conn_id: str = "tencentcloud_default",
+        region: str | None = None,
+        poll_interval: float = 30.0,
+        deadline: float | None = None,
+        budget: float | None = None,
+        kill_action: EndAction | str = EndAction.LEAVE,
+        batched: bool = True,
+        resume: dict[str, Any] | None = None,
         not_before: float | None = None,
     ) -> None:
         super().__init__()
@@ -118,8 +130,8 @@ class JobWatchTrigger(BaseTrigger):
         self.poll_interval = float(poll_interval)
         self.deadline = None if deadline is None else float(deadline)
         self.budget = budget
-        self.kill_action = kill_action
-        self.resume = resume
+        self.kill_action = EndAction(kill_action)
+        self.resume = dict(resume or {})
         self._run_id = uuid.uuid4().hex  # this run of the trigger, as the owner of the log checkpoint
         # Made in the worker at the deferral, then carried by serialize(): the earliest event time.
         self.not_before = time.time() + min_event_delay() if not_before is None else float(not_before)

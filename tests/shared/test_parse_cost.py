@@ -1,4 +1,4 @@
-"""A DAG file pays only for building its tasks: the engines that act on a job (``lifecycle``, ``ending``,
+"""A DAG file pays only for building its tasks (both platforms' and the retraining loop's): the engines that act on a job (``lifecycle``, ``ending``,
 ``staging``, the hooks, the SDK, the triggers, the job controllers and reply models) load when a task
 runs, not on every parse of the DAG file (``make bench`` measures what is left: docs/performance.md)."""
 
@@ -35,9 +35,11 @@ try:
 except ImportError:  # Airflow 2.11
     from airflow.models.dag import DAG
 from airflow_provider_tia.operators.tia import CreateJobOperator
-from airflow_provider_tia.operators.tione import CreateTrainingTaskOperator
+from airflow_provider_tia.operators.tione import (
+    CallModelServiceOperator, CreateTrainingTaskOperator, DeployModelServiceOperator, RegisterModelVersionOperator,
+)
 from airflow_provider_tia.sensors.tia import JobSensor
-from airflow_provider_tia.sensors.tione import TrainingTaskSensor
+from airflow_provider_tia.sensors.tione import ModelServiceSensor, TrainingTaskSensor
 
 with DAG("parse_cost", schedule=None, start_date=pendulum.datetime(2024, 1, 1)):
     CreateJobOperator(task_id="tia", name="job", cluster="ap-beijing", runtime_version="tia-1.7.0",
@@ -46,6 +48,12 @@ with DAG("parse_cost", schedule=None, start_date=pendulum.datetime(2024, 1, 1)):
     CreateTrainingTaskOperator(task_id="tione", name="task", start_cmd="python train.py",
                                code_dir="/code", code_bucket="code-1250000000", deferrable=True)
     TrainingTaskSensor(task_id="tione_wait", training_task_id="train-1")
+    # The retraining loop's tasks (example_tione_retraining).
+    RegisterModelVersionOperator(task_id="register", training_task="train-1", model_name="m", deferrable=True)
+    DeployModelServiceOperator(task_id="deploy", service_group_name="g", model_version="mv-1", deferrable=True,
+                               charge_type="POSTPAID_BY_HOUR", instance_type="TI.S.MEDIUM.POST", replicas=1)
+    CallModelServiceOperator(task_id="call", service_group_id="ms-1", payload={"x": 1})
+    ModelServiceSensor(task_id="serving", service_group_id="ms-1")
 
 for module in sorted(sys.modules):
     print(module)

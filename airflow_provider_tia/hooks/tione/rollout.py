@@ -13,7 +13,6 @@ from airflow_provider_tia.exceptions import (
     JobNotFound,
     ResourceBusy,
     RollbackFailed,
-    TencentCloudApiError,
     TencentCloudError,
     TransientError,
 )
@@ -34,16 +33,6 @@ if TYPE_CHECKING:
     from airflow_provider_tia.models.tione.services import ModelService, ServiceGroup
 
 SETTLE_TIMEOUT = 120.0  # seconds a weight change or a stop of the old service may take
-
-
-class ServiceBusy(TencentCloudError):
-    """The service refused a Create/Modify as in use (``ResourceInUse``: another rollout is updating it):
-    the rollout waits and starts over from reading the service."""
-
-
-def busy(error: BaseException) -> bool:
-    """Whether ``error`` is the service refusing a change while it is updating (``TIONE_ERRORS``: ResourceInUse)."""
-    return isinstance(error, ResourceBusy)
 
 
 class RolloutCalls:
@@ -128,26 +117,22 @@ class RolloutCalls:
 
     def modify(self, params: dict[str, Any], version_id: str, wait_if_busy: bool = False) -> None:
         """ModifyModelService with a whole configuration; not sent again once it shows (a lost reply).
-        Refused as in use: ``ServiceBusy``, or (``wait_if_busy``, a rollback) sent again once it is not."""
+        Refused as in use (``ResourceBusy``: another rollout is updating the service): raised, or
+        (``wait_if_busy``, a rollback) sent again once it is not."""
 
         def applied() -> bool | None:
             return self.read(params["ServiceId"]).model_version_id == version_id or None
 
         def send() -> bool:
-            try:
-                self.hook.modify_model_service(params)
-                return True
-            except TencentCloudApiError as error:
-                if busy(error):
-                    raise ServiceBusy(f"{params['ServiceId']} is in use ({error.message})") from None
-                raise
+            self.hook.modify_model_service(params)
+            return True
 
         deadline = lifecycle.Deadline.after(self.healthy_timeout)
         while True:
             try:
                 self.idempotent(send, applied)
                 return
-            except ServiceBusy:
+            except ResourceBusy:
                 if not wait_if_busy or deadline.expired:
                     raise
                 self.log.info("%s is updating: sending the Modify again once it is not", params["ServiceId"])

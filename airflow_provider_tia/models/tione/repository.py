@@ -36,7 +36,6 @@ from airflow_provider_tia.models.tione.training_spec import (
     NAME_RULES,
     TAG,
 )
-from airflow_provider_tia.models.tione.training_task import output_prefix
 from airflow_provider_tia.secrets import masked
 
 STATUS_RUNNING, STATUS_SUCCESS, STATUS_FAILED = "STATUS_RUNNING", "STATUS_SUCCESS", "STATUS_FAILED"
@@ -304,6 +303,9 @@ class SourceTask:
 
     def model_folder(self) -> dict[str, Any] | None:
         """The COS folder of the task's model files (``output_prefix``), None when the task has no Output."""
+        # A reply model's module: loaded when a task runs, not when a DAG file is parsed.
+        from airflow_provider_tia.models.tione.training_task import output_prefix
+
         if not self.output or not self.output.get("Bucket"):
             return None
         prefix = output_prefix({"Id": self.id, "Output": self.output})

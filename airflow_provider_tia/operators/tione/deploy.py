@@ -14,18 +14,16 @@ import time
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_tia import lifecycle
 from airflow_provider_tia.choices import EndAction
 from airflow_provider_tia.compat import conf
 from airflow_provider_tia.exceptions import (
     JobAlreadyExists,
     JobFailed,
     JobSpecError,
+    ResourceBusy,
     RolloutFailed,
-    TencentCloudApiError,
     TencentCloudError,
 )
-from airflow_provider_tia.hooks.tione.rollout import RolloutCalls, ServiceBusy, busy
 from airflow_provider_tia.links.tione import ModelServiceLink
 from airflow_provider_tia.models.tione import rollout as ro
 from airflow_provider_tia.models.tione.rollout import RolloutRecord, Strategy
@@ -38,11 +36,11 @@ from airflow_provider_tia.operators.tione.service_keywords import (
     ServiceKeywordsOperator,
 )
 from airflow_provider_tia.secrets import register_secrets
-from airflow_provider_tia.triggers.tione.rollout import RolloutTrigger
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from airflow_provider_tia.hooks.tione.rollout import RolloutCalls
     from airflow_provider_tia.models.tione.services import ModelService, ServiceGroup
 
 ATTR_OF = {f.api: f.attr for f in SERVICE_SPEC_FIELDS}
@@ -133,6 +131,8 @@ class DeployModelServiceOperator(ServiceKeywordsOperator):
 
     # ------------------------------------------------------------------------------------ execute
     def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_provider_tia import lifecycle  # the engines load when a task runs, not at parse
+
         version_id, model_id = ro.model_version_of(self.model_version)
         spec = self._spec(version_id, model_id)  # JobSpecError naming the field, before any call
         self._store = context.get("task_state_store")
@@ -154,6 +154,8 @@ class DeployModelServiceOperator(ServiceKeywordsOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
         """Resume after ``RolloutTrigger``: the rollout travels in the event (``resume``)."""
+        from airflow_provider_tia import lifecycle
+
         received = lifecycle.JobEvent.from_payload(event)
         self.rollout = rollout = RolloutRecord.from_dict(received.resume.get("rollout"))
         if rollout is None:
@@ -179,6 +181,8 @@ class DeployModelServiceOperator(ServiceKeywordsOperator):
         return self._calls(self.hook)
 
     def _calls(self, hook: Any) -> RolloutCalls:
+        from airflow_provider_tia.hooks.tione.rollout import RolloutCalls
+
         args = (self.poll_interval, self.healthy_timeout, self.abnormal_grace, self._save)
         return RolloutCalls(hook, self.log, *args)
 
@@ -218,7 +222,7 @@ class DeployModelServiceOperator(ServiceKeywordsOperator):
         while True:
             try:
                 return self._start_once(spec, version_id, record, started)
-            except (ServiceBusy, JobAlreadyExists) as error:
+            except (ResourceBusy, JobAlreadyExists) as error:
                 if time.time() - started >= self.healthy_timeout:
                     raise TencentCloudError(f"Gave up rolling {self.service_group_name}: {error}") from None
                 self.log.info("%s (another rollout): starting over from reading the group", error)
@@ -282,15 +286,9 @@ class DeployModelServiceOperator(ServiceKeywordsOperator):
             fresh = self.hook.describe_model_service_group(group.id)
             return ro.serving_version(list(fresh.services), version_id, exclude=live.id)
 
-        def create() -> ModelService:
-            try:
-                return self.hook.create_model_service(spec)
-            except TencentCloudApiError as error:
-                if busy(error):
-                    raise ServiceBusy(f"{group.id} is in use ({error.message})") from None
-                raise
-
-        return self.calls.idempotent(create, found)  # type: ignore[no-any-return]
+        # Refused as in use (another rollout): ResourceBusy, and _start starts over from the read.
+        create = self.hook.create_model_service
+        return self.calls.idempotent(lambda: create(spec), found)  # type: ignore[no-any-return]
 
     def _group(self, name: str, group_id: str) -> ServiceGroup | None:
         groups = self.calls.retry(
@@ -309,6 +307,8 @@ class DeployModelServiceOperator(ServiceKeywordsOperator):
 
     # ------------------------------------------------------------------------------------- waiting
     def _defer(self, rollout: RolloutRecord) -> None:
+        from airflow_provider_tia.triggers.tione.rollout import RolloutTrigger
+
         trigger = RolloutTrigger(
             rollout.to_dict(),
             tencentcloud_conn_id=self.tencentcloud_conn_id,
@@ -353,6 +353,8 @@ class DeployModelServiceOperator(ServiceKeywordsOperator):
     # ------------------------------------------------------------------------------------- records
     def _save(self, rollout: RolloutRecord) -> None:
         """Keep the rollout in the task state store (best effort: Airflow < 3.3 has none)."""
+        from airflow_provider_tia import lifecycle
+
         lifecycle.record_job(self._store, ro.ROLLOUT_KEY, rollout.to_dict(), self.log)
 
     def _link(self, context: Context, rollout: RolloutRecord) -> None:

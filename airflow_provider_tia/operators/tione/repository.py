@@ -12,7 +12,6 @@ import dataclasses
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_tia import lifecycle
 from airflow_provider_tia.choices import EndAction
 from airflow_provider_tia.exceptions import InvalidParameter, JobNotFound, JobSpecError
 from airflow_provider_tia.links.tione import ModelVersionLink
@@ -177,6 +176,8 @@ class RegisterModelVersionOperator(CreateAndWaitOperator, TIONEBaseOperator):
             )
             versions = self._versions_or_none(model_id) if model_id else None
         key = ModelVersionKey(name=self.model_name, task=task.id)
+        from airflow_provider_tia import lifecycle  # the engines load when a task runs, not at parse
+
         store = context.get("task_state_store")
         self.jobs.on_created = lambda created: lifecycle.record_job(
             store, self.external_id_key, created.to_json(), self.log

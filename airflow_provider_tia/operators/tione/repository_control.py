@@ -8,7 +8,6 @@ import dataclasses
 from typing import TYPE_CHECKING
 
 from airflow_provider_tia.choices import EndAction
-from airflow_provider_tia.exceptions import JobNotFound
 from airflow_provider_tia.models.tione.repository import ModelVersion, ModelVersionKey
 from airflow_provider_tia.operators.control import JobControl
 
@@ -44,9 +43,7 @@ class ModelImportControl(JobControl[ModelVersionKey]):
 
     def describe(self, key: ModelVersionKey) -> ModelVersion:
         version_id = key.version_id or self._id_by_task(key)
-        if version_id is None:
-            raise JobNotFound(f"{key.label} does not exist", code="ResourceNotFound")
-        return self.hook.describe_training_model_version(version_id)
+        return self.read_found(key, version_id, self.hook.describe_training_model_version)
 
     def _id_by_task(self, key: ModelVersionKey) -> str | None:
         if not key.model_id or not key.task:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_tia import ending
 from airflow_provider_tia.choices import EndAction
-from airflow_provider_tia.exceptions import JobAlreadyExists, JobNotFound
+from airflow_provider_tia.exceptions import JobAlreadyExists
 from airflow_provider_tia.lifecycle import Action
 from airflow_provider_tia.models.tione.training_task import TrainingTaskKey
 from airflow_provider_tia.operators.control import JobControl
@@ -55,10 +55,7 @@ class TIONETaskControl(JobControl[TrainingTaskKey]):
         return job.id == key.id
 
     def describe(self, key: TrainingTaskKey) -> TrainingTask:
-        task_id = key.id or self._id_by_tag(key)
-        if task_id is None:
-            raise JobNotFound(f"{key.label} does not exist", code="ResourceNotFound")
-        return self.hook.describe_training_task(task_id)
+        return self.read_found(key, key.id or self._id_by_tag(key), self.hook.describe_training_task)
 
     def log_reader(
         self, key: TrainingTaskKey, job: TrainingTask | None = None, state: dict[str, Any] | None = None

@@ -77,7 +77,7 @@ class ModelVersionTrigger(TIONETrigger):
     :param poll_interval: Seconds between two reads (default 10).
     :param kill_action: What a user killing the deferred task does: ``"leave"`` (default: the import
         goes on; a retry reuses the version) or ``"delete"`` (the version is deleted).
-    :param common: ``TIONETrigger``'s keywords (connection, region, deadline, budget, batched, resume,
+    :param common: ``JobWatchTrigger``'s keywords (connection, region, deadline, budget, batched, resume,
         not_before).
 
     A trigger serialized by an earlier release (``training_model_id``, ``training_model_version_id``,

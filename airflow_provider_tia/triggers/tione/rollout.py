@@ -25,7 +25,7 @@ class RolloutTrigger(ModelServiceTrigger):
     :param rollback_on_kill: Roll back on a user's kill (``on_kill_action="rollback"``); else leave it.
     :param healthy_timeout: Seconds the old version has to serve again after the rollback.
     :param abnormal_grace: Seconds an Abnormal service may take to recover before the wait fails.
-    :param common: ``TIONETrigger``'s keywords (connection, region, interval, deadline, budget, batched,
+    :param common: ``JobWatchTrigger``'s keywords (connection, region, interval, deadline, budget, batched,
         resume, not_before).
 
     A trigger serialized by an earlier release (``service_group_id``, ``model_version_id``,

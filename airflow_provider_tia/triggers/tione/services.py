@@ -62,7 +62,7 @@ class ModelServiceTrigger(TIONETrigger):
     :param service_id: Judge this service of the group (``ms-…-<n>``, an in-place roll); default: the
         group's service running ``model_version_id``.
     :param abnormal_grace: Seconds an Abnormal service may take to recover before the wait fails.
-    :param common: ``TIONETrigger``'s keywords (connection, region, interval, deadline, budget,
+    :param common: ``JobWatchTrigger``'s keywords (connection, region, interval, deadline, budget,
         kill_action, batched, resume, not_before). The kill action is only ``"leave"`` here (a
         deploying operator's own trigger subclass overrides ``_end_job`` to roll back).
     """

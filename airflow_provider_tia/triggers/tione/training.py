@@ -56,7 +56,7 @@ class TrainingTaskTrigger(TIONETrigger):
         ``resume["key"]`` carries it back to the task.
     :param kill_action: What a user killing the deferred task does (``EndAction``): "stop" (default),
         "delete" or "leave".
-    :param common: ``TIONETrigger``'s keywords (connection, region, interval, deadline, budget, batched,
+    :param common: ``JobWatchTrigger``'s keywords (connection, region, interval, deadline, budget, batched,
         resume, not_before); ``batched`` shares one DescribeTrainingTasks poller per region.
 
     A trigger serialized by an earlier release (``training_task_id``, the key in ``resume["key"]``)
