@@ -235,7 +235,12 @@ def test_worker_killed_before_a_first_import_is_read_back(
     name, task, store_file = f"gap-import-{uuid.uuid4().hex[:6]}", training_task(), tmp_path / "store.json"
     kwargs = register_kwargs(name, task, None)
     emu.set_faults("DescribeTrainingModelVersion:InternalError=1")  # the read-back keeps failing...
-    run_until_killed("register", store_file, kwargs, lambda: creations[task["Id"]] == 1)  # ...created
+    reads = emu.calls["DescribeTrainingModelVersion"]
+
+    def reading_back() -> bool:  # created, and the worker has its reply: it is reading the version back
+        return creations[task["Id"]] == 1 and emu.calls["DescribeTrainingModelVersion"] > reads
+
+    run_until_killed("register", store_file, kwargs, reading_back)
     emu.set_faults(None)
     assert read_store(store_file)[REGISTERED_KEY]["task"] == task["Id"]  # recorded before the read-back
     ti = rel.FakeTI(DAG_ID, "register", run_id=RUN_ID, try_number=2)
